@@ -1,0 +1,535 @@
+/*
+ * vkattn: memory-bounded scaled dot-product attention for phones, integrated
+ * GPUs and embedded boards, on Vulkan compute or on the CPU (XNNPACK).
+ *
+ *     O = softmax(Q . K^T * scale + mask) . V
+ *
+ * This is the library's only public header. It is plain C99, identical in
+ * every build configuration: a feature a device or build cannot provide
+ * answers VKATTN_ERROR_UNSUPPORTED at run time, it never disappears from here.
+ *
+ * ---------------------------------------------------------------------------
+ * Error model
+ *   Every fallible function returns a vkattn_status; 0 (VKATTN_SUCCESS) means
+ *   success. Results come back through trailing out_ pointers, which are left
+ *   untouched on failure. vkattn_last_error() returns a message describing the
+ *   most recent failure on the calling thread (naming the offending field or
+ *   limit). No function aborts, exits or throws.
+ *
+ * Objects and ownership
+ *   vkattn_context  a backend and device (CPU or one Vulkan device). Owns a
+ *                   thread pool (CPU) or a VkDevice, queue, command pool and
+ *                   pipeline cache (Vulkan).
+ *   vkattn_buffer   memory belonging to one context.
+ *   vkattn_plan     a validated attention problem with its kernel and tiling
+ *                   chosen once; executed any number of times.
+ *   Every create has a destroy that accepts NULL. Buffers and plans keep their
+ *   context's internals alive: destroying a context while some of its buffers
+ *   or plans still exist is allowed; those objects then answer
+ *   VKATTN_ERROR_FAILED_PRECONDITION to everything but their destroy.
+ *   A handle of the wrong kind, or one already destroyed and not yet reused by
+ *   the allocator, is rejected with VKATTN_ERROR_INVALID_ARGUMENT.
+ *
+ * Thread safety
+ *   - vkattn_status_string, vkattn_last_error, vkattn_version*,
+ *     vkattn_enumerate_devices: callable from any thread at any time.
+ *   - A context and every buffer and plan created from it form one unit that
+ *     must be used by one thread at a time (external synchronisation).
+ *     Different contexts may be used concurrently from different threads; the
+ *     library has no mutable global state of its own.
+ *
+ * Options structs
+ *   Every options/descriptor struct starts with struct_size. Initialise it with
+ *   the matching *_init() function below (they are static inline, so
+ *   struct_size is the size your code was compiled with). A struct_size the
+ *   library does not know is rejected with VKATTN_ERROR_INVALID_ARGUMENT.
+ *   Every create takes flags; unknown flag bits are rejected.
+ *
+ * Determinism
+ *   The same plan executed on the same inputs produces bitwise identical
+ *   outputs. No reduction uses atomics.
+ * ---------------------------------------------------------------------------
+ */
+#ifndef VKATTN_H_
+#define VKATTN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(_WIN32) && defined(VKATTN_BUILDING_SHARED)
+#define VKATTN_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(VKATTN_SHARED)
+#define VKATTN_API __declspec(dllimport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define VKATTN_API __attribute__((visibility("default")))
+#else
+#define VKATTN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define VKATTN_VERSION_MAJOR 0
+#define VKATTN_VERSION_MINOR 1
+#define VKATTN_VERSION_PATCH 0
+#define VKATTN_MAKE_VERSION(major, minor, patch) \
+  (((uint32_t)(major) << 22) | ((uint32_t)(minor) << 12) | (uint32_t)(patch))
+#define VKATTN_VERSION \
+  VKATTN_MAKE_VERSION(VKATTN_VERSION_MAJOR, VKATTN_VERSION_MINOR, VKATTN_VERSION_PATCH)
+
+/* The version of the library actually loaded, as VKATTN_MAKE_VERSION packs it.
+ * Compare with VKATTN_VERSION to detect a header/library mismatch. */
+VKATTN_API uint32_t vkattn_version(void);
+/* The same as "major.minor.patch"; a static string. */
+VKATTN_API const char* vkattn_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and messages                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef enum vkattn_status {
+  VKATTN_SUCCESS = 0,
+  /* The caller passed something invalid: a NULL or wrong-kind handle, a bad
+   * struct_size, a size, stride, flag or value out of range, a buffer that is
+   * too small or belongs to another context. Fix the call. */
+  VKATTN_ERROR_INVALID_ARGUMENT = 1,
+  /* The call is valid but the object is in the wrong state (its context was
+   * destroyed, the buffer is not mapped, the context was lost earlier). */
+  VKATTN_ERROR_FAILED_PRECONDITION = 2,
+  /* Valid, but this device or build cannot do it (a head dimension beyond
+   * what fits the device's shared memory, a tensor beyond a binding range,
+   * mapping memory that is not host-visible). */
+  VKATTN_ERROR_UNSUPPORTED = 3,
+  /* The requested backend cannot be used here: no Vulkan loader, no Vulkan
+   * device, or the device lacks a required feature. */
+  VKATTN_ERROR_BACKEND_UNAVAILABLE = 4,
+  /* A host allocation failed. Everything taken by the call was released. */
+  VKATTN_ERROR_OUT_OF_HOST_MEMORY = 5,
+  /* A device allocation failed or would exceed the device heap. Everything
+   * taken by the call was released; the context remains usable. */
+  VKATTN_ERROR_OUT_OF_DEVICE_MEMORY = 6,
+  /* The device was lost. The context and its objects answer
+   * VKATTN_ERROR_FAILED_PRECONDITION from now on; create a new context. */
+  VKATTN_ERROR_DEVICE_LOST = 7,
+  /* A driver or library failure that is not the caller's fault. */
+  VKATTN_ERROR_INTERNAL = 8
+} vkattn_status;
+
+/* A static, human-readable name of a status code ("invalid argument", ...). */
+VKATTN_API const char* vkattn_status_string(vkattn_status status);
+
+/* The detailed message of the most recent failing vkattn call on the calling
+ * thread, or "" when the most recent call succeeded. Every call clears it on
+ * entry. The pointer stays valid until the next vkattn call on this thread. */
+VKATTN_API const char* vkattn_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum vkattn_backend {
+  /* Vulkan if a GPU-type device (discrete, integrated or virtual) exists,
+   * otherwise the CPU backend. A CPU-type Vulkan device such as lavapipe is
+   * never chosen by AUTO: XNNPACK on the same cores is faster. */
+  VKATTN_BACKEND_AUTO = 0,
+  VKATTN_BACKEND_CPU = 1,
+  VKATTN_BACKEND_VULKAN = 2
+} vkattn_backend;
+
+typedef enum vkattn_device_type {
+  VKATTN_DEVICE_TYPE_OTHER = 0,
+  VKATTN_DEVICE_TYPE_INTEGRATED_GPU = 1,
+  VKATTN_DEVICE_TYPE_DISCRETE_GPU = 2,
+  VKATTN_DEVICE_TYPE_VIRTUAL_GPU = 3,
+  VKATTN_DEVICE_TYPE_CPU = 4
+} vkattn_device_type;
+
+/* What a device is and can do. Filled by vkattn_enumerate_devices and
+ * vkattn_context_get_info. Strings are NUL-terminated and truncated to fit. */
+typedef struct vkattn_device_info {
+  size_t struct_size;
+  vkattn_backend backend;     /* VKATTN_BACKEND_CPU or VKATTN_BACKEND_VULKAN */
+  uint32_t index;             /* Vulkan physical-device index; 0 for the CPU */
+  vkattn_device_type type;
+  char name[256];             /* "llvmpipe (LLVM 15.0.6, 256 bits)", CPU model */
+  char driver[256];           /* driver name and version text; "XNNPACK" on CPU */
+  uint32_t vendor_id;         /* PCI vendor id (0 for the CPU backend) */
+  uint32_t device_id;
+  uint32_t driver_version;    /* as reported by the driver */
+  uint32_t api_version;       /* Vulkan API version; 0 for the CPU backend */
+  uint32_t compute_units;     /* CPU: worker threads; Vulkan: 0 (not exposed) */
+  uint32_t subgroup_size;     /* Vulkan subgroup size; CPU: SIMD width in floats */
+  uint32_t shared_memory_bytes;  /* Vulkan maxComputeSharedMemorySize; CPU: 0 */
+  uint32_t fp16_arithmetic;   /* 1 if shaders may compute in fp16 */
+  uint32_t storage_16bit;     /* 1 if f16 tensors can be stored (always 1 on CPU) */
+  uint32_t unified_memory;    /* 1 if device memory is host-visible (no staging) */
+  uint64_t max_binding_bytes; /* largest range one shader binding may address */
+  uint64_t memory_bytes;      /* device-local heap size; host memory on CPU */
+  uint32_t usable;            /* 1 if vkattn can run on this device */
+  char unusable_reason[256];  /* why not, when usable == 0 */
+} vkattn_device_info;
+
+static inline void vkattn_device_info_init(vkattn_device_info* info) {
+  memset(info, 0, sizeof(*info));
+  info->struct_size = sizeof(*info);
+}
+
+/* Lists every device vkattn could run on, without creating a context: the CPU
+ * first, then each Vulkan physical device in the loader's order (absent when
+ * no Vulkan loader or device exists; that is not an error).
+ * Call with infos == NULL to get the count; otherwise infos[0..capacity) must
+ * each be initialised with vkattn_device_info_init and *out_count receives the
+ * total number of devices (which may exceed capacity; only capacity entries
+ * are written). */
+VKATTN_API vkattn_status vkattn_enumerate_devices(vkattn_device_info* infos, uint32_t capacity,
+                                                  uint32_t* out_count);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct vkattn_context_t* vkattn_context;
+typedef struct vkattn_buffer_t* vkattn_buffer;
+typedef struct vkattn_plan_t* vkattn_plan;
+
+typedef enum vkattn_log_level {
+  VKATTN_LOG_ERROR = 0,
+  VKATTN_LOG_WARNING = 1,
+  VKATTN_LOG_INFO = 2,
+  VKATTN_LOG_DEBUG = 3
+} vkattn_log_level;
+
+typedef void (*vkattn_log_fn)(void* user_data, vkattn_log_level level, const char* message);
+
+/* Enable VK_LAYER_KHRONOS_validation (also enabled by VKATTN_VALIDATION=1);
+ * validation messages go to the log. No effect on the CPU backend. */
+#define VKATTN_CONTEXT_ENABLE_VALIDATION 0x1u
+
+typedef struct vkattn_context_options {
+  size_t struct_size;
+  uint32_t flags;              /* VKATTN_CONTEXT_* */
+  vkattn_backend backend;      /* default VKATTN_BACKEND_AUTO */
+  /* Vulkan physical-device index as listed by vkattn_enumerate_devices'
+   * VKATTN_BACKEND_VULKAN entries, or -1 (default) for automatic choice:
+   * the VKATTN_DEVICE environment variable if set, else discrete > integrated
+   * > virtual > CPU-type. */
+  int32_t device_index;
+  /* CPU backend worker threads; 0 (default) = one per available core. */
+  int32_t cpu_threads;
+  /* File to load the Vulkan pipeline cache from and save it to; NULL (default)
+   * keeps the cache in memory only. A cache file from another device or
+   * driver, or a corrupt one, is ignored with a warning. */
+  const char* pipeline_cache_path;
+  /* Log sink; NULL (default) writes warnings and errors to stderr. The
+   * environment variable VKATTN_LOG_LEVEL (0-3) raises or lowers verbosity. */
+  vkattn_log_fn log_fn;
+  void* log_user_data;
+  vkattn_log_level log_level;  /* default VKATTN_LOG_WARNING */
+} vkattn_context_options;
+
+static inline void vkattn_context_options_init(vkattn_context_options* options) {
+  memset(options, 0, sizeof(*options));
+  options->struct_size = sizeof(*options);
+  options->backend = VKATTN_BACKEND_AUTO;
+  options->device_index = -1;
+  options->log_level = VKATTN_LOG_WARNING;
+}
+
+/* Creates a context. options may be NULL for all defaults.
+ * VKATTN_ERROR_BACKEND_UNAVAILABLE: VULKAN was requested and no usable Vulkan
+ * device exists (the message says why: no loader, no device, missing
+ * feature). AUTO never fails for that reason; it falls back to the CPU. */
+VKATTN_API vkattn_status vkattn_context_create(const vkattn_context_options* options,
+                                               vkattn_context* out_context);
+
+/* Waits for outstanding work, then releases the context. Buffers and plans
+ * still alive keep the device alive until they are destroyed. NULL is fine. */
+VKATTN_API vkattn_status vkattn_context_destroy(vkattn_context context);
+
+/* Describes the context's backend and device. info must be initialised with
+ * vkattn_device_info_init. */
+VKATTN_API vkattn_status vkattn_context_get_info(vkattn_context context, vkattn_device_info* info);
+
+/* Blocks (without spinning) until every execution submitted on the context
+ * has completed. The CPU backend executes synchronously, so this returns at
+ * once there. */
+VKATTN_API vkattn_status vkattn_context_finish(vkattn_context context);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Ask for host-visible memory so vkattn_buffer_map always works (on devices
+ * without host-visible device-local memory this may be slower for kernels).
+ * Without the flag, memory is device-local, and host-visible too where the
+ * device has unified memory. */
+#define VKATTN_BUFFER_HOST_VISIBLE 0x1u
+
+/* Creates a buffer of size_bytes (> 0) in the context's memory. Contents are
+ * undefined until written. VKATTN_ERROR_OUT_OF_DEVICE_MEMORY /
+ * VKATTN_ERROR_OUT_OF_HOST_MEMORY when it does not fit. */
+VKATTN_API vkattn_status vkattn_buffer_create(vkattn_context context, uint64_t size_bytes,
+                                              uint32_t flags, vkattn_buffer* out_buffer);
+
+/* Releases the buffer (waiting for executions that use it). NULL is fine. */
+VKATTN_API vkattn_status vkattn_buffer_destroy(vkattn_buffer buffer);
+
+VKATTN_API vkattn_status vkattn_buffer_get_size(vkattn_buffer buffer, uint64_t* out_size_bytes);
+
+/* Copy size_bytes between host memory and the buffer at offset_bytes. Both
+ * wait for outstanding executions on the context first, so a read after an
+ * execute returns its results. The range must lie inside the buffer. */
+VKATTN_API vkattn_status vkattn_buffer_write(vkattn_buffer buffer, uint64_t offset_bytes,
+                                             const void* data, uint64_t size_bytes);
+VKATTN_API vkattn_status vkattn_buffer_read(vkattn_buffer buffer, uint64_t offset_bytes, void* data,
+                                            uint64_t size_bytes);
+
+/* Maps the whole buffer into host memory: no copy at all on the CPU backend
+ * and on unified-memory GPUs. Waits for outstanding executions first. While
+ * mapped, the buffer must not be used by an execution. VKATTN_ERROR_UNSUPPORTED
+ * if its memory is not host-visible (create it with VKATTN_BUFFER_HOST_VISIBLE);
+ * VKATTN_ERROR_FAILED_PRECONDITION if already mapped. */
+VKATTN_API vkattn_status vkattn_buffer_map(vkattn_buffer buffer, void** out_pointer);
+/* Ends a mapping, making host writes visible to the device.
+ * VKATTN_ERROR_FAILED_PRECONDITION if not mapped. */
+VKATTN_API vkattn_status vkattn_buffer_unmap(vkattn_buffer buffer);
+
+/* ------------------------------------------------------------------------ */
+/* The attention problem                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum vkattn_dtype {
+  VKATTN_DTYPE_F32 = 1,
+  VKATTN_DTYPE_F16 = 2 /* IEEE binary16 */
+} vkattn_dtype;
+
+/* Causal masking. With L = the batch's key length (kv_lens[b] when given,
+ * else kv_len) and Sq = q_len:
+ *   BOTTOM_RIGHT  query i sees keys j <= i + (L - Sq): the last query sees
+ *                 every key (KV-cache, FlashAttention-2 convention).
+ *   TOP_LEFT      query i sees keys j <= i (PyTorch's is_causal=True). */
+typedef enum vkattn_causal {
+  VKATTN_CAUSAL_NONE = 0,
+  VKATTN_CAUSAL_BOTTOM_RIGHT = 1,
+  VKATTN_CAUSAL_TOP_LEFT = 2
+} vkattn_causal;
+
+/* Where a [batch, heads, seq, dim] tensor lives in its buffer, in elements of
+ * its dtype. The dim axis is contiguous (stride 1). All strides >= 0 and the
+ * view must not overlap itself (a stride of 0 over an axis of extent > 1, or
+ * rows that share elements, are rejected). Strides make BHSD (PyTorch), BSHD
+ * (FlashAttention) and packed QKV layouts all work without copies. */
+typedef struct vkattn_tensor_layout {
+  uint64_t offset;
+  int64_t batch_stride;
+  int64_t head_stride;
+  int64_t seq_stride;
+} vkattn_tensor_layout;
+
+/* Where a mask [batch, q_heads, q_len, kv_len] lives, in elements (f32 for the
+ * additive mask, u8 for the boolean mask). A stride of 0 broadcasts that axis
+ * (a [1, 1, q_len, kv_len] mask has batch_stride = head_stride = 0). */
+typedef struct vkattn_mask_layout {
+  uint64_t offset;
+  int64_t batch_stride;
+  int64_t head_stride;
+  int64_t row_stride;
+  int64_t col_stride;
+} vkattn_mask_layout;
+
+/* The problem a plan solves:
+ *   Q   [batch, q_heads,  q_len,  qk_dim]   dtype
+ *   K   [batch, kv_heads, kv_len, qk_dim]   dtype
+ *   V   [batch, kv_heads, kv_len, v_dim]    dtype
+ *   O   [batch, q_heads,  q_len,  v_dim]    dtype
+ *   LSE [batch, q_heads,  q_len]            f32, natural-log log-sum-exp
+ * Query head h reads KV head h / (q_heads / kv_heads) (MHA, GQA, MQA).
+ *
+ * A key j is visible to query i of batch b and head h when all of these hold:
+ *   - j < L_b (kv_lens[b] if has_kv_lens, else kv_len);
+ *   - the causal mode allows it (see vkattn_causal);
+ *   - the sliding window allows it: with d = i + (L_b - q_len) (bottom-right
+ *     alignment, used when causal is NONE or BOTTOM_RIGHT) or d = i
+ *     (TOP_LEFT): j >= d - window_left when window_left >= 0 and
+ *     j <= d + window_right when window_right >= 0 (-1 = unbounded);
+ *   - the boolean mask, if present, is nonzero at [b, h, i, j];
+ *   - the additive mask, if present, is not -inf at [b, h, i, j].
+ * Logits are s = scale * q.k + additive_mask (if present), f32 accumulation.
+ * A query that sees no key gets an output row of zeros and LSE -inf (never
+ * NaN). Values under keys a query does not see never reach its output, even
+ * when they are NaN or Inf. NaN or Inf in visible inputs propagate as IEEE
+ * arithmetic would (a NaN logit or value makes that row NaN).
+ */
+typedef struct vkattn_attention_desc {
+  size_t struct_size;
+  uint32_t flags;             /* reserved, must be 0 */
+  int64_t batch;              /* >= 1 */
+  int64_t q_heads;            /* >= 1 */
+  int64_t kv_heads;           /* >= 1, divides q_heads */
+  int64_t q_len;              /* >= 1 */
+  int64_t kv_len;             /* >= 1 */
+  int64_t qk_dim;             /* 1..VKATTN_MAX_HEAD_DIM */
+  int64_t v_dim;              /* 1..VKATTN_MAX_HEAD_DIM */
+  vkattn_dtype dtype;         /* storage of Q, K, V and O; default F32 */
+  float scale;                /* 0 (default) = 1 / sqrt(qk_dim); finite */
+  vkattn_causal causal;       /* default NONE */
+  int64_t window_left;        /* -1 (default) = unbounded */
+  int64_t window_right;       /* -1 (default) = unbounded */
+  uint32_t has_additive_mask; /* bind an f32 mask at execution */
+  uint32_t has_bool_mask;     /* bind a u8 mask at execution (nonzero = may attend) */
+  uint32_t has_kv_lens;       /* pass int32 kv_lens[batch] at execution */
+  uint32_t has_lse;           /* bind an f32 LSE output at execution */
+  vkattn_tensor_layout q_layout, k_layout, v_layout, out_layout;
+  vkattn_tensor_layout lse_layout; /* seq_stride in f32 elements; dim unused */
+  vkattn_mask_layout additive_mask_layout, bool_mask_layout;
+} vkattn_attention_desc;
+
+/* The largest head dimension (qk_dim, v_dim) the descriptor accepts. A backend
+ * may support less on a given device and then answers
+ * VKATTN_ERROR_UNSUPPORTED at plan creation. */
+#define VKATTN_MAX_HEAD_DIM 4096
+
+/* Sets struct_size and the defaults documented above; sizes and layouts 0. */
+static inline void vkattn_attention_desc_init(vkattn_attention_desc* desc) {
+  memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+  desc->dtype = VKATTN_DTYPE_F32;
+  desc->causal = VKATTN_CAUSAL_NONE;
+  desc->window_left = -1;
+  desc->window_right = -1;
+}
+
+/* Contiguous [batch, heads, seq, dim] strides (PyTorch's default layout). */
+static inline vkattn_tensor_layout vkattn_layout_bhsd(int64_t heads, int64_t seq, int64_t dim) {
+  vkattn_tensor_layout layout;
+  layout.offset = 0;
+  layout.seq_stride = dim;
+  layout.head_stride = seq * dim;
+  layout.batch_stride = heads * seq * dim;
+  return layout;
+}
+
+/* Contiguous [batch, seq, heads, dim] strides (FlashAttention's layout). */
+static inline vkattn_tensor_layout vkattn_layout_bshd(int64_t heads, int64_t seq, int64_t dim) {
+  vkattn_tensor_layout layout;
+  layout.offset = 0;
+  layout.head_stride = dim;
+  layout.seq_stride = heads * dim;
+  layout.batch_stride = seq * heads * dim;
+  return layout;
+}
+
+/* Fills q/k/v/out/lse layouts as contiguous BHSD and both mask layouts as
+ * dense [batch, q_heads, q_len, kv_len], from the sizes already set. */
+static inline void vkattn_attention_desc_set_dense_layouts(vkattn_attention_desc* desc) {
+  vkattn_mask_layout mask;
+  desc->q_layout = vkattn_layout_bhsd(desc->q_heads, desc->q_len, desc->qk_dim);
+  desc->k_layout = vkattn_layout_bhsd(desc->kv_heads, desc->kv_len, desc->qk_dim);
+  desc->v_layout = vkattn_layout_bhsd(desc->kv_heads, desc->kv_len, desc->v_dim);
+  desc->out_layout = vkattn_layout_bhsd(desc->q_heads, desc->q_len, desc->v_dim);
+  desc->lse_layout = vkattn_layout_bhsd(desc->q_heads, desc->q_len, 1);
+  mask.offset = 0;
+  mask.col_stride = 1;
+  mask.row_stride = desc->kv_len;
+  mask.head_stride = desc->q_len * desc->kv_len;
+  mask.batch_stride = desc->q_heads * desc->q_len * desc->kv_len;
+  desc->additive_mask_layout = mask;
+  desc->bool_mask_layout = mask;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plans                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Validates the whole problem once and chooses the kernel and tiling.
+ * VKATTN_ERROR_INVALID_ARGUMENT names the offending field;
+ * VKATTN_ERROR_UNSUPPORTED names the device limit a valid problem exceeds.
+ * flags is reserved and must be 0. */
+VKATTN_API vkattn_status vkattn_plan_create(vkattn_context context, const vkattn_attention_desc* desc,
+                                            uint32_t flags, vkattn_plan* out_plan);
+
+VKATTN_API vkattn_status vkattn_plan_destroy(vkattn_plan plan);
+
+/* What a plan chose, for logs, tests and benchmarks. */
+typedef struct vkattn_plan_info {
+  size_t struct_size;
+  char kernel[64];            /* e.g. "cpu.xnnpack_tiles", "cpu.direct" */
+  uint32_t block_q;           /* query rows per tile */
+  uint32_t block_kv;          /* keys per tile */
+  uint32_t kv_splits;         /* >1: the key range is split and merged */
+  uint32_t tasks;             /* parallel work items per execution */
+  uint64_t workspace_bytes;   /* memory the plan holds besides its tensors */
+} vkattn_plan_info;
+
+static inline void vkattn_plan_info_init(vkattn_plan_info* info) {
+  memset(info, 0, sizeof(*info));
+  info->struct_size = sizeof(*info);
+}
+
+VKATTN_API vkattn_status vkattn_plan_get_info(vkattn_plan plan, vkattn_plan_info* info);
+
+/* The buffers one execution reads and writes. Each tensor is found in its
+ * buffer through the plan's layouts. A buffer must belong to the plan's
+ * context and be large enough for its layout. The output (and LSE) must not
+ * overlap any input in the same buffer. */
+typedef struct vkattn_bindings {
+  size_t struct_size;
+  vkattn_buffer q, k, v, out;
+  vkattn_buffer additive_mask; /* iff desc.has_additive_mask */
+  vkattn_buffer bool_mask;     /* iff desc.has_bool_mask */
+  vkattn_buffer lse;           /* iff desc.has_lse */
+  /* iff desc.has_kv_lens: host array of batch values, each in [0, kv_len],
+   * read during the call (the array need not outlive it). */
+  const int32_t* kv_lens;
+} vkattn_bindings;
+
+static inline void vkattn_bindings_init(vkattn_bindings* bindings) {
+  memset(bindings, 0, sizeof(*bindings));
+  bindings->struct_size = sizeof(*bindings);
+}
+
+/* Runs the plan. On the CPU backend the work is done when this returns; on
+ * Vulkan it is recorded and submitted, and vkattn_context_finish (or any
+ * buffer read/write/map) waits for it. */
+VKATTN_API vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bindings* bindings);
+
+/* ------------------------------------------------------------------------ */
+/* Host-pointer convenience                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Host arrays for vkattn_attention; each is read (or written) through the
+ * descriptor's layouts, exactly as a buffer would be. */
+typedef struct vkattn_host_tensors {
+  size_t struct_size;
+  const void* q;
+  const void* k;
+  const void* v;
+  void* out;
+  const float* additive_mask;   /* iff desc.has_additive_mask */
+  const uint8_t* bool_mask;     /* iff desc.has_bool_mask */
+  float* lse;                   /* iff desc.has_lse */
+  const int32_t* kv_lens;       /* iff desc.has_kv_lens */
+} vkattn_host_tensors;
+
+static inline void vkattn_host_tensors_init(vkattn_host_tensors* tensors) {
+  memset(tensors, 0, sizeof(*tensors));
+  tensors->struct_size = sizeof(*tensors);
+}
+
+/* One-shot attention on host memory: creates a plan and buffers, uploads,
+ * executes, waits and downloads. Convenient, but it copies every tensor and
+ * validates the problem each time; create a plan once for repeated work. */
+VKATTN_API vkattn_status vkattn_attention(vkattn_context context, const vkattn_attention_desc* desc,
+                                          const vkattn_host_tensors* tensors);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* VKATTN_H_ */

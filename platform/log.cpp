@@ -1,0 +1,37 @@
+#include "log.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+
+namespace vkattn {
+
+Logger::Logger(vkattn_log_fn fn, void* user_data, vkattn_log_level level)
+    : fn_(fn), user_data_(user_data), level_(level) {
+  if (const char* env = std::getenv("VKATTN_LOG_LEVEL")) {
+    const int value = std::atoi(env);
+    if (value >= VKATTN_LOG_ERROR && value <= VKATTN_LOG_DEBUG) level_ = static_cast<vkattn_log_level>(value);
+  }
+}
+
+void Logger::log(vkattn_log_level level, const char* fmt, ...) const {
+  if (!enabled(level)) return;
+  char text[1024];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(text, sizeof(text), fmt, args);
+  va_end(args);
+  write(level, text);
+}
+
+void Logger::write(vkattn_log_level level, const std::string& message) const {
+  if (!enabled(level)) return;
+  if (fn_ != nullptr) {
+    fn_(user_data_, level, message.c_str());
+    return;
+  }
+  static const char* const kNames[] = {"error", "warning", "info", "debug"};
+  std::fprintf(stderr, "vkattn: %s: %s\n", kNames[level], message.c_str());
+}
+
+}  // namespace vkattn

@@ -1,0 +1,119 @@
+#include "bindings.h"
+
+namespace vkattn {
+
+TensorBytes tensor_bytes(const Problem& p) {
+  // make_problem() proved these products fit in 64 bits.
+  const uint64_t element = p.element_size();
+  TensorBytes bytes;
+  bytes.q = p.q.extent * element;
+  bytes.k = p.k.extent * element;
+  bytes.v = p.v.extent * element;
+  bytes.out = p.out.extent * element;
+  bytes.lse = p.has_lse ? p.lse.extent * 4 : 0;
+  bytes.additive_mask = p.has_additive_mask ? p.additive_mask.extent * 4 : 0;
+  bytes.bool_mask = p.has_bool_mask ? p.bool_mask.extent : 0;
+  return bytes;
+}
+
+namespace {
+
+struct Binding {
+  const char* name;        // field of vkattn_bindings
+  const char* need_flag;   // descriptor flag that requires it, or null
+  vkattn_buffer handle;
+  bool required;
+  uint64_t first_byte;     // byte range the view can touch
+  uint64_t end_byte;
+  DeviceBuffer** target;
+};
+
+Status check_one(const vkattn_plan_t& plan, const Binding& binding) {
+  if (binding.handle == nullptr) {
+    if (!binding.required) return Status();
+    return invalid_argument("vkattn_bindings.%s is NULL but the plan needs it%s%s", binding.name,
+                            binding.need_flag ? " (" : "", binding.need_flag ? binding.need_flag : "");
+  }
+  if (!binding.required) {
+    return invalid_argument("vkattn_bindings.%s is set but the plan was created without %s", binding.name,
+                            binding.need_flag);
+  }
+  if (binding.handle->kind != HandleKind::kBuffer) {
+    return invalid_argument("vkattn_bindings.%s is not a live vkattn_buffer handle", binding.name);
+  }
+  if (binding.handle->context != plan.context) {
+    return invalid_argument("vkattn_bindings.%s belongs to another context than the plan", binding.name);
+  }
+  if (binding.handle->mapped) {
+    return failed_precondition("vkattn_bindings.%s is mapped; unmap it before executing", binding.name);
+  }
+  const uint64_t size = binding.handle->impl->size();
+  if (binding.end_byte > size) {
+    return invalid_argument("vkattn_bindings.%s holds %llu bytes but its layout addresses %llu bytes", binding.name,
+                            (unsigned long long)size, (unsigned long long)binding.end_byte);
+  }
+  *binding.target = binding.handle->impl.get();
+  return Status();
+}
+
+bool ranges_overlap(const Binding& a, const Binding& b) {
+  return a.handle != nullptr && a.handle == b.handle && a.first_byte < b.end_byte && b.first_byte < a.end_byte;
+}
+
+}  // namespace
+
+Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings, ExecArgs* out) {
+  if (bindings.struct_size != sizeof(vkattn_bindings)) {
+    return invalid_argument("vkattn_bindings.struct_size is %zu but this library expects %zu; use vkattn_bindings_init()",
+                            bindings.struct_size, sizeof(vkattn_bindings));
+  }
+  const Problem& p = plan.problem;
+  const uint64_t element = p.element_size();
+  const TensorBytes bytes = tensor_bytes(p);
+  ExecArgs args;
+  Binding inputs[] = {
+      {"q", nullptr, bindings.q, true, p.q.offset * element, bytes.q, &args.q},
+      {"k", nullptr, bindings.k, true, p.k.offset * element, bytes.k, &args.k},
+      {"v", nullptr, bindings.v, true, p.v.offset * element, bytes.v, &args.v},
+      {"additive_mask", "has_additive_mask", bindings.additive_mask, p.has_additive_mask,
+       p.additive_mask.offset * 4, bytes.additive_mask, &args.additive_mask},
+      {"bool_mask", "has_bool_mask", bindings.bool_mask, p.has_bool_mask, p.bool_mask.offset, bytes.bool_mask,
+       &args.bool_mask},
+  };
+  Binding outputs[] = {
+      {"out", nullptr, bindings.out, true, p.out.offset * element, bytes.out, &args.out},
+      {"lse", "has_lse", bindings.lse, p.has_lse, p.lse.offset * 4, bytes.lse, &args.lse},
+  };
+  for (const Binding& binding : inputs) VKATTN_RETURN_IF_ERROR(check_one(plan, binding));
+  for (const Binding& binding : outputs) VKATTN_RETURN_IF_ERROR(check_one(plan, binding));
+  for (const Binding& output : outputs) {
+    for (const Binding& input : inputs) {
+      if (ranges_overlap(output, input)) {
+        return invalid_argument("vkattn_bindings.%s overlaps vkattn_bindings.%s in the same buffer", output.name,
+                                input.name);
+      }
+    }
+  }
+  if (ranges_overlap(outputs[0], outputs[1])) {
+    return invalid_argument("vkattn_bindings.out and vkattn_bindings.lse overlap in the same buffer");
+  }
+
+  if (p.has_kv_lens) {
+    if (bindings.kv_lens == nullptr) {
+      return invalid_argument("vkattn_bindings.kv_lens is NULL but the plan was created with has_kv_lens");
+    }
+    args.kv_lens.assign(bindings.kv_lens, bindings.kv_lens + p.batch);
+    for (int64_t b = 0; b < p.batch; ++b) {
+      if (args.kv_lens[b] < 0 || args.kv_lens[b] > p.kv_len) {
+        return invalid_argument("vkattn_bindings.kv_lens[%lld] = %d is outside [0, kv_len = %lld]", (long long)b,
+                                args.kv_lens[b], (long long)p.kv_len);
+      }
+    }
+  } else if (bindings.kv_lens != nullptr) {
+    return invalid_argument("vkattn_bindings.kv_lens is set but the plan was created without has_kv_lens");
+  }
+  *out = std::move(args);
+  return Status();
+}
+
+}  // namespace vkattn

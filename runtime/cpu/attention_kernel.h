@@ -1,0 +1,89 @@
+// The CPU attention kernel: tiled over queries and keys with an online softmax,
+// memory bounded (nothing is ever q_len x kv_len), parallel over tasks.
+//
+// Work is cut into tasks of (batch, kv head, chunk of query positions). A task
+// owns every query head that shares its kv head (GQA/MQA group), so each K/V
+// block it packs for XNNPACK serves group x chunk rows. For each key block
+// visible to the task it packs K and V once, then for each sub-tile of
+// block_q rows: S = Q.K^T (XNNPACK), mask, online-softmax step, O = O*alpha +
+// P.V (XNNPACK). Tasks whose rows are too few to repay packing (decode) use
+// direct dot products instead ("direct" kernel). See docs/ARCHITECTURE.md.
+#pragma once
+
+#include <pthreadpool.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/problem.h"
+#include "runtime/status.h"
+
+namespace vkattn {
+namespace cpu {
+
+struct Tiling {
+  int64_t block_kv = 0;   // keys per block
+  int64_t block_q = 0;    // query rows per GEMM sub-tile
+  int64_t task_rows = 0;  // query positions per task (for each head of the group)
+  int64_t tasks = 0;      // batch * kv_heads * ceil(q_len / task_rows)
+  bool direct = false;    // products without XNNPACK (few rows per task)
+};
+
+// Pure function of the problem and thread count; unit-tested.
+Tiling choose_tiling(const Problem& problem, int threads);
+
+// Raw tensor addresses of one execution (buffers already bounds-checked).
+struct Tensors {
+  const uint8_t* q = nullptr;
+  const uint8_t* k = nullptr;
+  const uint8_t* v = nullptr;
+  uint8_t* out = nullptr;
+  const float* additive_mask = nullptr;
+  const uint8_t* bool_mask = nullptr;
+  float* lse = nullptr;
+  const int32_t* kv_lens = nullptr;
+};
+
+class AttentionKernel {
+ public:
+  static Status create(const Problem& problem, int threads, std::unique_ptr<AttentionKernel>* out);
+  ~AttentionKernel();
+
+  Status run(pthreadpool_t pool, const Tensors& tensors);
+
+  const Tiling& tiling() const { return tiling_; }
+  uint64_t workspace_bytes() const { return workspace_bytes_; }
+
+ private:
+  // Scratch for one running task; one per thread, claimed with `busy`.
+  struct Workspace {
+    float* queries = nullptr;  // rows x qk_dim, pre-scaled
+    float* acc = nullptr;      // rows x v_dim, unnormalised output
+    float* row_max = nullptr;  // rows
+    float* row_sum = nullptr;  // rows
+    float* keys = nullptr;     // block_kv x qk_dim
+    float* values = nullptr;   // block_kv x v_dim
+    float* scores = nullptr;   // block_q x block_kv
+    float* products = nullptr; // block_q x v_dim
+    std::atomic<bool> busy{false};
+  };
+  struct RunState;
+
+  AttentionKernel(const Problem& problem, const Tiling& tiling);
+  Status allocate(int slots);
+  Workspace* claim_workspace() const;
+  Status run_task(int64_t task, const Tensors& tensors, Workspace& ws) const;
+  static void task_entry(void* state, size_t task);
+
+  Problem problem_;
+  Tiling tiling_;
+  uint64_t workspace_bytes_ = 0;
+  std::vector<void*> allocations_;
+  std::unique_ptr<Workspace[]> slots_;
+  int slot_count_ = 0;
+};
+
+}  // namespace cpu
+}  // namespace vkattn

@@ -1,0 +1,178 @@
+// The CPU backend's Device: buffers are host memory, plans wrap an
+// AttentionKernel, work runs on a pthreadpool owned by the context.
+#include <cpuinfo.h>
+#include <pthreadpool.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "attention_kernel.h"
+#include "runtime/backend.h"
+#include "runtime/checked_math.h"
+#include "xnn_gemm.h"
+
+namespace vkattn {
+
+namespace {
+
+class CpuBuffer final : public DeviceBuffer {
+ public:
+  // Allocation is padded so XNNPACK may over-read the last row safely.
+  static Status create(uint64_t size, std::unique_ptr<DeviceBuffer>* out) {
+    uint64_t padded = 0;
+    if (!checked_add(size, static_cast<uint64_t>(cpu::xnn_read_overrun_bytes() + 63), &padded) ||
+        padded > static_cast<uint64_t>(PTRDIFF_MAX)) {
+      return out_of_host_memory("a buffer of %llu bytes cannot be allocated on this host", (unsigned long long)size);
+    }
+    void* memory = std::aligned_alloc(64, padded / 64 * 64);
+    if (memory == nullptr) {
+      return out_of_host_memory("could not allocate %llu bytes of host memory for a buffer", (unsigned long long)size);
+    }
+    out->reset(new CpuBuffer(static_cast<uint8_t*>(memory), size));
+    return Status();
+  }
+  ~CpuBuffer() override { std::free(data_); }
+
+  uint64_t size() const override { return size_; }
+  bool host_visible() const override { return true; }
+  Status write(uint64_t offset, const void* data, uint64_t size) override {
+    std::memcpy(data_ + offset, data, size);
+    return Status();
+  }
+  Status read(uint64_t offset, void* data, uint64_t size) override {
+    std::memcpy(data, data_ + offset, size);
+    return Status();
+  }
+  Status map(void** pointer) override {
+    *pointer = data_;
+    return Status();
+  }
+  Status unmap() override { return Status(); }
+  uint8_t* data() const { return data_; }
+
+ private:
+  CpuBuffer(uint8_t* data, uint64_t size) : data_(data), size_(size) {}
+  uint8_t* data_;
+  uint64_t size_;
+};
+
+const uint8_t* bytes_of(DeviceBuffer* buffer) {
+  return buffer != nullptr ? static_cast<CpuBuffer*>(buffer)->data() : nullptr;
+}
+
+class CpuPlan final : public DevicePlan {
+ public:
+  CpuPlan(pthreadpool_t pool, std::unique_ptr<cpu::AttentionKernel> kernel)
+      : pool_(pool), kernel_(std::move(kernel)) {}
+
+  Status execute(const ExecArgs& args) override {
+    // Every buffer of a plan's context is a CpuBuffer (checked by bindings).
+    cpu::Tensors tensors;
+    tensors.q = bytes_of(args.q);
+    tensors.k = bytes_of(args.k);
+    tensors.v = bytes_of(args.v);
+    tensors.out = const_cast<uint8_t*>(bytes_of(args.out));
+    tensors.additive_mask = reinterpret_cast<const float*>(bytes_of(args.additive_mask));
+    tensors.bool_mask = bytes_of(args.bool_mask);
+    tensors.lse = reinterpret_cast<float*>(const_cast<uint8_t*>(bytes_of(args.lse)));
+    tensors.kv_lens = args.kv_lens.empty() ? nullptr : args.kv_lens.data();
+    return kernel_->run(pool_, tensors);
+  }
+
+  PlanInfo info() const override {
+    const cpu::Tiling& tiling = kernel_->tiling();
+    PlanInfo info;
+    info.kernel = tiling.direct ? "cpu.direct" : "cpu.xnnpack_tiles";
+    info.block_q = static_cast<uint32_t>(tiling.block_q);
+    info.block_kv = static_cast<uint32_t>(tiling.block_kv);
+    info.kv_splits = 1;
+    info.tasks = static_cast<uint32_t>(std::min<int64_t>(tiling.tasks, UINT32_MAX));
+    info.workspace_bytes = kernel_->workspace_bytes();
+    return info;
+  }
+
+ private:
+  pthreadpool_t pool_;
+  std::unique_ptr<cpu::AttentionKernel> kernel_;
+};
+
+class CpuDevice final : public Device {
+ public:
+  explicit CpuDevice(pthreadpool_t pool) : pool_(pool) {
+    vkattn_device_info_init(&info_);
+    describe_cpu_device(static_cast<int32_t>(pthreadpool_get_threads_count(pool)), &info_);
+  }
+  ~CpuDevice() override { pthreadpool_destroy(pool_); }
+
+  const vkattn_device_info& info() const override { return info_; }
+  Status create_buffer(uint64_t size, uint32_t /*flags: all CPU memory is host-visible*/,
+                       std::unique_ptr<DeviceBuffer>* out) override {
+    return CpuBuffer::create(size, out);
+  }
+  Status create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) override {
+    std::unique_ptr<cpu::AttentionKernel> kernel;
+    VKATTN_RETURN_IF_ERROR(cpu::AttentionKernel::create(problem, static_cast<int>(info_.compute_units), &kernel));
+    out->reset(new CpuPlan(pool_, std::move(kernel)));
+    return Status();
+  }
+  Status finish() override { return Status(); }  // executions are synchronous
+
+ private:
+  pthreadpool_t pool_;
+  vkattn_device_info info_;
+};
+
+uint32_t available_cores() {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  const unsigned hardware = std::thread::hardware_concurrency();
+  return static_cast<uint32_t>(std::max<long>(1, online > 0 ? online : static_cast<long>(hardware)));
+}
+
+}  // namespace
+
+void describe_cpu_device(int32_t threads, vkattn_device_info* info) {
+  info->backend = VKATTN_BACKEND_CPU;
+  info->index = 0;
+  info->type = VKATTN_DEVICE_TYPE_CPU;
+  const char* model = nullptr;
+  uint32_t simd_floats = 4;
+  if (cpuinfo_initialize()) {
+    if (cpuinfo_get_packages_count() > 0) model = cpuinfo_get_package(0)->name;
+#if defined(__x86_64__) || defined(__i386__)
+    simd_floats = cpuinfo_has_x86_avx512f() ? 16 : (cpuinfo_has_x86_avx2() ? 8 : 4);
+#endif
+  }
+  std::snprintf(info->name, sizeof(info->name), "%s", model != nullptr && model[0] != '\0' ? model : "CPU");
+  std::snprintf(info->driver, sizeof(info->driver), "XNNPACK + pthreadpool");
+  info->compute_units = threads > 0 ? static_cast<uint32_t>(threads) : available_cores();
+  info->subgroup_size = simd_floats;
+  info->storage_16bit = 1;
+  info->unified_memory = 1;
+  info->max_binding_bytes = static_cast<uint64_t>(PTRDIFF_MAX);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  info->memory_bytes = pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) : 0;
+  info->usable = 1;
+}
+
+Status create_cpu_device(const vkattn_context_options& options, const Logger& /*log*/,
+                         std::unique_ptr<Device>* out) {
+  VKATTN_RETURN_IF_ERROR(cpu::initialize_xnnpack());
+  const size_t threads = options.cpu_threads > 0 ? static_cast<size_t>(options.cpu_threads) : available_cores();
+  pthreadpool_t pool = pthreadpool_create(threads);
+  if (pool == nullptr) return out_of_host_memory("could not create a pool of %zu CPU threads", threads);
+  CpuDevice* device = new (std::nothrow) CpuDevice(pool);
+  if (device == nullptr) {
+    pthreadpool_destroy(pool);
+    return out_of_host_memory("could not allocate the CPU device");
+  }
+  out->reset(device);
+  return Status();
+}
+
+}  // namespace vkattn

@@ -1,0 +1,236 @@
+#include "problem.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "checked_math.h"
+
+namespace vkattn {
+
+size_t dtype_size(vkattn_dtype dtype) { return dtype == VKATTN_DTYPE_F16 ? 2 : 4; }
+
+const char* dtype_name(vkattn_dtype dtype) {
+  switch (dtype) {
+    case VKATTN_DTYPE_F32: return "f32";
+    case VKATTN_DTYPE_F16: return "f16";
+  }
+  return "unknown";
+}
+
+namespace {
+
+struct Axis {
+  const char* name;
+  uint64_t extent;
+  uint64_t stride;
+};
+
+Status check_size(const char* field, int64_t value, int64_t max) {
+  if (value < 1) return invalid_argument("vkattn_attention_desc.%s must be >= 1 (got %lld)", field, (long long)value);
+  if (value > max) {
+    return invalid_argument("vkattn_attention_desc.%s (%lld) exceeds the maximum %lld", field, (long long)value,
+                            (long long)max);
+  }
+  return Status();
+}
+
+Status check_stride(const char* layout, const char* axis, int64_t stride) {
+  if (stride < 0) {
+    return invalid_argument("vkattn_attention_desc.%s.%s must be >= 0 (got %lld)", layout, axis, (long long)stride);
+  }
+  return Status();
+}
+
+// Computes the extent (one past the highest element touched) of a strided view
+// and, if `injective`, rejects views where two indices address one element:
+// sorted by stride, each axis must step past everything the smaller axes span.
+Status view_extent(const char* layout, uint64_t offset, Axis* axes, int count, bool injective, uint64_t* extent) {
+  uint64_t span = 0;  // highest index reached relative to offset
+  for (int a = 0; a < count; ++a) {
+    uint64_t reach = 0;
+    if (!checked_mul(axes[a].extent - 1, axes[a].stride, &reach) || !checked_add(span, reach, &span)) {
+      return invalid_argument("vkattn_attention_desc.%s: the view's index range overflows 64 bits (axis %s)", layout,
+                              axes[a].name);
+    }
+  }
+  if (!checked_add(offset, span, extent) || !checked_add(*extent, uint64_t{1}, extent)) {
+    return invalid_argument("vkattn_attention_desc.%s.offset (%llu) puts the view beyond 64-bit addressing", layout,
+                            (unsigned long long)offset);
+  }
+  if (!injective) return Status();
+  std::sort(axes, axes + count, [](const Axis& x, const Axis& y) { return x.stride < y.stride; });
+  uint64_t inner_span = 0;
+  for (int a = 0; a < count; ++a) {
+    if (axes[a].extent <= 1) continue;
+    if (axes[a].stride <= inner_span) {
+      return invalid_argument(
+          "vkattn_attention_desc.%s overlaps itself: the %s stride (%llu) must exceed the %llu elements spanned by the "
+          "axes inside it",
+          layout, axes[a].name, (unsigned long long)axes[a].stride, (unsigned long long)inner_span);
+    }
+    inner_span += (axes[a].extent - 1) * axes[a].stride;  // cannot overflow: bounded by span above
+  }
+  return Status();
+}
+
+Status make_tensor_view(const char* layout_name, const vkattn_tensor_layout& layout, int64_t batch, int64_t heads,
+                        int64_t seq, int64_t dim, TensorView* view) {
+  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "batch_stride", layout.batch_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "head_stride", layout.head_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "seq_stride", layout.seq_stride));
+  Axis axes[4] = {
+      {"batch", static_cast<uint64_t>(batch), static_cast<uint64_t>(layout.batch_stride)},
+      {"head", static_cast<uint64_t>(heads), static_cast<uint64_t>(layout.head_stride)},
+      {"seq", static_cast<uint64_t>(seq), static_cast<uint64_t>(layout.seq_stride)},
+      {"dim", static_cast<uint64_t>(dim), 1},
+  };
+  view->offset = layout.offset;
+  view->batch_stride = static_cast<uint64_t>(layout.batch_stride);
+  view->head_stride = static_cast<uint64_t>(layout.head_stride);
+  view->seq_stride = static_cast<uint64_t>(layout.seq_stride);
+  return view_extent(layout_name, layout.offset, axes, 4, /*injective=*/true, &view->extent);
+}
+
+Status make_mask_view(const char* layout_name, const vkattn_mask_layout& layout, const Problem& p, MaskView* view) {
+  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "batch_stride", layout.batch_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "head_stride", layout.head_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "row_stride", layout.row_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "col_stride", layout.col_stride));
+  Axis axes[4] = {
+      {"batch", static_cast<uint64_t>(p.batch), static_cast<uint64_t>(layout.batch_stride)},
+      {"head", static_cast<uint64_t>(p.q_heads), static_cast<uint64_t>(layout.head_stride)},
+      {"row", static_cast<uint64_t>(p.q_len), static_cast<uint64_t>(layout.row_stride)},
+      {"col", static_cast<uint64_t>(p.kv_len), static_cast<uint64_t>(layout.col_stride)},
+  };
+  view->offset = layout.offset;
+  view->batch_stride = static_cast<uint64_t>(layout.batch_stride);
+  view->head_stride = static_cast<uint64_t>(layout.head_stride);
+  view->row_stride = static_cast<uint64_t>(layout.row_stride);
+  view->col_stride = static_cast<uint64_t>(layout.col_stride);
+  // Masks are read-only and broadcast by design: no overlap rule.
+  return view_extent(layout_name, layout.offset, axes, 4, /*injective=*/false, &view->extent);
+}
+
+}  // namespace
+
+Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
+  if (desc.struct_size != sizeof(vkattn_attention_desc)) {
+    return invalid_argument(
+        "vkattn_attention_desc.struct_size is %zu but this library expects %zu; initialise the descriptor with "
+        "vkattn_attention_desc_init()",
+        desc.struct_size, sizeof(vkattn_attention_desc));
+  }
+  if (desc.flags != 0) return invalid_argument("vkattn_attention_desc.flags (0x%x) must be 0", desc.flags);
+
+  Problem p;
+  VKATTN_RETURN_IF_ERROR(check_size("batch", desc.batch, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size("q_heads", desc.q_heads, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size("kv_heads", desc.kv_heads, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size("q_len", desc.q_len, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size("kv_len", desc.kv_len, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size("qk_dim", desc.qk_dim, VKATTN_MAX_HEAD_DIM));
+  VKATTN_RETURN_IF_ERROR(check_size("v_dim", desc.v_dim, VKATTN_MAX_HEAD_DIM));
+  if (desc.q_heads % desc.kv_heads != 0) {
+    return invalid_argument("vkattn_attention_desc.kv_heads (%lld) must divide q_heads (%lld)",
+                            (long long)desc.kv_heads, (long long)desc.q_heads);
+  }
+  p.batch = desc.batch;
+  p.q_heads = desc.q_heads;
+  p.kv_heads = desc.kv_heads;
+  p.q_len = desc.q_len;
+  p.kv_len = desc.kv_len;
+  p.qk_dim = desc.qk_dim;
+  p.v_dim = desc.v_dim;
+
+  if (desc.dtype != VKATTN_DTYPE_F32 && desc.dtype != VKATTN_DTYPE_F16) {
+    return invalid_argument("vkattn_attention_desc.dtype (%d) must be VKATTN_DTYPE_F32 or VKATTN_DTYPE_F16",
+                            (int)desc.dtype);
+  }
+  p.dtype = desc.dtype;
+
+  if (!std::isfinite(desc.scale)) return invalid_argument("vkattn_attention_desc.scale must be finite");
+  p.scale = desc.scale != 0.0f ? desc.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(desc.qk_dim)));
+
+  if (desc.causal != VKATTN_CAUSAL_NONE && desc.causal != VKATTN_CAUSAL_BOTTOM_RIGHT &&
+      desc.causal != VKATTN_CAUSAL_TOP_LEFT) {
+    return invalid_argument("vkattn_attention_desc.causal (%d) is not a vkattn_causal value", (int)desc.causal);
+  }
+  p.causal = desc.causal;
+  if (desc.window_left < -1) {
+    return invalid_argument("vkattn_attention_desc.window_left must be -1 (unbounded) or >= 0 (got %lld)",
+                            (long long)desc.window_left);
+  }
+  if (desc.window_right < -1) {
+    return invalid_argument("vkattn_attention_desc.window_right must be -1 (unbounded) or >= 0 (got %lld)",
+                            (long long)desc.window_right);
+  }
+  // A window wider than both sequences together hides nothing; normalising it
+  // to unbounded keeps the index arithmetic in key_range() small.
+  const int64_t widest = p.q_len + p.kv_len;
+  p.window_left = desc.window_left > widest ? -1 : desc.window_left;
+  p.window_right = desc.window_right > widest ? -1 : desc.window_right;
+
+  struct Flag {
+    const char* name;
+    uint32_t value;
+    bool* target;
+  } flags[] = {{"has_additive_mask", desc.has_additive_mask, &p.has_additive_mask},
+               {"has_bool_mask", desc.has_bool_mask, &p.has_bool_mask},
+               {"has_kv_lens", desc.has_kv_lens, &p.has_kv_lens},
+               {"has_lse", desc.has_lse, &p.has_lse}};
+  for (const Flag& flag : flags) {
+    if (flag.value > 1) return invalid_argument("vkattn_attention_desc.%s must be 0 or 1 (got %u)", flag.name, flag.value);
+    *flag.target = flag.value == 1;
+  }
+
+  VKATTN_RETURN_IF_ERROR(make_tensor_view("q_layout", desc.q_layout, p.batch, p.q_heads, p.q_len, p.qk_dim, &p.q));
+  VKATTN_RETURN_IF_ERROR(make_tensor_view("k_layout", desc.k_layout, p.batch, p.kv_heads, p.kv_len, p.qk_dim, &p.k));
+  VKATTN_RETURN_IF_ERROR(make_tensor_view("v_layout", desc.v_layout, p.batch, p.kv_heads, p.kv_len, p.v_dim, &p.v));
+  VKATTN_RETURN_IF_ERROR(
+      make_tensor_view("out_layout", desc.out_layout, p.batch, p.q_heads, p.q_len, p.v_dim, &p.out));
+  if (p.has_lse) {
+    VKATTN_RETURN_IF_ERROR(make_tensor_view("lse_layout", desc.lse_layout, p.batch, p.q_heads, p.q_len, 1, &p.lse));
+  }
+  if (p.has_additive_mask) {
+    VKATTN_RETURN_IF_ERROR(make_mask_view("additive_mask_layout", desc.additive_mask_layout, p, &p.additive_mask));
+  }
+  if (p.has_bool_mask) {
+    VKATTN_RETURN_IF_ERROR(make_mask_view("bool_mask_layout", desc.bool_mask_layout, p, &p.bool_mask));
+  }
+  // Byte sizes must be representable too (buffers are addressed in bytes).
+  const struct {
+    const char* name;
+    uint64_t extent;
+    size_t element;
+  } byte_checks[] = {{"q_layout", p.q.extent, p.element_size()},
+                     {"k_layout", p.k.extent, p.element_size()},
+                     {"v_layout", p.v.extent, p.element_size()},
+                     {"out_layout", p.out.extent, p.element_size()},
+                     {"lse_layout", p.lse.extent, 4},
+                     {"additive_mask_layout", p.additive_mask.extent, 4},
+                     {"bool_mask_layout", p.bool_mask.extent, 1}};
+  for (const auto& check : byte_checks) {
+    uint64_t bytes = 0;
+    if (!checked_mul(check.extent, check.element, &bytes)) {
+      return invalid_argument("vkattn_attention_desc.%s addresses more than 2^64 bytes", check.name);
+    }
+  }
+  *out = p;
+  return Status();
+}
+
+uint64_t count_range_visible_pairs(const Problem& p, const int32_t* kv_lens) {
+  uint64_t pairs = 0;
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t L = kv_lens != nullptr ? kv_lens[b] : p.kv_len;
+    uint64_t per_head = 0;
+    for (int64_t i = 0; i < p.q_len; ++i) {
+      const KeyRange range = p.key_range(i, L);
+      per_head += static_cast<uint64_t>(range.end - range.begin);
+    }
+    pairs += per_head * static_cast<uint64_t>(p.q_heads);
+  }
+  return pairs;
+}
+
+}  // namespace vkattn

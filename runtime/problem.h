@@ -1,0 +1,111 @@
+// Problem: a vkattn_attention_desc after validation, in the form every backend
+// consumes. Everything a kernel needs to stay in bounds is derived here once
+// (extents of each tensor view, the resolved scale, normalised windows), and
+// the visibility rule for causal/window/length masking lives here so that all
+// backends apply the same one.
+#pragma once
+
+#include <cstdint>
+
+#include "status.h"
+#include "vkattn.h"
+
+namespace vkattn {
+
+// Largest accepted batch, head count and sequence length. Keeps every index
+// product of two sizes far from int64 overflow; buffers are checked exactly.
+constexpr int64_t kMaxDimension = (int64_t{1} << 31) - 1;
+
+size_t dtype_size(vkattn_dtype dtype);
+const char* dtype_name(vkattn_dtype dtype);
+
+// A [batch, heads, seq, dim] view with dim contiguous, in elements.
+struct TensorView {
+  uint64_t offset = 0;
+  uint64_t batch_stride = 0;
+  uint64_t head_stride = 0;
+  uint64_t seq_stride = 0;
+  uint64_t extent = 0;  // one past the highest element index the view touches
+
+  uint64_t row(int64_t b, int64_t h, int64_t s) const {
+    return offset + static_cast<uint64_t>(b) * batch_stride + static_cast<uint64_t>(h) * head_stride +
+           static_cast<uint64_t>(s) * seq_stride;
+  }
+};
+
+// A [batch, q_heads, q_len, kv_len] mask view; strides may be 0 (broadcast).
+struct MaskView {
+  uint64_t offset = 0;
+  uint64_t batch_stride = 0;
+  uint64_t head_stride = 0;
+  uint64_t row_stride = 0;
+  uint64_t col_stride = 0;
+  uint64_t extent = 0;
+
+  uint64_t row(int64_t b, int64_t h, int64_t i) const {
+    return offset + static_cast<uint64_t>(b) * batch_stride + static_cast<uint64_t>(h) * head_stride +
+           static_cast<uint64_t>(i) * row_stride;
+  }
+};
+
+// The keys [begin, end) that causal, window and length masking leave visible
+// to one query row. Both ends are non-decreasing in the row index, which is
+// what lets kernels skip whole key blocks.
+struct KeyRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+  bool empty() const { return end <= begin; }
+};
+
+struct Problem {
+  int64_t batch = 0;
+  int64_t q_heads = 0;
+  int64_t kv_heads = 0;
+  int64_t q_len = 0;
+  int64_t kv_len = 0;
+  int64_t qk_dim = 0;
+  int64_t v_dim = 0;
+  vkattn_dtype dtype = VKATTN_DTYPE_F32;
+  float scale = 0.0f;  // resolved: never 0
+  vkattn_causal causal = VKATTN_CAUSAL_NONE;
+  int64_t window_left = -1;   // -1 = unbounded (also when wider than any sequence)
+  int64_t window_right = -1;
+  bool has_additive_mask = false;
+  bool has_bool_mask = false;
+  bool has_kv_lens = false;
+  bool has_lse = false;
+
+  TensorView q, k, v, out, lse;
+  MaskView additive_mask, bool_mask;
+
+  int64_t group() const { return q_heads / kv_heads; }
+  size_t element_size() const { return dtype_size(dtype); }
+
+  // Visible key interval of query row i when the batch's key length is L.
+  KeyRange key_range(int64_t i, int64_t L) const {
+    const int64_t diagonal = causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - q_len);
+    int64_t begin = 0;
+    int64_t end = L;
+    if (causal != VKATTN_CAUSAL_NONE && diagonal + 1 < end) end = diagonal + 1;
+    if (window_right >= 0 && diagonal + window_right + 1 < end) end = diagonal + window_right + 1;
+    if (window_left >= 0 && diagonal - window_left > begin) begin = diagonal - window_left;
+    if (end < begin) end = begin;
+    return KeyRange{begin, end};
+  }
+
+  // Visible key interval of the rows [first, last] together.
+  KeyRange key_range(int64_t first, int64_t last, int64_t L) const {
+    return KeyRange{key_range(first, L).begin, key_range(last, L).end};
+  }
+};
+
+// Validates every field of desc; on success fills *out. Messages name the
+// field ("vkattn_attention_desc.kv_heads (3) must divide q_heads (8)").
+Status make_problem(const vkattn_attention_desc& desc, Problem* out);
+
+// Query-key pairs visible through causal/window/length masking alone (the
+// boolean and additive masks are data and are not counted), summed over
+// batch and heads. kv_lens may be null.
+uint64_t count_range_visible_pairs(const Problem& problem, const int32_t* kv_lens);
+
+}  // namespace vkattn

@@ -1,0 +1,227 @@
+// vkattn-conformance: runs the conformance matrix on every backend and
+// device found (the CPU backend and each Vulkan device, lavapipe included),
+// prints a table per device and optionally writes JSON. Exit status 1 if any
+// case fails; a case a device cannot run is SKIP with its reason, never PASS.
+//
+//   vkattn-conformance [--backend all|cpu|vulkan] [--device N] [--filter TEXT]
+//                      [--validation] [--json FILE] [--verbose] [--list]
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "conformance.h"
+#include "vkattn.h"
+
+namespace {
+
+struct Target {
+  vkattn_backend backend;
+  int32_t device;  // Vulkan index, -1 for the CPU
+  std::string label;
+};
+
+struct DeviceReport {
+  std::string label, name, driver;
+  bool available = true;
+  std::string unavailable_reason;
+  int cases = 0, passed = 0, failed = 0, skipped = 0;
+  std::map<vkattn_dtype, double> worst_error, worst_ratio;
+  std::vector<std::pair<std::string, vkattn_test::CaseResult>> results;
+};
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+int usage(const char* message) {
+  std::fprintf(stderr,
+               "vkattn-conformance: %s\nusage: vkattn-conformance [--backend all|cpu|vulkan] [--device N] "
+               "[--filter TEXT] [--validation] [--json FILE] [--verbose] [--list]\n",
+               message);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string backend = "all", filter, json_path;
+  int32_t only_device = -1;
+  bool validation = false, verbose = false, list = false;
+  for (int a = 1; a < argc; ++a) {
+    const std::string arg = argv[a];
+    auto value = [&]() -> const char* { return a + 1 < argc ? argv[++a] : nullptr; };
+    if (arg == "--backend") {
+      const char* v = value();
+      if (v == nullptr) return usage("--backend needs a value");
+      backend = v;
+      if (backend != "all" && backend != "cpu" && backend != "vulkan") return usage("--backend must be all, cpu or vulkan");
+    } else if (arg == "--device") {
+      const char* v = value();
+      if (v == nullptr) return usage("--device needs an index");
+      only_device = std::atoi(v);
+    } else if (arg == "--filter") {
+      const char* v = value();
+      if (v == nullptr) return usage("--filter needs text");
+      filter = v;
+    } else if (arg == "--json") {
+      const char* v = value();
+      if (v == nullptr) return usage("--json needs a file name");
+      json_path = v;
+    } else if (arg == "--validation") {
+      validation = true;
+    } else if (arg == "--verbose") {
+      verbose = true;
+    } else if (arg == "--list") {
+      list = true;
+    } else {
+      return usage(("unknown argument '" + arg + "'").c_str());
+    }
+  }
+
+  std::vector<vkattn_test::CaseSpec> cases;
+  for (const vkattn_test::CaseSpec& spec : vkattn_test::conformance_cases()) {
+    if (filter.empty() || spec.name().find(filter) != std::string::npos) cases.push_back(spec);
+  }
+  if (list) {
+    for (const auto& spec : cases) std::printf("%s\n", spec.name().c_str());
+    return 0;
+  }
+
+  // Every device to test: the CPU, then each Vulkan device.
+  uint32_t count = 0;
+  vkattn_enumerate_devices(nullptr, 0, &count);
+  std::vector<vkattn_device_info> devices(count);
+  for (auto& d : devices) vkattn_device_info_init(&d);
+  if (vkattn_enumerate_devices(devices.data(), count, &count) != VKATTN_SUCCESS) {
+    std::fprintf(stderr, "vkattn-conformance: device enumeration failed: %s\n", vkattn_last_error());
+    return 1;
+  }
+  std::vector<Target> targets;
+  if (backend != "vulkan") targets.push_back({VKATTN_BACKEND_CPU, -1, "cpu"});
+  if (backend != "cpu") {
+    bool any_vulkan = false;
+    for (const vkattn_device_info& d : devices) {
+      if (d.backend != VKATTN_BACKEND_VULKAN) continue;
+      any_vulkan = true;
+      if (only_device >= 0 && static_cast<int32_t>(d.index) != only_device) continue;
+      targets.push_back({VKATTN_BACKEND_VULKAN, static_cast<int32_t>(d.index), "vulkan:" + std::to_string(d.index)});
+    }
+    if (!any_vulkan) targets.push_back({VKATTN_BACKEND_VULKAN, -1, "vulkan"});
+  }
+
+  std::vector<DeviceReport> reports;
+  bool any_failure = false;
+  for (const Target& target : targets) {
+    DeviceReport report;
+    report.label = target.label;
+    vkattn_context_options options;
+    vkattn_context_options_init(&options);
+    options.backend = target.backend;
+    options.device_index = target.device;
+    if (validation) options.flags |= VKATTN_CONTEXT_ENABLE_VALIDATION;
+    vkattn_context context = nullptr;
+    const vkattn_status status = vkattn_context_create(&options, &context);
+    if (status != VKATTN_SUCCESS) {
+      report.available = false;
+      report.unavailable_reason = std::string(vkattn_status_string(status)) + ": " + vkattn_last_error();
+      // A Vulkan device that exists but cannot be opened is a failure; no
+      // Vulkan at all is reported as skipped.
+      report.skipped = static_cast<int>(cases.size());
+      if (target.device >= 0) any_failure = true;
+      reports.push_back(report);
+      continue;
+    }
+    vkattn_device_info info;
+    vkattn_device_info_init(&info);
+    vkattn_context_get_info(context, &info);
+    report.name = info.name;
+    report.driver = info.driver;
+    for (const vkattn_test::CaseSpec& spec : cases) {
+      const vkattn_test::CaseResult result = vkattn_test::run_case(context, spec);
+      ++report.cases;
+      if (result.skipped) {
+        ++report.skipped;
+      } else if (result.passed) {
+        ++report.passed;
+      } else {
+        ++report.failed;
+        any_failure = true;
+      }
+      if (!result.skipped) {
+        report.worst_error[spec.dtype] = std::max(report.worst_error[spec.dtype], result.error);
+        report.worst_ratio[spec.dtype] = std::max(report.worst_ratio[spec.dtype], result.error / result.allowed);
+      }
+      if (verbose || (!result.passed && !result.skipped)) {
+        std::printf("%-10s %-4s %-90s err %.3g (tol %.3g) %s\n", target.label.c_str(),
+                    result.skipped ? "SKIP" : result.passed ? "PASS" : "FAIL", spec.name().c_str(), result.error,
+                    result.allowed, result.message.c_str());
+      }
+      report.results.emplace_back(spec.name(), result);
+    }
+    vkattn_context_destroy(context);
+    reports.push_back(std::move(report));
+  }
+
+  std::printf("\n%-10s %-42s %6s %6s %6s %6s  %-22s %-22s\n", "backend", "device", "cases", "pass", "fail", "skip",
+              "worst f32 err (x tol)", "worst f16 err (x tol)");
+  for (const DeviceReport& r : reports) {
+    if (!r.available) {
+      std::printf("%-10s %-42s unavailable: %s\n", r.label.c_str(), "-", r.unavailable_reason.c_str());
+      continue;
+    }
+    char f32[64], f16[64];
+    std::snprintf(f32, sizeof(f32), "%.2e (%.3f)", r.worst_error.count(VKATTN_DTYPE_F32) ? r.worst_error.at(VKATTN_DTYPE_F32) : 0.0,
+                  r.worst_ratio.count(VKATTN_DTYPE_F32) ? r.worst_ratio.at(VKATTN_DTYPE_F32) : 0.0);
+    std::snprintf(f16, sizeof(f16), "%.2e (%.3f)", r.worst_error.count(VKATTN_DTYPE_F16) ? r.worst_error.at(VKATTN_DTYPE_F16) : 0.0,
+                  r.worst_ratio.count(VKATTN_DTYPE_F16) ? r.worst_ratio.at(VKATTN_DTYPE_F16) : 0.0);
+    std::printf("%-10s %-42.42s %6d %6d %6d %6d  %-22s %-22s\n", r.label.c_str(), r.name.c_str(), r.cases, r.passed,
+                r.failed, r.skipped, f32, f16);
+  }
+  std::printf("(errors are max |O - O_ref| relative to each case's output scale; x tol = fraction of the allowed error)\n");
+
+  if (!json_path.empty()) {
+    FILE* file = std::fopen(json_path.c_str(), "w");
+    if (file == nullptr) {
+      std::fprintf(stderr, "vkattn-conformance: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+    std::fprintf(file, "{\"devices\": [\n");
+    for (size_t i = 0; i < reports.size(); ++i) {
+      const DeviceReport& r = reports[i];
+      std::fprintf(file,
+                   "  {\"label\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"available\": %s, \"reason\": \"%s\", "
+                   "\"cases\": %d, \"passed\": %d, \"failed\": %d, \"skipped\": %d, \"results\": [\n",
+                   json_escape(r.label).c_str(), json_escape(r.name).c_str(), json_escape(r.driver).c_str(),
+                   r.available ? "true" : "false", json_escape(r.unavailable_reason).c_str(), r.cases, r.passed,
+                   r.failed, r.skipped);
+      for (size_t c = 0; c < r.results.size(); ++c) {
+        const auto& res = r.results[c].second;
+        std::fprintf(file,
+                     "    {\"case\": \"%s\", \"status\": \"%s\", \"error\": %.6g, \"tolerance\": %.6g, \"lse_error_x_tol\": "
+                     "%.6g, \"ms\": %.4f, \"message\": \"%s\"}%s\n",
+                     json_escape(r.results[c].first).c_str(), res.skipped ? "skip" : res.passed ? "pass" : "fail",
+                     res.error, res.allowed, res.lse_error, res.execute_ms, json_escape(res.message).c_str(),
+                     c + 1 < r.results.size() ? "," : "");
+      }
+      std::fprintf(file, "  ]}%s\n", i + 1 < reports.size() ? "," : "");
+    }
+    std::fprintf(file, "]}\n");
+    std::fclose(file);
+  }
+  return any_failure ? 1 : 0;
+}

@@ -1,0 +1,510 @@
+// vkattn-run: attention over NumPy .npy files, for scripts and quick checks.
+//
+//   vkattn-run --q Q.npy --k K.npy --v V.npy --out O.npy
+//              [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]
+//              [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]
+//              [--backend auto|cpu|vulkan] [--device N] [--threads N]
+//              [--repeat N] [--json]
+//   vkattn-run --list-devices
+//
+// Errors print one message naming the problem on stderr and exit non-zero
+// (2: bad command line, 1: bad input or failed run); no output file is left.
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "npy.h"
+#include "reference.h"
+#include "runtime/half.h"
+#include "vkattn.h"
+
+using vkattn_samples::NpyArray;
+using vkattn_samples::NpyType;
+
+namespace {
+
+const char kUsage[] =
+    "usage: vkattn-run --q Q.npy --k K.npy --v V.npy --out O.npy\n"
+    "                  [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]\n"
+    "                  [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
+    "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
+    "                  [--repeat N] [--json]\n"
+    "       vkattn-run --list-devices\n";
+
+// An error the tool reports and exits on.
+struct Failure {
+  int exit_code;
+  std::string message;
+};
+
+Failure usage_error(const std::string& message) { return Failure{2, message}; }
+Failure input_error(const std::string& message) { return Failure{1, message}; }
+
+struct Options {
+  std::string q, k, v, out, mask, kv_lens, lse;
+  vkattn_causal causal = VKATTN_CAUSAL_NONE;
+  int64_t window_left = -1, window_right = -1;
+  float scale = 0.0f;
+  bool dtype_given = false;
+  vkattn_dtype dtype = VKATTN_DTYPE_F32;
+  vkattn_backend backend = VKATTN_BACKEND_AUTO;
+  int32_t device = -1;
+  int32_t threads = 0;
+  int repeat = 1;
+  bool json = false;
+  bool list_devices = false;
+};
+
+bool parse_int(const std::string& text, int64_t lo, int64_t hi, int64_t* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || value < lo || value > hi) return false;
+  *out = value;
+  return true;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  bool have_q = false, have_k = false, have_v = false, have_out = false;
+  for (int a = 1; a < argc; ++a) {
+    std::string arg = argv[a];
+    std::string value;
+    bool has_value = false;
+    const size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto take = [&]() -> std::string {
+      if (has_value) return value;
+      if (a + 1 >= argc) throw usage_error(arg + " needs a value");
+      return argv[++a];
+    };
+    if (arg == "--q") { o.q = take(); have_q = true; }
+    else if (arg == "--k") { o.k = take(); have_k = true; }
+    else if (arg == "--v") { o.v = take(); have_v = true; }
+    else if (arg == "--out") { o.out = take(); have_out = true; }
+    else if (arg == "--mask") o.mask = take();
+    else if (arg == "--kv-lens") o.kv_lens = take();
+    else if (arg == "--lse") o.lse = take();
+    else if (arg == "--causal") {
+      const std::string mode = has_value ? value : "bottom-right";
+      if (mode == "bottom-right") o.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+      else if (mode == "top-left") o.causal = VKATTN_CAUSAL_TOP_LEFT;
+      else throw usage_error("--causal must be bottom-right or top-left, not '" + mode + "'");
+    } else if (arg == "--window") {
+      const std::string text = take();
+      const size_t comma = text.find(',');
+      if (comma == std::string::npos || !parse_int(text.substr(0, comma), -1, INT64_MAX / 4, &o.window_left) ||
+          !parse_int(text.substr(comma + 1), -1, INT64_MAX / 4, &o.window_right)) {
+        throw usage_error("--window takes L,R with integers >= -1 (-1 = unbounded), not '" + text + "'");
+      }
+    } else if (arg == "--scale") {
+      const std::string text = take();
+      char* end = nullptr;
+      const float s = std::strtof(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !std::isfinite(s)) throw usage_error("--scale needs a finite number, not '" + text + "'");
+      o.scale = s;
+    } else if (arg == "--dtype") {
+      const std::string text = take();
+      if (text == "f32") o.dtype = VKATTN_DTYPE_F32;
+      else if (text == "f16") o.dtype = VKATTN_DTYPE_F16;
+      else throw usage_error("--dtype must be f32 or f16, not '" + text + "'");
+      o.dtype_given = true;
+    } else if (arg == "--backend") {
+      const std::string text = take();
+      if (text == "auto") o.backend = VKATTN_BACKEND_AUTO;
+      else if (text == "cpu") o.backend = VKATTN_BACKEND_CPU;
+      else if (text == "vulkan") o.backend = VKATTN_BACKEND_VULKAN;
+      else throw usage_error("--backend must be auto, cpu or vulkan, not '" + text + "'");
+    } else if (arg == "--device") {
+      int64_t n;
+      if (!parse_int(take(), 0, 1 << 20, &n)) throw usage_error("--device needs an index >= 0");
+      o.device = static_cast<int32_t>(n);
+    } else if (arg == "--threads") {
+      int64_t n;
+      if (!parse_int(take(), 1, 4096, &n)) throw usage_error("--threads needs a count from 1 to 4096");
+      o.threads = static_cast<int32_t>(n);
+    } else if (arg == "--repeat") {
+      int64_t n;
+      if (!parse_int(take(), 1, 1000000, &n)) throw usage_error("--repeat needs a count from 1 to 1000000");
+      o.repeat = static_cast<int>(n);
+    } else if (arg == "--json" && !has_value) {
+      o.json = true;
+    } else if (arg == "--list-devices" && !has_value) {
+      o.list_devices = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      throw usage_error("unknown argument '" + std::string(argv[a]) + "'");
+    }
+  }
+  if (o.list_devices) return o;
+  if (!have_q || !have_k || !have_v || !have_out) throw usage_error("--q, --k, --v and --out are required");
+  return o;
+}
+
+const char* backend_name(vkattn_backend backend) {
+  return backend == VKATTN_BACKEND_VULKAN ? "vulkan" : backend == VKATTN_BACKEND_CPU ? "cpu" : "auto";
+}
+
+const char* device_type_name(vkattn_device_type type) {
+  switch (type) {
+    case VKATTN_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+    case VKATTN_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+    case VKATTN_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+    case VKATTN_DEVICE_TYPE_CPU: return "CPU";
+    default: return "other";
+  }
+}
+
+void check(vkattn_status status, const char* what) {
+  if (status != VKATTN_SUCCESS) {
+    throw Failure{1, std::string(what) + ": " + vkattn_status_string(status) + ": " + vkattn_last_error()};
+  }
+}
+
+int list_devices() {
+  uint32_t count = 0;
+  check(vkattn_enumerate_devices(nullptr, 0, &count), "vkattn_enumerate_devices");
+  std::vector<vkattn_device_info> infos(count);
+  for (auto& info : infos) vkattn_device_info_init(&info);
+  check(vkattn_enumerate_devices(infos.data(), count, &count), "vkattn_enumerate_devices");
+  for (const vkattn_device_info& d : infos) {
+    std::printf("%-6s %2u  %-40s %-14s %s%s%s\n", backend_name(d.backend), d.index, d.name, device_type_name(d.type),
+                d.driver, d.usable ? "" : "  [unusable: ", d.usable ? "" : (std::string(d.unusable_reason) + "]").c_str());
+  }
+  return 0;
+}
+
+// Pads a shape with leading 1s to four dimensions.
+std::vector<int64_t> as_4d(const NpyArray& array, const char* name) {
+  if (array.shape.empty() || array.shape.size() > 4) {
+    throw input_error(std::string(name) + " must have 1 to 4 dimensions, not " + std::to_string(array.shape.size()));
+  }
+  std::vector<int64_t> shape(4 - array.shape.size(), 1);
+  shape.insert(shape.end(), array.shape.begin(), array.shape.end());
+  for (int64_t d : shape) {
+    if (d == 0) throw input_error(std::string(name) + " has an empty dimension");
+  }
+  return shape;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+NpyArray load(const std::string& path, const char* flag) {
+  NpyArray array;
+  std::string error;
+  if (!vkattn_samples::read_npy(path, &array, &error)) throw input_error(std::string(flag) + ": " + error);
+  return array;
+}
+
+// Tensor values as the device dtype's bytes (f32 copies, f16 rounds).
+std::vector<uint8_t> to_device(const NpyArray& array, const char* name, vkattn_dtype dtype) {
+  const int64_t n = array.count();
+  std::vector<uint8_t> bytes(static_cast<size_t>(n) * (dtype == VKATTN_DTYPE_F16 ? 2 : 4));
+  for (int64_t i = 0; i < n; ++i) {
+    float value;
+    if (array.type == NpyType::kFloat32) {
+      std::memcpy(&value, &array.data[4 * i], 4);
+    } else if (array.type == NpyType::kFloat16) {
+      uint16_t h;
+      std::memcpy(&h, &array.data[2 * i], 2);
+      value = vkattn::half_to_float(h);
+    } else {
+      throw input_error(std::string(name) + " has dtype " + vkattn_samples::npy_type_name(array.type) +
+                        "; expected float32 or float16");
+    }
+    if (dtype == VKATTN_DTYPE_F16) {
+      const uint16_t h = vkattn::float_to_half(value);
+      std::memcpy(&bytes[2 * i], &h, 2);
+    } else {
+      std::memcpy(&bytes[4 * i], &value, 4);
+    }
+  }
+  return bytes;
+}
+
+// Writes a file through a temporary name, so a failure leaves nothing behind.
+class PendingFile {
+ public:
+  explicit PendingFile(std::string path) : path_(std::move(path)), temp_(path_ + ".tmp" + std::to_string(getpid())) {}
+  ~PendingFile() {
+    if (!committed_) std::remove(temp_.c_str());
+  }
+  void write(const std::vector<uint8_t>& bytes) {
+    FILE* file = std::fopen(temp_.c_str(), "wb");
+    if (file == nullptr) throw input_error("cannot write " + path_ + ": " + std::strerror(errno));
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+    if (std::fclose(file) != 0 || !ok) throw input_error("cannot write " + path_ + ": " + std::strerror(errno));
+  }
+  void commit() {
+    if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+      throw input_error("cannot create " + path_ + ": " + std::strerror(errno));
+    }
+    committed_ = true;
+  }
+
+ private:
+  std::string path_, temp_;
+  bool committed_ = false;
+};
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// RAII for the handles of one run.
+struct Handles {
+  vkattn_context context = nullptr;
+  vkattn_plan plan = nullptr;
+  std::vector<vkattn_buffer> buffers;
+  ~Handles() {
+    for (vkattn_buffer b : buffers) vkattn_buffer_destroy(b);
+    vkattn_plan_destroy(plan);
+    vkattn_context_destroy(context);
+  }
+  vkattn_buffer upload(const void* data, size_t bytes) {
+    vkattn_buffer buffer = nullptr;
+    check(vkattn_buffer_create(context, bytes, 0, &buffer), "vkattn_buffer_create");
+    buffers.push_back(buffer);
+    if (data != nullptr) check(vkattn_buffer_write(buffer, 0, data, bytes), "vkattn_buffer_write");
+    return buffer;
+  }
+};
+
+int run(const Options& o) {
+  const NpyArray q = load(o.q, "--q");
+  const NpyArray k = load(o.k, "--k");
+  const NpyArray v = load(o.v, "--v");
+  const std::vector<int64_t> qs = as_4d(q, "Q"), ks = as_4d(k, "K"), vs = as_4d(v, "V");
+  if (ks[3] != qs[3]) {
+    throw input_error("K's last dimension (" + std::to_string(ks[3]) + ") must equal Q's (" + std::to_string(qs[3]) + ")");
+  }
+  if (ks[0] != qs[0] || vs[0] != qs[0]) {
+    throw input_error("batch sizes differ: Q " + shape_text(qs) + ", K " + shape_text(ks) + ", V " + shape_text(vs));
+  }
+  if (vs[1] != ks[1] || vs[2] != ks[2]) {
+    throw input_error("V " + shape_text(vs) + " must match K " + shape_text(ks) + " in heads and length");
+  }
+  if (qs[1] % ks[1] != 0) {
+    throw input_error("Q's head count (" + std::to_string(qs[1]) + ") is not a multiple of K's (" +
+                      std::to_string(ks[1]) + ")");
+  }
+
+  vkattn_test::HostInputs pairs;  // masks and lengths, for counting visible pairs
+  vkattn_attention_desc& desc = pairs.desc;
+  vkattn_attention_desc_init(&desc);
+  desc.batch = qs[0];
+  desc.q_heads = qs[1];
+  desc.q_len = qs[2];
+  desc.qk_dim = qs[3];
+  desc.kv_heads = ks[1];
+  desc.kv_len = ks[2];
+  desc.v_dim = vs[3];
+  desc.dtype = o.dtype_given ? o.dtype : (q.type == NpyType::kFloat16 ? VKATTN_DTYPE_F16 : VKATTN_DTYPE_F32);
+  desc.scale = o.scale;
+  desc.causal = o.causal;
+  desc.window_left = o.window_left;
+  desc.window_right = o.window_right;
+  desc.has_lse = o.lse.empty() ? 0 : 1;
+  vkattn_attention_desc_set_dense_layouts(&desc);
+
+  NpyArray mask;
+  if (!o.mask.empty()) {
+    mask = load(o.mask, "--mask");
+    if (mask.shape.size() > 4) throw input_error("the mask has more than 4 dimensions");
+    std::vector<int64_t> ms(4 - mask.shape.size(), 1);
+    ms.insert(ms.end(), mask.shape.begin(), mask.shape.end());
+    const int64_t target[4] = {desc.batch, desc.q_heads, desc.q_len, desc.kv_len};
+    vkattn_mask_layout layout{};
+    int64_t stride = 1;
+    for (int axis = 3; axis >= 0; --axis) {
+      if (ms[axis] != 1 && ms[axis] != target[axis]) {
+        throw input_error("mask shape " + shape_text(mask.shape) + " does not broadcast to [B,Hq,Sq,Skv] = " +
+                          shape_text({target[0], target[1], target[2], target[3]}));
+      }
+      const int64_t axis_stride = ms[axis] == 1 ? 0 : stride;
+      if (axis == 3) layout.col_stride = axis_stride;
+      if (axis == 2) layout.row_stride = axis_stride;
+      if (axis == 1) layout.head_stride = axis_stride;
+      if (axis == 0) layout.batch_stride = axis_stride;
+      stride *= ms[axis];
+    }
+    if (mask.type == NpyType::kFloat32) {
+      desc.has_additive_mask = 1;
+      desc.additive_mask_layout = layout;
+      pairs.additive_mask.resize(static_cast<size_t>(mask.count()));
+      std::memcpy(pairs.additive_mask.data(), mask.data.data(), mask.data.size());
+    } else if (mask.type == NpyType::kBool || mask.type == NpyType::kUint8) {
+      desc.has_bool_mask = 1;
+      desc.bool_mask_layout = layout;
+      pairs.bool_mask = mask.data;
+    } else {
+      throw input_error(std::string("the mask has dtype ") + vkattn_samples::npy_type_name(mask.type) +
+                        "; expected float32 (additive) or bool/uint8 (true = may attend)");
+    }
+  }
+  if (!o.kv_lens.empty()) {
+    const NpyArray lens = load(o.kv_lens, "--kv-lens");
+    if (lens.shape.size() != 1 || lens.shape[0] != desc.batch) {
+      throw input_error("kv-lens must have shape [" + std::to_string(desc.batch) + "], not " + shape_text(lens.shape));
+    }
+    for (int64_t b = 0; b < desc.batch; ++b) {
+      int64_t value;
+      if (lens.type == NpyType::kInt32) {
+        int32_t v32;
+        std::memcpy(&v32, &lens.data[4 * b], 4);
+        value = v32;
+      } else if (lens.type == NpyType::kInt64) {
+        std::memcpy(&value, &lens.data[8 * b], 8);
+      } else {
+        throw input_error(std::string("kv-lens has dtype ") + vkattn_samples::npy_type_name(lens.type) +
+                          "; expected int32 or int64");
+      }
+      if (value < 0 || value > desc.kv_len) {
+        throw input_error("kv-lens[" + std::to_string(b) + "] = " + std::to_string(value) + " is outside [0, " +
+                          std::to_string(desc.kv_len) + "]");
+      }
+      pairs.kv_lens.push_back(static_cast<int32_t>(value));
+    }
+    desc.has_kv_lens = 1;
+  }
+
+  PendingFile out_file(o.out);
+  PendingFile lse_file(o.lse.empty() ? o.out + ".lse" : o.lse);
+
+  Handles h;
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.backend = o.backend;
+  options.device_index = o.device;
+  options.cpu_threads = o.threads;
+  check(vkattn_context_create(&options, &h.context), "creating the context");
+  check(vkattn_plan_create(h.context, &desc, 0, &h.plan), "creating the plan");
+
+  vkattn_bindings bindings;
+  vkattn_bindings_init(&bindings);
+  {
+    const std::vector<uint8_t> qb = to_device(q, "Q", desc.dtype);
+    bindings.q = h.upload(qb.data(), qb.size());
+  }
+  {
+    const std::vector<uint8_t> kb = to_device(k, "K", desc.dtype);
+    bindings.k = h.upload(kb.data(), kb.size());
+  }
+  {
+    const std::vector<uint8_t> vb = to_device(v, "V", desc.dtype);
+    bindings.v = h.upload(vb.data(), vb.size());
+  }
+  if (desc.has_additive_mask) bindings.additive_mask = h.upload(mask.data.data(), mask.data.size());
+  if (desc.has_bool_mask) bindings.bool_mask = h.upload(mask.data.data(), mask.data.size());
+  if (desc.has_kv_lens) bindings.kv_lens = pairs.kv_lens.data();
+  const size_t element = desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+  const size_t out_count = static_cast<size_t>(desc.batch * desc.q_heads * desc.q_len * desc.v_dim);
+  const size_t lse_count = static_cast<size_t>(desc.batch * desc.q_heads * desc.q_len);
+  bindings.out = h.upload(nullptr, out_count * element);
+  if (desc.has_lse) bindings.lse = h.upload(nullptr, lse_count * 4);
+
+  std::vector<double> times;
+  for (int r = 0; r < o.repeat; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    check(vkattn_plan_execute(h.plan, &bindings), "executing the plan");
+    check(vkattn_context_finish(h.context), "waiting for the device");
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  std::vector<uint8_t> out_bytes(out_count * element);
+  check(vkattn_buffer_read(bindings.out, 0, out_bytes.data(), out_bytes.size()), "reading the output");
+  std::vector<float> out(out_count);
+  for (size_t i = 0; i < out_count; ++i) {
+    if (element == 2) {
+      uint16_t half;
+      std::memcpy(&half, &out_bytes[2 * i], 2);
+      out[i] = vkattn::half_to_float(half);
+    } else {
+      std::memcpy(&out[i], &out_bytes[4 * i], 4);
+    }
+  }
+  out_file.write(vkattn_samples::encode_npy_f32({desc.batch, desc.q_heads, desc.q_len, desc.v_dim}, out.data()));
+  if (desc.has_lse) {
+    std::vector<float> lse(lse_count);
+    check(vkattn_buffer_read(bindings.lse, 0, lse.data(), lse_count * 4), "reading the LSE");
+    lse_file.write(vkattn_samples::encode_npy_f32({desc.batch, desc.q_heads, desc.q_len}, lse.data()));
+  }
+  out_file.commit();
+  if (desc.has_lse) lse_file.commit();
+
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
+                                          : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  const uint64_t visible = vkattn_test::count_visible_pairs(pairs);
+  const double gflops = 2.0 * static_cast<double>(desc.qk_dim + desc.v_dim) * static_cast<double>(visible) /
+                        (median * 1e-3) / 1e9;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  check(vkattn_context_get_info(h.context, &info), "vkattn_context_get_info");
+  vkattn_plan_info plan_info;
+  vkattn_plan_info_init(&plan_info);
+  check(vkattn_plan_get_info(h.plan, &plan_info), "vkattn_plan_get_info");
+  if (o.json) {
+    std::printf(
+        "{\"backend\": \"%s\", \"device\": \"%s\", \"kernel\": \"%s\", \"dtype\": \"%s\", \"batch\": %lld, "
+        "\"q_heads\": %lld, \"kv_heads\": %lld, \"q_len\": %lld, \"kv_len\": %lld, \"qk_dim\": %lld, \"v_dim\": %lld, "
+        "\"repeat\": %d, \"ms\": %.6f, \"min_ms\": %.6f, \"visible_pairs\": %llu, \"gflops\": %.4f}\n",
+        backend_name(info.backend), json_escape(info.name).c_str(), json_escape(plan_info.kernel).c_str(),
+        desc.dtype == VKATTN_DTYPE_F16 ? "f16" : "f32", (long long)desc.batch, (long long)desc.q_heads,
+        (long long)desc.kv_heads, (long long)desc.q_len, (long long)desc.kv_len, (long long)desc.qk_dim,
+        (long long)desc.v_dim, o.repeat, median, sorted.front(), (unsigned long long)visible, gflops);
+  } else {
+    std::printf("%s on %s (%s): %.3f ms median of %d, %.2f GFLOP/s; wrote %s%s%s\n", backend_name(info.backend),
+                info.name, plan_info.kernel, median, o.repeat, gflops, o.out.c_str(), desc.has_lse ? " and " : "",
+                desc.has_lse ? o.lse.c_str() : "");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options options = parse_args(argc, argv);
+    return options.list_devices ? list_devices() : run(options);
+  } catch (const Failure& failure) {
+    std::fprintf(stderr, "vkattn-run: error: %s\n", failure.message.c_str());
+    if (failure.exit_code == 2) std::fputs(kUsage, stderr);
+    return failure.exit_code;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "vkattn-run: error: out of memory\n");
+    return 1;
+  }
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""vkattn-run against NumPy: outputs match an independent float64 computation,
+the fixed interface (--json keys, shapes, dtypes) holds, and every bad input
+ends in a message on stderr, a non-zero exit and no output file.
+
+Usage: test_vkattn_run.py VKATTN_RUN [--backend cpu|vulkan]
+Exits 77 (CTest's skip code) when NumPy is missing or the backend is absent.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import numpy as np
+except ImportError:
+    print("NumPy is not installed for this Python; skipping")
+    sys.exit(77)
+
+RUN = sys.argv[1]
+BACKEND = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--backend" else "cpu"
+failures = []
+
+
+def run(*args):
+    return subprocess.run([RUN, "--backend", BACKEND, *args], capture_output=True, text=True)
+
+
+def reference(q, k, v, scale, visible, additive=None):
+    """Naive float64 attention; rows that see nothing give zeros and -inf."""
+    group = q.shape[1] // k.shape[1]
+    k = np.repeat(k.astype(np.float64), group, axis=1)
+    v = np.repeat(v.astype(np.float64), group, axis=1)
+    s = np.einsum("bhid,bhjd->bhij", q.astype(np.float64), k) * scale
+    if additive is not None:
+        s = s + np.where(np.isfinite(additive), additive, 0.0)
+    s = np.where(visible, s, -np.inf)
+    m = s.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    p = np.exp(s - m)
+    l = p.sum(axis=-1, keepdims=True)
+    o = np.einsum("bhij,bhjd->bhid", p, v) / np.where(l > 0, l, 1.0)
+    lse = np.where(l[..., 0] > 0, m[..., 0] + np.log(np.where(l[..., 0] > 0, l[..., 0], 1.0)), -np.inf)
+    return o, lse
+
+
+def expect(condition, what):
+    if not condition:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    def path(name):
+        return os.path.join(tmp, name)
+
+    probe = run("--list-devices")
+    if BACKEND == "vulkan" and "vulkan" not in probe.stdout:
+        print("no Vulkan device; skipping")
+        sys.exit(77)
+
+    rng = np.random.default_rng(7)
+    B, Hq, Hkv, Sq, Skv, D, Dv = 2, 8, 2, 37, 101, 64, 48
+    q = rng.standard_normal((B, Hq, Sq, D), dtype=np.float32)
+    k = rng.standard_normal((B, Hkv, Skv, D), dtype=np.float32)
+    v = rng.standard_normal((B, Hkv, Skv, Dv), dtype=np.float32)
+    for name, array in {"q": q, "k": k, "v": v}.items():
+        np.save(path(name + ".npy"), array)
+    i = np.arange(Sq)[:, None]
+    j = np.arange(Skv)[None, :]
+    scale = np.float32(1 / np.sqrt(D))
+
+    # 1. Causal (bottom-right) + boolean mask broadcast over batch and heads + kv-lens, with LSE.
+    mask = rng.random((Sq, Skv)) < 0.8
+    lens = np.array([Skv, 50], dtype=np.int64)
+    np.save(path("mask.npy"), mask)
+    np.save(path("lens.npy"), lens)
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("o.npy"),
+            "--lse", path("lse.npy"), "--causal", "--mask", path("mask.npy"), "--kv-lens", path("lens.npy"), "--json")
+    expect(r.returncode == 0, "causal+mask+lens run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        info = json.loads(r.stdout)
+        for key in ("backend", "device", "ms", "gflops"):
+            expect(key in info, "--json has key " + key)
+        visible = np.zeros((B, 1, Sq, Skv), dtype=bool)
+        for b in range(B):
+            visible[b, 0] = (j < lens[b]) & (j <= i + (lens[b] - Sq)) & mask
+        expect(info["visible_pairs"] == int(visible.sum()) * Hq, "visible_pairs counts every mask")
+        o_ref, lse_ref = reference(q, k, v, scale, visible)
+        o = np.load(path("o.npy"))
+        lse = np.load(path("lse.npy"))
+        expect(o.dtype == np.float32 and o.shape == (B, Hq, Sq, Dv), "O is float32 [B,Hq,Sq,Dv]")
+        expect(lse.dtype == np.float32 and lse.shape == (B, Hq, Sq), "LSE is float32 [B,Hq,Sq]")
+        expect(np.abs(o - o_ref).max() <= 1e-5 * np.abs(o_ref).max(), "O matches float64 reference")
+        finite = np.isfinite(lse_ref)
+        expect(np.abs(lse[finite] - lse_ref[finite]).max() <= 1e-5 * max(1, np.abs(lse_ref[finite]).max()),
+               "LSE matches reference")
+        expect(np.all(lse[~finite] == -np.inf) and np.all(o[np.broadcast_to(~finite[..., None], o.shape)] == 0),
+               "rows that see nothing give zeros and LSE -inf")
+
+    # 2. f16 storage, top-left causal with a window, explicit scale, 3-D inputs (leading 1 implied).
+    q3, k3, v3 = q[0], k[0], v[0]
+    np.save(path("q3.npy"), q3.astype(np.float16))
+    np.save(path("k3.npy"), k3)
+    np.save(path("v3.npy"), v3)
+    r = run("--q", path("q3.npy"), "--k", path("k3.npy"), "--v", path("v3.npy"), "--out", path("o3.npy"),
+            "--causal=top-left", "--window", "5,2", "--scale", "0.2", "--dtype", "f16", "--repeat", "3")
+    expect(r.returncode == 0, "f16 top-left window run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        f16 = lambda a: a.astype(np.float16).astype(np.float64)
+        visible = ((j <= i) & (j >= i - 5) & (j <= i + 2))[None, None]
+        o_ref, _ = reference(f16(q3)[None], f16(k3)[None], f16(v3)[None], np.float32(0.2), visible)
+        o = np.load(path("o3.npy"))
+        expect(o.shape == (1, Hq, Sq, Dv), "3-D inputs gain a leading batch of 1")
+        expect(np.abs(o - o_ref).max() <= 2e-3 * np.abs(o_ref).max(), "f16 output within 2e-3 of reference")
+
+    # 3. Additive float mask per batch with -inf entries, single thread.
+    additive = np.where(rng.random((B, 1, Sq, Skv)) < 0.8, rng.standard_normal((B, 1, Sq, Skv)), -np.inf)
+    np.save(path("amask.npy"), additive.astype(np.float32))
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("oa.npy"),
+            "--mask", path("amask.npy"), "--threads", "1")
+    expect(r.returncode == 0, "additive mask run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        a32 = additive.astype(np.float32).astype(np.float64)
+        o_ref, _ = reference(q, k, v, scale, np.isfinite(a32), a32)
+        expect(np.abs(np.load(path("oa.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(), "additive mask output")
+
+    # 4. Bad inputs: message naming the problem, non-zero exit, no output file.
+    np.save(path("k_heads3.npy"), np.zeros((B, 3, Skv, D), np.float32))
+    np.save(path("v_heads3.npy"), np.zeros((B, 3, Skv, Dv), np.float32))
+    np.save(path("k_dim.npy"), np.zeros((B, Hkv, Skv, 32), np.float32))
+    np.save(path("ints.npy"), np.zeros((B, Hq, Sq, D), np.int32))
+    np.save(path("fortran.npy"), np.asfortranarray(q))
+    np.save(path("mask_bad.npy"), np.zeros((3, 1, Sq, Skv), bool))
+    np.save(path("lens_bad.npy"), np.array([Skv, Skv + 1], np.int32))
+    with open(path("q.npy"), "rb") as f:
+        good = f.read()
+    with open(path("truncated.npy"), "wb") as f:
+        f.write(good[:-10])
+    with open(path("junk.npy"), "wb") as f:
+        f.write(b"not numpy at all")
+    base = ["--k", path("k.npy"), "--v", path("v.npy"), "--out", path("bad_out.npy")]
+    bad_cases = [
+        (["--q", path("missing.npy")] + base, "missing.npy"),
+        (["--q", path("junk.npy")] + base, "not a .npy file"),
+        (["--q", path("truncated.npy")] + base, "data holds"),
+        (["--q", path("fortran.npy")] + base, "Fortran"),
+        (["--q", path("ints.npy")] + base, "int32"),
+        (["--q", path("q.npy"), "--k", path("k_dim.npy"), "--v", path("v.npy"), "--out", path("bad_out.npy")],
+         "last dimension"),
+        (["--q", path("q.npy"), "--k", path("k_heads3.npy"), "--v", path("v_heads3.npy"), "--out", path("bad_out.npy")],
+         "not a multiple"),
+        (["--q", path("q.npy")] + base + ["--mask", path("mask_bad.npy")], "does not broadcast"),
+        (["--q", path("q.npy")] + base + ["--kv-lens", path("lens_bad.npy")], "kv-lens[1]"),
+        (["--q", path("q.npy")] + base + ["--bogus"], "unknown argument"),
+        (["--q", path("q.npy")] + base + ["--window", "x,1"], "--window"),
+        (["--q", path("q.npy")] + base + ["--dtype", "bf16"], "--dtype"),
+        (["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")], "required"),
+    ]
+    for args, needle in bad_cases:
+        r = run(*args)
+        expect(r.returncode != 0, f"bad input {needle!r} exits non-zero")
+        expect(needle in r.stderr, f"bad input message mentions {needle!r}: {r.stderr.strip()}")
+        expect("Traceback" not in r.stderr and r.returncode > 0, f"no crash for {needle!r}")
+        expect(not any(name.startswith("bad_out") for name in os.listdir(tmp)), f"no output left for {needle!r}")
+
+if failures:
+    print(f"{len(failures)} check(s) failed")
+    sys.exit(1)
+print("vkattn-run: all checks passed")

@@ -1,0 +1,37 @@
+// The conformance matrix on the CPU backend: every case against the float64
+// reference. (The same matrix runs on each Vulkan device, see
+// test_conformance_vulkan.cpp, and in the vkattn-conformance tool.)
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "conformance.h"
+#include "vkattn.h"
+
+using namespace vkattn_test;
+
+TEST_CASE("conformance matrix on the CPU backend") {
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.backend = VKATTN_BACKEND_CPU;
+  vkattn_context context = nullptr;
+  REQUIRE(vkattn_context_create(&options, &context) == VKATTN_SUCCESS);
+  const std::vector<CaseSpec> cases = conformance_cases();
+  CHECK(cases.size() >= 200);
+  std::map<vkattn_dtype, double> worst;
+  int passed = 0;
+  for (const CaseSpec& spec : cases) {
+    const CaseResult result = run_case(context, spec);
+    INFO(spec.name(), ": ", result.message);
+    CHECK(!result.skipped);  // the CPU backend runs every valid problem
+    CHECK(result.passed);
+    if (result.passed) ++passed;
+    worst[spec.dtype] = std::max(worst[spec.dtype], result.error / result.allowed * 1.0);
+  }
+  MESSAGE("CPU conformance: ", passed, "/", cases.size(), " passed; worst error / tolerance: f32 ",
+          worst[VKATTN_DTYPE_F32], ", f16 ", worst[VKATTN_DTYPE_F16]);
+  vkattn_context_destroy(context);
+}

@@ -1,0 +1,287 @@
+// The conformance matrix. Each section targets one property; sizes are odd or
+// prime where it matters, so that every tile edge and remainder path runs.
+#include <set>
+
+#include "conformance.h"
+
+namespace vkattn_test {
+
+namespace {
+
+const vkattn_dtype kDtypes[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
+
+CaseSpec base(const char* group, int64_t batch, int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len,
+              int64_t qk_dim, int64_t v_dim, vkattn_dtype dtype) {
+  CaseSpec s;
+  s.group = group;
+  s.batch = batch;
+  s.q_heads = q_heads;
+  s.kv_heads = kv_heads;
+  s.q_len = q_len;
+  s.kv_len = kv_len;
+  s.qk_dim = qk_dim;
+  s.v_dim = v_dim;
+  s.dtype = dtype;
+  return s;
+}
+
+}  // namespace
+
+std::vector<CaseSpec> conformance_cases() {
+  std::vector<CaseSpec> cases;
+
+  // Head dimensions from 1 to 256 on prefill, decode and cross shapes.
+  for (vkattn_dtype dtype : kDtypes) {
+    for (int64_t dim : {1, 8, 63, 64, 80, 96, 128, 256}) {
+      cases.push_back(base("head_dim", 1, 2, 2, 37, 1031, dim, dim, dtype));
+      cases.push_back(base("head_dim", 1, 2, 1, 1, 1031, dim, dim, dtype));
+      CaseSpec square = base("head_dim", 2, 2, 2, 64, 64, dim, dim, dtype);
+      square.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+      cases.push_back(square);
+    }
+  }
+
+  // Value dimension different from the query/key dimension.
+  for (vkattn_dtype dtype : kDtypes) {
+    const int64_t dims[][2] = {{64, 32}, {32, 128}, {80, 48}, {1, 256}, {256, 1}, {128, 64}};
+    for (const auto& pair : dims) cases.push_back(base("v_dim", 1, 2, 2, 37, 129, pair[0], pair[1], dtype));
+  }
+
+  // MHA, GQA (8:2, 6:3) and MQA (8:1), batched, with and without causal.
+  for (vkattn_dtype dtype : kDtypes) {
+    const int64_t heads[][2] = {{4, 4}, {8, 2}, {8, 1}, {6, 3}};
+    for (const auto& h : heads) {
+      for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT}) {
+        CaseSpec s = base("heads", 2, h[0], h[1], 33, 77, 64, 64, dtype);
+        s.causal = causal;
+        cases.push_back(s);
+      }
+    }
+  }
+
+  // Decode: one (or a few) queries against long and odd KV lengths.
+  for (vkattn_dtype dtype : kDtypes) {
+    for (int64_t kv_len : {1, 17, 256, 1031, 4099}) {
+      for (bool kv_lens : {false, true}) {
+        CaseSpec s = base("decode", 2, 8, 2, 1, kv_len, 128, 128, dtype);
+        s.kv_lens = kv_lens;
+        s.causal = kv_lens ? VKATTN_CAUSAL_BOTTOM_RIGHT : VKATTN_CAUSAL_NONE;
+        cases.push_back(s);
+      }
+    }
+    CaseSpec four = base("decode", 1, 32, 8, 4, 1031, 128, 128, dtype);
+    four.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cases.push_back(four);
+  }
+
+  // More queries than keys, under every causal alignment.
+  for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT}) {
+    const int64_t lens[][2] = {{100, 37}, {257, 1}, {65, 64}};
+    for (const auto& len : lens) {
+      CaseSpec s = base("q_longer", 1, 2, 1, len[0], len[1], 64, 64, VKATTN_DTYPE_F32);
+      s.causal = causal;
+      cases.push_back(s);
+    }
+  }
+
+  // Every mask kind on its own, on a batched GQA problem.
+  for (vkattn_dtype dtype : kDtypes) {
+    auto masked = [&]() { return base("mask", 2, 4, 2, 47, 131, 64, 64, dtype); };
+    for (vkattn_causal causal : {VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT}) {
+      CaseSpec s = masked();
+      s.causal = causal;
+      cases.push_back(s);
+    }
+    const int64_t windows[][2] = {{16, 0}, {8, 8}, {0, 0}, {-1, 5}, {5, -1}, {40, 3}};
+    for (const auto& w : windows) {
+      CaseSpec s = masked();
+      s.window_left = w[0];
+      s.window_right = w[1];
+      cases.push_back(s);
+    }
+    CaseSpec window_tl = masked();
+    window_tl.causal = VKATTN_CAUSAL_TOP_LEFT;
+    window_tl.window_left = 10;
+    cases.push_back(window_tl);
+    for (MaskShape shape : {MaskShape::kDense, MaskShape::kShared, MaskShape::kPerBatch, MaskShape::kKeyPadding}) {
+      CaseSpec additive = masked();
+      additive.additive_mask = shape;
+      cases.push_back(additive);
+      CaseSpec boolean = masked();
+      boolean.bool_mask = shape;
+      cases.push_back(boolean);
+    }
+    CaseSpec lens = masked();
+    lens.kv_lens = true;
+    cases.push_back(lens);
+  }
+
+  // Combinations of masks.
+  for (vkattn_dtype dtype : kDtypes) {
+    auto combo = [&]() { return base("mask_combo", 3, 4, 1, 29, 203, 64, 64, dtype); };
+    CaseSpec a = combo();
+    a.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    a.window_left = 31;
+    a.kv_lens = true;
+    cases.push_back(a);
+    CaseSpec b = combo();
+    b.causal = VKATTN_CAUSAL_TOP_LEFT;
+    b.bool_mask = MaskShape::kDense;
+    cases.push_back(b);
+    CaseSpec c = combo();
+    c.additive_mask = MaskShape::kPerBatch;
+    c.bool_mask = MaskShape::kKeyPadding;
+    cases.push_back(c);
+    CaseSpec d = combo();
+    d.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    d.additive_mask = MaskShape::kShared;
+    d.kv_lens = true;
+    cases.push_back(d);
+    CaseSpec e = combo();
+    e.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    e.window_left = 12;
+    e.window_right = 0;
+    e.additive_mask = MaskShape::kDense;
+    e.bool_mask = MaskShape::kDense;
+    e.kv_lens = true;
+    cases.push_back(e);
+    CaseSpec f = combo();
+    f.window_left = 7;
+    f.window_right = 7;
+    f.bool_mask = MaskShape::kPerBatch;
+    f.kv_lens = true;
+    cases.push_back(f);
+    CaseSpec g = combo();
+    g.causal = VKATTN_CAUSAL_TOP_LEFT;
+    g.additive_mask = MaskShape::kKeyPadding;
+    g.kv_lens = true;
+    cases.push_back(g);
+  }
+
+  // Rows that see no key at all: zeros and LSE -inf, never NaN.
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec tall = base("empty_rows", 1, 2, 2, 90, 40, 64, 64, dtype);
+    tall.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;  // first 50 queries precede every key
+    cases.push_back(tall);
+    CaseSpec lens = base("empty_rows", 3, 2, 1, 16, 64, 64, 64, dtype);
+    lens.kv_lens = true;
+    lens.empty_rows = true;  // last batch has length 0
+    cases.push_back(lens);
+    CaseSpec boolean = base("empty_rows", 2, 2, 2, 16, 64, 64, 64, dtype);
+    boolean.bool_mask = MaskShape::kDense;
+    boolean.empty_rows = true;  // query 0 masks every key
+    cases.push_back(boolean);
+    CaseSpec additive = base("empty_rows", 2, 2, 2, 16, 64, 64, 64, dtype);
+    additive.additive_mask = MaskShape::kDense;
+    additive.empty_rows = true;  // query 1 has -inf everywhere
+    cases.push_back(additive);
+    CaseSpec window = base("empty_rows", 1, 2, 2, 64, 16, 64, 64, dtype);
+    window.causal = VKATTN_CAUSAL_TOP_LEFT;
+    window.window_left = 3;  // queries past key 18 see nothing
+    cases.push_back(window);
+  }
+
+  // NaN planted in K/V slots no query sees must not leak.
+  for (vkattn_dtype dtype : kDtypes) {
+    for (Layout layout : {Layout::kBhsd, Layout::kBshd}) {
+      CaseSpec padding = base("nan_hidden", 3, 4, 2, 19, 300, 64, 64, dtype);
+      padding.kv_lens = true;
+      padding.layout = layout;
+      padding.plant_nan = true;
+      cases.push_back(padding);
+      CaseSpec decode = base("nan_hidden", 3, 8, 2, 1, 1031, 128, 128, dtype);
+      decode.kv_lens = true;
+      decode.layout = layout;
+      decode.plant_nan = true;
+      cases.push_back(decode);
+      CaseSpec causal = base("nan_hidden", 1, 2, 2, 40, 333, 64, 64, dtype);
+      causal.causal = VKATTN_CAUSAL_TOP_LEFT;  // keys past 39 are seen by no query
+      causal.layout = layout;
+      causal.plant_nan = true;
+      cases.push_back(causal);
+      CaseSpec keypad = base("nan_hidden", 2, 2, 1, 23, 97, 64, 64, dtype);
+      keypad.bool_mask = MaskShape::kKeyPadding;
+      keypad.layout = layout;
+      keypad.plant_nan = true;
+      cases.push_back(keypad);
+    }
+  }
+
+  // Large logits: no overflow, no NaN; softmax of near-one-hot rows.
+  for (vkattn_dtype dtype : kDtypes) {
+    for (double target : {1e3, 1e4}) {
+      for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT}) {
+        CaseSpec s = base("large_logits", 1, 2, 2, 37, 257, 64, 64, dtype);
+        s.logit_target = target;
+        s.causal = causal;
+        cases.push_back(s);
+      }
+    }
+  }
+  CaseSpec negative_scale = base("scale", 1, 2, 2, 37, 129, 64, 64, VKATTN_DTYPE_F32);
+  negative_scale.scale = -0.25f;
+  cases.push_back(negative_scale);
+  CaseSpec explicit_scale = base("scale", 1, 2, 2, 37, 129, 64, 64, VKATTN_DTYPE_F16);
+  explicit_scale.scale = 0.3f;
+  cases.push_back(explicit_scale);
+
+  // Layouts: BSHD (FlashAttention), packed QKV, padded strides.
+  for (vkattn_dtype dtype : kDtypes) {
+    for (Layout layout : {Layout::kBshd, Layout::kPacked, Layout::kPadded}) {
+      const int64_t heads[][2] = {{4, 4}, {8, 2}};
+      for (const auto& h : heads) {
+        for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT}) {
+          CaseSpec s = base("layout", 2, h[0], h[1], 53, 53, 64, 64, dtype);
+          s.layout = layout;
+          s.causal = causal;
+          cases.push_back(s);
+        }
+      }
+    }
+  }
+  CaseSpec padded_masks = base("layout", 2, 4, 2, 31, 70, 40, 24, VKATTN_DTYPE_F32);
+  padded_masks.layout = Layout::kPadded;
+  padded_masks.additive_mask = MaskShape::kPerBatch;
+  padded_masks.kv_lens = true;
+  cases.push_back(padded_masks);
+
+  // Odd and prime sizes everywhere.
+  {
+    const int64_t lens[][2] = {{1, 1}, {2, 3}, {3, 2}, {13, 17}, {31, 257}, {37, 1031}};
+    for (const auto& len : lens) {
+      for (int64_t dim : {5, 17, 33}) {
+        CaseSpec s = base("odd_sizes", 1, 3, 1, len[0], len[1], dim, dim + 2, VKATTN_DTYPE_F32);
+        s.causal = len[0] % 2 ? VKATTN_CAUSAL_BOTTOM_RIGHT : VKATTN_CAUSAL_NONE;
+        cases.push_back(s);
+      }
+    }
+  }
+
+  // Without the LSE output.
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec s = base("no_lse", 1, 4, 2, 45, 90, 64, 64, dtype);
+    s.lse = false;
+    s.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cases.push_back(s);
+  }
+
+  // Repeated executions of one plan are bitwise identical.
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec prefill = base("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.runs = 3;
+    cases.push_back(prefill);
+    CaseSpec decode = base("determinism", 1, 8, 2, 1, 4099, 128, 128, dtype);
+    decode.runs = 3;
+    cases.push_back(decode);
+    CaseSpec masked = base("determinism", 2, 4, 4, 33, 100, 64, 64, dtype);
+    masked.additive_mask = MaskShape::kDense;
+    masked.bool_mask = MaskShape::kShared;
+    masked.runs = 3;
+    cases.push_back(masked);
+  }
+
+  return cases;
+}
+
+}  // namespace vkattn_test

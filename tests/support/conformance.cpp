@@ -1,0 +1,521 @@
+#include "conformance.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <set>
+
+#include "f16.h"
+#include "tolerance.h"
+
+namespace vkattn_test {
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+const float kInf = std::numeric_limits<float>::infinity();
+
+// splitmix64: small, fast, and the same on every platform.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  float uniform(float lo, float hi) {
+    return lo + (hi - lo) * static_cast<float>((next() >> 40) * (1.0 / 16777216.0));
+  }
+  int64_t below(int64_t n) { return static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
+
+ private:
+  uint64_t state_;
+};
+
+uint64_t hash_name(const std::string& name) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (char c : name) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return h;
+}
+
+const char* layout_name(Layout layout) {
+  switch (layout) {
+    case Layout::kBhsd: return "bhsd";
+    case Layout::kBshd: return "bshd";
+    case Layout::kPacked: return "packed";
+    case Layout::kPadded: return "padded";
+  }
+  return "?";
+}
+
+const char* mask_name(MaskShape shape) {
+  switch (shape) {
+    case MaskShape::kNone: return "none";
+    case MaskShape::kDense: return "dense";
+    case MaskShape::kShared: return "shared";
+    case MaskShape::kPerBatch: return "perbatch";
+    case MaskShape::kKeyPadding: return "keypad";
+  }
+  return "?";
+}
+
+vkattn_mask_layout mask_layout(MaskShape shape, int64_t heads, int64_t q_len, int64_t kv_len) {
+  vkattn_mask_layout m{};
+  m.col_stride = 1;
+  switch (shape) {
+    case MaskShape::kNone:
+    case MaskShape::kDense:
+      m.row_stride = kv_len;
+      m.head_stride = q_len * kv_len;
+      m.batch_stride = heads * q_len * kv_len;
+      break;
+    case MaskShape::kShared: m.row_stride = kv_len; break;
+    case MaskShape::kPerBatch:
+      m.row_stride = kv_len;
+      m.batch_stride = q_len * kv_len;
+      break;
+    case MaskShape::kKeyPadding: m.batch_stride = kv_len; break;
+  }
+  return m;
+}
+
+// Gaps of a few elements between rows, heads and batches.
+vkattn_tensor_layout padded_layout(int64_t heads, int64_t seq, int64_t dim) {
+  vkattn_tensor_layout layout;
+  layout.offset = 3;
+  layout.seq_stride = dim + 3;
+  layout.head_stride = seq * layout.seq_stride + 5;
+  layout.batch_stride = heads * layout.head_stride + 7;
+  return layout;
+}
+
+uint64_t tensor_extent(const vkattn_tensor_layout& l, int64_t b, int64_t h, int64_t s, int64_t d) {
+  return l.offset + static_cast<uint64_t>((b - 1) * l.batch_stride + (h - 1) * l.head_stride +
+                                          (s - 1) * l.seq_stride + (d - 1)) + 1;
+}
+
+uint64_t mask_extent(const vkattn_mask_layout& l, const vkattn_attention_desc& d) {
+  return l.offset + static_cast<uint64_t>((d.batch - 1) * l.batch_stride + (d.q_heads - 1) * l.head_stride +
+                                          (d.q_len - 1) * l.row_stride + (d.kv_len - 1) * l.col_stride) + 1;
+}
+
+uint64_t tensor_index(const vkattn_tensor_layout& l, int64_t b, int64_t h, int64_t s) {
+  return l.offset + static_cast<uint64_t>(b * l.batch_stride + h * l.head_stride + s * l.seq_stride);
+}
+
+uint64_t mask_index(const vkattn_mask_layout& l, int64_t b, int64_t h, int64_t i, int64_t j) {
+  return l.offset + static_cast<uint64_t>(b * l.batch_stride + h * l.head_stride + i * l.row_stride +
+                                          j * l.col_stride);
+}
+
+// Storage bytes of float values in the given dtype.
+std::vector<uint8_t> encode(const std::vector<float>& values, vkattn_dtype dtype) {
+  std::vector<uint8_t> bytes(values.size() * (dtype == VKATTN_DTYPE_F16 ? 2 : 4));
+  if (dtype == VKATTN_DTYPE_F16) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      const uint16_t h = encode_f16(values[i]);
+      std::memcpy(&bytes[2 * i], &h, 2);
+    }
+  } else {
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+  }
+  return bytes;
+}
+
+double decode_element(const std::vector<uint8_t>& bytes, uint64_t index, vkattn_dtype dtype) {
+  if (dtype == VKATTN_DTYPE_F16) {
+    uint16_t h;
+    std::memcpy(&h, &bytes[2 * index], 2);
+    return decode_f16(h);
+  }
+  float f;
+  std::memcpy(&f, &bytes[4 * index], 4);
+  return f;
+}
+
+// RAII owners for the API's handles.
+struct PlanOwner {
+  vkattn_plan plan = nullptr;
+  ~PlanOwner() { vkattn_plan_destroy(plan); }
+};
+struct BufferOwner {
+  vkattn_buffer buffer = nullptr;
+  ~BufferOwner() { vkattn_buffer_destroy(buffer); }
+};
+
+std::string describe_failure(const char* call, vkattn_status status) {
+  return std::string(call) + " failed: " + vkattn_status_string(status) + ": " + vkattn_last_error();
+}
+
+}  // namespace
+
+std::string CaseSpec::name() const {
+  std::string n = group + "/b" + std::to_string(batch) + "_h" + std::to_string(q_heads) + "x" +
+                  std::to_string(kv_heads) + "_q" + std::to_string(q_len) + "_k" + std::to_string(kv_len) + "_d" +
+                  std::to_string(qk_dim) + "x" + std::to_string(v_dim) +
+                  (dtype == VKATTN_DTYPE_F16 ? "_f16" : "_f32");
+  if (scale != 0.0f) n += "_scale" + std::to_string(scale);
+  if (causal == VKATTN_CAUSAL_BOTTOM_RIGHT) n += "_causal-br";
+  if (causal == VKATTN_CAUSAL_TOP_LEFT) n += "_causal-tl";
+  if (window_left >= 0 || window_right >= 0) {
+    n += "_win" + std::to_string(window_left) + "," + std::to_string(window_right);
+  }
+  if (additive_mask != MaskShape::kNone) n += std::string("_amask-") + mask_name(additive_mask);
+  if (bool_mask != MaskShape::kNone) n += std::string("_bmask-") + mask_name(bool_mask);
+  if (kv_lens) n += "_kvlens";
+  if (!lse) n += "_nolse";
+  if (layout != Layout::kBhsd) n += std::string("_") + layout_name(layout);
+  if (logit_target > 0) n += "_logits" + std::to_string(static_cast<long long>(logit_target));
+  if (empty_rows) n += "_emptyrows";
+  if (plant_nan) n += "_nan";
+  if (runs > 1) n += "_runs" + std::to_string(runs);
+  return n;
+}
+
+HostInputs make_inputs(const CaseSpec& s) {
+  Rng rng(hash_name(s.name()));
+  HostInputs in;
+  vkattn_attention_desc& d = in.desc;
+  vkattn_attention_desc_init(&d);
+  d.batch = s.batch;
+  d.q_heads = s.q_heads;
+  d.kv_heads = s.kv_heads;
+  d.q_len = s.q_len;
+  d.kv_len = s.kv_len;
+  d.qk_dim = s.qk_dim;
+  d.v_dim = s.v_dim;
+  d.dtype = s.dtype;
+  d.scale = s.scale;
+  d.causal = s.causal;
+  d.window_left = s.window_left;
+  d.window_right = s.window_right;
+  d.has_additive_mask = s.additive_mask != MaskShape::kNone;
+  d.has_bool_mask = s.bool_mask != MaskShape::kNone;
+  d.has_kv_lens = s.kv_lens;
+  d.has_lse = s.lse;
+  vkattn_attention_desc_set_dense_layouts(&d);
+  switch (s.layout) {
+    case Layout::kBhsd: break;
+    case Layout::kBshd:
+      d.q_layout = vkattn_layout_bshd(s.q_heads, s.q_len, s.qk_dim);
+      d.k_layout = vkattn_layout_bshd(s.kv_heads, s.kv_len, s.qk_dim);
+      d.v_layout = vkattn_layout_bshd(s.kv_heads, s.kv_len, s.v_dim);
+      d.out_layout = vkattn_layout_bshd(s.q_heads, s.q_len, s.v_dim);
+      break;
+    case Layout::kPadded:
+      d.q_layout = padded_layout(s.q_heads, s.q_len, s.qk_dim);
+      d.k_layout = padded_layout(s.kv_heads, s.kv_len, s.qk_dim);
+      d.v_layout = padded_layout(s.kv_heads, s.kv_len, s.v_dim);
+      d.out_layout = padded_layout(s.q_heads, s.q_len, s.v_dim);
+      d.lse_layout = padded_layout(s.q_heads, s.q_len, 1);
+      break;
+    case Layout::kPacked: {
+      // Token-major [B, S, Hq + 2 Hkv, D]: Q heads, then K heads, then V heads.
+      const int64_t token = (s.q_heads + 2 * s.kv_heads) * s.qk_dim;
+      vkattn_tensor_layout packed;
+      packed.head_stride = s.qk_dim;
+      packed.seq_stride = token;
+      packed.batch_stride = s.q_len * token;
+      packed.offset = 0;
+      d.q_layout = packed;
+      packed.offset = static_cast<uint64_t>(s.q_heads * s.qk_dim);
+      d.k_layout = packed;
+      packed.offset = static_cast<uint64_t>((s.q_heads + s.kv_heads) * s.qk_dim);
+      d.v_layout = packed;
+      d.out_layout = vkattn_layout_bshd(s.q_heads, s.q_len, s.v_dim);
+      break;
+    }
+  }
+  d.additive_mask_layout = mask_layout(s.additive_mask, s.q_heads, s.q_len, s.kv_len);
+  d.bool_mask_layout = mask_layout(s.bool_mask, s.q_heads, s.q_len, s.kv_len);
+
+  // Tensor data: uniform in [-1, 1], rounded to the storage dtype; elements
+  // outside the views stay NaN so that any read outside them shows.
+  auto fill = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t heads, int64_t seq,
+                  int64_t dim) {
+    const uint64_t extent = tensor_extent(layout, s.batch, heads, seq, dim);
+    if (data.size() < extent) data.resize(extent, kNaN);
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < seq; ++i)
+          for (int64_t c = 0; c < dim; ++c) {
+            const float value = rng.uniform(-1.0f, 1.0f);
+            data[tensor_index(layout, b, h, i) + c] = s.dtype == VKATTN_DTYPE_F16 ? round_to_f16(value) : value;
+          }
+  };
+  fill(in.q, d.q_layout, s.q_heads, s.q_len, s.qk_dim);
+  if (s.layout == Layout::kPacked) {
+    fill(in.q, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
+    fill(in.q, d.v_layout, s.kv_heads, s.kv_len, s.v_dim);
+  } else {
+    fill(in.k, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
+    fill(in.v, d.v_layout, s.kv_heads, s.kv_len, s.v_dim);
+  }
+
+  if (s.logit_target > 0) {
+    // Scale Q and K by one power of two each (exact in both dtypes) so the
+    // largest |scale * q.k| lands near the target.
+    std::vector<float>& keys = s.layout == Layout::kPacked ? in.q : in.k;
+    double largest = 0.0;
+    const double scale = effective_scale(d);
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t h = 0; h < s.q_heads; ++h)
+        for (int64_t i = 0; i < s.q_len; ++i)
+          for (int64_t j = 0; j < s.kv_len; ++j) {
+            const float* q = &in.q[tensor_index(d.q_layout, b, h, i)];
+            const float* k = &keys[tensor_index(d.k_layout, b, h / (s.q_heads / s.kv_heads), j)];
+            double dot = 0.0;
+            for (int64_t c = 0; c < s.qk_dim; ++c) dot += static_cast<double>(q[c]) * k[c];
+            largest = std::max(largest, std::fabs(scale * dot));
+          }
+    const int exponent = static_cast<int>(std::floor(0.5 * std::log2(s.logit_target / std::max(largest, 1e-30))));
+    const float factor = std::ldexp(1.0f, exponent);
+    auto rescale = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t heads, int64_t seq,
+                       int64_t dim) {
+      for (int64_t b = 0; b < s.batch; ++b)
+        for (int64_t h = 0; h < heads; ++h)
+          for (int64_t i = 0; i < seq; ++i)
+            for (int64_t c = 0; c < dim; ++c) data[tensor_index(layout, b, h, i) + c] *= factor;
+    };
+    rescale(in.q, d.q_layout, s.q_heads, s.q_len, s.qk_dim);
+    rescale(keys, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
+  }
+  if (s.layout == Layout::kPacked) {
+    in.k = in.q;
+    in.v = in.q;
+  }
+
+  if (s.kv_lens) {
+    in.kv_lens.resize(static_cast<size_t>(s.batch));
+    for (int64_t b = 0; b < s.batch; ++b) in.kv_lens[b] = static_cast<int32_t>(1 + rng.below(s.kv_len));
+    in.kv_lens[0] = static_cast<int32_t>(s.kv_len);  // one full-length sequence
+    if (s.empty_rows) in.kv_lens[s.batch - 1] = 0;   // and one with no keys at all
+  }
+
+  // Masks: random, with every row keeping some keys unless empty_rows asks
+  // for rows that see nothing.
+  if (d.has_bool_mask) {
+    in.bool_mask.assign(mask_extent(d.bool_mask_layout, d), 0);
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t h = 0; h < s.q_heads; ++h)
+        for (int64_t i = 0; i < s.q_len; ++i)
+          for (int64_t j = 0; j < s.kv_len; ++j) {
+            const bool keep = rng.below(10) < 7 && !(s.empty_rows && i == 0);
+            in.bool_mask[mask_index(d.bool_mask_layout, b, h, i, j)] = keep ? static_cast<uint8_t>(1 + rng.below(255)) : 0;
+          }
+  }
+  if (d.has_additive_mask) {
+    in.additive_mask.assign(mask_extent(d.additive_mask_layout, d), kNaN);
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t h = 0; h < s.q_heads; ++h)
+        for (int64_t i = 0; i < s.q_len; ++i)
+          for (int64_t j = 0; j < s.kv_len; ++j) {
+            const bool hide = rng.below(10) < 2 || (s.empty_rows && i == std::min<int64_t>(1, s.q_len - 1));
+            in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)] = hide ? -kInf : rng.uniform(-2.0f, 2.0f);
+          }
+  }
+
+  if (s.plant_nan) {
+    // NaN into K and V at every key that no query of the kv head's group sees:
+    // padding past kv_lens, keys past a top-left causal diagonal, keys a
+    // key-padding mask hides. None of it may reach the output.
+    const int64_t group = s.q_heads / s.kv_heads;
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t g = 0; g < s.kv_heads; ++g)
+        for (int64_t j = 0; j < s.kv_len; ++j) {
+          bool seen = false;
+          for (int64_t h = g * group; h < (g + 1) * group && !seen; ++h)
+            for (int64_t i = 0; i < s.q_len && !seen; ++i) seen = reference_visible(in, b, h, i, j);
+          if (seen) continue;
+          for (int64_t c = 0; c < s.qk_dim; ++c) in.k[tensor_index(d.k_layout, b, g, j) + c] = kNaN;
+          for (int64_t c = 0; c < s.v_dim; ++c) in.v[tensor_index(d.v_layout, b, g, j) + c] = kNaN;
+        }
+    if (s.layout == Layout::kPacked) {
+      // K and V live in the shared array: merge the planted values back.
+      for (size_t e = 0; e < in.q.size(); ++e) {
+        if (std::isnan(in.k[e]) || std::isnan(in.v[e])) in.q[e] = kNaN;
+      }
+      in.k = in.q;
+      in.v = in.q;
+    }
+  }
+  return in;
+}
+
+CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
+  CaseResult result;
+  const HostInputs in = make_inputs(spec);
+  const vkattn_attention_desc& d = in.desc;
+  const ReferenceOutput ref = reference_attention(in);
+
+  PlanOwner plan;
+  vkattn_status status = vkattn_plan_create(context, &d, 0, &plan.plan);
+  if (status == VKATTN_ERROR_UNSUPPORTED) {
+    result.skipped = true;
+    result.message = std::string("unsupported: ") + vkattn_last_error();
+    return result;
+  }
+  if (status != VKATTN_SUCCESS) {
+    result.message = describe_failure("vkattn_plan_create", status);
+    return result;
+  }
+
+  auto upload = [&](BufferOwner& owner, const void* data, uint64_t bytes) -> bool {
+    status = vkattn_buffer_create(context, bytes, 0, &owner.buffer);
+    if (status != VKATTN_SUCCESS) {
+      result.message = describe_failure("vkattn_buffer_create", status);
+      return false;
+    }
+    status = vkattn_buffer_write(owner.buffer, 0, data, bytes);
+    if (status != VKATTN_SUCCESS) {
+      result.message = describe_failure("vkattn_buffer_write", status);
+      return false;
+    }
+    return true;
+  };
+
+  const size_t element = d.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+  BufferOwner q, k, v, out, lse, amask, bmask;
+  vkattn_bindings bindings;
+  vkattn_bindings_init(&bindings);
+  const std::vector<uint8_t> q_bytes = encode(in.q, d.dtype);
+  if (!upload(q, q_bytes.data(), q_bytes.size())) return result;
+  bindings.q = q.buffer;
+  if (spec.layout == Layout::kPacked) {
+    bindings.k = q.buffer;
+    bindings.v = q.buffer;
+  } else {
+    const std::vector<uint8_t> k_bytes = encode(in.k, d.dtype);
+    const std::vector<uint8_t> v_bytes = encode(in.v, d.dtype);
+    if (!upload(k, k_bytes.data(), k_bytes.size()) || !upload(v, v_bytes.data(), v_bytes.size())) return result;
+    bindings.k = k.buffer;
+    bindings.v = v.buffer;
+  }
+  // Outputs start as NaN everywhere; elements outside the views must stay so.
+  const uint64_t out_extent = tensor_extent(d.out_layout, d.batch, d.q_heads, d.q_len, d.v_dim);
+  const std::vector<uint8_t> out_fill = encode(std::vector<float>(out_extent, kNaN), d.dtype);
+  if (!upload(out, out_fill.data(), out_fill.size())) return result;
+  bindings.out = out.buffer;
+  uint64_t lse_extent = 0;
+  std::vector<uint8_t> lse_fill;
+  if (d.has_lse) {
+    lse_extent = tensor_extent(d.lse_layout, d.batch, d.q_heads, d.q_len, 1);
+    lse_fill = encode(std::vector<float>(lse_extent, kNaN), VKATTN_DTYPE_F32);
+    if (!upload(lse, lse_fill.data(), lse_fill.size())) return result;
+    bindings.lse = lse.buffer;
+  }
+  if (d.has_additive_mask) {
+    if (!upload(amask, in.additive_mask.data(), in.additive_mask.size() * 4)) return result;
+    bindings.additive_mask = amask.buffer;
+  }
+  if (d.has_bool_mask) {
+    if (!upload(bmask, in.bool_mask.data(), in.bool_mask.size())) return result;
+    bindings.bool_mask = bmask.buffer;
+  }
+  if (d.has_kv_lens) bindings.kv_lens = in.kv_lens.data();
+
+  std::vector<uint8_t> first_out, first_lse;
+  for (int run = 0; run < std::max(1, spec.runs); ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    status = vkattn_plan_execute(plan.plan, &bindings);
+    if (status == VKATTN_SUCCESS) status = vkattn_context_finish(context);
+    if (status != VKATTN_SUCCESS) {
+      result.message = describe_failure("vkattn_plan_execute", status);
+      return result;
+    }
+    if (run == 0) {
+      result.execute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
+    std::vector<uint8_t> out_bytes(out_fill.size()), lse_bytes(lse_fill.size());
+    status = vkattn_buffer_read(out.buffer, 0, out_bytes.data(), out_bytes.size());
+    if (status == VKATTN_SUCCESS && d.has_lse) status = vkattn_buffer_read(lse.buffer, 0, lse_bytes.data(), lse_bytes.size());
+    if (status != VKATTN_SUCCESS) {
+      result.message = describe_failure("vkattn_buffer_read", status);
+      return result;
+    }
+    if (run == 0) {
+      first_out = std::move(out_bytes);
+      first_lse = std::move(lse_bytes);
+    } else if (out_bytes != first_out || lse_bytes != first_lse) {
+      result.message = "run " + std::to_string(run) + " is not bitwise identical to run 0";
+      return result;
+    }
+  }
+
+  // Compare every output element with the reference.
+  double output_scale = 0.0;
+  for (double value : ref.out) output_scale = std::max(output_scale, std::fabs(value));
+  if (output_scale == 0.0) output_scale = 1.0;
+  const double allowed =
+      allowed_abs_error(d.dtype, output_scale, ref.max_abs_v, ref.max_logit_magnitude, d.qk_dim);
+  result.allowed = allowed / output_scale;
+  std::vector<char> in_view(out_extent, 0);
+  std::string first_problem;
+  double worst = 0.0;
+  for (int64_t b = 0; b < d.batch; ++b)
+    for (int64_t h = 0; h < d.q_heads; ++h)
+      for (int64_t i = 0; i < d.q_len; ++i) {
+        const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
+        const bool sees_nothing = std::isinf(ref.lse[row]) && ref.lse[row] < 0;
+        for (int64_t c = 0; c < d.v_dim; ++c) {
+          const uint64_t index = tensor_index(d.out_layout, b, h, i) + static_cast<uint64_t>(c);
+          in_view[index] = 1;
+          const double got = decode_element(first_out, index, d.dtype);
+          const double want = ref.out[row * static_cast<size_t>(d.v_dim) + static_cast<size_t>(c)];
+          const double error = std::isnan(got) ? kInf : std::fabs(got - want);
+          if ((sees_nothing && got != 0.0) || error > allowed) {
+            if (first_problem.empty()) {
+              first_problem = "out[" + std::to_string(b) + "," + std::to_string(h) + "," + std::to_string(i) + "," +
+                              std::to_string(c) + "] = " + std::to_string(got) + ", reference " +
+                              std::to_string(want);
+            }
+          }
+          worst = std::max(worst, error);
+        }
+        if (d.has_lse) {
+          const uint64_t index = tensor_index(d.lse_layout, b, h, i);
+          const double got = decode_element(first_lse, index, VKATTN_DTYPE_F32);
+          const double want = ref.lse[row];
+          double lse_ratio;
+          if (sees_nothing) {
+            lse_ratio = (std::isinf(got) && got < 0) ? 0.0 : kInf;
+          } else {
+            const double limit = allowed_lse_error(want, ref.max_logit_magnitude, d.qk_dim);
+            lse_ratio = std::isnan(got) ? kInf : std::fabs(got - want) / limit;
+          }
+          if (lse_ratio > 1.0 && first_problem.empty()) {
+            first_problem = "lse[" + std::to_string(b) + "," + std::to_string(h) + "," + std::to_string(i) +
+                            "] = " + std::to_string(got) + ", reference " + std::to_string(want);
+          }
+          result.lse_error = std::max(result.lse_error, lse_ratio);
+        }
+      }
+  result.error = worst / output_scale;
+  // Nothing outside the output views may have been written.
+  for (uint64_t e = 0; e < out_extent && first_problem.empty(); ++e) {
+    if (!in_view[e] && std::memcmp(&first_out[e * element], &out_fill[e * element], element) != 0) {
+      first_problem = "element " + std::to_string(e) + " of the output buffer lies outside the view but was written";
+    }
+  }
+  if (d.has_lse) {
+    std::vector<char> lse_in_view(lse_extent, 0);
+    for (int64_t b = 0; b < d.batch; ++b)
+      for (int64_t h = 0; h < d.q_heads; ++h)
+        for (int64_t i = 0; i < d.q_len; ++i) lse_in_view[tensor_index(d.lse_layout, b, h, i)] = 1;
+    for (uint64_t e = 0; e < lse_extent && first_problem.empty(); ++e) {
+      if (!lse_in_view[e] && std::memcmp(&first_lse[e * 4], &lse_fill[e * 4], 4) != 0) {
+        first_problem = "element " + std::to_string(e) + " of the LSE buffer lies outside the view but was written";
+      }
+    }
+  }
+  result.passed = first_problem.empty();
+  result.message = first_problem;
+  return result;
+}
+
+}  // namespace vkattn_test

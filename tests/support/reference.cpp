@@ -1,0 +1,146 @@
+#include "reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace vkattn_test {
+
+namespace {
+
+uint64_t tensor_index(const vkattn_tensor_layout& layout, int64_t b, int64_t h, int64_t s) {
+  return layout.offset + static_cast<uint64_t>(b * layout.batch_stride + h * layout.head_stride +
+                                               s * layout.seq_stride);
+}
+
+uint64_t mask_index(const vkattn_mask_layout& layout, int64_t b, int64_t h, int64_t i, int64_t j) {
+  return layout.offset + static_cast<uint64_t>(b * layout.batch_stride + h * layout.head_stride +
+                                               i * layout.row_stride + j * layout.col_stride);
+}
+
+int64_t key_length(const HostInputs& in, int64_t b) {
+  return in.desc.has_kv_lens ? in.kv_lens[static_cast<size_t>(b)] : in.desc.kv_len;
+}
+
+}  // namespace
+
+double effective_scale(const vkattn_attention_desc& desc) {
+  if (desc.scale != 0.0f) return desc.scale;
+  return static_cast<double>(static_cast<float>(1.0 / std::sqrt(static_cast<double>(desc.qk_dim))));
+}
+
+bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, int64_t j) {
+  const vkattn_attention_desc& d = in.desc;
+  const int64_t L = key_length(in, b);
+  if (j >= L) return false;
+  // The diagonal key of query i: bottom-right alignment puts the last query
+  // on the last key; top-left puts query i on key i.
+  const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - d.q_len);
+  if (d.causal != VKATTN_CAUSAL_NONE && j > diagonal) return false;
+  if (d.window_left >= 0 && j < diagonal - d.window_left) return false;
+  if (d.window_right >= 0 && j > diagonal + d.window_right) return false;
+  if (d.has_bool_mask && in.bool_mask[mask_index(d.bool_mask_layout, b, h, i, j)] == 0) return false;
+  if (d.has_additive_mask) {
+    const float add = in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
+    if (add == -std::numeric_limits<float>::infinity()) return false;
+  }
+  return true;
+}
+
+ReferenceOutput reference_attention(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  const double scale = effective_scale(d);
+  const int64_t group = d.q_heads / d.kv_heads;
+  ReferenceOutput result;
+  result.out.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len * d.v_dim), 0.0);
+  result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
+  std::vector<double> logits(static_cast<size_t>(d.kv_len));
+  std::vector<char> visible(static_cast<size_t>(d.kv_len));
+
+  for (int64_t b = 0; b < d.batch; ++b) {
+    for (int64_t h = 0; h < d.q_heads; ++h) {
+      const int64_t kv_head = h / group;
+      for (int64_t i = 0; i < d.q_len; ++i) {
+        const float* q = &in.q[tensor_index(d.q_layout, b, h, i)];
+        double max_logit = -std::numeric_limits<double>::infinity();
+        bool any_nan = false;
+        int64_t count = 0;
+        for (int64_t j = 0; j < d.kv_len; ++j) {
+          visible[j] = reference_visible(in, b, h, i, j);
+          if (!visible[j]) continue;
+          ++count;
+          const float* k = &in.k[tensor_index(d.k_layout, b, kv_head, j)];
+          double dot = 0.0;
+          double magnitude = 0.0;
+          for (int64_t c = 0; c < d.qk_dim; ++c) {
+            dot += static_cast<double>(q[c]) * static_cast<double>(k[c]);
+            magnitude += std::fabs(static_cast<double>(q[c]) * static_cast<double>(k[c]));
+          }
+          double logit = scale * dot;
+          if (d.has_additive_mask) logit += in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
+          logits[j] = logit;
+          if (std::isnan(logit)) any_nan = true;
+          if (logit > max_logit) max_logit = logit;
+          if (std::fabs(scale) * magnitude > result.max_logit_magnitude) {
+            result.max_logit_magnitude = std::fabs(scale) * magnitude;
+          }
+        }
+        result.visible_pairs += static_cast<uint64_t>(count);
+        double* out = &result.out[static_cast<size_t>(((b * d.q_heads + h) * d.q_len + i) * d.v_dim)];
+        double& lse = result.lse[static_cast<size_t>((b * d.q_heads + h) * d.q_len + i)];
+        if (count == 0) {
+          lse = -std::numeric_limits<double>::infinity();  // out stays zero
+          continue;
+        }
+        if (any_nan) max_logit = std::numeric_limits<double>::quiet_NaN();
+        double sum = 0.0;
+        for (int64_t j = 0; j < d.kv_len; ++j) {
+          if (!visible[j]) continue;
+          const double weight = std::exp(logits[j] - max_logit);
+          // A zero weight contributes nothing, whatever the value holds.
+          if (weight == 0.0) continue;
+          sum += weight;
+          const float* v = &in.v[tensor_index(d.v_layout, b, kv_head, j)];
+          for (int64_t c = 0; c < d.v_dim; ++c) {
+            out[c] += weight * static_cast<double>(v[c]);
+            if (std::fabs(static_cast<double>(v[c])) > result.max_abs_v) result.max_abs_v = std::fabs(v[c]);
+          }
+        }
+        for (int64_t c = 0; c < d.v_dim; ++c) out[c] /= sum;
+        lse = max_logit + std::log(sum);
+      }
+    }
+  }
+  return result;
+}
+
+uint64_t count_visible_pairs(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  uint64_t pairs = 0;
+  if (!d.has_bool_mask && !d.has_additive_mask) {
+    // Without data masks each query sees one interval of keys; count it per
+    // row (the same for every head) instead of testing every pair.
+    for (int64_t b = 0; b < d.batch; ++b) {
+      const int64_t L = key_length(in, b);
+      for (int64_t i = 0; i < d.q_len; ++i) {
+        const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - d.q_len);
+        int64_t first = 0, end = L;
+        if (d.causal != VKATTN_CAUSAL_NONE) end = std::min(end, diagonal + 1);
+        if (d.window_left >= 0) first = std::max(first, diagonal - d.window_left);
+        if (d.window_right >= 0) end = std::min(end, diagonal + d.window_right + 1);
+        if (end > first) pairs += static_cast<uint64_t>(end - first) * static_cast<uint64_t>(d.q_heads);
+      }
+    }
+    return pairs;
+  }
+  for (int64_t b = 0; b < d.batch; ++b) {
+    for (int64_t h = 0; h < d.q_heads; ++h) {
+      for (int64_t i = 0; i < d.q_len; ++i) {
+        for (int64_t j = 0; j < d.kv_len; ++j) pairs += reference_visible(in, b, h, i, j) ? 1 : 0;
+      }
+    }
+  }
+  return pairs;
+}
+
+}  // namespace vkattn_test

@@ -1,0 +1,47 @@
+// The one oracle: naive attention in float64, written from the semantics in
+// include/vkattn.h and nothing else (it shares no code with the runtime).
+// Every test, the conformance tool, the demo and the benchmarks' sanity checks
+// compare against it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vkattn.h"
+
+namespace vkattn_test {
+
+// A problem's inputs on the host, each as the float values the storage dtype
+// holds, at the element positions the descriptor's layouts give (so Q[i] is
+// the element a buffer holds at element index i). Masks likewise.
+struct HostInputs {
+  vkattn_attention_desc desc;
+  std::vector<float> q, k, v;
+  std::vector<float> additive_mask;
+  std::vector<uint8_t> bool_mask;
+  std::vector<int32_t> kv_lens;
+};
+
+// Dense results: out [B, Hq, Sq, Dv], lse [B, Hq, Sq] (natural log).
+struct ReferenceOutput {
+  std::vector<double> out;
+  std::vector<double> lse;
+  double max_abs_v = 0.0;          // largest |V| over visible keys
+  double max_logit_magnitude = 0.0;  // largest scale * sum_d |q_d k_d| over visible pairs
+  uint64_t visible_pairs = 0;      // summed over batch and heads
+};
+
+// The scale the library applies: desc.scale, or 1/sqrt(qk_dim) rounded to
+// float (the API carries scale as a float).
+double effective_scale(const vkattn_attention_desc& desc);
+
+// Whether key j is visible to query i of batch b, head h, per include/vkattn.h.
+bool reference_visible(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, int64_t j);
+
+ReferenceOutput reference_attention(const HostInputs& inputs);
+
+// Visible query-key pairs (every mask applied), summed over batch and heads;
+// the FLOP count of a problem is 2 * (qk_dim + v_dim) times this.
+uint64_t count_visible_pairs(const HostInputs& inputs);
+
+}  // namespace vkattn_test

@@ -1,0 +1,62 @@
+// Small helpers shared by the API tests.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+
+#include "vkattn.h"
+
+namespace vkattn_test {
+
+// A context on the CPU backend; destroyed at scope exit.
+struct CpuContext {
+  vkattn_context context = nullptr;
+  explicit CpuContext(int threads = 0) {
+    vkattn_context_options options;
+    vkattn_context_options_init(&options);
+    options.backend = VKATTN_BACKEND_CPU;
+    options.cpu_threads = threads;
+    REQUIRE(vkattn_context_create(&options, &context) == VKATTN_SUCCESS);
+  }
+  ~CpuContext() { vkattn_context_destroy(context); }
+  operator vkattn_context() const { return context; }
+};
+
+struct Buffer {
+  vkattn_buffer buffer = nullptr;
+  Buffer(vkattn_context context, uint64_t bytes) {
+    REQUIRE(vkattn_buffer_create(context, bytes, 0, &buffer) == VKATTN_SUCCESS);
+  }
+  ~Buffer() { vkattn_buffer_destroy(buffer); }
+  operator vkattn_buffer() const { return buffer; }
+};
+
+// A small valid GQA problem: B=2, Hq=4, Hkv=2, Sq=16, Skv=32, D=32, dense.
+inline vkattn_attention_desc small_desc() {
+  vkattn_attention_desc desc;
+  vkattn_attention_desc_init(&desc);
+  desc.batch = 2;
+  desc.q_heads = 4;
+  desc.kv_heads = 2;
+  desc.q_len = 16;
+  desc.kv_len = 32;
+  desc.qk_dim = 32;
+  desc.v_dim = 32;
+  vkattn_attention_desc_set_dense_layouts(&desc);
+  return desc;
+}
+
+inline bool last_error_mentions(const char* text) { return std::strstr(vkattn_last_error(), text) != nullptr; }
+
+}  // namespace vkattn_test
+
+// Checks a call's status and that the message names `text`.
+#define CHECK_STATUS_MENTIONS(call, expected_status, text)                     \
+  do {                                                                         \
+    const vkattn_status status_ = (call);                                      \
+    CHECK_MESSAGE(status_ == (expected_status), "message: " << std::string(vkattn_last_error())); \
+    CHECK_MESSAGE(::vkattn_test::last_error_mentions(text),                    \
+                  "expected the message to mention '" << (text) << "', got: " << std::string(vkattn_last_error())); \
+  } while (0)

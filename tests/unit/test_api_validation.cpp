@@ -1,0 +1,182 @@
+// Descriptor and binding validation: every bad field is rejected with
+// INVALID_ARGUMENT and a message that names it.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "api_helpers.h"
+#include "vkattn.h"
+
+using namespace vkattn_test;
+
+namespace {
+
+// Tries to create a plan from `desc`; expects INVALID_ARGUMENT naming `field`.
+void expect_rejected(vkattn_context context, const vkattn_attention_desc& desc, const char* field) {
+  vkattn_plan plan = nullptr;
+  CHECK_STATUS_MENTIONS(vkattn_plan_create(context, &desc, 0, &plan), VKATTN_ERROR_INVALID_ARGUMENT, field);
+  CHECK(plan == nullptr);
+  vkattn_plan_destroy(plan);
+}
+
+}  // namespace
+
+TEST_CASE("plan creation rejects each invalid descriptor field by name") {
+  CpuContext context;
+  vkattn_attention_desc d;
+
+  d = small_desc(); d.struct_size = sizeof(d) - 8; expect_rejected(context, d, "struct_size");
+  d = small_desc(); d.struct_size = 0; expect_rejected(context, d, "struct_size");
+  d = small_desc(); d.flags = 4; expect_rejected(context, d, "flags");
+  d = small_desc(); d.batch = 0; expect_rejected(context, d, "batch");
+  d = small_desc(); d.batch = -3; expect_rejected(context, d, "batch");
+  d = small_desc(); d.q_heads = 0; expect_rejected(context, d, "q_heads");
+  d = small_desc(); d.kv_heads = -1; expect_rejected(context, d, "kv_heads");
+  d = small_desc(); d.q_len = 0; expect_rejected(context, d, "q_len");
+  d = small_desc(); d.kv_len = -7; expect_rejected(context, d, "kv_len");
+  d = small_desc(); d.qk_dim = 0; expect_rejected(context, d, "qk_dim");
+  d = small_desc(); d.qk_dim = VKATTN_MAX_HEAD_DIM + 1; expect_rejected(context, d, "qk_dim");
+  d = small_desc(); d.v_dim = -64; expect_rejected(context, d, "v_dim");
+  d = small_desc(); d.q_len = int64_t{1} << 40; expect_rejected(context, d, "q_len");
+  d = small_desc(); d.q_heads = 8; d.kv_heads = 3; expect_rejected(context, d, "kv_heads (3) must divide q_heads (8)");
+  d = small_desc(); d.dtype = static_cast<vkattn_dtype>(9); expect_rejected(context, d, "dtype");
+  d = small_desc(); d.scale = std::numeric_limits<float>::quiet_NaN(); expect_rejected(context, d, "scale");
+  d = small_desc(); d.scale = std::numeric_limits<float>::infinity(); expect_rejected(context, d, "scale");
+  d = small_desc(); d.causal = static_cast<vkattn_causal>(5); expect_rejected(context, d, "causal");
+  d = small_desc(); d.window_left = -2; expect_rejected(context, d, "window_left");
+  d = small_desc(); d.window_right = -9; expect_rejected(context, d, "window_right");
+  d = small_desc(); d.has_additive_mask = 2; expect_rejected(context, d, "has_additive_mask");
+  d = small_desc(); d.has_lse = 7; expect_rejected(context, d, "has_lse");
+}
+
+TEST_CASE("layouts that overlap, go negative or overflow are rejected by name") {
+  CpuContext context;
+  vkattn_attention_desc d;
+
+  d = small_desc(); d.q_layout.seq_stride = -32; expect_rejected(context, d, "q_layout.seq_stride");
+  d = small_desc(); d.k_layout.batch_stride = -1; expect_rejected(context, d, "k_layout.batch_stride");
+  // Rows shorter than the head dimension share elements.
+  d = small_desc(); d.q_layout.seq_stride = 16; expect_rejected(context, d, "q_layout overlaps itself");
+  // Two heads at the same place.
+  d = small_desc(); d.v_layout.head_stride = 0; expect_rejected(context, d, "v_layout overlaps itself");
+  // The output may not overlap itself either.
+  d = small_desc(); d.out_layout.batch_stride = 32; expect_rejected(context, d, "out_layout overlaps itself");
+  d = small_desc(); d.has_lse = 1; d.lse_layout.seq_stride = 0; expect_rejected(context, d, "lse_layout overlaps itself");
+  // Index products beyond 64 bits.
+  d = small_desc();
+  d.k_layout.batch_stride = std::numeric_limits<int64_t>::max();
+  expect_rejected(context, d, "k_layout");
+  d = small_desc(); d.q_layout.offset = UINT64_MAX - 10; expect_rejected(context, d, "q_layout.offset");
+  d = small_desc();
+  d.batch = (int64_t{1} << 31) - 1;
+  d.q_layout.batch_stride = std::numeric_limits<int64_t>::max() / 2;
+  expect_rejected(context, d, "q_layout: the view's index range overflows 64 bits");
+  // Masks may broadcast (stride 0) but not run backwards.
+  d = small_desc(); d.has_bool_mask = 1; d.bool_mask_layout.row_stride = -1;
+  expect_rejected(context, d, "bool_mask_layout.row_stride");
+  // Masks may broadcast, so stride 0 is fine.
+  d = small_desc();
+  d.has_additive_mask = 1;
+  d.additive_mask_layout.batch_stride = 0;
+  d.additive_mask_layout.head_stride = 0;
+  vkattn_plan plan = nullptr;
+  CHECK(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+}
+
+TEST_CASE("plan creation checks its own arguments") {
+  CpuContext context;
+  vkattn_attention_desc d = small_desc();
+  vkattn_plan plan = nullptr;
+  CHECK_STATUS_MENTIONS(vkattn_plan_create(nullptr, &d, 0, &plan), VKATTN_ERROR_INVALID_ARGUMENT, "context");
+  CHECK_STATUS_MENTIONS(vkattn_plan_create(context, nullptr, 0, &plan), VKATTN_ERROR_INVALID_ARGUMENT, "desc");
+  CHECK_STATUS_MENTIONS(vkattn_plan_create(context, &d, 0, nullptr), VKATTN_ERROR_INVALID_ARGUMENT, "out_plan");
+  CHECK_STATUS_MENTIONS(vkattn_plan_create(context, &d, 1, &plan), VKATTN_ERROR_INVALID_ARGUMENT, "flags");
+  CHECK(plan == nullptr);
+}
+
+TEST_CASE("execution rejects missing, foreign, small or overlapping buffers by name") {
+  CpuContext context;
+  vkattn_attention_desc d = small_desc();
+  d.has_lse = 1;
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  const uint64_t q_bytes = 2 * 4 * 16 * 32 * 4;
+  const uint64_t kv_bytes = 2 * 2 * 32 * 32 * 4;
+  const uint64_t lse_bytes = 2 * 4 * 16 * 4;
+  Buffer q(context, q_bytes), k(context, kv_bytes), v(context, kv_bytes), out(context, q_bytes),
+      lse(context, lse_bytes), small(context, q_bytes - 4);
+  vkattn_bindings b;
+  auto reset = [&]() {
+    vkattn_bindings_init(&b);
+    b.q = q;
+    b.k = k;
+    b.v = v;
+    b.out = out;
+    b.lse = lse;
+  };
+  reset();
+  CHECK(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
+
+  reset(); b.struct_size = 8;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "struct_size");
+  reset(); b.v = nullptr;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_bindings.v is NULL");
+  reset(); b.lse = nullptr;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "lse");
+  reset(); b.q = small;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_bindings.q holds");
+  reset(); b.additive_mask = q;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "has_additive_mask");
+  int32_t lens[2] = {3, 4};
+  reset(); b.kv_lens = lens;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "has_kv_lens");
+  reset(); b.out = q;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "out overlaps");
+  reset(); b.lse = k;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "lse overlaps");
+  reset(); b.k = reinterpret_cast<vkattn_buffer>(plan);
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "not a live vkattn_buffer");
+
+  CpuContext other;
+  Buffer foreign(other, kv_bytes);
+  reset(); b.k = foreign;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "another context");
+
+  void* mapped = nullptr;
+  REQUIRE(vkattn_buffer_map(v, &mapped) == VKATTN_SUCCESS);
+  reset();
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_FAILED_PRECONDITION, "mapped");
+  REQUIRE(vkattn_buffer_unmap(v) == VKATTN_SUCCESS);
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, nullptr), VKATTN_ERROR_INVALID_ARGUMENT, "bindings");
+  vkattn_plan_destroy(plan);
+}
+
+TEST_CASE("kv_lens values outside [0, kv_len] are rejected by index") {
+  CpuContext context;
+  vkattn_attention_desc d = small_desc();
+  d.has_kv_lens = 1;
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  Buffer q(context, 2 * 4 * 16 * 32 * 4), k(context, 2 * 2 * 32 * 32 * 4), v(context, 2 * 2 * 32 * 32 * 4),
+      out(context, 2 * 4 * 16 * 32 * 4);
+  vkattn_bindings b;
+  vkattn_bindings_init(&b);
+  b.q = q;
+  b.k = k;
+  b.v = v;
+  b.out = out;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "kv_lens is NULL");
+  int32_t too_long[2] = {32, 33};
+  b.kv_lens = too_long;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "kv_lens[1] = 33");
+  int32_t negative[2] = {-1, 3};
+  b.kv_lens = negative;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "kv_lens[0] = -1");
+  int32_t fine[2] = {0, 32};
+  b.kv_lens = fine;
+  CHECK(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+}
