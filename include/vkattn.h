@@ -464,6 +464,7 @@ typedef struct vkattn_plan_info {
   uint32_t block_kv;          /* keys per tile */
   uint32_t kv_splits;         /* >1: the key range is split and merged */
   uint32_t tasks;             /* parallel work items per execution */
+  uint32_t dispatches;        /* device dispatches per execution (1 on the CPU) */
   uint64_t workspace_bytes;   /* memory the plan holds besides its tensors */
 } vkattn_plan_info;
 

@@ -373,6 +373,7 @@ vkattn_status vkattn_plan_get_info(vkattn_plan plan, vkattn_plan_info* info) {
     info->block_kv = chosen.block_kv;
     info->kv_splits = chosen.kv_splits;
     info->tasks = chosen.tasks;
+    info->dispatches = chosen.dispatches;
     info->workspace_bytes = chosen.workspace_bytes;
     return Status();
   });

@@ -45,6 +45,7 @@ struct PlanInfo {
   uint32_t block_kv = 0;
   uint32_t kv_splits = 1;
   uint32_t tasks = 0;
+  uint32_t dispatches = 1;
   uint64_t workspace_bytes = 0;
 };
 

@@ -265,6 +265,25 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(s);
   }
 
+  // Long key ranges: more key tiles per workgroup than some drivers let one
+  // shader invocation loop over (lavapipe stops loops after 65535 iterations
+  // in total), so the Vulkan backend walks them in several dispatches.
+  {
+    CaseSpec wide = base("long_kv", 1, 2, 2, 64, 6000, 128, 128, VKATTN_DTYPE_F32);
+    cases.push_back(wide);
+    CaseSpec decode = base("long_kv", 2, 8, 2, 1, 20000, 64, 64, VKATTN_DTYPE_F16);
+    decode.kv_lens = true;
+    decode.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cases.push_back(decode);
+    CaseSpec causal = base("long_kv", 1, 1, 1, 3000, 3000, 64, 64, VKATTN_DTYPE_F32);
+    causal.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cases.push_back(causal);
+    CaseSpec masked = base("long_kv", 1, 2, 1, 40, 5000, 96, 80, VKATTN_DTYPE_F16);
+    masked.bool_mask = MaskShape::kKeyPadding;
+    masked.plant_nan = true;
+    cases.push_back(masked);
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = base("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

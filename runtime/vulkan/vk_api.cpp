@@ -1,0 +1,85 @@
+#include "vk_api.h"
+
+namespace vkattn {
+namespace vk {
+
+Status Loader::open(std::unique_ptr<Loader>* out) {
+  // Android names the loader libvulkan.so; desktop Linux libvulkan.so.1
+  // (libvulkan.so only exists where the -dev package is installed).
+  static const char* const kNames[] = {"libvulkan.so.1", "libvulkan.so"};
+  std::unique_ptr<Loader> loader(new Loader());
+  std::string error;
+  if (!loader->library_.open(kNames, 2, &error)) {
+    return backend_unavailable("no Vulkan loader could be opened (%s)", error.c_str());
+  }
+  loader->get_instance_proc_addr =
+      reinterpret_cast<PFN_vkGetInstanceProcAddr>(loader->library_.symbol("vkGetInstanceProcAddr"));
+  if (loader->get_instance_proc_addr == nullptr) {
+    return backend_unavailable("the Vulkan loader does not export vkGetInstanceProcAddr");
+  }
+#define VKATTN_VK_LOAD_GLOBAL(name, required)                                                                  \
+  loader->global.name = reinterpret_cast<PFN_##name>(loader->get_instance_proc_addr(VK_NULL_HANDLE, #name));    \
+  if ((required) && loader->global.name == nullptr) return backend_unavailable("the Vulkan loader lacks " #name);
+  VKATTN_VK_GLOBAL_FUNCTIONS(VKATTN_VK_LOAD_GLOBAL)
+#undef VKATTN_VK_LOAD_GLOBAL
+  *out = std::move(loader);
+  return Status();
+}
+
+Status load_instance_functions(const Loader& loader, VkInstance instance, InstanceFunctions* out) {
+#define VKATTN_VK_LOAD_INSTANCE(name, required)                                                   \
+  out->name = reinterpret_cast<PFN_##name>(loader.get_instance_proc_addr(instance, #name));       \
+  if ((required) && out->name == nullptr) return backend_unavailable("the Vulkan instance lacks " #name);
+  VKATTN_VK_INSTANCE_FUNCTIONS(VKATTN_VK_LOAD_INSTANCE)
+#undef VKATTN_VK_LOAD_INSTANCE
+  return Status();
+}
+
+Status load_device_functions(const InstanceFunctions& instance, VkDevice device, DeviceFunctions* out) {
+#define VKATTN_VK_LOAD_DEVICE(name, required)                                                  \
+  out->name = reinterpret_cast<PFN_##name>(instance.vkGetDeviceProcAddr(device, #name));       \
+  if ((required) && out->name == nullptr) return backend_unavailable("the Vulkan device lacks " #name);
+  VKATTN_VK_DEVICE_FUNCTIONS(VKATTN_VK_LOAD_DEVICE)
+#undef VKATTN_VK_LOAD_DEVICE
+  return Status();
+}
+
+const char* result_name(VkResult result) {
+  switch (result) {
+#define VKATTN_RESULT_CASE(r) \
+  case r: return #r;
+    VKATTN_RESULT_CASE(VK_SUCCESS)
+    VKATTN_RESULT_CASE(VK_NOT_READY)
+    VKATTN_RESULT_CASE(VK_TIMEOUT)
+    VKATTN_RESULT_CASE(VK_INCOMPLETE)
+    VKATTN_RESULT_CASE(VK_ERROR_OUT_OF_HOST_MEMORY)
+    VKATTN_RESULT_CASE(VK_ERROR_OUT_OF_DEVICE_MEMORY)
+    VKATTN_RESULT_CASE(VK_ERROR_INITIALIZATION_FAILED)
+    VKATTN_RESULT_CASE(VK_ERROR_DEVICE_LOST)
+    VKATTN_RESULT_CASE(VK_ERROR_MEMORY_MAP_FAILED)
+    VKATTN_RESULT_CASE(VK_ERROR_LAYER_NOT_PRESENT)
+    VKATTN_RESULT_CASE(VK_ERROR_EXTENSION_NOT_PRESENT)
+    VKATTN_RESULT_CASE(VK_ERROR_FEATURE_NOT_PRESENT)
+    VKATTN_RESULT_CASE(VK_ERROR_INCOMPATIBLE_DRIVER)
+    VKATTN_RESULT_CASE(VK_ERROR_TOO_MANY_OBJECTS)
+    VKATTN_RESULT_CASE(VK_ERROR_FORMAT_NOT_SUPPORTED)
+    VKATTN_RESULT_CASE(VK_ERROR_FRAGMENTED_POOL)
+    VKATTN_RESULT_CASE(VK_ERROR_OUT_OF_POOL_MEMORY)
+    VKATTN_RESULT_CASE(VK_ERROR_UNKNOWN)
+#undef VKATTN_RESULT_CASE
+    default: return "VkResult (unnamed)";
+  }
+}
+
+Status from_result(VkResult result, const char* call) {
+  switch (result) {
+    case VK_SUCCESS: return Status();
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return out_of_host_memory("%s: VK_ERROR_OUT_OF_HOST_MEMORY", call);
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return out_of_device_memory("%s: VK_ERROR_OUT_OF_DEVICE_MEMORY", call);
+    case VK_ERROR_DEVICE_LOST: return device_lost("%s: VK_ERROR_DEVICE_LOST", call);
+    default: return internal_error("%s failed: %s (%d)", call, result_name(result), (int)result);
+  }
+}
+
+}  // namespace vk
+}  // namespace vkattn

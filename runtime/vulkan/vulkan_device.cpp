@@ -1,0 +1,569 @@
+#include "vulkan_device.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "pipeline_cache_file.h"
+#include "slicing.h"
+#include "runtime/checked_math.h"
+
+namespace vkattn {
+namespace vk {
+
+namespace {
+
+// Fences are waited in slices of this length; a device that has not finished
+// after kFenceTimeoutNs in total is reported instead of waited on forever.
+constexpr uint64_t kFenceTimeoutNs = 600ull * 1000 * 1000 * 1000;
+constexpr uint64_t kStagingBytes = 16ull << 20;
+constexpr uint64_t kBufferPadding = 16;  // shaders read whole words at the end of byte views
+
+bool validation_requested(const vkattn_context_options& options) {
+  if (options.flags & VKATTN_CONTEXT_ENABLE_VALIDATION) return true;
+  const char* env = std::getenv("VKATTN_VALIDATION");
+  return env != nullptr && env[0] != '\0' && std::strcmp(env, "0") != 0;
+}
+
+}  // namespace
+
+Status VulkanDevice::create(const vkattn_context_options& options, const Logger& log, std::unique_ptr<Device>* out) {
+  std::unique_ptr<VulkanDevice> device(new VulkanDevice(log));
+  VKATTN_RETURN_IF_ERROR(device->initialize(options));
+  *out = std::move(device);
+  return Status();
+}
+
+Status VulkanDevice::initialize(const vkattn_context_options& options) {
+  VKATTN_RETURN_IF_ERROR(Instance::create(validation_requested(options), log_, &instance_));
+  uint32_t chosen = 0;
+  VKATTN_RETURN_IF_ERROR(choose_device(instance_->caps(), options.device_index, std::getenv("VKATTN_DEVICE"), &chosen));
+  caps_ = instance_->caps()[chosen];
+  quirks_ = quirks_for(caps_);
+  physical_ = instance_->physical_devices()[chosen];
+  vkattn_device_info_init(&info_);
+  fill_device_info(caps_, &info_);
+  const InstanceFunctions& ifn = instance_->fn();
+  ifn.vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+
+  uint32_t family_count = 0;
+  ifn.vkGetPhysicalDeviceQueueFamilyProperties(physical_, &family_count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(family_count);
+  ifn.vkGetPhysicalDeviceQueueFamilyProperties(physical_, &family_count, families.data());
+  bool found = false;
+  for (uint32_t f = 0; f < family_count && !found; ++f) {
+    if (families[f].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+      queue_family_ = f;
+      found = true;
+    }
+  }
+  if (!found) return backend_unavailable("%s has no compute queue", caps_.name.c_str());
+
+  // Features: 16-bit storage for f16 tensors; full subgroups for the
+  // subgroup softmax (both only where supported).
+  std::vector<const char*> extensions;
+  uint32_t extension_count = 0;
+  std::vector<VkExtensionProperties> available;
+  VKATTN_VK_CHECK(ifn.vkEnumerateDeviceExtensionProperties(physical_, nullptr, &extension_count, nullptr),
+                  "vkEnumerateDeviceExtensionProperties");
+  available.resize(extension_count);
+  VKATTN_VK_CHECK(ifn.vkEnumerateDeviceExtensionProperties(physical_, nullptr, &extension_count, available.data()),
+                  "vkEnumerateDeviceExtensionProperties");
+  auto has_extension = [&](const char* name) {
+    for (const VkExtensionProperties& e : available) {
+      if (std::strcmp(e.extensionName, name) == 0) return true;
+    }
+    return false;
+  };
+  if (has_extension("VK_KHR_portability_subset")) extensions.push_back("VK_KHR_portability_subset");
+  VkPhysicalDevice16BitStorageFeatures storage16{};
+  storage16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
+  storage16.storageBuffer16BitAccess = caps_.storage_16bit ? VK_TRUE : VK_FALSE;
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT size_control{};
+  size_control.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT;
+  VkPhysicalDeviceFeatures2 features{};
+  features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
+  features.pNext = &storage16;
+  if (caps_.compute_full_subgroups) {
+    extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    size_control.subgroupSizeControl = caps_.subgroup_size_control ? VK_TRUE : VK_FALSE;
+    size_control.computeFullSubgroups = VK_TRUE;
+    storage16.pNext = &size_control;
+  }
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo queue_info{};
+  queue_info.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
+  queue_info.queueFamilyIndex = queue_family_;
+  queue_info.queueCount = 1;
+  queue_info.pQueuePriorities = &priority;
+  VkDeviceCreateInfo device_info{};
+  device_info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
+  device_info.pNext = &features;
+  device_info.queueCreateInfoCount = 1;
+  device_info.pQueueCreateInfos = &queue_info;
+  device_info.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  device_info.ppEnabledExtensionNames = extensions.data();
+  const VkResult created = ifn.vkCreateDevice(physical_, &device_info, nullptr, &device_);
+  if (created != VK_SUCCESS) {
+    device_ = VK_NULL_HANDLE;
+    return backend_unavailable("vkCreateDevice on %s failed: %s", caps_.name.c_str(), result_name(created));
+  }
+  VKATTN_RETURN_IF_ERROR(load_device_functions(ifn, device_, &fn_));
+  fn_.vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+
+  VkCommandPoolCreateInfo pool_info{};
+  pool_info.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
+  pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pool_info.queueFamilyIndex = queue_family_;
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateCommandPool(device_, &pool_info, nullptr, &command_pool_), "vkCreateCommandPool"));
+
+  // One descriptor set layout for every kernel: binding 0 the parameter
+  // block, 1..9 storage buffers (see shaders/attention_common.glsl).
+  VkDescriptorSetLayoutBinding bindings[kBindingCount];
+  for (uint32_t b = 0; b < kBindingCount; ++b) {
+    bindings[b] = VkDescriptorSetLayoutBinding{};
+    bindings[b].binding = b;
+    bindings[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    bindings[b].descriptorCount = 1;
+    bindings[b].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+  }
+  VkDescriptorSetLayoutCreateInfo layout_info{};
+  layout_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
+  layout_info.bindingCount = kBindingCount;
+  layout_info.pBindings = bindings;
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateDescriptorSetLayout(device_, &layout_info, nullptr, &set_layout_),
+                               "vkCreateDescriptorSetLayout"));
+  VkPushConstantRange push{};
+  push.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+  push.size = 16;  // the Dispatch block in shaders/attention_common.glsl
+  VkPipelineLayoutCreateInfo pipeline_layout_info{};
+  pipeline_layout_info.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
+  pipeline_layout_info.setLayoutCount = 1;
+  pipeline_layout_info.pSetLayouts = &set_layout_;
+  pipeline_layout_info.pushConstantRangeCount = 1;
+  pipeline_layout_info.pPushConstantRanges = &push;
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreatePipelineLayout(device_, &pipeline_layout_info, nullptr, &pipeline_layout_),
+                               "vkCreatePipelineLayout"));
+
+  // The pipeline cache, seeded from disk when the file is valid for this
+  // exact device and driver.
+  std::vector<uint8_t> seed;
+  if (options.pipeline_cache_path != nullptr && options.pipeline_cache_path[0] != '\0' &&
+      !quirks_.disable_pipeline_cache) {
+    pipeline_cache_path_ = options.pipeline_cache_path;
+    VkPhysicalDeviceProperties props{};
+    ifn.vkGetPhysicalDeviceProperties(physical_, &props);
+    CacheIdentity identity{caps_.vendor_id, caps_.device_id, caps_.driver_version, {}};
+    std::memcpy(identity.uuid, props.pipelineCacheUUID, 16);
+    std::string why;
+    seed = read_pipeline_cache(pipeline_cache_path_, identity, &why);
+    if (!why.empty()) log_.warning("ignoring pipeline cache " + pipeline_cache_path_ + ": " + why);
+  }
+  VkPipelineCacheCreateInfo cache_info{};
+  cache_info.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
+  cache_info.initialDataSize = seed.size();
+  cache_info.pInitialData = seed.empty() ? nullptr : seed.data();
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreatePipelineCache(device_, &cache_info, nullptr, &pipeline_cache_),
+                               "vkCreatePipelineCache"));
+
+  return create_vulkan_buffer(256, false, &placeholder_);
+}
+
+VulkanDevice::~VulkanDevice() {
+  if (device_ != VK_NULL_HANDLE) {
+    // Nothing may be in flight when objects go; the device waits too.
+    if (!in_flight_.empty()) finish();
+    fn_.vkDeviceWaitIdle(device_);
+    save_pipeline_cache();
+    placeholder_.reset();
+    staging_.reset();
+    if (staging_fence_ != VK_NULL_HANDLE) fn_.vkDestroyFence(device_, staging_fence_, nullptr);
+    for (auto& entry : pipelines_) fn_.vkDestroyPipeline(device_, entry.second, nullptr);
+    for (auto& entry : modules_) fn_.vkDestroyShaderModule(device_, entry.second, nullptr);
+    if (pipeline_cache_ != VK_NULL_HANDLE) fn_.vkDestroyPipelineCache(device_, pipeline_cache_, nullptr);
+    if (pipeline_layout_ != VK_NULL_HANDLE) fn_.vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
+    if (set_layout_ != VK_NULL_HANDLE) fn_.vkDestroyDescriptorSetLayout(device_, set_layout_, nullptr);
+    if (command_pool_ != VK_NULL_HANDLE) fn_.vkDestroyCommandPool(device_, command_pool_, nullptr);
+    fn_.vkDestroyDevice(device_, nullptr);
+  }
+}
+
+void VulkanDevice::save_pipeline_cache() {
+  if (pipeline_cache_path_.empty() || pipeline_cache_ == VK_NULL_HANDLE || lost_) return;
+  size_t size = 0;
+  if (fn_.vkGetPipelineCacheData(device_, pipeline_cache_, &size, nullptr) != VK_SUCCESS || size == 0) return;
+  std::vector<uint8_t> data(size);
+  if (fn_.vkGetPipelineCacheData(device_, pipeline_cache_, &size, data.data()) != VK_SUCCESS) return;
+  data.resize(size);
+  VkPhysicalDeviceProperties props{};
+  instance_->fn().vkGetPhysicalDeviceProperties(physical_, &props);
+  CacheIdentity identity{caps_.vendor_id, caps_.device_id, caps_.driver_version, {}};
+  std::memcpy(identity.uuid, props.pipelineCacheUUID, 16);
+  std::string why;
+  if (!write_pipeline_cache(pipeline_cache_path_, identity, data, &why)) log_.warning("pipeline cache not saved: " + why);
+}
+
+Status VulkanDevice::usable() const {
+  if (lost_) return failed_precondition("the Vulkan device was lost earlier; create a new context");
+  return Status();
+}
+
+Status VulkanDevice::check(VkResult result, const char* call) {
+  if (result == VK_ERROR_DEVICE_LOST) lost_ = true;
+  return from_result(result, call);
+}
+
+Status VulkanDevice::allocate_memory(const VkMemoryRequirements& req, bool host_visible, uint64_t size,
+                                     Allocation* out) {
+  const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+  const VkMemoryPropertyFlags visible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
+  const VkMemoryPropertyFlags coherent = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  // Preference order: unified memory (no staging) first; plain device-local
+  // otherwise; host memory only when mapping is required or nothing else fits.
+  std::vector<VkMemoryPropertyFlags> wanted;
+  if (host_visible) {
+    wanted = {local | visible | coherent, local | visible, visible | coherent, visible};
+  } else if (caps_.unified_memory) {
+    wanted = {local | visible | coherent, local | visible, local};
+  } else {
+    wanted = {local, visible | coherent};
+  }
+  std::string tried;
+  for (VkMemoryPropertyFlags flags : wanted) {
+    for (uint32_t t = 0; t < memory_.memoryTypeCount; ++t) {
+      if (!(req.memoryTypeBits & (1u << t)) || (memory_.memoryTypes[t].propertyFlags & flags) != flags) continue;
+      // Checked against the heap ourselves: some drivers (lavapipe) never
+      // refuse an allocation, and then the process, not the call, fails.
+      const uint32_t heap_index = memory_.memoryTypes[t].heapIndex;
+      const VkMemoryHeap& heap = memory_.memoryHeaps[heap_index];
+      if (req.size > caps_.max_allocation_bytes || heap_used_[heap_index] > heap.size ||
+          req.size > heap.size - heap_used_[heap_index]) {
+        tried += format("%s heap %u holds %llu bytes, %llu in use (largest allocation %llu)", tried.empty() ? "" : "; ",
+                        heap_index, (unsigned long long)heap.size, (unsigned long long)heap_used_[heap_index],
+                        (unsigned long long)caps_.max_allocation_bytes);
+        continue;
+      }
+      VkMemoryAllocateInfo info{};
+      info.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+      info.allocationSize = req.size;
+      info.memoryTypeIndex = t;
+      VkDeviceMemory memory = VK_NULL_HANDLE;
+      const VkResult result = fn_.vkAllocateMemory(device_, &info, nullptr, &memory);
+      if (result == VK_ERROR_OUT_OF_DEVICE_MEMORY || result == VK_ERROR_OUT_OF_HOST_MEMORY) {
+        tried += format("%s memory type %u: %s", tried.empty() ? "" : "; ", t, result_name(result));
+        continue;
+      }
+      VKATTN_RETURN_IF_ERROR(check(result, "vkAllocateMemory"));
+      out->memory = memory;
+      out->heap = heap_index;
+      out->size = req.size;
+      heap_used_[heap_index] += req.size;
+      out->coherent = (memory_.memoryTypes[t].propertyFlags & coherent) != 0;
+      if (memory_.memoryTypes[t].propertyFlags & visible) {
+        const VkResult mapped = fn_.vkMapMemory(device_, memory, 0, VK_WHOLE_SIZE, 0, &out->mapped);
+        if (mapped != VK_SUCCESS) {
+          free_memory(*out);
+          return check(mapped, "vkMapMemory");
+        }
+      }
+      return Status();
+    }
+  }
+  return out_of_device_memory("a buffer of %llu bytes does not fit in %s's memory (%s)", (unsigned long long)size,
+                              caps_.name.c_str(), tried.empty() ? "no suitable memory type" : tried.c_str());
+}
+
+void VulkanDevice::free_memory(Allocation& allocation) {
+  if (allocation.memory == VK_NULL_HANDLE) return;
+  if (allocation.mapped != nullptr) fn_.vkUnmapMemory(device_, allocation.memory);
+  fn_.vkFreeMemory(device_, allocation.memory, nullptr);
+  heap_used_[allocation.heap] -= allocation.size;
+  allocation = Allocation{};
+}
+
+Status VulkanDevice::create_vulkan_buffer(uint64_t size, bool host_visible, std::unique_ptr<VulkanBuffer>* out) {
+  VKATTN_RETURN_IF_ERROR(usable());
+  uint64_t padded = 0;
+  if (!checked_add(size, kBufferPadding - 1, &padded)) {
+    return out_of_device_memory("a buffer of %llu bytes cannot exist", (unsigned long long)size);
+  }
+  padded = padded / kBufferPadding * kBufferPadding;
+  if (padded > caps_.max_buffer_bytes) {
+    return out_of_device_memory("a buffer of %llu bytes exceeds %s's largest buffer (%llu bytes)",
+                                (unsigned long long)size, caps_.name.c_str(), (unsigned long long)caps_.max_buffer_bytes);
+  }
+  std::unique_ptr<VulkanBuffer> buffer(new VulkanBuffer(*this, size, next_serial_++));
+  VkBufferCreateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+  info.size = padded;
+  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+               VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateBuffer(device_, &info, nullptr, &buffer->buffer_), "vkCreateBuffer"));
+  VkMemoryRequirements requirements{};
+  fn_.vkGetBufferMemoryRequirements(device_, buffer->buffer_, &requirements);
+  VKATTN_RETURN_IF_ERROR(allocate_memory(requirements, host_visible, size, &buffer->allocation_));
+  VKATTN_RETURN_IF_ERROR(
+      check(fn_.vkBindBufferMemory(device_, buffer->buffer_, buffer->allocation_.memory, 0), "vkBindBufferMemory"));
+  *out = std::move(buffer);
+  return Status();
+}
+
+Status VulkanDevice::create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) {
+  std::unique_ptr<VulkanBuffer> buffer;
+  VKATTN_RETURN_IF_ERROR(create_vulkan_buffer(size, (flags & VKATTN_BUFFER_HOST_VISIBLE) != 0, &buffer));
+  *out = std::move(buffer);
+  return Status();
+}
+
+Status VulkanDevice::create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) {
+  VKATTN_RETURN_IF_ERROR(usable());
+  return create_vulkan_plan(*this, problem, out);
+}
+
+Status VulkanDevice::allocate_command_buffer(VkCommandBuffer* out) {
+  VkCommandBufferAllocateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+  info.commandPool = command_pool_;
+  info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  info.commandBufferCount = 1;
+  return check(fn_.vkAllocateCommandBuffers(device_, &info, out), "vkAllocateCommandBuffers");
+}
+
+void VulkanDevice::free_command_buffer(VkCommandBuffer buffer) {
+  if (buffer != VK_NULL_HANDLE) fn_.vkFreeCommandBuffers(device_, command_pool_, 1, &buffer);
+}
+
+Status VulkanDevice::create_fence(VkFence* out) {
+  VkFenceCreateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+  return check(fn_.vkCreateFence(device_, &info, nullptr, out), "vkCreateFence");
+}
+
+Status VulkanDevice::submit(VkCommandBuffer buffer, VkFence fence) {
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkResetFences(device_, 1, &fence), "vkResetFences"));
+  VkSubmitInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+  info.commandBufferCount = 1;
+  info.pCommandBuffers = &buffer;
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkQueueSubmit(queue_, 1, &info, fence), "vkQueueSubmit"));
+  in_flight_.push_back(fence);
+  return Status();
+}
+
+Status VulkanDevice::wait(VkFence fence) {
+  auto it = std::find(in_flight_.begin(), in_flight_.end(), fence);
+  if (it == in_flight_.end()) return Status();
+  const VkResult result = fn_.vkWaitForFences(device_, 1, &fence, VK_TRUE, kFenceTimeoutNs);
+  if (result == VK_TIMEOUT) {
+    return internal_error("%s did not finish its work within %llu seconds", caps_.name.c_str(),
+                          (unsigned long long)(kFenceTimeoutNs / 1000000000ull));
+  }
+  VKATTN_RETURN_IF_ERROR(check(result, "vkWaitForFences"));
+  in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), fence));
+  return Status();
+}
+
+Status VulkanDevice::finish() {
+  if (in_flight_.empty()) return Status();
+  const VkResult result = fn_.vkWaitForFences(device_, static_cast<uint32_t>(in_flight_.size()), in_flight_.data(),
+                                              VK_TRUE, kFenceTimeoutNs);
+  if (result == VK_TIMEOUT) {
+    return internal_error("%s did not finish its work within %llu seconds", caps_.name.c_str(),
+                          (unsigned long long)(kFenceTimeoutNs / 1000000000ull));
+  }
+  // After device loss nothing is in flight any more either.
+  in_flight_.clear();
+  return check(result, "vkWaitForFences");
+}
+
+void VulkanDevice::record_barrier_after_prior_work(VkCommandBuffer cmd) const {
+  VkMemoryBarrier barrier{};
+  barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
+                          VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_HOST_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_UNIFORM_READ_BIT |
+                          VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  fn_.vkCmdPipelineBarrier(cmd,
+                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT |
+                               VK_PIPELINE_STAGE_HOST_BIT,
+                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &barrier, 0,
+                           nullptr, 0, nullptr);
+}
+
+void VulkanDevice::record_barrier_before_host_reads(VkCommandBuffer cmd) const {
+  VkMemoryBarrier barrier{};
+  barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  fn_.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                           VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+}
+
+Status VulkanDevice::pipeline(shaders::ShaderId shader, const std::vector<uint32_t>& constants, bool full_subgroups,
+                              VkPipeline* out) {
+  std::vector<uint32_t> key_values = constants;
+  key_values.push_back(full_subgroups ? 1u : 0u);
+  const auto key = std::make_pair(static_cast<uint32_t>(shader), key_values);
+  auto found = pipelines_.find(key);
+  if (found != pipelines_.end()) {
+    *out = found->second;
+    return Status();
+  }
+  VkShaderModule& module = modules_[shader];
+  if (module == VK_NULL_HANDLE) {
+    const shaders::ShaderBlob& blob = shaders::blob(shader);
+    VkShaderModuleCreateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
+    info.codeSize = blob.word_count * 4;
+    info.pCode = blob.words;
+    const VkResult result = fn_.vkCreateShaderModule(device_, &info, nullptr, &module);
+    if (result != VK_SUCCESS) {
+      modules_.erase(shader);
+      return check(result, "vkCreateShaderModule");
+    }
+  }
+  std::vector<VkSpecializationMapEntry> entries(constants.size());
+  for (uint32_t i = 0; i < constants.size(); ++i) entries[i] = VkSpecializationMapEntry{i, i * 4u, 4u};
+  VkSpecializationInfo specialization{};
+  specialization.mapEntryCount = static_cast<uint32_t>(entries.size());
+  specialization.pMapEntries = entries.data();
+  specialization.dataSize = constants.size() * 4;
+  specialization.pData = constants.data();
+  VkComputePipelineCreateInfo info{};
+  info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
+  info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  info.stage.flags = full_subgroups ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT : 0;
+  info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  info.stage.module = module;
+  info.stage.pName = "main";
+  info.stage.pSpecializationInfo = &specialization;
+  info.layout = pipeline_layout_;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  VKATTN_RETURN_IF_ERROR(
+      check(fn_.vkCreateComputePipelines(device_, pipeline_cache_, 1, &info, nullptr, &pipeline), "vkCreateComputePipelines"));
+  pipelines_[key] = pipeline;
+  *out = pipeline;
+  return Status();
+}
+
+Status VulkanDevice::ensure_staging() {
+  if (staging_ != nullptr) return Status();
+  std::unique_ptr<VulkanBuffer> staging;
+  VKATTN_RETURN_IF_ERROR(create_vulkan_buffer(kStagingBytes, true, &staging));
+  VKATTN_RETURN_IF_ERROR(allocate_command_buffer(&staging_commands_));
+  VKATTN_RETURN_IF_ERROR(create_fence(&staging_fence_));
+  staging_ = std::move(staging);
+  return Status();
+}
+
+// One chunk through the staging buffer: upload (host -> staging -> target)
+// or download (source -> staging -> host), waiting for it on a fence.
+static Status staged_copy(VulkanDevice& device, VkCommandBuffer cmd, VkFence fence, VkBuffer from, uint64_t from_offset,
+                          VkBuffer to, uint64_t to_offset, uint64_t size) {
+  const DeviceFunctions& fn = device.fn();
+  VKATTN_RETURN_IF_ERROR(device.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
+  VkCommandBufferBeginInfo begin{};
+  begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  VKATTN_RETURN_IF_ERROR(device.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
+  device.record_barrier_after_prior_work(cmd);
+  VkBufferCopy region{from_offset, to_offset, size};
+  fn.vkCmdCopyBuffer(cmd, from, to, 1, &region);
+  device.record_barrier_before_host_reads(cmd);
+  VKATTN_RETURN_IF_ERROR(device.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer"));
+  VKATTN_RETURN_IF_ERROR(device.submit(cmd, fence));
+  return device.wait(fence);
+}
+
+Status VulkanDevice::staged_write(VulkanBuffer& target, uint64_t offset, const void* data, uint64_t size) {
+  VKATTN_RETURN_IF_ERROR(ensure_staging());
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  for (uint64_t done = 0; done < size; done += kStagingBytes) {
+    const uint64_t chunk = std::min(kStagingBytes, size - done);
+    std::memcpy(staging_->mapped(), bytes + done, chunk);
+    VKATTN_RETURN_IF_ERROR(staging_->flush(0, chunk));
+    VKATTN_RETURN_IF_ERROR(staged_copy(*this, staging_commands_, staging_fence_, staging_->handle(), 0,
+                                       target.handle(), offset + done, chunk));
+  }
+  return Status();
+}
+
+Status VulkanDevice::staged_read(VulkanBuffer& source, uint64_t offset, void* data, uint64_t size) {
+  VKATTN_RETURN_IF_ERROR(ensure_staging());
+  uint8_t* bytes = static_cast<uint8_t*>(data);
+  for (uint64_t done = 0; done < size; done += kStagingBytes) {
+    const uint64_t chunk = std::min(kStagingBytes, size - done);
+    VKATTN_RETURN_IF_ERROR(staged_copy(*this, staging_commands_, staging_fence_, source.handle(), offset + done,
+                                       staging_->handle(), 0, chunk));
+    if (!staging_->allocation_.coherent) {
+      VkMappedMemoryRange range{};
+      range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+      range.memory = staging_->allocation_.memory;
+      range.size = VK_WHOLE_SIZE;
+      VKATTN_RETURN_IF_ERROR(check(fn_.vkInvalidateMappedMemoryRanges(device_, 1, &range), "vkInvalidateMappedMemoryRanges"));
+    }
+    std::memcpy(bytes + done, staging_->mapped(), chunk);
+  }
+  return Status();
+}
+
+// --- VulkanBuffer -------------------------------------------------------------
+
+VulkanBuffer::~VulkanBuffer() {
+  if (buffer_ != VK_NULL_HANDLE) device_.fn().vkDestroyBuffer(device_.handle(), buffer_, nullptr);
+  device_.free_memory(allocation_);
+}
+
+Status VulkanBuffer::flush(uint64_t /*offset*/, uint64_t /*size*/) {
+  if (allocation_.coherent || allocation_.mapped == nullptr) return Status();
+  VkMappedMemoryRange range{};
+  range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+  range.memory = allocation_.memory;
+  range.size = VK_WHOLE_SIZE;
+  return device_.check(device_.fn().vkFlushMappedMemoryRanges(device_.handle(), 1, &range), "vkFlushMappedMemoryRanges");
+}
+
+Status VulkanBuffer::write(uint64_t offset, const void* data, uint64_t size) {
+  VKATTN_RETURN_IF_ERROR(device_.usable());
+  VKATTN_RETURN_IF_ERROR(device_.finish());  // no execution may still read or write it
+  if (allocation_.mapped == nullptr) return device_.staged_write(*this, offset, data, size);
+  std::memcpy(mapped() + offset, data, size);
+  return flush(offset, size);
+}
+
+Status VulkanBuffer::read(uint64_t offset, void* data, uint64_t size) {
+  VKATTN_RETURN_IF_ERROR(device_.usable());
+  VKATTN_RETURN_IF_ERROR(device_.finish());
+  if (allocation_.mapped == nullptr) return device_.staged_read(*this, offset, data, size);
+  if (!allocation_.coherent) {
+    VkMappedMemoryRange range{};
+    range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+    range.memory = allocation_.memory;
+    range.size = VK_WHOLE_SIZE;
+    VKATTN_RETURN_IF_ERROR(device_.check(device_.fn().vkInvalidateMappedMemoryRanges(device_.handle(), 1, &range),
+                                         "vkInvalidateMappedMemoryRanges"));
+  }
+  std::memcpy(data, mapped() + offset, size);
+  return Status();
+}
+
+Status VulkanBuffer::map(void** pointer) {
+  VKATTN_RETURN_IF_ERROR(device_.usable());
+  VKATTN_RETURN_IF_ERROR(device_.finish());
+  if (!allocation_.coherent) {
+    VkMappedMemoryRange range{};
+    range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+    range.memory = allocation_.memory;
+    range.size = VK_WHOLE_SIZE;
+    VKATTN_RETURN_IF_ERROR(device_.check(device_.fn().vkInvalidateMappedMemoryRanges(device_.handle(), 1, &range),
+                                         "vkInvalidateMappedMemoryRanges"));
+  }
+  *pointer = allocation_.mapped;
+  return Status();
+}
+
+Status VulkanBuffer::unmap() { return flush(0, size_); }
+
+}  // namespace vk
+}  // namespace vkattn

@@ -1,0 +1,184 @@
+// The Vulkan backend's objects. One VulkanDevice per context owns the
+// instance, VkDevice, queue, command pool, memory choice, pipeline cache and
+// pipelines; VulkanBuffer and VulkanPlan (vulkan_plan.cpp) borrow it.
+//
+// Synchronisation model: one queue. Every command buffer starts with a
+// global barrier after all earlier work and ends with one before host and
+// transfer reads, so submissions are ordered like the calls that made them.
+// Waiting always blocks on fences (vkWaitForFences), never spins.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "device_caps.h"
+#include "runtime/backend.h"
+#include "vk_api.h"
+#include "vkattn_shaders.h"
+
+namespace vkattn {
+namespace vk {
+
+// A VkInstance with its physical devices described. Validation, when on,
+// counts every message it reports (the tests fail on any).
+class Instance {
+ public:
+  static Status create(bool validation, const Logger& log, std::unique_ptr<Instance>* out);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  const Loader& loader() const { return *loader_; }
+  const InstanceFunctions& fn() const { return fn_; }
+  VkInstance handle() const { return instance_; }
+  const std::vector<VkPhysicalDevice>& physical_devices() const { return physical_; }
+  const std::vector<DeviceCaps>& caps() const { return caps_; }
+  bool validation_enabled() const { return messenger_ != VK_NULL_HANDLE; }
+
+ private:
+  Instance() = default;
+  static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                         VkDebugUtilsMessageTypeFlagsEXT types,
+                                                         const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                         void* user);
+  DeviceCaps describe(uint32_t index, VkPhysicalDevice physical) const;
+
+  std::unique_ptr<Loader> loader_;
+  InstanceFunctions fn_;
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  Logger log_;
+  std::vector<VkPhysicalDevice> physical_;
+  std::vector<DeviceCaps> caps_;
+};
+
+struct Allocation {
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  void* mapped = nullptr;  // persistently mapped when host-visible
+  bool coherent = true;
+  uint32_t heap = 0;
+  uint64_t size = 0;
+};
+
+class VulkanDevice;
+
+class VulkanBuffer final : public DeviceBuffer {
+ public:
+  VulkanBuffer(VulkanDevice& device, uint64_t size, uint64_t serial) : device_(device), size_(size), serial_(serial) {}
+  ~VulkanBuffer() override;
+
+  uint64_t size() const override { return size_; }
+  bool host_visible() const override { return allocation_.mapped != nullptr; }
+  Status write(uint64_t offset, const void* data, uint64_t size) override;
+  Status read(uint64_t offset, void* data, uint64_t size) override;
+  Status map(void** pointer) override;
+  Status unmap() override;
+
+  VkBuffer handle() const { return buffer_; }
+  uint64_t serial() const { return serial_; }  // unique per device: never reused, unlike addresses
+  uint8_t* mapped() const { return static_cast<uint8_t*>(allocation_.mapped); }
+  // Makes host writes in [offset, offset+size) visible to the device (non-coherent memory).
+  Status flush(uint64_t offset, uint64_t size);
+
+ private:
+  friend class VulkanDevice;
+  VulkanDevice& device_;
+  uint64_t size_;
+  uint64_t serial_;
+  VkBuffer buffer_ = VK_NULL_HANDLE;
+  Allocation allocation_;
+};
+
+class VulkanDevice final : public Device {
+ public:
+  static Status create(const vkattn_context_options& options, const Logger& log, std::unique_ptr<Device>* out);
+  ~VulkanDevice() override;
+
+  // Device
+  const vkattn_device_info& info() const override { return info_; }
+  Status create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) override;
+  Status create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) override;
+  Status finish() override;
+
+  // For buffers and plans.
+  const DeviceFunctions& fn() const { return fn_; }
+  VkDevice handle() const { return device_; }
+  const DeviceCaps& caps() const { return caps_; }
+  const Quirks& quirks() const { return quirks_; }
+  const Logger& log() const { return log_; }
+  VkDescriptorSetLayout set_layout() const { return set_layout_; }
+  VkPipelineLayout pipeline_layout() const { return pipeline_layout_; }
+  VkBuffer placeholder_buffer() const { return placeholder_->handle(); }
+
+  // FAILED_PRECONDITION once the device was lost.
+  Status usable() const;
+  // Converts a failed VkResult, remembering device loss.
+  Status check(VkResult result, const char* call);
+
+  Status create_vulkan_buffer(uint64_t size, bool host_visible, std::unique_ptr<VulkanBuffer>* out);
+  void free_memory(Allocation& allocation);
+  Status allocate_command_buffer(VkCommandBuffer* out);
+  void free_command_buffer(VkCommandBuffer buffer);
+  Status create_fence(VkFence* out);
+  // Submits and registers the fence as in flight.
+  Status submit(VkCommandBuffer buffer, VkFence fence);
+  // Waits for one in-flight fence (no-op if it is not in flight).
+  Status wait(VkFence fence);
+  Status pipeline(shaders::ShaderId shader, const std::vector<uint32_t>& constants, bool full_subgroups,
+                  VkPipeline* out);
+  // Global barriers that order this command buffer after / before everything.
+  void record_barrier_after_prior_work(VkCommandBuffer cmd) const;
+  void record_barrier_before_host_reads(VkCommandBuffer cmd) const;
+
+  // Copies through the staging buffer for memory the host cannot map.
+  Status staged_write(VulkanBuffer& target, uint64_t offset, const void* data, uint64_t size);
+  Status staged_read(VulkanBuffer& source, uint64_t offset, void* data, uint64_t size);
+
+ private:
+  VulkanDevice(const Logger& log) : log_(log) {}
+  Status initialize(const vkattn_context_options& options);
+  Status allocate_memory(const VkMemoryRequirements& requirements, bool host_visible, uint64_t size,
+                         Allocation* out);
+  Status ensure_staging();
+  void save_pipeline_cache();
+
+  Logger log_;
+  std::unique_ptr<Instance> instance_;
+  DeviceCaps caps_;
+  Quirks quirks_;
+  vkattn_device_info info_{};
+  VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+  VkPhysicalDeviceMemoryProperties memory_{};
+  DeviceFunctions fn_;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  uint32_t queue_family_ = 0;
+  VkCommandPool command_pool_ = VK_NULL_HANDLE;
+  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+  VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
+  VkPipelineCache pipeline_cache_ = VK_NULL_HANDLE;
+  std::string pipeline_cache_path_;
+  std::map<shaders::ShaderId, VkShaderModule> modules_;
+  std::map<std::pair<uint32_t, std::vector<uint32_t>>, VkPipeline> pipelines_;
+  std::vector<VkFence> in_flight_;
+  std::unique_ptr<VulkanBuffer> placeholder_;  // bound where a shader binding is unused
+  std::unique_ptr<VulkanBuffer> staging_;
+  VkCommandBuffer staging_commands_ = VK_NULL_HANDLE;
+  VkFence staging_fence_ = VK_NULL_HANDLE;
+  uint64_t next_serial_ = 1;
+  uint64_t heap_used_[VK_MAX_MEMORY_HEAPS] = {};  // bytes this context holds per heap
+  bool lost_ = false;
+};
+
+// Describes a device for vkattn_device_info (vulkan_instance.cpp).
+void fill_device_info(const DeviceCaps& caps, vkattn_device_info* info);
+
+// Builds a plan for `problem` on `device` (vulkan_plan.cpp).
+Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out);
+
+}  // namespace vk
+}  // namespace vkattn

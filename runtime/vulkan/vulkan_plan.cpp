@@ -1,0 +1,370 @@
+// A Vulkan plan: everything an execution needs is created here once (kernel
+// config, slices, pipelines, parameter block, descriptor sets, command
+// buffer, fence, split-KV scratch). An execution writes kv_lens, updates the
+// descriptor sets and re-records the command buffer only if different
+// buffers are bound than last time, and submits: executing a plan 1000 times
+// allocates nothing.
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/checked_math.h"
+#include "slicing.h"
+#include "vulkan_device.h"
+
+namespace vkattn {
+namespace vk {
+
+namespace {
+
+// Mirrors the std140 Params block in shaders/attention_common.glsl.
+struct ShaderParams {
+  uint32_t q_view[4];
+  uint32_t k_view[4];
+  uint32_t v_view[4];
+  uint32_t o_view[4];
+  uint32_t lse_view[4];
+  uint32_t amask_view[4];
+  uint32_t bmask_view[4];
+  uint32_t mask_cols[4];
+  uint32_t sizes[4];
+  int32_t masking[4];
+  uint32_t split[4];
+  float scaling[4];
+};
+static_assert(sizeof(ShaderParams) == 192, "std140 layout of Params");
+
+// Mirrors the Dispatch push-constant block in shaders/attention_common.glsl.
+struct DispatchConstants {
+  uint32_t block_base;
+  uint32_t chunk;
+  uint32_t chunk_keys;
+  uint32_t chunk_count;
+};
+
+void set_view(uint32_t* out, const RelativeView& view) {
+  out[0] = view.offset;
+  out[1] = view.batch_stride;
+  out[2] = view.head_stride;
+  out[3] = view.seq_stride;
+}
+
+enum ShaderFlags : uint32_t {
+  kFlagAdditiveMask = 1,
+  kFlagBoolMask = 2,
+  kFlagKvLens = 4,
+  kFlagLse = 8,
+  kFlagSplit = 16,
+  kFlagContiguousLoads = 32,
+  kFlagSubgroupSoftmax = 64,
+};
+
+class VulkanPlan final : public DevicePlan {
+ public:
+  VulkanPlan(VulkanDevice& device, const Problem& problem) : device_(device), p_(problem) {}
+  ~VulkanPlan() override;
+
+  Status initialize();
+  Status execute(const ExecArgs& args) override;
+  PlanInfo info() const override;
+
+ private:
+  Status update_descriptors(const ExecArgs& args);
+  Status record();
+  uint64_t rows_in_slice(const Slice& slice) const {
+    return static_cast<uint64_t>(slice.batch_end - slice.batch_begin) *
+           static_cast<uint64_t>(slice.kv_head_end - slice.kv_head_begin) * static_cast<uint64_t>(p_.group()) *
+           static_cast<uint64_t>(p_.q_len);
+  }
+
+  VulkanDevice& device_;
+  Problem p_;
+  KernelConfig config_;
+  std::vector<Slice> slices_;
+  shaders::ShaderId attention_shader_ = shaders::ShaderId::flash_attn_f32;
+  VkPipeline attention_ = VK_NULL_HANDLE;
+  VkPipeline reduce_ = VK_NULL_HANDLE;
+  std::unique_ptr<VulkanBuffer> params_;
+  std::unique_ptr<VulkanBuffer> kv_lens_;
+  std::unique_ptr<VulkanBuffer> partials_;
+  uint64_t params_stride_ = 0;
+  VkDescriptorPool pool_ = VK_NULL_HANDLE;
+  std::vector<VkDescriptorSet> sets_;
+  VkCommandBuffer commands_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
+  uint32_t chunk_keys_ = 0;      // keys per dispatch when long key ranges are chunked (0 = one chunk)
+  uint32_t chunk_count_ = 1;
+};
+
+VulkanPlan::~VulkanPlan() {
+  const DeviceFunctions& fn = device_.fn();
+  if (fence_ != VK_NULL_HANDLE) {
+    device_.wait(fence_);
+    fn.vkDestroyFence(device_.handle(), fence_, nullptr);
+  }
+  device_.free_command_buffer(commands_);
+  if (pool_ != VK_NULL_HANDLE) fn.vkDestroyDescriptorPool(device_.handle(), pool_, nullptr);
+}
+
+Status VulkanPlan::initialize() {
+  const DeviceCaps& caps = device_.caps();
+  VKATTN_RETURN_IF_ERROR(choose_kernel_config(p_, caps, device_.quirks(), &config_));
+  const SliceLimits limits{caps.max_storage_buffer_range, caps.storage_offset_alignment, caps.max_workgroup_count[1],
+                           caps.max_workgroup_count[2]};
+  // Key chunks: on devices that cap loop iterations, each dispatch walks at
+  // most max_tiles_per_dispatch key tiles per workgroup; the rows' (O, m, l)
+  // carry over in the scratch buffer, as split-KV partials do. Fewer splits
+  // if the scratch would not fit one binding.
+  for (;;) {
+    const uint64_t keys_per_split = static_cast<uint64_t>(ceil_div(p_.kv_len, static_cast<int64_t>(config_.kv_splits)));
+    chunk_keys_ = 0;
+    chunk_count_ = 1;
+    if (config_.max_tiles_per_dispatch != 0) {
+      const uint64_t chunk = static_cast<uint64_t>(config_.max_tiles_per_dispatch) * config_.block_kv;
+      if (keys_per_split > chunk) {
+        chunk_keys_ = static_cast<uint32_t>(chunk);
+        chunk_count_ = static_cast<uint32_t>(ceil_div(keys_per_split, chunk));
+      }
+    }
+    const bool scratch = config_.kv_splits > 1 || chunk_count_ > 1;
+    const uint64_t bytes_per_row = scratch ? uint64_t{config_.kv_splits} * static_cast<uint64_t>(p_.v_dim + 2) * 4 : 0;
+    const Status sliced = plan_slices(p_, limits, config_.kv_splits, bytes_per_row, &slices_);
+    if (!sliced.ok()) {
+      if (config_.kv_splits == 1) return sliced;
+      config_.kv_splits = std::max<uint32_t>(1, config_.kv_splits / 2);
+      continue;
+    }
+    uint64_t scratch_bytes = 0;
+    for (const Slice& slice : slices_) scratch_bytes = std::max(scratch_bytes, slice.windows[kBindingPartials].range);
+    if (scratch_bytes > 0) VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(scratch_bytes, false, &partials_));
+    break;
+  }
+
+  const bool f16 = p_.dtype == VKATTN_DTYPE_F16;
+  uint32_t flags = 0;
+  if (p_.has_additive_mask) flags |= kFlagAdditiveMask;
+  if (p_.has_bool_mask) flags |= kFlagBoolMask;
+  if (p_.has_kv_lens) flags |= kFlagKvLens;
+  if (p_.has_lse) flags |= kFlagLse;
+  if (config_.kv_splits > 1) flags |= kFlagSplit;
+  if (config_.contiguous_loads) flags |= kFlagContiguousLoads;
+  if (config_.subgroup_softmax) flags |= kFlagSubgroupSoftmax;
+  const std::vector<uint32_t> constants = {config_.workgroup_size, config_.block_q,  config_.block_kv,
+                                           static_cast<uint32_t>(p_.qk_dim), static_cast<uint32_t>(p_.v_dim),
+                                           config_.v_dim_padded,   config_.qk_rows,  config_.qk_cols,
+                                           config_.pv_rows,        config_.pv_dims,  config_.softmax_threads,
+                                           flags};
+  if (config_.subgroup_softmax) {
+    attention_shader_ = f16 ? shaders::ShaderId::flash_attn_f16_subgroup : shaders::ShaderId::flash_attn_f32_subgroup;
+  } else {
+    attention_shader_ = f16 ? shaders::ShaderId::flash_attn_f16 : shaders::ShaderId::flash_attn_f32;
+  }
+  VKATTN_RETURN_IF_ERROR(device_.pipeline(attention_shader_, constants, config_.subgroup_softmax, &attention_));
+  if (config_.kv_splits > 1) {
+    const shaders::ShaderId reduce =
+        f16 ? shaders::ShaderId::flash_attn_reduce_f16 : shaders::ShaderId::flash_attn_reduce_f32;
+    VKATTN_RETURN_IF_ERROR(device_.pipeline(reduce, constants, false, &reduce_));
+  }
+
+  // The parameter block: one std140 record per slice.
+  params_stride_ = (sizeof(ShaderParams) + caps.uniform_offset_alignment - 1) / caps.uniform_offset_alignment *
+                   caps.uniform_offset_alignment;
+  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(params_stride_ * slices_.size(), true, &params_));
+  const int64_t group = p_.group();
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    const Slice& slice = slices_[s];
+    ShaderParams params{};
+    set_view(params.q_view, slice.q);
+    set_view(params.k_view, slice.k);
+    set_view(params.v_view, slice.v);
+    set_view(params.o_view, slice.out);
+    set_view(params.lse_view, slice.lse);
+    set_view(params.amask_view, slice.additive_mask);
+    set_view(params.bmask_view, slice.bool_mask);
+    params.mask_cols[0] = slice.additive_mask.col_stride;
+    params.mask_cols[1] = slice.bool_mask.col_stride;
+    params.sizes[0] = static_cast<uint32_t>(slice.batch_end - slice.batch_begin);
+    params.sizes[1] = static_cast<uint32_t>(group);
+    params.sizes[2] = static_cast<uint32_t>(p_.q_len);
+    params.sizes[3] = static_cast<uint32_t>(p_.kv_len);
+    params.masking[0] = static_cast<int32_t>(p_.causal);
+    params.masking[1] = static_cast<int32_t>(p_.window_left);
+    params.masking[2] = static_cast<int32_t>(p_.window_right);
+    params.masking[3] = static_cast<int32_t>(slice.batch_begin);
+    params.split[0] = config_.kv_splits;
+    params.split[1] = static_cast<uint32_t>(ceil_div(p_.kv_len, static_cast<int64_t>(config_.kv_splits)));
+    params.split[2] = static_cast<uint32_t>(rows_in_slice(slice));
+    params.split[3] = static_cast<uint32_t>((slice.kv_head_end - slice.kv_head_begin) * group);
+    params.scaling[0] = p_.scale;
+    std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
+  }
+  VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * slices_.size()));
+  if (p_.has_kv_lens) {
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 4, true, &kv_lens_));
+  }
+
+  const uint32_t sets = static_cast<uint32_t>(slices_.size());
+  VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, sets},
+                                   {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * (kBindingCount - 1)}};
+  VkDescriptorPoolCreateInfo pool_info{};
+  pool_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
+  pool_info.maxSets = sets;
+  pool_info.poolSizeCount = 2;
+  pool_info.pPoolSizes = sizes;
+  VKATTN_RETURN_IF_ERROR(
+      device_.check(device_.fn().vkCreateDescriptorPool(device_.handle(), &pool_info, nullptr, &pool_), "vkCreateDescriptorPool"));
+  std::vector<VkDescriptorSetLayout> layouts(sets, device_.set_layout());
+  VkDescriptorSetAllocateInfo set_info{};
+  set_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
+  set_info.descriptorPool = pool_;
+  set_info.descriptorSetCount = sets;
+  set_info.pSetLayouts = layouts.data();
+  sets_.resize(sets);
+  VKATTN_RETURN_IF_ERROR(
+      device_.check(device_.fn().vkAllocateDescriptorSets(device_.handle(), &set_info, sets_.data()), "vkAllocateDescriptorSets"));
+  VKATTN_RETURN_IF_ERROR(device_.allocate_command_buffer(&commands_));
+  return device_.create_fence(&fence_);
+}
+
+Status VulkanPlan::update_descriptors(const ExecArgs& args) {
+  DeviceBuffer* const tensors[kBindingCount] = {nullptr,   args.q,   args.k,   args.v, args.out, args.lse,
+                                                args.additive_mask, args.bool_mask, nullptr, nullptr};
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    const Slice& slice = slices_[s];
+    VkDescriptorBufferInfo infos[kBindingCount];
+    VkWriteDescriptorSet writes[kBindingCount];
+    for (uint32_t b = 0; b < kBindingCount; ++b) {
+      VkDescriptorBufferInfo& info = infos[b];
+      if (b == kBindingParams) {
+        info = {params_->handle(), s * params_stride_, sizeof(ShaderParams)};
+      } else if (b == kBindingKvLens && kv_lens_ != nullptr) {
+        info = {kv_lens_->handle(), 0, VK_WHOLE_SIZE};
+      } else if (b == kBindingPartials && partials_ != nullptr) {
+        info = {partials_->handle(), 0, slice.windows[b].range};
+      } else if (tensors[b] != nullptr) {
+        // Every buffer of a plan's context is a VulkanBuffer (checked by bindings).
+        info = {static_cast<VulkanBuffer*>(tensors[b])->handle(), slice.windows[b].offset, slice.windows[b].range};
+      } else {
+        info = {device_.placeholder_buffer(), 0, VK_WHOLE_SIZE};  // the shader never reads it
+      }
+      writes[b] = VkWriteDescriptorSet{};
+      writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+      writes[b].dstSet = sets_[s];
+      writes[b].dstBinding = b;
+      writes[b].descriptorCount = 1;
+      writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[b].pBufferInfo = &infos[b];
+    }
+    device_.fn().vkUpdateDescriptorSets(device_.handle(), kBindingCount, writes, 0, nullptr);
+  }
+  return Status();
+}
+
+Status VulkanPlan::record() {
+  const DeviceFunctions& fn = device_.fn();
+  VkCommandBuffer cmd = commands_;
+  VKATTN_RETURN_IF_ERROR(device_.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
+  VkCommandBufferBeginInfo begin{};
+  begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+  VKATTN_RETURN_IF_ERROR(device_.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
+  device_.record_barrier_after_prior_work(cmd);
+  VkMemoryBarrier between{};
+  between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
+  between.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  const uint32_t max_x = device_.caps().max_workgroup_count[0];
+  const uint64_t blocks = ceil_div(static_cast<uint64_t>(p_.group() * p_.q_len), static_cast<uint64_t>(config_.block_q));
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    const Slice& slice = slices_[s];
+    fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, attention_);
+    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &sets_[s], 0,
+                               nullptr);
+    const uint32_t heads = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
+    const uint32_t depth = static_cast<uint32_t>(slice.batch_end - slice.batch_begin) * config_.kv_splits;
+    for (uint32_t chunk = 0; chunk < chunk_count_; ++chunk) {
+      if (chunk > 0) {  // the previous chunk's (O, m, l) are read back
+        fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                                &between, 0, nullptr, 0, nullptr);
+      }
+      for (uint64_t base = 0; base < blocks; base += max_x) {
+        const DispatchConstants constants{static_cast<uint32_t>(base), chunk, chunk_keys_, chunk_count_};
+        fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
+                              &constants);
+        fn.vkCmdDispatch(cmd, static_cast<uint32_t>(std::min<uint64_t>(max_x, blocks - base)), heads, depth);
+      }
+    }
+    if (config_.kv_splits > 1) {
+      fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                              &between, 0, nullptr, 0, nullptr);
+      fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, reduce_);
+      const uint64_t rows = rows_in_slice(slice);
+      for (uint64_t base = 0; base < rows; base += max_x) {
+        const DispatchConstants constants{static_cast<uint32_t>(base), 0, 0, 1};
+        fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
+                              &constants);
+        fn.vkCmdDispatch(cmd, static_cast<uint32_t>(std::min<uint64_t>(max_x, rows - base)), 1, 1);
+      }
+    }
+    if (partials_ != nullptr && s + 1 < slices_.size()) {  // the next slice reuses the scratch
+      fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                              &between, 0, nullptr, 0, nullptr);
+    }
+  }
+  device_.record_barrier_before_host_reads(cmd);
+  return device_.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+}
+
+Status VulkanPlan::execute(const ExecArgs& args) {
+  VKATTN_RETURN_IF_ERROR(device_.usable());
+  // This plan's previous run must be done before its lengths, descriptor
+  // sets or command buffer change.
+  VKATTN_RETURN_IF_ERROR(device_.wait(fence_));
+  DeviceBuffer* const tensors[] = {args.q, args.k, args.v, args.out, args.lse, args.additive_mask, args.bool_mask};
+  std::vector<uint64_t> serials;
+  for (DeviceBuffer* buffer : tensors) {
+    serials.push_back(buffer != nullptr ? static_cast<VulkanBuffer*>(buffer)->serial() : 0);
+  }
+  if (serials != bound_) {
+    bound_.clear();
+    VKATTN_RETURN_IF_ERROR(update_descriptors(args));
+    VKATTN_RETURN_IF_ERROR(record());
+    bound_ = serials;
+  }
+  if (kv_lens_ != nullptr) {
+    std::memcpy(kv_lens_->mapped(), args.kv_lens.data(), args.kv_lens.size() * 4);
+    VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, args.kv_lens.size() * 4));
+  }
+  return device_.submit(commands_, fence_);
+}
+
+PlanInfo VulkanPlan::info() const {
+  PlanInfo info;
+  info.kernel = std::string("vulkan.") + shaders::blob(attention_shader_).name;
+  info.block_q = config_.block_q;
+  info.block_kv = config_.block_kv;
+  info.kv_splits = config_.kv_splits;
+  const uint64_t blocks = ceil_div(static_cast<uint64_t>(p_.group() * p_.q_len), static_cast<uint64_t>(config_.block_q));
+  info.tasks = static_cast<uint32_t>(
+      std::min<uint64_t>(UINT32_MAX, blocks * static_cast<uint64_t>(p_.kv_heads * p_.batch) * config_.kv_splits));
+  const uint32_t max_x = device_.caps().max_workgroup_count[0];
+  uint64_t dispatches = 0;
+  for (const Slice& slice : slices_) {
+    dispatches += chunk_count_ * ceil_div(blocks, uint64_t{max_x});
+    if (config_.kv_splits > 1) dispatches += ceil_div(rows_in_slice(slice), uint64_t{max_x});
+  }
+  info.dispatches = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, dispatches));
+  info.workspace_bytes = params_->size() + (kv_lens_ ? kv_lens_->size() : 0) + (partials_ ? partials_->size() : 0);
+  return info;
+}
+
+}  // namespace
+
+Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out) {
+  std::unique_ptr<VulkanPlan> plan(new VulkanPlan(device, problem));
+  VKATTN_RETURN_IF_ERROR(plan->initialize());
+  *out = std::move(plan);
+  return Status();
+}
+
+}  // namespace vk
+}  // namespace vkattn

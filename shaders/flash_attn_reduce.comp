@@ -1,0 +1,62 @@
+#version 450
+// Split-KV merge: for each query row, combine the partial (O, m, l) that the
+// kv_splits workgroups of flash_attn.comp wrote (in split order, so the
+// result is deterministic) into O = sum_s O_s e^(m_s - M) / L and
+// LSE = M + log L, with M = max_s m_s and L = sum_s l_s e^(m_s - M).
+#extension GL_EXT_control_flow_attributes : enable
+#extension GL_GOOGLE_include_directive : require
+
+#include "attention_common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;
+layout(constant_id = 4) const uint DV = 64;
+layout(constant_id = 11) const uint FLAGS = 0;
+const bool HAS_LSE = (FLAGS & 8u) != 0u;
+const uint MAX_SPLITS = 64u;  // kernel_config.cpp never chooses more
+
+shared float split_weight[MAX_SPLITS];
+shared float merged_max;
+shared float merged_sum;
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint row = gl_WorkGroupID.x + pc.block_base;  // (b * q_heads + q_head) * q_len + i, within the slice
+  const uint rows = P.split.z;
+  if (row >= rows) return;
+  const uint splits = P.split.x;
+  const uint stride = DV + 2u;
+
+  if (tid == 0u) {
+    float m = SCORE_FLOOR;
+    for (uint s = 0u; s < splits; ++s) m = max(m, partial_data[(s * rows + row) * stride + DV]);
+    float l = 0.0;
+    for (uint s = 0u; s < splits; ++s) {
+      const uint record = (s * rows + row) * stride;
+      const float w = exp(partial_data[record + DV] - m);
+      split_weight[s] = w;
+      l += partial_data[record + DV + 1u] * w;
+    }
+    merged_max = m;
+    merged_sum = l;
+  }
+  barrier();
+
+  const uint q_len = P.sizes.z;
+  const uint i = row % q_len;
+  const uint q_head = (row / q_len) % P.split.w;
+  const uint b = row / q_len / P.split.w;
+  const float sum = merged_sum;
+  const bool saw_keys = sum > 0.0 || isnan(sum);
+  const float inverse = saw_keys ? 1.0 / sum : 0.0;
+  const uint base = P.o_view.x + b * P.o_view.y + q_head * P.o_view.z + i * P.o_view.w;
+  for (uint d = tid; d < DV; d += WG) {
+    float acc = 0.0;
+    for (uint s = 0u; s < splits; ++s) acc += partial_data[(s * rows + row) * stride + d] * split_weight[s];
+    o_data[base + d] = STORAGE_T(acc * inverse);
+  }
+  if (HAS_LSE && tid == 0u) {
+    lse_data[P.lse_view.x + b * P.lse_view.y + q_head * P.lse_view.z + i * P.lse_view.w] =
+        saw_keys ? merged_max + log(sum) : uintBitsToFloat(0xff800000u);
+  }
+}

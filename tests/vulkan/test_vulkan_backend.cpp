@@ -1,0 +1,346 @@
+// The Vulkan backend through the public API: device choice, memory limits,
+// tensors beyond one binding's range, the pipeline cache, repeated execution.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "conformance.h"
+#include "reference.h"
+#include "vulkan_test_support.h"
+
+using namespace vkattn_test;
+
+namespace {
+
+struct Context {
+  LogCollector log;
+  vkattn_context context = nullptr;
+  explicit Context(const char* cache_path = nullptr) {
+    REQUIRE(create_validated_context(usable_vulkan_devices().front(), &log, cache_path, &context) == VKATTN_SUCCESS);
+  }
+  ~Context() {
+    vkattn_context_destroy(context);
+    CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
+  }
+};
+
+CaseSpec small_case() {
+  CaseSpec spec;
+  spec.group = "vulkan_backend";
+  spec.batch = 2;
+  spec.q_heads = 4;
+  spec.kv_heads = 2;
+  spec.q_len = 33;
+  spec.kv_len = 70;
+  spec.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+  return spec;
+}
+
+std::string temp_path(const char* name) { return "/tmp/vkattn_test_" + std::to_string(getpid()) + "_" + name; }
+
+long resident_pages() {
+  long size = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%ld %ld", &size, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return resident;
+}
+
+}  // namespace
+
+TEST_CASE("the context describes its Vulkan device") {
+  Context c;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  CHECK(info.backend == VKATTN_BACKEND_VULKAN);
+  CHECK(std::strlen(info.name) > 0);
+  CHECK(info.subgroup_size >= 1);
+  CHECK(info.shared_memory_bytes >= 16384);
+  CHECK(info.max_binding_bytes >= (1u << 27) - 1);
+}
+
+TEST_CASE("AUTO prefers the CPU backend when the only Vulkan devices are CPU-type") {
+  uint32_t count = 0;
+  REQUIRE(vkattn_enumerate_devices(nullptr, 0, &count) == VKATTN_SUCCESS);
+  std::vector<vkattn_device_info> infos(count);
+  for (auto& info : infos) vkattn_device_info_init(&info);
+  REQUIRE(vkattn_enumerate_devices(infos.data(), count, &count) == VKATTN_SUCCESS);
+  bool any_gpu = false;
+  for (const auto& info : infos) {
+    any_gpu = any_gpu || (info.backend == VKATTN_BACKEND_VULKAN && info.usable && info.type != VKATTN_DEVICE_TYPE_CPU &&
+                          info.type != VKATTN_DEVICE_TYPE_OTHER);
+  }
+  vkattn_context context = nullptr;
+  REQUIRE(vkattn_context_create(nullptr, &context) == VKATTN_SUCCESS);
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(context, &info) == VKATTN_SUCCESS);
+  CHECK(info.backend == (any_gpu ? VKATTN_BACKEND_VULKAN : VKATTN_BACKEND_CPU));
+  vkattn_context_destroy(context);
+}
+
+TEST_CASE("a device index that does not exist is BACKEND_UNAVAILABLE, by option and by VKATTN_DEVICE") {
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.backend = VKATTN_BACKEND_VULKAN;
+  options.device_index = 77;
+  vkattn_context context = nullptr;
+  CHECK(vkattn_context_create(&options, &context) == VKATTN_ERROR_BACKEND_UNAVAILABLE);
+  CHECK(std::strstr(vkattn_last_error(), "device_index asks for Vulkan device 77") != nullptr);
+  options.device_index = -1;
+  setenv("VKATTN_DEVICE", "55", 1);
+  CHECK(vkattn_context_create(&options, &context) == VKATTN_ERROR_BACKEND_UNAVAILABLE);
+  CHECK(std::strstr(vkattn_last_error(), "VKATTN_DEVICE") != nullptr);
+  unsetenv("VKATTN_DEVICE");
+  CHECK(context == nullptr);
+}
+
+TEST_CASE("a head dimension beyond the device's shared memory is UNSUPPORTED, naming the limit") {
+  Context c;
+  vkattn_attention_desc desc;
+  vkattn_attention_desc_init(&desc);
+  desc.batch = desc.q_heads = desc.kv_heads = 1;
+  desc.q_len = desc.kv_len = 16;
+  desc.qk_dim = desc.v_dim = VKATTN_MAX_HEAD_DIM;
+  vkattn_attention_desc_set_dense_layouts(&desc);
+  vkattn_plan plan = nullptr;
+  CHECK(vkattn_plan_create(c.context, &desc, 0, &plan) == VKATTN_ERROR_UNSUPPORTED);
+  CHECK(std::strstr(vkattn_last_error(), "maxComputeSharedMemorySize") != nullptr);
+  CHECK(plan == nullptr);
+}
+
+TEST_CASE("a buffer larger than the device heap is OUT_OF_DEVICE_MEMORY and the context keeps working") {
+  Context c;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  vkattn_buffer huge = nullptr;
+  const vkattn_status status = vkattn_buffer_create(c.context, info.memory_bytes + (uint64_t{1} << 30), 0, &huge);
+  CHECK(status == VKATTN_ERROR_OUT_OF_DEVICE_MEMORY);
+  CHECK(std::strstr(vkattn_last_error(), "does not fit") != nullptr);
+  CHECK(huge == nullptr);
+  const CaseResult result = run_case(c.context, small_case());
+  CHECK_MESSAGE(result.passed, result.message);
+}
+
+TEST_CASE("a plan whose tensors exceed the device heap fails with OUT_OF_DEVICE_MEMORY, then work continues") {
+  Context c;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  // Allocate buffers until the heap is exhausted, then free them all.
+  std::vector<vkattn_buffer> held;
+  const uint64_t chunk = info.memory_bytes / 4;
+  vkattn_status status = VKATTN_SUCCESS;
+  for (int i = 0; i < 16 && status == VKATTN_SUCCESS; ++i) {
+    vkattn_buffer b = nullptr;
+    status = vkattn_buffer_create(c.context, chunk + 4096, 0, &b);
+    if (status == VKATTN_SUCCESS) held.push_back(b);
+  }
+  CHECK(status == VKATTN_ERROR_OUT_OF_DEVICE_MEMORY);
+  for (vkattn_buffer b : held) CHECK(vkattn_buffer_destroy(b) == VKATTN_SUCCESS);
+  const CaseResult result = run_case(c.context, small_case());
+  CHECK_MESSAGE(result.passed, result.message);
+}
+
+TEST_CASE("K and V larger than maxStorageBufferRange give the right answer (windows per head)") {
+  Context c;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  // Hkv = 8, Skv = 65536, D = 128, f32: K alone is 256 MiB, twice lavapipe's 128 MiB range.
+  CaseSpec spec;
+  spec.group = "binding_range";
+  spec.batch = 1;
+  spec.q_heads = 8;
+  spec.kv_heads = 8;
+  spec.q_len = 2;
+  spec.kv_len = 65536;
+  spec.qk_dim = spec.v_dim = 128;
+  const uint64_t k_bytes = 8ull * 65536 * 128 * 4;
+  CAPTURE(info.max_binding_bytes);
+  if (k_bytes <= info.max_binding_bytes) MESSAGE("this device binds 256 MiB at once; the window path is not exercised");
+  const CaseResult result = run_case(c.context, spec);
+  CHECK_MESSAGE(result.passed, result.message);
+  CHECK(!result.skipped);
+}
+
+TEST_CASE("one (batch, head) beyond maxStorageBufferRange is UNSUPPORTED, naming the limit") {
+  Context c;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  vkattn_attention_desc desc;
+  vkattn_attention_desc_init(&desc);
+  desc.batch = desc.q_heads = desc.kv_heads = 1;
+  desc.q_len = 1;
+  desc.qk_dim = desc.v_dim = 256;
+  desc.kv_len = static_cast<int64_t>(info.max_binding_bytes / (256 * 4)) + 1;  // one head just over the range
+  vkattn_attention_desc_set_dense_layouts(&desc);
+  vkattn_plan plan = nullptr;
+  CHECK(vkattn_plan_create(c.context, &desc, 0, &plan) == VKATTN_ERROR_UNSUPPORTED);
+  CHECK(std::strstr(vkattn_last_error(), "maxStorageBufferRange") != nullptr);
+}
+
+TEST_CASE("long key ranges are walked in several dispatches where the driver caps loop iterations") {
+  Context c;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  CaseSpec spec;
+  spec.group = "loop_cap";
+  spec.q_heads = spec.kv_heads = 8;
+  spec.q_len = 64;
+  spec.kv_len = 4096;
+  spec.qk_dim = spec.v_dim = 128;
+  const HostInputs in = make_inputs(spec);
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(c.context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
+  vkattn_plan_info plan_info;
+  vkattn_plan_info_init(&plan_info);
+  REQUIRE(vkattn_plan_get_info(plan, &plan_info) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+  if (std::strncmp(info.name, "llvmpipe", 8) == 0) CHECK(plan_info.dispatches > 1);
+  const CaseResult result = run_case(c.context, spec);
+  CHECK_MESSAGE(result.passed, result.message);
+}
+
+TEST_CASE("pipeline cache: cold start writes it, a warm start reads it, bad files are ignored with a warning") {
+  const std::string path = temp_path("pipeline.cache");
+  std::remove(path.c_str());
+  {
+    Context cold(path.c_str());
+    const CaseResult result = run_case(cold.context, small_case());
+    CHECK_MESSAGE(result.passed, result.message);
+  }
+  std::ifstream saved(path, std::ios::binary);
+  REQUIRE(saved.good());
+  std::vector<char> bytes((std::istreambuf_iterator<char>(saved)), std::istreambuf_iterator<char>());
+  saved.close();
+  CHECK(bytes.size() > 64);
+  CHECK(std::memcmp(bytes.data(), "VKATTNPC", 8) == 0);
+  {
+    Context warm(path.c_str());
+    CHECK(warm.log.warnings.load() == 0);
+    const CaseResult result = run_case(warm.context, small_case());
+    CHECK_MESSAGE(result.passed, result.message);
+  }
+
+  struct Damage {
+    const char* what;
+    std::vector<char> contents;
+  };
+  std::vector<char> corrupt = bytes;
+  corrupt[corrupt.size() / 2] ^= 0x5a;
+  std::vector<char> foreign = bytes;
+  foreign[8 + 4 + 4] ^= 0x01;  // another device id
+  std::vector<char> driver_header = bytes;
+  driver_header[64 + 4] ^= 0x7f;  // the driver's own header version
+  const Damage damages[] = {
+      {"corrupt payload", corrupt},
+      {"truncated", std::vector<char>(bytes.begin(), bytes.begin() + static_cast<long>(bytes.size() / 3))},
+      {"foreign device", foreign},
+      {"bad driver header", driver_header},
+      {"garbage", std::vector<char>(100, 'x')},
+      {"empty", std::vector<char>()},
+  };
+  for (const Damage& damage : damages) {
+    CAPTURE(damage.what);
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(damage.contents.data(), static_cast<std::streamsize>(damage.contents.size()));
+    }
+    Context context(path.c_str());
+    CHECK(context.log.warnings.load() >= 1);
+    CHECK(context.log.first_messages().find("ignoring pipeline cache") != std::string::npos);
+    const CaseResult result = run_case(context.context, small_case());
+    CHECK_MESSAGE(result.passed, result.message);
+  }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a plan executed 1000 times gives identical results and does not grow memory") {
+  Context c;
+  const HostInputs in = make_inputs(small_case());
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(c.context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
+  auto make = [&](const void* data, size_t bytes) {
+    vkattn_buffer b = nullptr;
+    REQUIRE(vkattn_buffer_create(c.context, bytes, 0, &b) == VKATTN_SUCCESS);
+    if (data != nullptr) REQUIRE(vkattn_buffer_write(b, 0, data, bytes) == VKATTN_SUCCESS);
+    return b;
+  };
+  const size_t out_bytes = static_cast<size_t>(2 * 4 * 33 * 64 * 4);
+  vkattn_buffer q = make(in.q.data(), in.q.size() * 4), k = make(in.k.data(), in.k.size() * 4),
+                v = make(in.v.data(), in.v.size() * 4), out = make(nullptr, out_bytes),
+                lse = make(nullptr, 2 * 4 * 33 * 4);
+  vkattn_bindings b;
+  vkattn_bindings_init(&b);
+  b.q = q;
+  b.k = k;
+  b.v = v;
+  b.out = out;
+  b.lse = lse;
+  REQUIRE(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
+  std::vector<uint8_t> first(out_bytes), later(out_bytes);
+  REQUIRE(vkattn_buffer_read(out, 0, first.data(), out_bytes) == VKATTN_SUCCESS);
+  for (int warm = 0; warm < 20; ++warm) REQUIRE(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
+  REQUIRE(vkattn_context_finish(c.context) == VKATTN_SUCCESS);
+  const long before = resident_pages();
+  for (int run = 0; run < 1000; ++run) REQUIRE(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
+  REQUIRE(vkattn_context_finish(c.context) == VKATTN_SUCCESS);
+  const long after = resident_pages();
+  CHECK(after - before < 256);  // pages; an allocation per execution would show
+  REQUIRE(vkattn_buffer_read(out, 0, later.data(), out_bytes) == VKATTN_SUCCESS);
+  CHECK(first == later);
+  for (vkattn_buffer buffer : {q, k, v, out, lse}) vkattn_buffer_destroy(buffer);
+  vkattn_plan_destroy(plan);
+}
+
+TEST_CASE("buffers on unified memory map without copies; writes are seen by the next execution") {
+  Context c;
+  vkattn_device_info info;
+  vkattn_device_info_init(&info);
+  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  vkattn_buffer buffer = nullptr;
+  REQUIRE(vkattn_buffer_create(c.context, 4096, VKATTN_BUFFER_HOST_VISIBLE, &buffer) == VKATTN_SUCCESS);
+  void* pointer = nullptr;
+  REQUIRE(vkattn_buffer_map(buffer, &pointer) == VKATTN_SUCCESS);
+  std::memset(pointer, 0x3c, 4096);
+  REQUIRE(vkattn_buffer_unmap(buffer) == VKATTN_SUCCESS);
+  uint8_t byte = 0;
+  REQUIRE(vkattn_buffer_read(buffer, 4095, &byte, 1) == VKATTN_SUCCESS);
+  CHECK(byte == 0x3c);
+  vkattn_buffer_destroy(buffer);
+  if (info.unified_memory) {
+    REQUIRE(vkattn_buffer_create(c.context, 4096, 0, &buffer) == VKATTN_SUCCESS);
+    CHECK(vkattn_buffer_map(buffer, &pointer) == VKATTN_SUCCESS);
+    CHECK(vkattn_buffer_unmap(buffer) == VKATTN_SUCCESS);
+    vkattn_buffer_destroy(buffer);
+  }
+}
+
+TEST_CASE("CPU and Vulkan contexts agree and can live in one process") {
+  Context vulkan;
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.backend = VKATTN_BACKEND_CPU;
+  vkattn_context cpu = nullptr;
+  REQUIRE(vkattn_context_create(&options, &cpu) == VKATTN_SUCCESS);
+  CaseSpec spec = small_case();
+  spec.additive_mask = MaskShape::kPerBatch;
+  spec.kv_lens = true;
+  CHECK(run_case(cpu, spec).passed);
+  CHECK(run_case(vulkan.context, spec).passed);
+  vkattn_context_destroy(cpu);
+}

@@ -1,0 +1,41 @@
+// The conformance matrix on every Vulkan device found, with the validation
+// layer and synchronization validation on: every case must match the float64
+// reference and the layer must report nothing. One process runs the whole
+// matrix (hundreds of plans created, executed and destroyed) and must end
+// cleanly.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "conformance.h"
+#include "vulkan_test_support.h"
+
+using namespace vkattn_test;
+
+TEST_CASE("conformance matrix on every Vulkan device, validation clean") {
+  for (uint32_t device : usable_vulkan_devices()) {
+    CAPTURE(device);
+    LogCollector log;
+    vkattn_context context = nullptr;
+    REQUIRE(create_validated_context(device, &log, nullptr, &context) == VKATTN_SUCCESS);
+    const std::vector<CaseSpec> cases = conformance_cases();
+    int passed = 0, skipped = 0;
+    std::map<vkattn_dtype, double> worst;
+    for (const CaseSpec& spec : cases) {
+      const CaseResult result = run_case(context, spec);
+      INFO(spec.name(), ": ", result.message);
+      if (result.skipped) {
+        ++skipped;  // reported, never counted as passed
+        continue;
+      }
+      CHECK(result.passed);
+      if (result.passed) ++passed;
+      worst[spec.dtype] = std::max(worst[spec.dtype], result.error / result.allowed);
+    }
+    MESSAGE("Vulkan device ", device, ": ", passed, " passed, ", skipped, " skipped of ", cases.size(),
+            "; worst error / tolerance: f32 ", worst[VKATTN_DTYPE_F32], ", f16 ", worst[VKATTN_DTYPE_F16]);
+    CHECK(vkattn_context_destroy(context) == VKATTN_SUCCESS);
+    CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
+  }
+}

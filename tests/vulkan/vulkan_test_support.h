@@ -1,0 +1,66 @@
+// Helpers for tests that need a Vulkan device: contexts with the validation
+// layer on whose messages are counted (any message fails the test), and the
+// list of Vulkan devices to run on.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vkattn.h"
+
+namespace vkattn_test {
+
+// Collects everything the library logs; validation messages are counted.
+struct LogCollector {
+  std::mutex mutex;
+  std::vector<std::string> messages;
+  std::atomic<int> validation_messages{0};
+  std::atomic<int> warnings{0};
+
+  static void callback(void* user, vkattn_log_level level, const char* message) {
+    auto* self = static_cast<LogCollector*>(user);
+    const std::string text = message != nullptr ? message : "";
+    if (text.find("[validation]") != std::string::npos) self->validation_messages++;
+    if (level <= VKATTN_LOG_WARNING) self->warnings++;
+    std::lock_guard<std::mutex> lock(self->mutex);
+    if (self->messages.size() < 20) self->messages.push_back(text);
+  }
+  std::string first_messages() {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::string all;
+    for (const std::string& m : messages) all += m + "\n";
+    return all;
+  }
+};
+
+// Vulkan physical-device indices vkattn can use.
+inline std::vector<uint32_t> usable_vulkan_devices() {
+  std::vector<uint32_t> result;
+  uint32_t count = 0;
+  if (vkattn_enumerate_devices(nullptr, 0, &count) != VKATTN_SUCCESS) return result;
+  std::vector<vkattn_device_info> infos(count);
+  for (auto& info : infos) vkattn_device_info_init(&info);
+  if (vkattn_enumerate_devices(infos.data(), count, &count) != VKATTN_SUCCESS) return result;
+  for (const auto& info : infos) {
+    if (info.backend == VKATTN_BACKEND_VULKAN && info.usable) result.push_back(info.index);
+  }
+  return result;
+}
+
+// A Vulkan context with validation on and logging into `log`.
+inline vkattn_status create_validated_context(uint32_t device, LogCollector* log, const char* cache_path,
+                                              vkattn_context* out) {
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.backend = VKATTN_BACKEND_VULKAN;
+  options.device_index = static_cast<int32_t>(device);
+  options.flags = VKATTN_CONTEXT_ENABLE_VALIDATION;
+  options.log_fn = &LogCollector::callback;
+  options.log_user_data = log;
+  options.pipeline_cache_path = cache_path;
+  return vkattn_context_create(&options, out);
+}
+
+}  // namespace vkattn_test
