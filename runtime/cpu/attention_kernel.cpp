@@ -71,7 +71,8 @@ struct AttentionKernel::RunState {
   Status error;
 };
 
-AttentionKernel::AttentionKernel(const Problem& problem, const Tiling& tiling) : problem_(problem), tiling_(tiling) {}
+AttentionKernel::AttentionKernel(const Problem& problem, const Tiling& tiling)
+    : problem_(problem), tiling_(tiling), ops_(row_ops()) {}
 
 AttentionKernel::~AttentionKernel() {
   for (void* allocation : allocations_) std::free(allocation);
@@ -201,89 +202,96 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   const int64_t b = task / chunks / p.kv_heads;
   const int64_t r0 = chunk * tiling_.task_rows;
   const int64_t r1 = std::min(p.q_len, r0 + tiling_.task_rows);
-  const int64_t rows = r1 - r0;  // per head; local row index = g * rows + (i - r0)
+  // The task's rows, position-major: local row = (i - r0) * group + g, so a
+  // sub-tile spans every query head of the kv head (each K/V block serves
+  // them all) and only a few positions (causal ranges stay tight).
+  const int64_t rows = (r1 - r0) * group;
   const int64_t L = t.kv_lens != nullptr ? t.kv_lens[b] : p.kv_len;
   const size_t element = p.element_size();
   const int64_t bkv = tiling_.block_kv;
   const int64_t bq = tiling_.block_q;
 
-  for (int64_t g = 0; g < group; ++g) {
-    const int64_t h = kv_head * group + g;
-    for (int64_t i = r0; i < r1; ++i) {
-      const int64_t local = g * rows + (i - r0);
-      load_row(t.q + p.q.row(b, h, i) * element, p.dtype, p.qk_dim, p.scale, ws.queries + local * p.qk_dim);
-    }
+  for (int64_t local = 0; local < rows; ++local) {
+    const int64_t i = r0 + local / group;
+    const int64_t h = kv_head * group + local % group;
+    ops_.load_row(t.q + p.q.row(b, h, i) * element, p.dtype, p.qk_dim, p.scale, ws.queries + local * p.qk_dim);
   }
-  std::fill(ws.row_max, ws.row_max + group * rows, kScoreFloor);
-  std::fill(ws.row_sum, ws.row_sum + group * rows, 0.0f);
-  std::fill(ws.acc, ws.acc + group * rows * p.v_dim, 0.0f);
+  std::fill(ws.row_max, ws.row_max + rows, kScoreFloor);
+  std::fill(ws.row_sum, ws.row_sum + rows, 0.0f);
+  std::fill(ws.acc, ws.acc + rows * p.v_dim, 0.0f);
 
   const KeyRange task_keys = p.key_range(r0, r1 - 1, L);
   XnnGemm qk;  // S = Q . K_block^T
   XnnGemm pv;  // O_part = P . V_block
   for (int64_t j0 = task_keys.begin; j0 < task_keys.end; j0 += bkv) {
     const int64_t n = std::min(bkv, task_keys.end - j0);
-    for (int64_t c = 0; c < n; ++c) {
-      load_row(t.k + p.k.row(b, kv_head, j0 + c) * element, p.dtype, p.qk_dim, 1.0f, ws.keys + c * p.qk_dim);
-    }
+    const uint8_t* keys = t.k + p.k.row(b, kv_head, j0) * element;  // n rows, seq_stride apart
+    const uint8_t* values = t.v + p.v.row(b, kv_head, j0) * element;
     bool values_finite = true;
-    for (int64_t c = 0; c < n; ++c) {
-      values_finite &= load_row_check_finite(t.v + p.v.row(b, kv_head, j0 + c) * element, p.dtype, p.v_dim,
-                                             ws.values + c * p.v_dim);
-    }
     if (!tiling_.direct) {
+      // Packed once per task for XNNPACK, then reused by every sub-tile.
+      for (int64_t c = 0; c < n; ++c) {
+        ops_.load_row(keys + c * p.k.seq_stride * element, p.dtype, p.qk_dim, 1.0f, ws.keys + c * p.qk_dim);
+        values_finite &= ops_.load_row_check_finite(values + c * p.v.seq_stride * element, p.dtype, p.v_dim,
+                                                    ws.values + c * p.v_dim);
+      }
       VKATTN_RETURN_IF_ERROR(qk.create(p.qk_dim, n, ws.keys, /*transposed=*/false));
       VKATTN_RETURN_IF_ERROR(pv.create(n, p.v_dim, ws.values, /*transposed=*/true));
     }
 
-    for (int64_t g = 0; g < group; ++g) {
-      const int64_t h = kv_head * group + g;
-      for (int64_t s0 = r0; s0 < r1; s0 += bq) {
-        const int64_t s1 = std::min(r1, s0 + bq);
-        const int64_t sub_rows = s1 - s0;
-        const KeyRange sub_keys = p.key_range(s0, s1 - 1, L);
-        if (sub_keys.end <= j0 || sub_keys.begin >= j0 + n) continue;  // block hidden from these rows
-        const int64_t local0 = g * rows + (s0 - r0);
-        const float* queries = ws.queries + local0 * p.qk_dim;
-        float* acc = ws.acc + local0 * p.v_dim;
+    for (int64_t s0 = 0; s0 < rows; s0 += bq) {
+      const int64_t s1 = std::min(rows, s0 + bq);
+      const int64_t sub_rows = s1 - s0;
+      const KeyRange sub_keys = p.key_range(r0 + s0 / group, r0 + (s1 - 1) / group, L);
+      if (sub_keys.end <= j0 || sub_keys.begin >= j0 + n) continue;  // block hidden from these rows
+      const float* queries = ws.queries + s0 * p.qk_dim;
+      float* acc = ws.acc + s0 * p.v_dim;
 
-        if (tiling_.direct) {
-          dot_rows(queries, sub_rows, ws.keys, n, p.qk_dim, ws.scores);
-        } else {
-          VKATTN_RETURN_IF_ERROR(qk.run(sub_rows, queries, ws.scores));
+      if (tiling_.direct) {
+        ops_.dot_rows(queries, sub_rows, keys, p.dtype, static_cast<int64_t>(p.k.seq_stride), n, p.qk_dim,
+                      ws.scores);
+      } else {
+        VKATTN_RETURN_IF_ERROR(qk.run(sub_rows, queries, ws.scores));
+      }
+      for (int64_t r = 0; r < sub_rows; ++r) {
+        const int64_t local = s0 + r;
+        float* scores = ws.scores + r * n;
+        mask_scores(p, t, b, kv_head * group + local % group, r0 + local / group, L, j0, n, scores);
+        const float alpha = ops_.softmax_step(scores, n, ws.row_max + local, ws.row_sum + local);
+        if (alpha != 1.0f) ops_.scale_row(acc + r * p.v_dim, p.v_dim, alpha);
+      }
+      if (tiling_.direct) {
+        // Values straight from the tensor; a NaN/Inf value under a zero
+        // weight would poison a row (0 * NaN), so such a block is redone
+        // with the path that skips zero weights.
+        std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
+        if (!ops_.accumulate_products(ws.scores, sub_rows, n, values, p.dtype, static_cast<int64_t>(p.v.seq_stride),
+                                      p.v_dim, acc)) {
+          std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
+          ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, values, p.dtype,
+                                        static_cast<int64_t>(p.v.seq_stride), p.v_dim, acc);
         }
-        for (int64_t r = 0; r < sub_rows; ++r) {
-          float* scores = ws.scores + r * n;
-          mask_scores(p, t, b, h, s0 + r, L, j0, n, scores);
-          const float alpha = softmax_step(scores, n, ws.row_max + local0 + r, ws.row_sum + local0 + r);
-          if (alpha != 1.0f) scale_row(acc + r * p.v_dim, p.v_dim, alpha);
-        }
-        // A NaN/Inf value under a zero weight would poison a GEMM row (0 * NaN);
-        // such blocks take the path that skips zero weights.
-        if (tiling_.direct || !values_finite) {
-          accumulate_weighted_rows(ws.scores, sub_rows, n, ws.values, p.v_dim, acc);
-        } else {
-          VKATTN_RETURN_IF_ERROR(pv.run(sub_rows, ws.scores, ws.products));
-          for (int64_t r = 0; r < sub_rows; ++r) add_row(acc + r * p.v_dim, ws.products + r * p.v_dim, p.v_dim);
-        }
+      } else if (!values_finite) {
+        ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, ws.values, VKATTN_DTYPE_F32, p.v_dim, p.v_dim, acc);
+      } else {
+        VKATTN_RETURN_IF_ERROR(pv.run(sub_rows, ws.scores, ws.products));
+        for (int64_t r = 0; r < sub_rows; ++r) ops_.add_row(acc + r * p.v_dim, ws.products + r * p.v_dim, p.v_dim);
       }
     }
   }
 
-  for (int64_t g = 0; g < group; ++g) {
-    const int64_t h = kv_head * group + g;
-    for (int64_t i = r0; i < r1; ++i) {
-      const int64_t local = g * rows + (i - r0);
-      const float sum = ws.row_sum[local];
-      // A row that saw no key has sum 0: zeros and LSE -inf, never 0/0. A NaN
-      // sum (NaN logits or values) makes the whole row NaN.
-      const bool saw_keys = sum > 0.0f || sum != sum;
-      store_row(ws.acc + local * p.v_dim, p.v_dim, saw_keys ? 1.0f / sum : 0.0f, p.dtype,
-                t.out + p.out.row(b, h, i) * element);
-      if (t.lse != nullptr) {
-        t.lse[p.lse.row(b, h, i)] =
-            saw_keys ? ws.row_max[local] + std::log(sum) : -std::numeric_limits<float>::infinity();
-      }
+  for (int64_t local = 0; local < rows; ++local) {
+    const int64_t i = r0 + local / group;
+    const int64_t h = kv_head * group + local % group;
+    const float sum = ws.row_sum[local];
+    // A row that saw no key has sum 0: zeros and LSE -inf, never 0/0. A NaN
+    // sum (NaN logits or values) makes the whole row NaN.
+    const bool saw_keys = sum > 0.0f || sum != sum;
+    ops_.store_row(ws.acc + local * p.v_dim, p.v_dim, saw_keys ? 1.0f / sum : 0.0f, p.dtype,
+                   t.out + p.out.row(b, h, i) * element);
+    if (t.lse != nullptr) {
+      t.lse[p.lse.row(b, h, i)] =
+          saw_keys ? ws.row_max[local] + std::log(sum) : -std::numeric_limits<float>::infinity();
     }
   }
   return Status();

@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "row_ops.h"
 #include "runtime/problem.h"
 #include "runtime/status.h"
 
@@ -79,6 +80,7 @@ class AttentionKernel {
 
   Problem problem_;
   Tiling tiling_;
+  const RowOps& ops_;  // the row kernels for this CPU
   uint64_t workspace_bytes_ = 0;
   std::vector<void*> allocations_;
   std::unique_ptr<Workspace[]> slots_;

@@ -1,0 +1,480 @@
+// The row kernels, written once and compiled once per instruction-set level
+// (row_ops_baseline.cpp, row_ops_avx2.cpp, row_ops_avx512.cpp set
+// VKATTN_ISA and the compiler flags); row_ops.cpp picks one at run time.
+// Include only from those files.
+#include <cstring>
+
+#include "row_ops.h"
+#include "runtime/half.h"
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+namespace vkattn {
+namespace cpu {
+namespace VKATTN_ISA {
+
+namespace {
+
+// Partial results are kept in this many independent lanes so that the
+// reductions vectorise without reassociation flags; the lane order is fixed,
+// so the result is the same on every run.
+constexpr int kLanes = 16;
+
+inline float bits_to_float(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+}  // namespace
+
+static inline float exp_nonpositive(float x) {
+  // Cody-Waite reduction x = n*ln2 + r, |r| <= ln2/2, then Cephes' degree-6
+  // polynomial for exp(r), then scale by 2^n built in the exponent bits.
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693359375f;
+  constexpr float kLn2Lo = -2.12194440e-4f;
+  constexpr float kLowest = -87.33654f;  // exp(kLowest) ~ 2^-126, smallest normal
+  constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float clamped = x > kLowest ? x : kLowest;
+  const float n = (clamped * kLog2e + kRoundMagic) - kRoundMagic;
+  const float r = (clamped - n * kLn2Hi) - n * kLn2Lo;
+  float poly = 1.9875691500e-4f;
+  poly = poly * r + 1.3981999507e-3f;
+  poly = poly * r + 8.3334519073e-3f;
+  poly = poly * r + 4.1665795894e-2f;
+  poly = poly * r + 1.6666665459e-1f;
+  poly = poly * r + 5.0000001201e-1f;
+  poly = poly * r * r + r + 1.0f;
+  const float two_n = bits_to_float(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+  const float result = poly * two_n;
+  const float flushed = x < kLowest ? 0.0f : result;
+  return x != x ? x : flushed;  // NaN in, NaN out
+}
+
+static float softmax_step(float* scores, int64_t n, float* m, float* l) {
+  float lane_max[kLanes];
+  for (int k = 0; k < kLanes; ++k) lane_max[k] = *m;
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes) {
+    for (int k = 0; k < kLanes; ++k) lane_max[k] = scores[c + k] > lane_max[k] ? scores[c + k] : lane_max[k];
+  }
+  for (; c < n; ++c) lane_max[0] = scores[c] > lane_max[0] ? scores[c] : lane_max[0];
+  float m_new = lane_max[0];
+  for (int k = 1; k < kLanes; ++k) m_new = lane_max[k] > m_new ? lane_max[k] : m_new;
+
+  float lane_sum[kLanes] = {};
+  c = 0;
+  for (; c + kLanes <= n; c += kLanes) {
+    for (int k = 0; k < kLanes; ++k) {
+      const float p = exp_nonpositive(scores[c + k] - m_new);
+      scores[c + k] = p;
+      lane_sum[k] += p;
+    }
+  }
+  for (; c < n; ++c) {
+    const float p = exp_nonpositive(scores[c] - m_new);
+    scores[c] = p;
+    lane_sum[0] += p;
+  }
+  float sum = 0.0f;
+  for (int k = 0; k < kLanes; ++k) sum += lane_sum[k];
+
+  const float alpha = exp_nonpositive(*m - m_new);
+  *l = *l * alpha + sum;
+  *m = m_new;
+  return alpha;
+}
+
+static void scale_row(float* row, int64_t n, float alpha) {
+  for (int64_t c = 0; c < n; ++c) row[c] *= alpha;
+}
+
+static void add_row(float* dst, const float* src, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) dst[c] += src[c];
+}
+
+static inline float load_scalar(const float* p) { return *p; }
+static inline float load_scalar(const uint16_t* p) { return half_to_float(*p); }
+
+// f16 -> f32 for a row: hardware conversion where the ISA has it.
+static inline void halves_to_floats(const uint16_t* in, int64_t n, float* out) {
+  int64_t c = 0;
+#if defined(__F16C__)
+  for (; c + 8 <= n; c += 8) {
+    _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + c))));
+  }
+#endif
+  for (; c < n; ++c) out[c] = half_to_float(in[c]);
+}
+
+static void load_row(const void* src, vkattn_dtype dtype, int64_t n, float scale, float* dst) {
+  if (dtype == VKATTN_DTYPE_F16) {
+    halves_to_floats(static_cast<const uint16_t*>(src), n, dst);
+    if (scale != 1.0f) scale_row(dst, n, scale);
+  } else {
+    const float* in = static_cast<const float*>(src);
+    for (int64_t c = 0; c < n; ++c) dst[c] = in[c] * scale;
+  }
+}
+
+static bool load_row_check_finite(const void* src, vkattn_dtype dtype, int64_t n, float* dst) {
+  if (dtype == VKATTN_DTYPE_F16) {
+    const uint16_t* in = static_cast<const uint16_t*>(src);
+    uint32_t special = 0;  // any half with an all-ones exponent (Inf or NaN)
+    for (int64_t c = 0; c < n; ++c) special |= (in[c] & 0x7c00u) == 0x7c00u ? 1u : 0u;
+    halves_to_floats(in, n, dst);
+    return special == 0;
+  }
+  const float* in = static_cast<const float*>(src);
+  float probe = 0.0f;  // x - x is NaN exactly when x is NaN or Inf
+  for (int64_t c = 0; c < n; ++c) {
+    dst[c] = in[c];
+    probe += in[c] - in[c];
+  }
+  return probe == 0.0f;
+}
+
+static void store_row(const float* src, int64_t n, float scale, vkattn_dtype dtype, void* dst) {
+  if (dtype == VKATTN_DTYPE_F16) {
+    uint16_t* out = static_cast<uint16_t*>(dst);
+    for (int64_t c = 0; c < n; ++c) out[c] = float_to_half(src[c] * scale);
+  } else {
+    float* out = static_cast<float*>(dst);
+    for (int64_t c = 0; c < n; ++c) out[c] = src[c] * scale;
+  }
+}
+
+// 16 floats as one vector: native on AVX-512, two or four registers on
+// AVX2, SSE2 or NEON. Every operation is lanewise, so every level computes
+// the same bits.
+typedef float Vec16 __attribute__((vector_size(64)));
+
+static inline Vec16 load16(const float* p) {
+  Vec16 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+static inline void store16(float* p, Vec16 v) { std::memcpy(p, &v, sizeof(v)); }
+
+static inline Vec16 load16(const uint16_t* p) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<Vec16>(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+#else
+  float lanes[kLanes];
+  halves_to_floats(p, kLanes, lanes);
+  return load16(lanes);
+#endif
+}
+
+// a * b + c with one rounding per lane: hardware FMA where the level has it,
+// the exact fmaf otherwise, so every level computes the same bits.
+static inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<Vec16>(_mm512_fmadd_ps(reinterpret_cast<__m512>(a), reinterpret_cast<__m512>(b),
+                                                 reinterpret_cast<__m512>(c)));
+#elif defined(__FMA__)
+  __m256 lo[3], hi[3];
+  const Vec16 in[3] = {a, b, c};
+  for (int i = 0; i < 3; ++i) {
+    std::memcpy(&lo[i], reinterpret_cast<const float*>(&in[i]), 32);
+    std::memcpy(&hi[i], reinterpret_cast<const float*>(&in[i]) + 8, 32);
+  }
+  const __m256 rlo = _mm256_fmadd_ps(lo[0], lo[1], lo[2]);
+  const __m256 rhi = _mm256_fmadd_ps(hi[0], hi[1], hi[2]);
+  Vec16 r;
+  std::memcpy(reinterpret_cast<float*>(&r), &rlo, 32);
+  std::memcpy(reinterpret_cast<float*>(&r) + 8, &rhi, 32);
+  return r;
+#else
+  Vec16 r;
+  for (int j = 0; j < kLanes; ++j) r[j] = __builtin_fmaf(a[j], b[j], c[j]);
+  return r;
+#endif
+}
+
+static inline Vec16 splat16(float x) { return Vec16{} + x; }
+
+// Sum of the 16 lanes in a fixed tree (lane j + lane j+8, then + j+4, ...),
+// one vector shuffle per step, the same order at every level.
+typedef int Lanes16 __attribute__((vector_size(64)));
+#if defined(__clang__)
+#define VKATTN_SHUFFLE(v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
+#else
+#define VKATTN_SHUFFLE(v, ...) __builtin_shuffle(v, Lanes16{__VA_ARGS__})
+#endif
+static inline float tree_sum(Vec16 v) {
+  v += VKATTN_SHUFFLE(v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+  v += VKATTN_SHUFFLE(v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+  v += VKATTN_SHUFFLE(v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+  v += VKATTN_SHUFFLE(v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+  return v[0];
+}
+
+// tree_sum of four vectors at once: the same pairs are added in the same
+// order, but after the first step two vectors share one register (lanes 0-7
+// hold the first, 8-15 the second), so there are fewer steps.
+static inline __attribute__((always_inline)) void tree_sum4(Vec16 a, Vec16 b, Vec16 c, Vec16 d, float* out) {
+#if defined(__clang__)
+#define VKATTN_SHUFFLE2(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
+#else
+#define VKATTN_SHUFFLE2(x, y, ...) __builtin_shuffle(x, y, Lanes16{__VA_ARGS__})
+#endif
+  // Step 1 (lane j + lane j+8) for each vector, keeping two results per register.
+  const Vec16 ab = VKATTN_SHUFFLE2(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   VKATTN_SHUFFLE2(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  const Vec16 cd = VKATTN_SHUFFLE2(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   VKATTN_SHUFFLE2(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  // Step 2 (j + j+4) within each half; four results per register.
+  Vec16 all = VKATTN_SHUFFLE2(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+              VKATTN_SHUFFLE2(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  // Steps 3 and 4 (j + j+2, j + j+1) within each group of four lanes.
+  all += VKATTN_SHUFFLE(all, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+  all += VKATTN_SHUFFLE(all, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+  out[0] = all[0];
+  out[1] = all[4];
+  out[2] = all[8];
+  out[3] = all[12];
+#undef VKATTN_SHUFFLE2
+}
+
+#define VKATTN_INLINE inline __attribute__((always_inline))
+
+// Rows this far ahead are requested from memory while the current ones are
+// consumed (the K/V rows of one block are `stride` apart, not contiguous).
+constexpr int64_t kPrefetchRows = 16;
+
+template <typename T>
+static VKATTN_INLINE void prefetch_row(const T* row, int64_t dim) {
+  const char* bytes = reinterpret_cast<const char*>(row);
+  for (int64_t offset = 0; offset < dim * static_cast<int64_t>(sizeof(T)); offset += 64) {
+    __builtin_prefetch(bytes + offset);
+  }
+}
+
+// Keys whose dimension is a whole number of vectors: no tail, so the
+// accumulators never leave registers.
+template <int R, int KEYS, typename T>
+static VKATTN_INLINE void dot_keys_full(const float* q, const T* k, int64_t stride, int64_t dim, int64_t out_stride,
+                                        float* scores) {
+  for (int c = 0; c < KEYS; ++c) prefetch_row(k + (c + kPrefetchRows) * stride, dim);
+  Vec16 acc[KEYS][R];
+  for (int c = 0; c < KEYS; ++c) {
+    for (int r = 0; r < R; ++r) acc[c][r] = Vec16{};
+  }
+  for (int64_t d = 0; d < dim; d += kLanes) {
+    for (int c = 0; c < KEYS; ++c) {
+      const Vec16 kv = load16(k + c * stride + d);
+      for (int r = 0; r < R; ++r) acc[c][r] = fma16(load16(q + r * dim + d), kv, acc[c][r]);
+    }
+  }
+  for (int c = 0; c < KEYS; ++c) {
+    if (R == 4) {
+      float sums[4];
+      tree_sum4(acc[c][0], acc[c][1], acc[c][2], acc[c][3], sums);
+      for (int r = 0; r < R; ++r) scores[r * out_stride + c] = sums[r];
+    } else {
+      for (int r = 0; r < R; ++r) scores[r * out_stride + c] = tree_sum(acc[c][r]);
+    }
+  }
+}
+
+// Any dimension: the last partial vector padded with zeros, in the same lanes
+// at every level.
+template <int R, typename T>
+static inline void dot_key_any(const float* q, const T* k, int64_t dim, int64_t out_stride, float* scores) {
+  Vec16 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = Vec16{};
+  int64_t d = 0;
+  for (; d + kLanes <= dim; d += kLanes) {
+    const Vec16 kv = load16(k + d);
+    for (int r = 0; r < R; ++r) acc[r] = fma16(load16(q + r * dim + d), kv, acc[r]);
+  }
+  if (d < dim) {
+    float key_tail[kLanes] = {};
+    for (int j = 0; d + j < dim; ++j) key_tail[j] = load_scalar(k + d + j);
+    for (int r = 0; r < R; ++r) {
+      float tail[kLanes] = {};
+      for (int j = 0; d + j < dim; ++j) tail[j] = q[r * dim + d + j];
+      acc[r] = fma16(load16(tail), load16(key_tail), acc[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) scores[r * out_stride] = tree_sum(acc[r]);
+}
+
+// R query rows (f32, contiguous) against n key rows read straight from the
+// tensor (storage type T, `stride` elements apart): each key row is read once
+// for all R rows, lanes along the head dimension, four keys at a time so
+// 4 * R independent accumulators keep the multiply-add pipeline full and each
+// query vector serves four keys. Every key's sum has the same order on every
+// path.
+template <int R, typename T>
+static inline void dot_rows_block(const float* q, const T* k, int64_t stride, int64_t n, int64_t dim, int64_t out_stride,
+                                  float* scores) {
+  int64_t c = 0;
+  if (dim % kLanes == 0) {
+    for (; c + 4 <= n; c += 4) dot_keys_full<R, 4>(q, k + c * stride, stride, dim, out_stride, scores + c);
+  }
+  for (; c < n; ++c) dot_key_any<R>(q, k + c * stride, dim, out_stride, scores + c);
+}
+
+template <typename T>
+static void dot_rows_typed(const float* q, int64_t rows, const T* k, int64_t stride, int64_t n, int64_t dim,
+                           float* scores) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) dot_rows_block<4>(q + r * dim, k, stride, n, dim, n, scores + r * n);
+  for (; r < rows; ++r) dot_rows_block<1>(q + r * dim, k, stride, n, dim, n, scores + r * n);
+}
+
+static void dot_rows(const float* q, int64_t rows, const void* k, vkattn_dtype dtype, int64_t stride, int64_t n,
+                     int64_t dim, float* scores) {
+  if (dtype == VKATTN_DTYPE_F16) {
+    dot_rows_typed(q, rows, static_cast<const uint16_t*>(k), stride, n, dim, scores);
+  } else {
+    dot_rows_typed(q, rows, static_cast<const float*>(k), stride, n, dim, scores);
+  }
+}
+
+// out[r] += sum_c p[r][c] v[c] for R rows and V*16 dims whose accumulators
+// stay in registers while the value rows stream by. Returns false if a value
+// was NaN or Inf (the caller then redoes the block with
+// accumulate_weighted_rows, since 0 * NaN would reach rows that do not see
+// that key).
+// `prefetch` elements of rows ahead are requested (the whole row on the first
+// pass over a block, so later passes over its other dims hit the cache).
+template <bool PROBE, int R, int V, typename T>
+static inline bool accumulate_block(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim,
+                                    int64_t prefetch, float* out) {
+  Vec16 acc[R][V] = {};
+  // The plain sum of every value: NaN or Inf exactly when some value is (or,
+  // harmlessly, when the sum overflows: the caller then takes the slow path).
+  Vec16 probe = {};
+  for (int64_t c = 0; c < n; ++c) {
+    const T* value = v + c * stride;
+    if (prefetch > 0) prefetch_row(value + kPrefetchRows * stride, prefetch);
+    Vec16 x[V];
+    for (int u = 0; u < V; ++u) {
+      x[u] = load16(value + u * kLanes);
+      if (PROBE) probe += x[u];
+    }
+    for (int r = 0; r < R; ++r) {
+      const Vec16 weight = splat16(p[r * n + c]);
+      for (int u = 0; u < V; ++u) acc[r][u] = fma16(weight, x[u], acc[r][u]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int u = 0; u < V; ++u) store16(out + r * dim + u * kLanes, load16(out + r * dim + u * kLanes) + acc[r][u]);
+  }
+  const float total = tree_sum(probe);
+  return total - total == 0.0f;
+}
+
+// The same for the last width < 16 dims, one lane array at a time.
+template <bool PROBE, int R, typename T>
+static inline bool accumulate_tail(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim, int64_t width,
+                                   float* out) {
+  Vec16 acc[R] = {};
+  Vec16 probe = {};
+  for (int64_t c = 0; c < n; ++c) {
+    float lanes[kLanes] = {};
+    for (int j = 0; j < width; ++j) lanes[j] = load_scalar(v + c * stride + j);
+    const Vec16 x = load16(lanes);
+    if (PROBE) probe += x;
+    for (int r = 0; r < R; ++r) acc[r] = fma16(splat16(p[r * n + c]), x, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) {
+    float lanes[kLanes];
+    store16(lanes, acc[r]);
+    for (int j = 0; j < width; ++j) out[r * dim + j] += lanes[j];
+  }
+  const float total = tree_sum(probe);
+  return total - total == 0.0f;
+}
+
+template <bool PROBE, int R, typename T>
+static bool accumulate_rows(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim, float* out) {
+  bool finite = true;
+  int64_t d0 = 0;
+  for (; d0 + 4 * kLanes <= dim; d0 += 4 * kLanes) {
+    finite &= accumulate_block<PROBE, R, 4>(p, n, v + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
+  }
+  if (d0 + 2 * kLanes <= dim) {
+    finite &= accumulate_block<PROBE, R, 2>(p, n, v + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
+    d0 += 2 * kLanes;
+  }
+  if (d0 + kLanes <= dim) {
+    finite &= accumulate_block<PROBE, R, 1>(p, n, v + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
+    d0 += kLanes;
+  }
+  if (d0 < dim) finite &= accumulate_tail<PROBE, R>(p, n, v + d0, stride, dim, dim - d0, out + d0);
+  return finite;
+}
+
+template <bool PROBE, typename T>
+static bool accumulate_products_typed(const float* p, int64_t rows, int64_t n, const T* v, int64_t stride,
+                                      int64_t dim, float* out) {
+  bool finite = true;
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) finite &= accumulate_rows<PROBE, 4>(p + r * n, n, v, stride, dim, out + r * dim);
+  for (; r < rows; ++r) finite &= accumulate_rows<PROBE, 1>(p + r * n, n, v, stride, dim, out + r * dim);
+  return finite;
+}
+
+// Only a zero weight can hide a value from a row; without one, NaN or Inf
+// values reach every row as IEEE arithmetic says, so no check is needed.
+static bool accumulate_products(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
+                                int64_t stride, int64_t dim, float* out) {
+  float lane_min[kLanes];
+  for (int j = 0; j < kLanes; ++j) lane_min[j] = 1.0f;
+  const int64_t count = rows * n;
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane_min[j] = p[i + j] < lane_min[j] ? p[i + j] : lane_min[j];
+  }
+  for (; i < count; ++i) lane_min[0] = p[i] < lane_min[0] ? p[i] : lane_min[0];
+  bool zero_weight = false;
+  for (int j = 0; j < kLanes; ++j) zero_weight |= lane_min[j] == 0.0f;  // weights are >= 0
+  if (dtype == VKATTN_DTYPE_F16) {
+    const uint16_t* values = static_cast<const uint16_t*>(v);
+    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
+                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
+  }
+  const float* values = static_cast<const float*>(v);
+  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
+                     : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
+}
+
+template <typename T>
+static void accumulate_weighted_typed(const float* p, int64_t rows, int64_t n, const T* v, int64_t stride,
+                                      int64_t dim, float* out) {
+  for (int64_t c = 0; c < n; ++c) {
+    const T* value = v + c * stride;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float weight = p[r * n + c];
+      if (weight == 0.0f) continue;
+      float* acc = out + r * dim;
+      for (int64_t d = 0; d < dim; ++d) acc[d] += weight * static_cast<float>(load_scalar(value + d));
+    }
+  }
+}
+
+static void accumulate_weighted_rows(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
+                                     int64_t stride, int64_t dim, float* out) {
+  if (dtype == VKATTN_DTYPE_F16) {
+    accumulate_weighted_typed(p, rows, n, static_cast<const uint16_t*>(v), stride, dim, out);
+  } else {
+    accumulate_weighted_typed(p, rows, n, static_cast<const float*>(v), stride, dim, out);
+  }
+}
+
+extern const RowOps kRowOps;
+const RowOps kRowOps = {VKATTN_ISA_NAME, exp_nonpositive,  softmax_step,        scale_row,
+                        add_row,         load_row,         load_row_check_finite, store_row,
+                        dot_rows,        accumulate_products, accumulate_weighted_rows};
+
+}  // namespace VKATTN_ISA
+}  // namespace cpu
+}  // namespace vkattn
