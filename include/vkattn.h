@@ -500,6 +500,14 @@ static inline void vkattn_bindings_init(vkattn_bindings* bindings) {
  * buffer read/write/map) waits for it. */
 VKATTN_API vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bindings* bindings);
 
+/* The duration of the plan's most recent execution, in milliseconds: device
+ * time from GPU timestamp queries on Vulkan (the dispatches only, no host or
+ * submission overhead), wall time of the parallel region on the CPU backend.
+ * Waits for that execution to finish. VKATTN_ERROR_FAILED_PRECONDITION if
+ * the plan was never executed; VKATTN_ERROR_UNSUPPORTED if the Vulkan queue
+ * has no timestamps. */
+VKATTN_API vkattn_status vkattn_plan_get_last_time(vkattn_plan plan, double* out_ms);
+
 /* ------------------------------------------------------------------------ */
 /* Host-pointer convenience                                                  */
 /* ------------------------------------------------------------------------ */

@@ -389,6 +389,14 @@ vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bindings* bindi
   });
 }
 
+vkattn_status vkattn_plan_get_last_time(vkattn_plan plan, double* out_ms) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(open_plan(plan));
+    if (out_ms == nullptr) return vkattn::invalid_argument("out_ms is NULL");
+    return plan->impl->last_time(out_ms);
+  });
+}
+
 vkattn_status vkattn_attention(vkattn_context context, const vkattn_attention_desc* desc,
                                const vkattn_host_tensors* tensors) {
   return api_call([&]() -> Status {

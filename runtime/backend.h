@@ -54,6 +54,8 @@ class DevicePlan {
   virtual ~DevicePlan() = default;
   virtual Status execute(const ExecArgs& args) = 0;
   virtual PlanInfo info() const = 0;
+  // Duration of the last execution (waits for it); see vkattn_plan_get_last_time.
+  virtual Status last_time(double* ms) = 0;
 };
 
 class Device {

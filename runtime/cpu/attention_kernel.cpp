@@ -21,10 +21,12 @@ constexpr int64_t kKeyBlockBytes = 256 * 1024;
 constexpr int64_t kMaxBlockKv = 256;
 constexpr int64_t kMinBlockKv = 16;
 constexpr int64_t kBlockQ = 64;
-// Below this many rows per task, packing a block for XNNPACK costs more than
-// the direct products it would replace (packing is ~1.5 ns per element here,
-// a direct multiply-add row pass is not much cheaper than one GEMM row).
-constexpr int64_t kDirectRowThreshold = 16;
+// Below this many rows per task the direct kernel beats XNNPACK: packing a
+// K and a V block costs ~3 ns per key and head dimension (measured: ~1.5 ns
+// per weight element), the direct products ~0.07 ns per row, key and
+// dimension, so packing only pays off beyond ~100 rows; measured with
+// vkattn-bench (decode Sq=4 and cross attention) the crossover is near 128.
+constexpr int64_t kDirectRowThreshold = 128;
 // Enough packed rows per key block that packing stays a small share of work.
 constexpr int64_t kMinRowsPerTask = 256;
 // Per-task row state (queries, accumulators) stays under this many bytes.

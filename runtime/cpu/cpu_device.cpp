@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -81,7 +82,16 @@ class CpuPlan final : public DevicePlan {
     tensors.bool_mask = bytes_of(args.bool_mask);
     tensors.lse = reinterpret_cast<float*>(const_cast<uint8_t*>(bytes_of(args.lse)));
     tensors.kv_lens = args.kv_lens.empty() ? nullptr : args.kv_lens.data();
-    return kernel_->run(pool_, tensors);
+    const auto start = std::chrono::steady_clock::now();
+    const Status status = kernel_->run(pool_, tensors);
+    last_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return status;
+  }
+
+  Status last_time(double* ms) override {
+    if (last_ms_ < 0) return failed_precondition("the plan has not been executed yet");
+    *ms = last_ms_;
+    return Status();
   }
 
   PlanInfo info() const override {
@@ -99,6 +109,7 @@ class CpuPlan final : public DevicePlan {
  private:
   pthreadpool_t pool_;
   std::unique_ptr<cpu::AttentionKernel> kernel_;
+  double last_ms_ = -1.0;
 };
 
 class CpuDevice final : public Device {

@@ -48,7 +48,8 @@ struct DeviceCaps {
   uint64_t device_local_bytes = 0;
   uint64_t max_allocation_bytes = 1u << 30;
   uint64_t max_buffer_bytes = 1u << 30;
-  bool timestamps = false;
+  bool timestamps = false;       // the compute queue family writes timestamps
+  uint32_t timestamp_bits = 0;   // valid bits of its timestamps
   float timestamp_period_ns = 1.0f;
 
   bool usable = false;

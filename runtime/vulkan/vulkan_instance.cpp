@@ -255,11 +255,13 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
   fn_.vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, nullptr);
   std::vector<VkQueueFamilyProperties> family_props(families);
   fn_.vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, family_props.data());
+  // The first compute family is the one a context uses (vulkan_device.cpp).
   bool compute = false;
   for (const VkQueueFamilyProperties& family : family_props) {
-    if (family.queueFlags & VK_QUEUE_COMPUTE_BIT) {
+    if ((family.queueFlags & VK_QUEUE_COMPUTE_BIT) && !compute) {
       compute = true;
-      caps.timestamps = caps.timestamps || family.timestampValidBits > 0;
+      caps.timestamp_bits = family.timestampValidBits;
+      caps.timestamps = family.timestampValidBits > 0;
     }
   }
 

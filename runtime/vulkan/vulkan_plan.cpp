@@ -66,6 +66,7 @@ class VulkanPlan final : public DevicePlan {
   Status initialize();
   Status execute(const ExecArgs& args) override;
   PlanInfo info() const override;
+  Status last_time(double* ms) override;
 
  private:
   Status update_descriptors(const ExecArgs& args);
@@ -94,6 +95,8 @@ class VulkanPlan final : public DevicePlan {
   std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
   uint32_t chunk_keys_ = 0;      // keys per dispatch when long key ranges are chunked (0 = one chunk)
   uint32_t chunk_count_ = 1;
+  VkQueryPool timestamps_ = VK_NULL_HANDLE;  // start and end of each execution, where supported
+  bool executed_ = false;
 };
 
 VulkanPlan::~VulkanPlan() {
@@ -104,6 +107,7 @@ VulkanPlan::~VulkanPlan() {
   }
   device_.free_command_buffer(commands_);
   if (pool_ != VK_NULL_HANDLE) fn.vkDestroyDescriptorPool(device_.handle(), pool_, nullptr);
+  if (timestamps_ != VK_NULL_HANDLE) fn.vkDestroyQueryPool(device_.handle(), timestamps_, nullptr);
 }
 
 Status VulkanPlan::initialize() {
@@ -223,6 +227,14 @@ Status VulkanPlan::initialize() {
   VKATTN_RETURN_IF_ERROR(
       device_.check(device_.fn().vkAllocateDescriptorSets(device_.handle(), &set_info, sets_.data()), "vkAllocateDescriptorSets"));
   VKATTN_RETURN_IF_ERROR(device_.allocate_command_buffer(&commands_));
+  if (caps.timestamps) {
+    VkQueryPoolCreateInfo query_info{};
+    query_info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+    query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    query_info.queryCount = 2;
+    VKATTN_RETURN_IF_ERROR(device_.check(
+        device_.fn().vkCreateQueryPool(device_.handle(), &query_info, nullptr, &timestamps_), "vkCreateQueryPool"));
+  }
   return device_.create_fence(&fence_);
 }
 
@@ -268,6 +280,10 @@ Status VulkanPlan::record() {
   begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
   VKATTN_RETURN_IF_ERROR(device_.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
   device_.record_barrier_after_prior_work(cmd);
+  if (timestamps_ != VK_NULL_HANDLE) {
+    fn.vkCmdResetQueryPool(cmd, timestamps_, 0, 2);
+    fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps_, 0);
+  }
   VkMemoryBarrier between{};
   between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
   between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
@@ -310,6 +326,7 @@ Status VulkanPlan::record() {
                               &between, 0, nullptr, 0, nullptr);
     }
   }
+  if (timestamps_ != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, 1);
   device_.record_barrier_before_host_reads(cmd);
   return device_.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
 }
@@ -334,7 +351,26 @@ Status VulkanPlan::execute(const ExecArgs& args) {
     std::memcpy(kv_lens_->mapped(), args.kv_lens.data(), args.kv_lens.size() * 4);
     VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, args.kv_lens.size() * 4));
   }
-  return device_.submit(commands_, fence_);
+  VKATTN_RETURN_IF_ERROR(device_.submit(commands_, fence_));
+  executed_ = true;
+  return Status();
+}
+
+Status VulkanPlan::last_time(double* ms) {
+  if (!executed_) return failed_precondition("the plan has not been executed yet");
+  if (timestamps_ == VK_NULL_HANDLE) {
+    return unsupported("%s has no timestamp queries on its compute queue", device_.caps().name.c_str());
+  }
+  VKATTN_RETURN_IF_ERROR(device_.wait(fence_));
+  uint64_t ticks[2] = {0, 0};
+  VKATTN_RETURN_IF_ERROR(device_.check(
+      device_.fn().vkGetQueryPoolResults(device_.handle(), timestamps_, 0, 2, sizeof(ticks), ticks, sizeof(uint64_t),
+                                         VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+      "vkGetQueryPoolResults"));
+  const uint32_t bits = device_.caps().timestamp_bits;
+  const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  *ms = static_cast<double>((ticks[1] - ticks[0]) & mask) * device_.caps().timestamp_period_ns * 1e-6;
+  return Status();
 }
 
 PlanInfo VulkanPlan::info() const {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "conformance.h"
+#include "json.h"
 #include "vkattn.h"
 
 namespace {
@@ -33,20 +34,6 @@ struct DeviceReport {
   std::vector<std::pair<std::string, vkattn_test::CaseResult>> results;
 };
 
-std::string json_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 int usage(const char* message) {
   std::fprintf(stderr,
@@ -206,16 +193,16 @@ int main(int argc, char** argv) {
       std::fprintf(file,
                    "  {\"label\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"available\": %s, \"reason\": \"%s\", "
                    "\"cases\": %d, \"passed\": %d, \"failed\": %d, \"skipped\": %d, \"results\": [\n",
-                   json_escape(r.label).c_str(), json_escape(r.name).c_str(), json_escape(r.driver).c_str(),
-                   r.available ? "true" : "false", json_escape(r.unavailable_reason).c_str(), r.cases, r.passed,
+                   vkattn_samples::json_escape(r.label).c_str(), vkattn_samples::json_escape(r.name).c_str(), vkattn_samples::json_escape(r.driver).c_str(),
+                   r.available ? "true" : "false", vkattn_samples::json_escape(r.unavailable_reason).c_str(), r.cases, r.passed,
                    r.failed, r.skipped);
       for (size_t c = 0; c < r.results.size(); ++c) {
         const auto& res = r.results[c].second;
         std::fprintf(file,
                      "    {\"case\": \"%s\", \"status\": \"%s\", \"error\": %.6g, \"tolerance\": %.6g, \"lse_error_x_tol\": "
                      "%.6g, \"ms\": %.4f, \"message\": \"%s\"}%s\n",
-                     json_escape(r.results[c].first).c_str(), res.skipped ? "skip" : res.passed ? "pass" : "fail",
-                     res.error, res.allowed, res.lse_error, res.execute_ms, json_escape(res.message).c_str(),
+                     vkattn_samples::json_escape(r.results[c].first).c_str(), res.skipped ? "skip" : res.passed ? "pass" : "fail",
+                     res.error, res.allowed, res.lse_error, res.execute_ms, vkattn_samples::json_escape(res.message).c_str(),
                      c + 1 < r.results.size() ? "," : "");
       }
       std::fprintf(file, "  ]}%s\n", i + 1 < reports.size() ? "," : "");

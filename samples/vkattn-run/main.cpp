@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "npy.h"
+#include "json.h"
 #include "reference.h"
 #include "runtime/half.h"
 #include "vkattn.h"
@@ -265,22 +266,6 @@ class PendingFile {
   bool committed_ = false;
 };
 
-std::string json_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 // RAII for the handles of one run.
 struct Handles {
@@ -481,7 +466,7 @@ int run(const Options& o) {
         "{\"backend\": \"%s\", \"device\": \"%s\", \"kernel\": \"%s\", \"dtype\": \"%s\", \"batch\": %lld, "
         "\"q_heads\": %lld, \"kv_heads\": %lld, \"q_len\": %lld, \"kv_len\": %lld, \"qk_dim\": %lld, \"v_dim\": %lld, "
         "\"repeat\": %d, \"ms\": %.6f, \"min_ms\": %.6f, \"visible_pairs\": %llu, \"gflops\": %.4f}\n",
-        backend_name(info.backend), json_escape(info.name).c_str(), json_escape(plan_info.kernel).c_str(),
+        backend_name(info.backend), vkattn_samples::json_escape(info.name).c_str(), vkattn_samples::json_escape(plan_info.kernel).c_str(),
         desc.dtype == VKATTN_DTYPE_F16 ? "f16" : "f32", (long long)desc.batch, (long long)desc.q_heads,
         (long long)desc.kv_heads, (long long)desc.q_len, (long long)desc.kv_len, (long long)desc.qk_dim,
         (long long)desc.v_dim, o.repeat, median, sorted.front(), (unsigned long long)visible, gflops);

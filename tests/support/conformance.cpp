@@ -113,8 +113,9 @@ uint64_t mask_index(const vkattn_mask_layout& l, int64_t b, int64_t h, int64_t i
                                           j * l.col_stride);
 }
 
-// Storage bytes of float values in the given dtype.
-std::vector<uint8_t> encode(const std::vector<float>& values, vkattn_dtype dtype) {
+}  // namespace
+
+std::vector<uint8_t> encode_tensor(const std::vector<float>& values, vkattn_dtype dtype) {
   std::vector<uint8_t> bytes(values.size() * (dtype == VKATTN_DTYPE_F16 ? 2 : 4));
   if (dtype == VKATTN_DTYPE_F16) {
     for (size_t i = 0; i < values.size(); ++i) {
@@ -126,6 +127,8 @@ std::vector<uint8_t> encode(const std::vector<float>& values, vkattn_dtype dtype
   }
   return bytes;
 }
+
+namespace {
 
 double decode_element(const std::vector<uint8_t>& bytes, uint64_t index, vkattn_dtype dtype) {
   if (dtype == VKATTN_DTYPE_F16) {
@@ -383,29 +386,29 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   BufferOwner q, k, v, out, lse, amask, bmask;
   vkattn_bindings bindings;
   vkattn_bindings_init(&bindings);
-  const std::vector<uint8_t> q_bytes = encode(in.q, d.dtype);
+  const std::vector<uint8_t> q_bytes = encode_tensor(in.q, d.dtype);
   if (!upload(q, q_bytes.data(), q_bytes.size())) return result;
   bindings.q = q.buffer;
   if (spec.layout == Layout::kPacked) {
     bindings.k = q.buffer;
     bindings.v = q.buffer;
   } else {
-    const std::vector<uint8_t> k_bytes = encode(in.k, d.dtype);
-    const std::vector<uint8_t> v_bytes = encode(in.v, d.dtype);
+    const std::vector<uint8_t> k_bytes = encode_tensor(in.k, d.dtype);
+    const std::vector<uint8_t> v_bytes = encode_tensor(in.v, d.dtype);
     if (!upload(k, k_bytes.data(), k_bytes.size()) || !upload(v, v_bytes.data(), v_bytes.size())) return result;
     bindings.k = k.buffer;
     bindings.v = v.buffer;
   }
   // Outputs start as NaN everywhere; elements outside the views must stay so.
   const uint64_t out_extent = tensor_extent(d.out_layout, d.batch, d.q_heads, d.q_len, d.v_dim);
-  const std::vector<uint8_t> out_fill = encode(std::vector<float>(out_extent, kNaN), d.dtype);
+  const std::vector<uint8_t> out_fill = encode_tensor(std::vector<float>(out_extent, kNaN), d.dtype);
   if (!upload(out, out_fill.data(), out_fill.size())) return result;
   bindings.out = out.buffer;
   uint64_t lse_extent = 0;
   std::vector<uint8_t> lse_fill;
   if (d.has_lse) {
     lse_extent = tensor_extent(d.lse_layout, d.batch, d.q_heads, d.q_len, 1);
-    lse_fill = encode(std::vector<float>(lse_extent, kNaN), VKATTN_DTYPE_F32);
+    lse_fill = encode_tensor(std::vector<float>(lse_extent, kNaN), VKATTN_DTYPE_F32);
     if (!upload(lse, lse_fill.data(), lse_fill.size())) return result;
     bindings.lse = lse.buffer;
   }

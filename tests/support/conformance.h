@@ -71,6 +71,9 @@ struct CaseResult {
 // Builds the inputs of a case (fixed seed from its name).
 HostInputs make_inputs(const CaseSpec& spec);
 
+// Float values as the bytes of the storage dtype (f16 rounds to nearest even).
+std::vector<uint8_t> encode_tensor(const std::vector<float>& values, vkattn_dtype dtype);
+
 // Runs one case on a context through the public API and checks it.
 CaseResult run_case(vkattn_context context, const CaseSpec& spec);
 

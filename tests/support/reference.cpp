@@ -47,71 +47,86 @@ bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, in
   return true;
 }
 
-ReferenceOutput reference_attention(const HostInputs& in) {
+namespace {
+
+// Computes one row; also reports the quantities the tolerance needs.
+void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* out, double* lse, double* max_abs_v,
+                 double* max_logit_magnitude, uint64_t* visible_pairs) {
   const vkattn_attention_desc& d = in.desc;
   const double scale = effective_scale(d);
-  const int64_t group = d.q_heads / d.kv_heads;
+  const int64_t kv_head = h / (d.q_heads / d.kv_heads);
+  const float* q = &in.q[tensor_index(d.q_layout, b, h, i)];
+  std::vector<double> logits(static_cast<size_t>(d.kv_len));
+  std::vector<char> visible(static_cast<size_t>(d.kv_len));
+  double max_logit = -std::numeric_limits<double>::infinity();
+  bool any_nan = false;
+  int64_t count = 0;
+  for (int64_t j = 0; j < d.kv_len; ++j) {
+    visible[j] = reference_visible(in, b, h, i, j);
+    if (!visible[j]) continue;
+    ++count;
+    const float* k = &in.k[tensor_index(d.k_layout, b, kv_head, j)];
+    double dot = 0.0;
+    double magnitude = 0.0;
+    for (int64_t c = 0; c < d.qk_dim; ++c) {
+      dot += static_cast<double>(q[c]) * static_cast<double>(k[c]);
+      magnitude += std::fabs(static_cast<double>(q[c]) * static_cast<double>(k[c]));
+    }
+    double logit = scale * dot;
+    if (d.has_additive_mask) logit += in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
+    logits[j] = logit;
+    if (std::isnan(logit)) any_nan = true;
+    if (logit > max_logit) max_logit = logit;
+    *max_logit_magnitude = std::fmax(*max_logit_magnitude, std::fabs(scale) * magnitude);
+  }
+  *visible_pairs += static_cast<uint64_t>(count);
+  for (int64_t c = 0; c < d.v_dim; ++c) out[c] = 0.0;
+  if (count == 0) {
+    *lse = -std::numeric_limits<double>::infinity();  // out stays zero
+    return;
+  }
+  if (any_nan) max_logit = std::numeric_limits<double>::quiet_NaN();
+  double sum = 0.0;
+  for (int64_t j = 0; j < d.kv_len; ++j) {
+    if (!visible[j]) continue;
+    const double weight = std::exp(logits[j] - max_logit);
+    // A zero weight contributes nothing, whatever the value holds.
+    if (weight == 0.0) continue;
+    sum += weight;
+    const float* v = &in.v[tensor_index(d.v_layout, b, kv_head, j)];
+    for (int64_t c = 0; c < d.v_dim; ++c) {
+      out[c] += weight * static_cast<double>(v[c]);
+      *max_abs_v = std::fmax(*max_abs_v, std::fabs(static_cast<double>(v[c])));
+    }
+  }
+  for (int64_t c = 0; c < d.v_dim; ++c) out[c] /= sum;
+  *lse = max_logit + std::log(sum);
+}
+
+}  // namespace
+
+ReferenceOutput reference_attention(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
   ReferenceOutput result;
   result.out.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len * d.v_dim), 0.0);
   result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
-  std::vector<double> logits(static_cast<size_t>(d.kv_len));
-  std::vector<char> visible(static_cast<size_t>(d.kv_len));
-
   for (int64_t b = 0; b < d.batch; ++b) {
     for (int64_t h = 0; h < d.q_heads; ++h) {
-      const int64_t kv_head = h / group;
       for (int64_t i = 0; i < d.q_len; ++i) {
-        const float* q = &in.q[tensor_index(d.q_layout, b, h, i)];
-        double max_logit = -std::numeric_limits<double>::infinity();
-        bool any_nan = false;
-        int64_t count = 0;
-        for (int64_t j = 0; j < d.kv_len; ++j) {
-          visible[j] = reference_visible(in, b, h, i, j);
-          if (!visible[j]) continue;
-          ++count;
-          const float* k = &in.k[tensor_index(d.k_layout, b, kv_head, j)];
-          double dot = 0.0;
-          double magnitude = 0.0;
-          for (int64_t c = 0; c < d.qk_dim; ++c) {
-            dot += static_cast<double>(q[c]) * static_cast<double>(k[c]);
-            magnitude += std::fabs(static_cast<double>(q[c]) * static_cast<double>(k[c]));
-          }
-          double logit = scale * dot;
-          if (d.has_additive_mask) logit += in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
-          logits[j] = logit;
-          if (std::isnan(logit)) any_nan = true;
-          if (logit > max_logit) max_logit = logit;
-          if (std::fabs(scale) * magnitude > result.max_logit_magnitude) {
-            result.max_logit_magnitude = std::fabs(scale) * magnitude;
-          }
-        }
-        result.visible_pairs += static_cast<uint64_t>(count);
-        double* out = &result.out[static_cast<size_t>(((b * d.q_heads + h) * d.q_len + i) * d.v_dim)];
-        double& lse = result.lse[static_cast<size_t>((b * d.q_heads + h) * d.q_len + i)];
-        if (count == 0) {
-          lse = -std::numeric_limits<double>::infinity();  // out stays zero
-          continue;
-        }
-        if (any_nan) max_logit = std::numeric_limits<double>::quiet_NaN();
-        double sum = 0.0;
-        for (int64_t j = 0; j < d.kv_len; ++j) {
-          if (!visible[j]) continue;
-          const double weight = std::exp(logits[j] - max_logit);
-          // A zero weight contributes nothing, whatever the value holds.
-          if (weight == 0.0) continue;
-          sum += weight;
-          const float* v = &in.v[tensor_index(d.v_layout, b, kv_head, j)];
-          for (int64_t c = 0; c < d.v_dim; ++c) {
-            out[c] += weight * static_cast<double>(v[c]);
-            if (std::fabs(static_cast<double>(v[c])) > result.max_abs_v) result.max_abs_v = std::fabs(v[c]);
-          }
-        }
-        for (int64_t c = 0; c < d.v_dim; ++c) out[c] /= sum;
-        lse = max_logit + std::log(sum);
+        const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
+        compute_row(in, b, h, i, &result.out[row * static_cast<size_t>(d.v_dim)], &result.lse[row],
+                    &result.max_abs_v, &result.max_logit_magnitude, &result.visible_pairs);
       }
     }
   }
   return result;
+}
+
+void reference_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, std::vector<double>* out, double* lse) {
+  out->assign(static_cast<size_t>(in.desc.v_dim), 0.0);
+  double max_abs_v = 0.0, magnitude = 0.0;
+  uint64_t pairs = 0;
+  compute_row(in, b, h, i, out->data(), lse, &max_abs_v, &magnitude, &pairs);
 }
 
 uint64_t count_visible_pairs(const HostInputs& in) {

@@ -40,6 +40,10 @@ bool reference_visible(const HostInputs& inputs, int64_t b, int64_t h, int64_t i
 
 ReferenceOutput reference_attention(const HostInputs& inputs);
 
+// One output row (batch b, query head h, position i): v_dim values into
+// *out, the row's LSE into *lse. What reference_attention computes per row.
+void reference_row(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, std::vector<double>* out, double* lse);
+
 // Visible query-key pairs (every mask applied), summed over batch and heads;
 // the FLOP count of a problem is 2 * (qk_dim + v_dim) times this.
 uint64_t count_visible_pairs(const HostInputs& inputs);

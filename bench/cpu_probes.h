@@ -1,0 +1,15 @@
+// What this CPU can do at best: the FMA rate and the read bandwidth of the
+// threads vkattn uses, measured in the same run as the kernels they judge.
+#pragma once
+
+namespace vkattn_bench {
+
+struct CpuPeaks {
+  const char* isa = "";           // the widest vector unit the probe used
+  double fma_gflops = 0.0;        // 2 FLOPs per fused multiply-add
+  double read_gbytes_per_s = 0.0;
+};
+
+CpuPeaks measure_cpu_peaks(int threads);
+
+}  // namespace vkattn_bench

@@ -1,0 +1,397 @@
+// vkattn-bench: a fixed suite of attention problems on every backend and
+// device, each reported beside what the machine allows (FMA rate and memory
+// bandwidth probed in the same run) and beside the straightforward
+// materialised baseline (XNNPACK GEMMs + a softmax pass) on the same threads.
+//
+//   vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE]
+//                [--case-seconds S] [--threads N]
+//
+// Times are medians and minima over repeated runs after a warm-up; on Vulkan
+// they are GPU timestamps (dispatches only). A case whose single run would
+// take longer than --case-seconds on a device is reported as skipped with
+// that estimate, never silently left out.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "baseline.h"
+#include "conformance.h"
+#include "cpu_probes.h"
+#include "f16.h"
+#include "json.h"
+#include "reference.h"
+#if defined(VKATTN_WITH_VULKAN)
+#include "runtime/vulkan/probes.h"
+#endif
+#include "tolerance.h"
+#include "vkattn.h"
+
+using vkattn_test::CaseSpec;
+using vkattn_test::HostInputs;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchCase {
+  std::string name;
+  CaseSpec spec;
+  bool decode = false;  // report bytes/s of K and V against bandwidth
+};
+
+CaseSpec spec(int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len, int64_t dim, vkattn_dtype dtype,
+              bool causal) {
+  CaseSpec s;
+  s.group = "bench";
+  s.q_heads = q_heads;
+  s.kv_heads = kv_heads;
+  s.q_len = q_len;
+  s.kv_len = kv_len;
+  s.qk_dim = s.v_dim = dim;
+  s.dtype = dtype;
+  s.causal = causal ? VKATTN_CAUSAL_BOTTOM_RIGHT : VKATTN_CAUSAL_NONE;
+  s.lse = false;
+  return s;
+}
+
+std::vector<BenchCase> suite() {
+  std::vector<BenchCase> cases;
+  for (int64_t heads : {8, 32}) {
+    for (int64_t seq : {512, 2048, 8192}) {
+      for (int64_t dim : {64, 128}) {
+        for (bool causal : {false, true}) {
+          char name[96];
+          std::snprintf(name, sizeof(name), "prefill_h%lld_s%lld_d%lld%s_f32", (long long)heads, (long long)seq,
+                        (long long)dim, causal ? "_causal" : "");
+          cases.push_back({name, spec(heads, heads, seq, seq, dim, VKATTN_DTYPE_F32, causal), false});
+        }
+      }
+    }
+  }
+  for (int64_t q_len : {1, 4}) {
+    for (int64_t kv_len : {1024, 4096, 32768}) {
+      char name[96];
+      std::snprintf(name, sizeof(name), "decode_q%lld_kv%lld_h32x8_d128_f16", (long long)q_len, (long long)kv_len);
+      cases.push_back({name, spec(32, 8, q_len, kv_len, 128, VKATTN_DTYPE_F16, true), true});
+    }
+  }
+  cases.push_back({"cross_q77_kv4096_h8_d64_f32", spec(8, 8, 77, 4096, 64, VKATTN_DTYPE_F32, false), false});
+  cases.push_back({"long_s32768_h1_d64_causal_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), false});
+  return cases;
+}
+
+struct Target {
+  std::string label;   // "cpu", "vulkan:0"
+  vkattn_backend backend;
+  int32_t device;
+  std::string name;
+  double peak_gflops = 0.0;
+  double peak_gbytes = 0.0;
+  double best_gflops = 0.0;  // fastest seen so far: predicts the next case's time
+};
+
+struct Result {
+  std::string case_name, target, kernel, why_not;
+  bool ran = false;
+  int runs = 0;
+  double median_ms = 0, min_ms = 0, first_ms = 0;
+  double gflops = 0, gbytes = 0, fraction_peak = 0, fraction_bandwidth = 0;
+  double baseline_ms = 0, speedup = 0, max_error = 0, tolerance = 0;
+  bool baseline_ran = false;
+  std::string baseline_why;
+  uint64_t extra_bytes = 0;
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+bool check(vkattn_status status, const char* what, std::string* why) {
+  if (status == VKATTN_SUCCESS) return true;
+  *why = std::string(what) + ": " + vkattn_status_string(status) + ": " + vkattn_last_error();
+  return false;
+}
+
+// Largest error on sampled rows, relative to their output scale.
+double sampled_error(const HostInputs& in, const std::vector<uint8_t>& out_bytes, double* tolerance) {
+  const vkattn_attention_desc& d = in.desc;
+  std::vector<double> want;
+  double lse = 0, scale = 0, error = 0;
+  const int64_t heads[] = {0, d.q_heads - 1};
+  for (int64_t h : heads) {
+    for (int64_t i = 0; i < d.q_len; i += std::max<int64_t>(1, d.q_len / 6)) {
+      vkattn_test::reference_row(in, 0, h, i, &want, &lse);
+      for (int64_t c = 0; c < d.v_dim; ++c) {
+        const size_t index = static_cast<size_t>((h * d.q_len + i) * d.v_dim + c);
+        double got;
+        if (d.dtype == VKATTN_DTYPE_F16) {
+          uint16_t half;
+          std::memcpy(&half, &out_bytes[2 * index], 2);
+          got = vkattn_test::decode_f16(half);
+        } else {
+          float f;
+          std::memcpy(&f, &out_bytes[4 * index], 4);
+          got = f;
+        }
+        scale = std::max(scale, std::fabs(want[c]));
+        error = std::max(error, std::isnan(got) ? INFINITY : std::fabs(got - want[c]));
+      }
+    }
+  }
+  *tolerance = vkattn_test::dtype_tolerance(d.dtype) * 10;  // sampled sanity check, not the conformance bound
+  return scale > 0 ? error / scale : error;
+}
+
+Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t kv_bytes, Target& target,
+               int threads, double case_seconds) {
+  Result r;
+  r.case_name = bc.name;
+  r.target = target.label;
+  if (target.best_gflops > 0 && flops / (target.best_gflops * 1e9) > case_seconds) {
+    char why[128];
+    std::snprintf(why, sizeof(why), "skipped: one run would take ~%.0f s here (budget %.0f s)",
+                  flops / (target.best_gflops * 1e9), case_seconds);
+    r.why_not = why;
+    return r;
+  }
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.backend = target.backend;
+  options.device_index = target.device;
+  options.cpu_threads = threads;
+  vkattn_context context = nullptr;
+  if (!check(vkattn_context_create(&options, &context), "context", &r.why_not)) return r;
+  vkattn_plan plan = nullptr;
+  std::vector<vkattn_buffer> buffers;
+  auto cleanup = [&]() {
+    for (vkattn_buffer b : buffers) vkattn_buffer_destroy(b);
+    vkattn_plan_destroy(plan);
+    vkattn_context_destroy(context);
+  };
+  if (!check(vkattn_plan_create(context, &in.desc, 0, &plan), "plan", &r.why_not)) {
+    cleanup();
+    return r;
+  }
+  vkattn_plan_info info;
+  vkattn_plan_info_init(&info);
+  vkattn_plan_get_info(plan, &info);
+  r.kernel = info.kernel;
+  r.extra_bytes = info.workspace_bytes;
+  auto upload = [&](const std::vector<float>* values, size_t elements, vkattn_buffer* out) {
+    const std::vector<uint8_t> bytes =
+        values ? vkattn_test::encode_tensor(*values, in.desc.dtype)
+               : std::vector<uint8_t>(elements * (in.desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
+    if (!check(vkattn_buffer_create(context, bytes.size(), 0, out), "buffer", &r.why_not)) return false;
+    buffers.push_back(*out);
+    return check(vkattn_buffer_write(*out, 0, bytes.data(), bytes.size()), "upload", &r.why_not);
+  };
+  vkattn_bindings bindings;
+  vkattn_bindings_init(&bindings);
+  const size_t out_elements = static_cast<size_t>(in.desc.q_heads * in.desc.q_len * in.desc.v_dim);
+  if (!upload(&in.q, 0, &bindings.q) || !upload(&in.k, 0, &bindings.k) || !upload(&in.v, 0, &bindings.v) ||
+      !upload(nullptr, out_elements, &bindings.out)) {
+    cleanup();
+    return r;
+  }
+  // Warm-up (first execution), then as many runs as fit about two seconds.
+  std::vector<double> times;
+  auto run_once = [&](double* ms) {
+    const auto start = Clock::now();
+    if (!check(vkattn_plan_execute(plan, &bindings), "execute", &r.why_not) ||
+        !check(vkattn_context_finish(context), "finish", &r.why_not)) {
+      return false;
+    }
+    *ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    double device_ms = 0;
+    if (vkattn_plan_get_last_time(plan, &device_ms) == VKATTN_SUCCESS) *ms = device_ms;
+    return true;
+  };
+  double ms = 0;
+  if (!run_once(&r.first_ms)) {
+    cleanup();
+    return r;
+  }
+  const int runs = r.first_ms > case_seconds * 1000 ? 0 : std::clamp(static_cast<int>(2000 / r.first_ms), 3, 15);
+  for (int i = 0; i < runs; ++i) {
+    if (!run_once(&ms)) {
+      cleanup();
+      return r;
+    }
+    times.push_back(ms);
+  }
+  if (times.empty()) times.push_back(r.first_ms);
+  r.runs = static_cast<int>(times.size());
+  r.median_ms = median(times);
+  r.min_ms = *std::min_element(times.begin(), times.end());
+  std::vector<uint8_t> out(out_elements * (in.desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
+  if (check(vkattn_buffer_read(bindings.out, 0, out.data(), out.size()), "read", &r.why_not)) {
+    r.max_error = sampled_error(in, out, &r.tolerance);
+  }
+  cleanup();
+  r.ran = true;
+  r.gflops = flops / (r.median_ms * 1e-3) / 1e9;
+  r.fraction_peak = target.peak_gflops > 0 ? r.gflops / target.peak_gflops : 0;
+  if (bc.decode) {
+    r.gbytes = kv_bytes / (r.median_ms * 1e-3) / 1e9;
+    r.fraction_bandwidth = target.peak_gbytes > 0 ? r.gbytes / target.peak_gbytes : 0;
+  }
+  target.best_gflops = std::max(target.best_gflops, r.gflops);
+  return r;
+}
+
+int usage() {
+  std::fprintf(stderr, "usage: vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE] "
+                       "[--case-seconds S] [--threads N]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string backend = "all", filter, json_path;
+  double case_seconds = 20.0;
+  int threads = 0;
+  for (int a = 1; a < argc; ++a) {
+    const std::string arg = argv[a];
+    const char* value = a + 1 < argc ? argv[a + 1] : nullptr;
+    if (arg == "--backend" && value) backend = argv[++a];
+    else if (arg == "--filter" && value) filter = argv[++a];
+    else if (arg == "--json" && value) json_path = argv[++a];
+    else if (arg == "--case-seconds" && value) case_seconds = std::atof(argv[++a]);
+    else if (arg == "--threads" && value) threads = std::atoi(argv[++a]);
+    else return usage();
+  }
+  if ((backend != "all" && backend != "cpu" && backend != "vulkan") || case_seconds <= 0 || threads < 0) return usage();
+  const auto bench_start = Clock::now();
+
+  // The machine's limits, measured now.
+  std::vector<Target> targets;
+  uint32_t count = 0;
+  vkattn_enumerate_devices(nullptr, 0, &count);
+  std::vector<vkattn_device_info> devices(count);
+  for (auto& d : devices) vkattn_device_info_init(&d);
+  vkattn_enumerate_devices(devices.data(), count, &count);
+  const int cpu_threads = threads > 0 ? threads : static_cast<int>(devices[0].compute_units);
+  if (backend != "vulkan") {
+    const vkattn_bench::CpuPeaks peaks = vkattn_bench::measure_cpu_peaks(cpu_threads);
+    Target cpu{"cpu", VKATTN_BACKEND_CPU, -1, devices[0].name, peaks.fma_gflops, peaks.read_gbytes_per_s};
+    std::printf("cpu       %s, %d threads: FMA peak %.1f GFLOP/s (%s), read bandwidth %.1f GB/s\n", cpu.name.c_str(),
+                cpu_threads, peaks.fma_gflops, peaks.isa, peaks.read_gbytes_per_s);
+    targets.push_back(cpu);
+  }
+  if (backend != "cpu") {
+    for (const auto& d : devices) {
+      if (d.backend != VKATTN_BACKEND_VULKAN || !d.usable) continue;
+#if defined(VKATTN_WITH_VULKAN)
+      vkattn::vk::DevicePeaks peaks;
+      const vkattn::Status status = vkattn::vk::measure_device_peaks(static_cast<int32_t>(d.index), &peaks);
+#else
+      struct {
+        double fma_gflops = 0, read_gbytes_per_s = 0;
+      } peaks;
+      const vkattn::Status status = vkattn::unsupported("this build has no Vulkan probes");
+#endif
+      Target t{"vulkan:" + std::to_string(d.index), VKATTN_BACKEND_VULKAN, static_cast<int32_t>(d.index), d.name,
+               peaks.fma_gflops, peaks.read_gbytes_per_s};
+      std::printf("%-9s %s: FMA peak %.1f GFLOP/s, read bandwidth %.1f GB/s%s%s\n", t.label.c_str(), d.name,
+                  peaks.fma_gflops, peaks.read_gbytes_per_s, status.ok() ? "" : "  (probe failed: ",
+                  status.ok() ? "" : (status.message() + ")").c_str());
+      targets.push_back(t);
+    }
+  }
+
+  std::vector<Result> results;
+  std::printf("\n%-34s %-9s %10s %10s %9s %6s %7s %5s %11s %8s %9s %8s\n", "case", "backend", "median ms", "min ms",
+              "GFLOP/s", "%peak", "GB/s", "%bw", "baseline ms", "speedup", "extra MiB", "error");
+  for (const BenchCase& bc : suite()) {
+    if (!filter.empty() && bc.name.find(filter) == std::string::npos) continue;
+    const HostInputs in = vkattn_test::make_inputs(bc.spec);
+    const double flops = 2.0 * (bc.spec.qk_dim + bc.spec.v_dim) * double(vkattn_test::count_visible_pairs(in));
+    const uint64_t kv_bytes = uint64_t(bc.spec.kv_heads) * bc.spec.kv_len * (bc.spec.qk_dim + bc.spec.v_dim) *
+                              (bc.spec.dtype == VKATTN_DTYPE_F16 ? 2 : 4);
+    vkattn_bench::BaselineResult baseline;
+    bool baseline_done = false;
+    for (Target& target : targets) {
+      Result r = measure(bc, in, flops, kv_bytes, target, cpu_threads, case_seconds);
+      if (r.ran && !baseline_done) {
+        // The baseline once per case, on the CPU threads, same time budget.
+        const double estimate_s = flops / 40e9;  // tutorials reach a few tens of GFLOP/s here
+        baseline = estimate_s > case_seconds ? vkattn_bench::BaselineResult{}
+                                             : vkattn_bench::run_baseline(in, cpu_threads, estimate_s > 2 ? 1 : 3);
+        if (estimate_s > case_seconds) baseline.why_not = "skipped: over the time budget";
+        baseline_done = true;
+      }
+      r.baseline_ran = baseline.ran;
+      r.baseline_why = baseline.why_not;
+      if (baseline.ran) {
+        r.baseline_ms = baseline.median_ms;
+        r.speedup = r.ran ? baseline.median_ms / r.median_ms : 0;
+      }
+      char gbytes[16] = "-", bw[16] = "-", base[24] = "-", speed[16] = "-";
+      if (bc.decode && r.ran) {
+        std::snprintf(gbytes, sizeof(gbytes), "%.1f", r.gbytes);
+        std::snprintf(bw, sizeof(bw), "%.0f%%", 100 * r.fraction_bandwidth);
+      }
+      if (baseline.ran) {
+        std::snprintf(base, sizeof(base), "%.2f", baseline.median_ms);
+        if (r.ran) std::snprintf(speed, sizeof(speed), "%.1fx", r.speedup);
+      } else if (baseline.why_not.rfind("out of memory", 0) == 0) {
+        std::snprintf(base, sizeof(base), "OOM");
+      }
+      if (r.ran) {
+        std::printf("%-34s %-9s %10.2f %10.2f %9.1f %5.0f%% %7s %5s %11s %8s %9.1f %8.1e%s\n", bc.name.c_str(),
+                    r.target.c_str(), r.median_ms, r.min_ms, r.gflops, 100 * r.fraction_peak, gbytes, bw, base, speed,
+                    r.extra_bytes / 1048576.0, r.max_error, r.max_error <= r.tolerance ? "" : "  WRONG");
+      } else {
+        std::printf("%-34s %-9s %s\n", bc.name.c_str(), r.target.c_str(), r.why_not.c_str());
+      }
+      std::fflush(stdout);
+      results.push_back(r);
+    }
+  }
+  const double total_s = std::chrono::duration<double>(Clock::now() - bench_start).count();
+  std::printf("\nbaseline: the [B,H,Sq,Skv] score matrix materialised, XNNPACK GEMMs + softmax on %d CPU threads; "
+              "OOM: score matrix over %.0f GiB.\n%%peak: GFLOP/s over the probed FMA peak; %%bw: K+V bytes/s over the "
+              "probed read bandwidth. Vulkan times are GPU timestamps. Total %.0f s.\n",
+              cpu_threads, vkattn_bench::kBaselineMemoryLimit / double(1 << 30), total_s);
+
+  bool wrong = false;
+  for (const Result& r : results) wrong = wrong || (r.ran && !(r.max_error <= r.tolerance));
+  if (!json_path.empty()) {
+    FILE* f = std::fopen(json_path.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "vkattn-bench: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+    std::fprintf(f, "{\"targets\": [");
+    for (size_t t = 0; t < targets.size(); ++t) {
+      std::fprintf(f, "%s{\"label\": \"%s\", \"device\": \"%s\", \"fma_peak_gflops\": %.2f, \"read_gbytes_per_s\": %.2f}",
+                   t ? ", " : "", targets[t].label.c_str(), vkattn_samples::json_escape(targets[t].name).c_str(),
+                   targets[t].peak_gflops, targets[t].peak_gbytes);
+    }
+    std::fprintf(f, "],\n \"results\": [\n");
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Result& r = results[i];
+      std::fprintf(f,
+                   "  {\"case\": \"%s\", \"target\": \"%s\", \"ran\": %s, \"why_not\": \"%s\", \"kernel\": \"%s\", "
+                   "\"runs\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, \"first_ms\": %.4f, \"gflops\": %.3f, "
+                   "\"fraction_of_peak\": %.4f, \"gbytes_per_s\": %.3f, \"fraction_of_bandwidth\": %.4f, "
+                   "\"baseline_ran\": %s, \"baseline_ms\": %.4f, \"baseline_note\": \"%s\", \"speedup\": %.3f, "
+                   "\"extra_bytes\": %llu, \"max_error\": %.3g}%s\n",
+                   r.case_name.c_str(), r.target.c_str(), r.ran ? "true" : "false",
+                   vkattn_samples::json_escape(r.why_not).c_str(), r.kernel.c_str(), r.runs, r.median_ms, r.min_ms,
+                   r.first_ms, r.gflops, r.fraction_peak, r.gbytes, r.fraction_bandwidth,
+                   r.baseline_ran ? "true" : "false", r.baseline_ms, vkattn_samples::json_escape(r.baseline_why).c_str(),
+                   r.speedup, (unsigned long long)r.extra_bytes, r.max_error, i + 1 < results.size() ? "," : "");
+    }
+    std::fprintf(f, "], \"total_seconds\": %.1f}\n", total_s);
+    std::fclose(f);
+  }
+  return wrong ? 1 : 0;
+}

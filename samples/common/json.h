@@ -1,0 +1,26 @@
+// JSON string escaping for the command-line tools' --json output.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+namespace vkattn_samples {
+
+inline std::string json_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace vkattn_samples
