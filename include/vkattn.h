@@ -459,7 +459,7 @@ VKATTN_API vkattn_status vkattn_plan_destroy(vkattn_plan plan);
 /* What a plan chose, for logs, tests and benchmarks. */
 typedef struct vkattn_plan_info {
   size_t struct_size;
-  char kernel[64];            /* e.g. "cpu.xnnpack_tiles", "cpu.direct" */
+  char kernel[64];            /* e.g. "cpu.xnnpack_tiles", "cpu.direct", "vulkan.tiled", "vulkan.lanes" */
   uint32_t block_q;           /* query rows per tile */
   uint32_t block_kv;          /* keys per tile */
   uint32_t kv_splits;         /* >1: the key range is split and merged */

@@ -51,6 +51,15 @@ layout(std430, set = 0, binding = 7) readonly buffer BoolMask { uint bmask_words
 layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, set = 0, binding = 9) buffer Partials { float partial_data[]; };  // split-KV (O, m, l) per row
 
+// The (O, m, l) record of one query row and key split in the Partials
+// buffer: O (dv floats), m, l, padded to a multiple of 4 floats so that
+// records can be written as vec4s. `head_row` is b * q_heads + q_head
+// within the slice. Mirrors state_record_floats() in runtime/vulkan/.
+uint state_stride(uint dv) { return (dv + 5u) & ~3u; }
+uint state_record(uint split, uint head_row, uint i, uint q_len, uint dv) {
+  return ((split * P.split.z) + head_row * q_len + i) * state_stride(dv);
+}
+
 // The running maximum starts at this finite floor: no -inf arithmetic ever.
 const float SCORE_FLOOR = -3.402823466e+38;
 

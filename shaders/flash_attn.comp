@@ -205,8 +205,7 @@ void main() {
     }
   }
   // (O, m, l) record of a row: one per (split, row) in the Partials buffer.
-  #define STATE_RECORD(row) ((split * P.split.z + (b * P.split.w + kv_head * group + (row) % group) * q_len + \
-                              (row) / group) * (DV + 2u))
+  #define STATE_RECORD(row) state_record(split, b * P.split.w + kv_head * group + (row) % group, (row) / group, q_len, DV)
   for (uint r = tid; r < BR; r += WG) {
     const uint row = row0 + r;
     row_max[r] = SCORE_FLOOR;

@@ -25,7 +25,7 @@ void main() {
   const uint rows = P.split.z;
   if (row >= rows) return;
   const uint splits = P.split.x;
-  const uint stride = DV + 2u;
+  const uint stride = state_stride(DV);
 
   if (tid == 0u) {
     float m = SCORE_FLOOR;

@@ -29,6 +29,7 @@ struct DeviceCaps {
   uint32_t subgroup_size = 1;
   uint32_t min_subgroup_size = 1;
   uint32_t max_subgroup_size = 1;
+  bool subgroup_arithmetic = false; // compute stage: basic + arithmetic
   bool subgroup_clustered = false;  // compute stage: basic + arithmetic + clustered
   bool subgroup_size_control = false;
   bool compute_full_subgroups = false;
@@ -77,16 +78,29 @@ struct Quirks {
   bool avoid_subgroup_ops = false;      // subgroup reductions are unreliable here
   bool disable_pipeline_cache = false;  // the driver corrupts shared/persisted pipeline caches
   bool prefer_contiguous_loads = false; // one contiguous chunk per invocation is fastest (CPU-type devices)
+  bool invocations_are_simd_lanes = false;  // a workgroup is one CPU core's SIMD lanes: shared memory and barriers are slow
   uint32_t shared_memory_budget = 0;    // bytes of shared memory a workgroup should use
   uint32_t max_loop_iterations = 0;     // loops of one invocation silently stop after this many iterations (0 = no cap)
 };
 Quirks quirks_for(const DeviceCaps& device);
 
+// VKATTN_VULKAN_KERNEL (`env`, may be null): "tiled" or "lanes" forces that
+// kernel wherever it can run, "auto" or unset keeps the device's choice. The
+// conformance tests use it to cover both kernels on one device.
+// INVALID_ARGUMENT for any other value.
+Status apply_kernel_override(const char* env, Quirks* quirks);
+
 // The kernel variant and tiling of one plan, chosen from the problem and the
 // device's limits. Every field becomes a specialization constant or a
 // dispatch dimension; shared_bytes is what the shader will declare.
 struct KernelConfig {
+  // tiled: shaders/flash_attn.comp, shared-memory tiles (GPUs).
+  // lanes: shaders/flash_attn_lanes.comp, rows in private memory, no shared
+  //        memory or barriers (devices whose invocations are SIMD lanes).
+  enum class Kernel { tiled, lanes };
+  Kernel kernel = Kernel::tiled;
   uint32_t workgroup_size = 64;
+  uint32_t lane_rows = 0;       // lanes kernel: query rows per workgroup (= block_q); lanes split the keys
   uint32_t block_q = 32;        // query rows per workgroup (of the G*q_len rows of a kv head)
   uint32_t block_kv = 32;       // keys per tile
   uint32_t qk_rows = 1;         // Q.K^T micro-tile per thread: rows x keys
@@ -106,14 +120,24 @@ struct KernelConfig {
 Status choose_kernel_config(const Problem& problem, const DeviceCaps& device, const Quirks& quirks,
                             KernelConfig* out);
 
+// Floats of one query row's (O, m, l) record in the Partials buffer: O, m
+// and l padded to a multiple of 4 (mirrors state_stride() in
+// shaders/attention_common.glsl).
+inline uint64_t state_record_floats(uint64_t v_dim) { return (v_dim + 2 + 3) / 4 * 4; }
+
+// Largest qk_dim / v_dim the lanes kernel keeps in registers, and its
+// budget of q and o floats per lane (rows x (qk_dim + v_dim)).
+constexpr int64_t kLanesMaxHeadDim = 256;
+constexpr uint64_t kLanesRegisterFloats = 512;
+
 // Shared memory (bytes) the flash-attention shader declares for a config.
 uint32_t shared_memory_bytes(const KernelConfig& config, uint32_t qk_dim);
 
-// Upper bounds of the loop iterations one invocation of flash_attn.comp runs
-// (loops the shader marks [[unroll]] excluded): once per dispatch, and per
-// key tile. Used against Quirks::max_loop_iterations.
-uint64_t loop_iterations_per_dispatch(const KernelConfig& config, uint32_t qk_dim);
-uint64_t loop_iterations_per_tile(const KernelConfig& config, uint32_t qk_dim);
+// Upper bounds of the loop iterations one invocation of the config's kernel
+// runs (loops the shader marks [[unroll]] excluded): once per dispatch, and
+// per key tile. Used against Quirks::max_loop_iterations.
+uint64_t loop_iterations_per_dispatch(const KernelConfig& config, uint32_t qk_dim, uint32_t v_dim);
+uint64_t loop_iterations_per_tile(const KernelConfig& config, uint32_t qk_dim, uint32_t v_dim);
 
 }  // namespace vk
 }  // namespace vkattn

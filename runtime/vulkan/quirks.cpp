@@ -1,5 +1,6 @@
 // Device choice and the quirks table: pure functions of DeviceCaps.
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "device_caps.h"
@@ -78,6 +79,11 @@ Quirks quirks_for(const DeviceCaps& d) {
   // interleaved pattern GPUs want (measured on lavapipe/llvmpipe, see
   // docs/PERFORMANCE.md).
   if (d.type == VKATTN_DEVICE_TYPE_CPU) q.prefer_contiguous_loads = true;
+  // The same devices run a workgroup as one core's SIMD lanes: shared
+  // memory is reached by per-lane gathers and every barrier is a coroutine
+  // switch, so the lanes kernel (no shared memory, no barriers, uniform K/V
+  // loads) runs several times faster there (docs/PERFORMANCE.md).
+  if (d.type == VKATTN_DEVICE_TYPE_CPU) q.invocations_are_simd_lanes = true;
   // Use at most 24 KiB of shared memory per workgroup: phone GPUs (Mali,
   // Adreno) have 32 KiB and lose occupancy when one workgroup takes it all;
   // CPU-type devices may use everything (one workgroup per core).
@@ -93,6 +99,18 @@ Quirks quirks_for(const DeviceCaps& d) {
     q.max_loop_iterations = 65535;
   }
   return q;
+}
+
+Status apply_kernel_override(const char* env, Quirks* quirks) {
+  if (env == nullptr || env[0] == '\0' || std::strcmp(env, "auto") == 0) return Status();
+  if (std::strcmp(env, "tiled") == 0) {
+    quirks->invocations_are_simd_lanes = false;
+  } else if (std::strcmp(env, "lanes") == 0) {
+    quirks->invocations_are_simd_lanes = true;
+  } else {
+    return invalid_argument("VKATTN_VULKAN_KERNEL='%s' is not one of auto, tiled, lanes", env);
+  }
+  return Status();
 }
 
 }  // namespace vk

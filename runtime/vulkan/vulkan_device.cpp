@@ -40,6 +40,7 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
   VKATTN_RETURN_IF_ERROR(choose_device(instance_->caps(), options.device_index, std::getenv("VKATTN_DEVICE"), &chosen));
   caps_ = instance_->caps()[chosen];
   quirks_ = quirks_for(caps_);
+  VKATTN_RETURN_IF_ERROR(apply_kernel_override(std::getenv("VKATTN_VULKAN_KERNEL"), &quirks_));
   physical_ = instance_->physical_devices()[chosen];
   vkattn_device_info_init(&info_);
   fill_device_info(caps_, &info_);

@@ -223,10 +223,11 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
   caps.subgroup_size = subgroup.subgroupSize;
   caps.min_subgroup_size = size_control ? size_props.minSubgroupSize : subgroup.subgroupSize;
   caps.max_subgroup_size = size_control ? size_props.maxSubgroupSize : subgroup.subgroupSize;
-  const VkSubgroupFeatureFlags needed =
-      VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT | VK_SUBGROUP_FEATURE_CLUSTERED_BIT;
-  caps.subgroup_clustered = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0 &&
-                            (subgroup.supportedOperations & needed) == needed;
+  const bool compute_subgroups = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
+  const VkSubgroupFeatureFlags arithmetic = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+  const VkSubgroupFeatureFlags clustered = arithmetic | VK_SUBGROUP_FEATURE_CLUSTERED_BIT;
+  caps.subgroup_arithmetic = compute_subgroups && (subgroup.supportedOperations & arithmetic) == arithmetic;
+  caps.subgroup_clustered = compute_subgroups && (subgroup.supportedOperations & clustered) == clustered;
   caps.max_allocation_bytes = maintenance3.maxMemoryAllocationSize;
   caps.max_buffer_bytes = maintenance4 ? maintenance4_props.maxBufferSize : maintenance3.maxMemoryAllocationSize;
   caps.driver_id = driver_properties ? static_cast<uint32_t>(driver.driverID) : 0;

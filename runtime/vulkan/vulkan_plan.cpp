@@ -41,6 +41,13 @@ struct DispatchConstants {
   uint32_t chunk_count;
 };
 
+// Whether every row of a view starts at a multiple of 4 elements, so that a
+// row of `dims` elements can be read as vec4s.
+bool rows_vec4_aligned(const RelativeView& view, int64_t dims) {
+  return dims % 4 == 0 && view.offset % 4 == 0 && view.batch_stride % 4 == 0 && view.head_stride % 4 == 0 &&
+         view.seq_stride % 4 == 0;
+}
+
 void set_view(uint32_t* out, const RelativeView& view) {
   out[0] = view.offset;
   out[1] = view.batch_stride;
@@ -56,7 +63,15 @@ enum ShaderFlags : uint32_t {
   kFlagSplit = 16,
   kFlagContiguousLoads = 32,
   kFlagSubgroupSoftmax = 64,
+  // flash_attn_lanes.comp only:
+  kFlagKvVec4 = 128,     // K and V rows start at multiples of 4 elements
+  kFlagStateIn = 256,    // resume from the previous key chunk's (O, m, l)
+  kFlagStateOut = 512,   // write (O, m, l) for the next chunk or the reduce pass
+  kFlagOutVec4 = 1024,   // O rows start at multiples of 4 elements
 };
+
+// The three places a key chunk can have in a row's walk over its keys.
+enum ChunkRole { kOnlyOrFirstChunk = 0, kMiddleChunk = 1, kLastChunk = 2 };
 
 class VulkanPlan final : public DevicePlan {
  public:
@@ -82,7 +97,7 @@ class VulkanPlan final : public DevicePlan {
   KernelConfig config_;
   std::vector<Slice> slices_;
   shaders::ShaderId attention_shader_ = shaders::ShaderId::flash_attn_f32;
-  VkPipeline attention_ = VK_NULL_HANDLE;
+  VkPipeline attention_[3] = {};  // by ChunkRole
   VkPipeline reduce_ = VK_NULL_HANDLE;
   std::unique_ptr<VulkanBuffer> params_;
   std::unique_ptr<VulkanBuffer> kv_lens_;
@@ -131,7 +146,7 @@ Status VulkanPlan::initialize() {
       }
     }
     const bool scratch = config_.kv_splits > 1 || chunk_count_ > 1;
-    const uint64_t bytes_per_row = scratch ? uint64_t{config_.kv_splits} * static_cast<uint64_t>(p_.v_dim + 2) * 4 : 0;
+    const uint64_t bytes_per_row = scratch ? uint64_t{config_.kv_splits} * state_record_floats(static_cast<uint64_t>(p_.v_dim)) * 4 : 0;
     const Status sliced = plan_slices(p_, limits, config_.kv_splits, bytes_per_row, &slices_);
     if (!sliced.ok()) {
       if (config_.kv_splits == 1) return sliced;
@@ -153,17 +168,56 @@ Status VulkanPlan::initialize() {
   if (config_.kv_splits > 1) flags |= kFlagSplit;
   if (config_.contiguous_loads) flags |= kFlagContiguousLoads;
   if (config_.subgroup_softmax) flags |= kFlagSubgroupSoftmax;
-  const std::vector<uint32_t> constants = {config_.workgroup_size, config_.block_q,  config_.block_kv,
-                                           static_cast<uint32_t>(p_.qk_dim), static_cast<uint32_t>(p_.v_dim),
-                                           config_.v_dim_padded,   config_.qk_rows,  config_.qk_cols,
-                                           config_.pv_rows,        config_.pv_dims,  config_.softmax_threads,
-                                           flags};
-  if (config_.subgroup_softmax) {
+  bool kv_vec4 = true;
+  bool out_vec4 = true;
+  for (const Slice& slice : slices_) {
+    kv_vec4 = kv_vec4 && rows_vec4_aligned(slice.k, p_.qk_dim) && rows_vec4_aligned(slice.v, p_.v_dim);
+    out_vec4 = out_vec4 && rows_vec4_aligned(slice.out, p_.v_dim);
+  }
+  const bool lanes = config_.kernel == KernelConfig::Kernel::lanes;
+  if (lanes && kv_vec4) flags |= kFlagKvVec4;
+  if (lanes && out_vec4) flags |= kFlagOutVec4;
+  if (lanes) {
+    attention_shader_ = f16 ? shaders::ShaderId::flash_attn_lanes_f16 : shaders::ShaderId::flash_attn_lanes_f32;
+  } else if (config_.subgroup_softmax) {
     attention_shader_ = f16 ? shaders::ShaderId::flash_attn_f16_subgroup : shaders::ShaderId::flash_attn_f32_subgroup;
   } else {
     attention_shader_ = f16 ? shaders::ShaderId::flash_attn_f16 : shaders::ShaderId::flash_attn_f32;
   }
-  VKATTN_RETURN_IF_ERROR(device_.pipeline(attention_shader_, constants, config_.subgroup_softmax, &attention_));
+  // Specialization constants by id (the shaders name the ids they use; the
+  // lanes kernel reads id 1 as its rows per workgroup and id 2 as its keys
+  // per lane per tile).
+  std::vector<uint32_t> constants = {config_.workgroup_size,
+                                     lanes ? config_.lane_rows : config_.block_q,
+                                     lanes ? config_.block_kv / config_.workgroup_size : config_.block_kv,
+                                     static_cast<uint32_t>(p_.qk_dim),
+                                     static_cast<uint32_t>(p_.v_dim),
+                                     config_.v_dim_padded,
+                                     config_.qk_rows,
+                                     config_.qk_cols,
+                                     config_.pv_rows,
+                                     config_.pv_dims,
+                                     config_.softmax_threads,
+                                     flags};
+  // flash_attn.comp reads a chunk's role from the push constants; the lanes
+  // kernel has it specialised (a run-time branch would put its loads under
+  // a mask), one pipeline per role the plan uses.
+  for (const ChunkRole role : {kOnlyOrFirstChunk, kMiddleChunk, kLastChunk}) {
+    const bool used = role == kOnlyOrFirstChunk || (role == kLastChunk && chunk_count_ > 1) ||
+                      (role == kMiddleChunk && chunk_count_ > 2);
+    if (!used) continue;
+    if (!lanes && role != kOnlyOrFirstChunk) {
+      attention_[role] = attention_[kOnlyOrFirstChunk];
+      continue;
+    }
+    uint32_t role_flags = flags;
+    if (lanes && role != kOnlyOrFirstChunk) role_flags |= kFlagStateIn;
+    if (lanes && (config_.kv_splits > 1 || (chunk_count_ > 1 && role != kLastChunk))) role_flags |= kFlagStateOut;
+    constants.back() = role_flags;
+    const bool full_subgroups = config_.subgroup_softmax || (lanes && device_.caps().compute_full_subgroups);
+    VKATTN_RETURN_IF_ERROR(device_.pipeline(attention_shader_, constants, full_subgroups, &attention_[role]));
+  }
+  constants.back() = flags;
   if (config_.kv_splits > 1) {
     const shaders::ShaderId reduce =
         f16 ? shaders::ShaderId::flash_attn_reduce_f16 : shaders::ShaderId::flash_attn_reduce_f32;
@@ -292,7 +346,6 @@ Status VulkanPlan::record() {
   const uint64_t blocks = ceil_div(static_cast<uint64_t>(p_.group() * p_.q_len), static_cast<uint64_t>(config_.block_q));
   for (size_t s = 0; s < slices_.size(); ++s) {
     const Slice& slice = slices_[s];
-    fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, attention_);
     fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &sets_[s], 0,
                                nullptr);
     const uint32_t heads = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
@@ -302,6 +355,8 @@ Status VulkanPlan::record() {
         fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
                                 &between, 0, nullptr, 0, nullptr);
       }
+      const ChunkRole role = chunk == 0 ? kOnlyOrFirstChunk : chunk + 1 < chunk_count_ ? kMiddleChunk : kLastChunk;
+      fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, attention_[role]);
       for (uint64_t base = 0; base < blocks; base += max_x) {
         const DispatchConstants constants{static_cast<uint32_t>(base), chunk, chunk_keys_, chunk_count_};
         fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),

@@ -23,7 +23,7 @@ vkattn::Problem problem(int64_t batch, int64_t q_heads, int64_t kv_heads, int64_
 
 }  // namespace
 
-TEST_CASE("decode with GQA uses the direct kernel; prefill packs blocks for XNNPACK") {
+TEST_CASE("decode with GQA uses the direct kernel, prefill packs blocks for XNNPACK") {
   const vkattn::cpu::Tiling decode = vkattn::cpu::choose_tiling(problem(1, 32, 8, 1, 32768, 128), 2);
   CHECK(decode.direct);
   const vkattn::cpu::Tiling prefill = vkattn::cpu::choose_tiling(problem(1, 8, 8, 2048, 2048, 64), 2);

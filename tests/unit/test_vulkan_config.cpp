@@ -97,6 +97,7 @@ DeviceCaps nvidia_rtx() {
 DeviceCaps lavapipe() {
   DeviceCaps d = base_device("llvmpipe (LLVM 15.0.6, 256 bits)", VKATTN_DEVICE_TYPE_CPU, kVendorMesa);
   d.subgroup_size = d.min_subgroup_size = d.max_subgroup_size = 8;
+  d.subgroup_arithmetic = true;
   d.subgroup_clustered = false;
   d.subgroup_size_control = d.compute_full_subgroups = true;
   d.shared_memory_bytes = 32768;
@@ -173,6 +174,8 @@ TEST_CASE("quirks: named flags from evidence, never vendor checks in kernels") {
   CHECK_FALSE(quirks_for(adreno_650()).disable_pipeline_cache);
   CHECK(quirks_for(lavapipe()).prefer_contiguous_loads);
   CHECK_FALSE(quirks_for(mali_g78()).prefer_contiguous_loads);
+  CHECK(quirks_for(lavapipe()).invocations_are_simd_lanes);
+  CHECK_FALSE(quirks_for(intel_uhd()).invocations_are_simd_lanes);
   CHECK(quirks_for(mali_g78()).shared_memory_budget == 24576);
   CHECK(quirks_for(lavapipe()).shared_memory_budget == 32768);
   CHECK(quirks_for(powervr_ge8320()).shared_memory_budget == 16384);
@@ -196,32 +199,94 @@ TEST_CASE("kernel configs fit every device's limits for every head size") {
         KernelConfig c;
         const Status status = choose_kernel_config(p, device, quirks, &c);
         REQUIRE_MESSAGE(status.ok(), status.message());
-        CHECK(c.shared_bytes == shared_memory_bytes(c, static_cast<uint32_t>(p.qk_dim)));
-        CHECK(c.shared_bytes <= quirks.shared_memory_budget);
         CHECK(c.workgroup_size <= device.max_workgroup_invocations);
-        CHECK((is_pow2(c.block_q) && is_pow2(c.block_kv) && is_pow2(c.softmax_threads)));
-        CHECK(c.block_q % c.qk_rows == 0);
-        CHECK(c.block_kv % c.qk_cols == 0);
-        CHECK((c.block_q / c.qk_rows) * (c.block_kv / c.qk_cols) <= c.workgroup_size);
-        CHECK(c.block_q % c.pv_rows == 0);
-        CHECK(c.v_dim_padded >= p.v_dim);
-        CHECK(c.v_dim_padded % c.pv_dims == 0);
-        CHECK((c.block_q / c.pv_rows) * (c.v_dim_padded / c.pv_dims) <= c.workgroup_size);
-        CHECK(c.softmax_threads * c.block_q <= c.workgroup_size);
-        CHECK(c.softmax_threads <= c.block_kv);
-        if (c.subgroup_softmax) {
-          CHECK(device.subgroup_clustered);
-          CHECK_FALSE(quirks.avoid_subgroup_ops);
-          CHECK(c.softmax_threads <= device.min_subgroup_size);
+        if (c.kernel == KernelConfig::Kernel::lanes) {
+          CHECK(quirks.invocations_are_simd_lanes);
+          CHECK(c.workgroup_size == device.subgroup_size);
+          CHECK(device.subgroup_arithmetic);
+          CHECK(c.block_q == c.lane_rows);
+          CHECK(c.block_kv % c.workgroup_size == 0);
+          CHECK(((c.lane_rows == 1 || c.lane_rows == 2 || c.lane_rows == 4)));
+          CHECK((c.lane_rows == 1 || uint64_t{c.lane_rows} * static_cast<uint64_t>(p.qk_dim + p.v_dim) <=
+                                         kLanesRegisterFloats));
+          CHECK(c.shared_bytes == 0);
+          CHECK(p.qk_dim <= kLanesMaxHeadDim);
+          CHECK(p.v_dim <= kLanesMaxHeadDim);
+        } else {
+          CHECK(c.shared_bytes == shared_memory_bytes(c, static_cast<uint32_t>(p.qk_dim)));
+          CHECK(c.shared_bytes <= quirks.shared_memory_budget);
+          CHECK((is_pow2(c.block_q) && is_pow2(c.block_kv) && is_pow2(c.softmax_threads)));
+          CHECK(c.block_q % c.qk_rows == 0);
+          CHECK(c.block_kv % c.qk_cols == 0);
+          CHECK((c.block_q / c.qk_rows) * (c.block_kv / c.qk_cols) <= c.workgroup_size);
+          CHECK(c.block_q % c.pv_rows == 0);
+          CHECK(c.v_dim_padded >= p.v_dim);
+          CHECK(c.v_dim_padded % c.pv_dims == 0);
+          CHECK((c.block_q / c.pv_rows) * (c.v_dim_padded / c.pv_dims) <= c.workgroup_size);
+          CHECK(c.softmax_threads * c.block_q <= c.workgroup_size);
+          CHECK(c.softmax_threads <= c.block_kv);
+          if (c.subgroup_softmax) {
+            CHECK(device.subgroup_clustered);
+            CHECK_FALSE(quirks.avoid_subgroup_ops);
+            CHECK(c.softmax_threads <= device.min_subgroup_size);
+          }
+          CHECK(c.contiguous_loads == quirks.prefer_contiguous_loads);
         }
-        CHECK(c.contiguous_loads == quirks.prefer_contiguous_loads);
         CHECK((c.kv_splits >= 1 && c.kv_splits <= 64));
       }
     }
   }
 }
 
-TEST_CASE("decode splits the key range across workgroups; prefill does not") {
+TEST_CASE("CPU-type devices get the lanes kernel where its registers hold the rows, GPUs the tiled one") {
+  KernelConfig c;
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  CHECK(c.kernel == KernelConfig::Kernel::lanes);
+  CHECK(c.lane_rows == 4);
+  CHECK(c.block_q == 4);
+  CHECK(c.block_kv == 16);  // two keys per lane
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 128, 128), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  CHECK(c.lane_rows == 2);
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 256, 256), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  CHECK(c.lane_rows == 1);
+  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 4096, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  CHECK(c.lane_rows == 4);  // decode: the 4 query heads of a kv head, the lanes over its keys
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 1, 4096, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  CHECK(c.lane_rows == 1);
+  DeviceCaps no_arithmetic = lavapipe();
+  no_arithmetic.subgroup_arithmetic = false;
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), no_arithmetic, quirks_for(no_arithmetic), &c).ok());
+  CHECK(c.kernel == KernelConfig::Kernel::tiled);  // the lanes merge with subgroup arithmetic
+  REQUIRE(choose_kernel_config(make(1, 1, 1, 16, 16, 512, 512), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  CHECK(c.kernel == KernelConfig::Kernel::tiled);  // too many registers: shared-memory tiles
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), mali_g78(), quirks_for(mali_g78()), &c).ok());
+  CHECK(c.kernel == KernelConfig::Kernel::tiled);
+
+  // One loop iteration per key tile: a dispatch on llvmpipe covers tens of
+  // thousands of keys before the plan needs another.
+  REQUIRE(choose_kernel_config(make(1, 8, 1, 64, 1000000, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  CHECK(loop_iterations_per_tile(c, 64, 64) == 1);
+  CHECK(loop_iterations_per_dispatch(c, 64, 64) == 16);
+  CHECK(uint64_t{c.max_tiles_per_dispatch} * c.block_kv > 500000);
+}
+
+TEST_CASE("VKATTN_VULKAN_KERNEL forces a kernel, anything else is rejected by name") {
+  Quirks q = quirks_for(lavapipe());
+  REQUIRE(apply_kernel_override(nullptr, &q).ok());
+  CHECK(q.invocations_are_simd_lanes);
+  REQUIRE(apply_kernel_override("auto", &q).ok());
+  CHECK(q.invocations_are_simd_lanes);
+  REQUIRE(apply_kernel_override("tiled", &q).ok());
+  CHECK_FALSE(q.invocations_are_simd_lanes);
+  Quirks gpu = quirks_for(nvidia_rtx());
+  REQUIRE(apply_kernel_override("lanes", &gpu).ok());
+  CHECK(gpu.invocations_are_simd_lanes);
+  const Status bad = apply_kernel_override("fast", &gpu);
+  CHECK(bad.code() == VKATTN_ERROR_INVALID_ARGUMENT);
+  CHECK(bad.message().find("VKATTN_VULKAN_KERNEL='fast'") != std::string::npos);
+}
+
+TEST_CASE("decode splits the key range across workgroups, prefill does not") {
   KernelConfig decode, prefill;
   REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 32768, 128, 128), nvidia_rtx(), quirks_for(nvidia_rtx()), &decode).ok());
   CHECK(decode.kv_splits > 1);

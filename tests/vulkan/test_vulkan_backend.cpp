@@ -26,6 +26,12 @@ struct Context {
   explicit Context(const char* cache_path = nullptr) {
     REQUIRE(create_validated_context(usable_vulkan_devices().front(), &log, cache_path, &context) == VKATTN_SUCCESS);
   }
+  vkattn_device_info device_info() const {
+    vkattn_device_info info;
+    vkattn_device_info_init(&info);
+    REQUIRE(vkattn_context_get_info(context, &info) == VKATTN_SUCCESS);
+    return info;
+  }
   ~Context() {
     vkattn_context_destroy(context);
     CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
@@ -44,6 +50,27 @@ CaseSpec small_case() {
   return spec;
 }
 
+// What the planner chose for the problem of `spec`.
+vkattn_plan_info plan_info_for(vkattn_context context, const CaseSpec& spec) {
+  const HostInputs in = make_inputs(spec);
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
+  vkattn_plan_info plan_info;
+  vkattn_plan_info_init(&plan_info);
+  REQUIRE(vkattn_plan_get_info(plan, &plan_info) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+  return plan_info;
+}
+
+// Forces VKATTN_VULKAN_KERNEL for the contexts created in its scope.
+class KernelOverride {
+ public:
+  explicit KernelOverride(const char* kernel) { REQUIRE(setenv("VKATTN_VULKAN_KERNEL", kernel, 1) == 0); }
+  ~KernelOverride() { unsetenv("VKATTN_VULKAN_KERNEL"); }
+  KernelOverride(const KernelOverride&) = delete;
+  KernelOverride& operator=(const KernelOverride&) = delete;
+};
+
 std::string temp_path(const char* name) { return "/tmp/vkattn_test_" + std::to_string(getpid()) + "_" + name; }
 
 long resident_pages() {
@@ -59,9 +86,7 @@ long resident_pages() {
 
 TEST_CASE("the context describes its Vulkan device") {
   Context c;
-  vkattn_device_info info;
-  vkattn_device_info_init(&info);
-  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  const vkattn_device_info info = c.device_info();
   CHECK(info.backend == VKATTN_BACKEND_VULKAN);
   CHECK(std::strlen(info.name) > 0);
   CHECK(info.subgroup_size >= 1);
@@ -121,9 +146,7 @@ TEST_CASE("a head dimension beyond the device's shared memory is UNSUPPORTED, na
 
 TEST_CASE("a buffer larger than the device heap is OUT_OF_DEVICE_MEMORY and the context keeps working") {
   Context c;
-  vkattn_device_info info;
-  vkattn_device_info_init(&info);
-  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  const vkattn_device_info info = c.device_info();
   vkattn_buffer huge = nullptr;
   const vkattn_status status = vkattn_buffer_create(c.context, info.memory_bytes + (uint64_t{1} << 30), 0, &huge);
   CHECK(status == VKATTN_ERROR_OUT_OF_DEVICE_MEMORY);
@@ -135,9 +158,7 @@ TEST_CASE("a buffer larger than the device heap is OUT_OF_DEVICE_MEMORY and the 
 
 TEST_CASE("a plan whose tensors exceed the device heap fails with OUT_OF_DEVICE_MEMORY, then work continues") {
   Context c;
-  vkattn_device_info info;
-  vkattn_device_info_init(&info);
-  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  const vkattn_device_info info = c.device_info();
   // Allocate buffers until the heap is exhausted, then free them all.
   std::vector<vkattn_buffer> held;
   const uint64_t chunk = info.memory_bytes / 4;
@@ -155,9 +176,7 @@ TEST_CASE("a plan whose tensors exceed the device heap fails with OUT_OF_DEVICE_
 
 TEST_CASE("K and V larger than maxStorageBufferRange give the right answer (windows per head)") {
   Context c;
-  vkattn_device_info info;
-  vkattn_device_info_init(&info);
-  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  const vkattn_device_info info = c.device_info();
   // Hkv = 8, Skv = 65536, D = 128, f32: K alone is 256 MiB, twice lavapipe's 128 MiB range.
   CaseSpec spec;
   spec.group = "binding_range";
@@ -177,9 +196,7 @@ TEST_CASE("K and V larger than maxStorageBufferRange give the right answer (wind
 
 TEST_CASE("one (batch, head) beyond maxStorageBufferRange is UNSUPPORTED, naming the limit") {
   Context c;
-  vkattn_device_info info;
-  vkattn_device_info_init(&info);
-  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  const vkattn_device_info info = c.device_info();
   vkattn_attention_desc desc;
   vkattn_attention_desc_init(&desc);
   desc.batch = desc.q_heads = desc.kv_heads = 1;
@@ -192,27 +209,47 @@ TEST_CASE("one (batch, head) beyond maxStorageBufferRange is UNSUPPORTED, naming
   CHECK(std::strstr(vkattn_last_error(), "maxStorageBufferRange") != nullptr);
 }
 
-TEST_CASE("long key ranges are walked in several dispatches where the driver caps loop iterations") {
+TEST_CASE("long key ranges are walked in several dispatches where the driver caps loop iterations (tiled kernel)") {
+  const KernelOverride tiled("tiled");
   Context c;
-  vkattn_device_info info;
-  vkattn_device_info_init(&info);
-  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  const vkattn_device_info info = c.device_info();
   CaseSpec spec;
   spec.group = "loop_cap";
   spec.q_heads = spec.kv_heads = 8;
   spec.q_len = 64;
   spec.kv_len = 4096;
   spec.qk_dim = spec.v_dim = 128;
-  const HostInputs in = make_inputs(spec);
-  vkattn_plan plan = nullptr;
-  REQUIRE(vkattn_plan_create(c.context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
-  vkattn_plan_info plan_info;
-  vkattn_plan_info_init(&plan_info);
-  REQUIRE(vkattn_plan_get_info(plan, &plan_info) == VKATTN_SUCCESS);
-  vkattn_plan_destroy(plan);
+  const vkattn_plan_info plan_info = plan_info_for(c.context, spec);
   if (std::strncmp(info.name, "llvmpipe", 8) == 0) CHECK(plan_info.dispatches > 1);
   const CaseResult result = run_case(c.context, spec);
   CHECK_MESSAGE(result.passed, result.message);
+}
+
+TEST_CASE("long key ranges are walked in several dispatches where the driver caps loop iterations (lanes kernel)") {
+  // The lanes kernel runs one loop iteration per tile of 16 keys (two per
+  // lane): on llvmpipe a dispatch covers about 786,000 keys, so 1,000,000
+  // keys take a first and a last chunk and 1,700,000 a first, a middle and a
+  // last one (a specialised pipeline each). 128 query rows keep split-KV out
+  // of it; head dim 4 keeps the float64 reference quick.
+  const KernelOverride lanes("lanes");
+  Context c;
+  const vkattn_device_info info = c.device_info();
+  for (const int64_t kv_len : {1000000, 1700000}) {
+    CAPTURE(kv_len);
+    CaseSpec spec;
+    spec.group = "loop_cap_lanes";
+    spec.q_heads = 8;
+    spec.kv_heads = 1;
+    spec.q_len = 16;
+    spec.kv_len = kv_len;
+    spec.qk_dim = spec.v_dim = 4;
+    const vkattn_plan_info plan_info = plan_info_for(c.context, spec);
+    CHECK(std::strstr(plan_info.kernel, "lanes") != nullptr);
+    CHECK(plan_info.kv_splits == 1);
+    if (std::strncmp(info.name, "llvmpipe", 8) == 0) CHECK(plan_info.dispatches == (kv_len == 1000000 ? 2u : 3u));
+    const CaseResult result = run_case(c.context, spec);
+    CHECK_MESSAGE(result.passed, result.message);
+  }
 }
 
 TEST_CASE("pipeline cache: cold start writes it, a warm start reads it, bad files are ignored with a warning") {
@@ -307,11 +344,9 @@ TEST_CASE("a plan executed 1000 times gives identical results and does not grow 
   vkattn_plan_destroy(plan);
 }
 
-TEST_CASE("buffers on unified memory map without copies; writes are seen by the next execution") {
+TEST_CASE("buffers on unified memory map without copies, and writes are seen by the next execution") {
   Context c;
-  vkattn_device_info info;
-  vkattn_device_info_init(&info);
-  REQUIRE(vkattn_context_get_info(c.context, &info) == VKATTN_SUCCESS);
+  const vkattn_device_info info = c.device_info();
   vkattn_buffer buffer = nullptr;
   REQUIRE(vkattn_buffer_create(c.context, 4096, VKATTN_BUFFER_HOST_VISIBLE, &buffer) == VKATTN_SUCCESS);
   void* pointer = nullptr;

@@ -2,10 +2,13 @@
 // layer and synchronization validation on: every case must match the float64
 // reference and the layer must report nothing. One process runs the whole
 // matrix (hundreds of plans created, executed and destroyed) and must end
-// cleanly.
+// cleanly. Both kernels run on every device (VKATTN_VULKAN_KERNEL): a device
+// picks one of them, and the other is what some other device runs.
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include "conformance.h"
@@ -13,13 +16,26 @@
 
 using namespace vkattn_test;
 
-TEST_CASE("conformance matrix on every Vulkan device, validation clean") {
+namespace {
+
+void run_matrix(const char* kernel) {
+  REQUIRE(setenv("VKATTN_VULKAN_KERNEL", kernel, 1) == 0);
   for (uint32_t device : usable_vulkan_devices()) {
     CAPTURE(device);
     LogCollector log;
     vkattn_context context = nullptr;
     REQUIRE(create_validated_context(device, &log, nullptr, &context) == VKATTN_SUCCESS);
     const std::vector<CaseSpec> cases = conformance_cases();
+    {  // the override reached the plans
+      const HostInputs in = make_inputs(cases.front());
+      vkattn_plan plan = nullptr;
+      REQUIRE(vkattn_plan_create(context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
+      vkattn_plan_info info;
+      vkattn_plan_info_init(&info);
+      REQUIRE(vkattn_plan_get_info(plan, &info) == VKATTN_SUCCESS);
+      CHECK((std::strstr(info.kernel, "lanes") != nullptr) == (std::strcmp(kernel, "lanes") == 0));
+      vkattn_plan_destroy(plan);
+    }
     int passed = 0, skipped = 0;
     std::map<vkattn_dtype, double> worst;
     for (const CaseSpec& spec : cases) {
@@ -33,9 +49,15 @@ TEST_CASE("conformance matrix on every Vulkan device, validation clean") {
       if (result.passed) ++passed;
       worst[spec.dtype] = std::max(worst[spec.dtype], result.error / result.allowed);
     }
-    MESSAGE("Vulkan device ", device, ": ", passed, " passed, ", skipped, " skipped of ", cases.size(),
+    MESSAGE("Vulkan device ", device, ", ", kernel, " kernel: ", passed, " passed, ", skipped, " skipped of ", cases.size(),
             "; worst error / tolerance: f32 ", worst[VKATTN_DTYPE_F32], ", f16 ", worst[VKATTN_DTYPE_F16]);
     CHECK(vkattn_context_destroy(context) == VKATTN_SUCCESS);
     CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
   }
 }
+
+}  // namespace
+
+TEST_CASE("conformance matrix on every Vulkan device, tiled kernel, validation clean") { run_matrix("tiled"); }
+
+TEST_CASE("conformance matrix on every Vulkan device, lanes kernel, validation clean") { run_matrix("lanes"); }

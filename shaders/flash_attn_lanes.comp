@@ -1,0 +1,288 @@
+#version 450
+// Attention for devices that run a workgroup as the SIMD lanes of one CPU
+// core (lavapipe / llvmpipe). What is cheap there and what is not (measured,
+// docs/PERFORMANCE.md):
+//   - outside control flow, a load whose address is the same for every lane
+//     is one scalar load and a broadcast;
+//   - inside any loop or branch every load is a per-lane gather, whether
+//     the lanes' addresses differ or not, so each loaded element should
+//     serve as many multiply-adds as possible;
+//   - shared memory is reached the same way and barriers switch coroutines;
+//   - loads and stores at per-lane addresses that are unrolled, and private
+//     arrays indexed at run time, cost compile time (seconds);
+//   - a branch runs both sides under a mask.
+// So one workgroup (one subgroup) takes ROWS query rows of one kv head and
+// its lanes split the keys: lane `lane` walks keys j0 + c * WG + lane of
+// each tile of WG * TILE keys. The rows' q (pre-scaled) are uniform,
+// loaded once outside any loop; each lane keeps its own online-softmax
+// state (m, l, o) for every row in registers, indexed by constants only
+// (every loop but the key loop is unrolled for the specialised head
+// dimensions), and each K and V element it gathers serves ROWS
+// multiply-adds. At the end the lanes' states merge with subgroup
+// arithmetic and one lane stores the result. Decode (a kv head's few query
+// heads) keeps every lane busy this way.
+// As in flash_attn.comp, a kv head's query heads are interleaved with
+// positions (row = position * G + head), so one pass over K and V serves
+// the whole GQA group. Split-KV and key chunks use the same (O, m, l)
+// records as flash_attn.comp. The key loop is the only loop: one iteration
+// per tile (see loop_iterations_per_tile() in runtime/vulkan/).
+#extension GL_EXT_control_flow_attributes : enable
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#if STORAGE_F16
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
+
+#include "attention_common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 8;       // the device's subgroup size: one subgroup per workgroup
+layout(constant_id = 1) const uint ROWS = 4;     // query rows per workgroup
+layout(constant_id = 2) const uint TILE = 2;     // keys per lane per softmax step
+layout(constant_id = 3) const uint DQK = 64;
+layout(constant_id = 4) const uint DV = 64;
+layout(constant_id = 11) const uint FLAGS = 0;
+
+const bool HAS_ADDITIVE_MASK = (FLAGS & 1u) != 0u;
+const bool HAS_BOOL_MASK = (FLAGS & 2u) != 0u;
+const bool HAS_KV_LENS = (FLAGS & 4u) != 0u;
+const bool HAS_LSE = (FLAGS & 8u) != 0u;
+const bool SPLIT = (FLAGS & 16u) != 0u;
+const bool KV_VEC4 = (FLAGS & 128u) != 0u;    // every K and V row starts at a multiple of 4 elements
+const bool STATE_IN = (FLAGS & 256u) != 0u;   // resume from the previous key chunk's (O, m, l)
+const bool STATE_OUT = (FLAGS & 512u) != 0u;  // write (O, m, l) for the next chunk or the reduce pass
+const bool O_VEC4 = (FLAGS & 1024u) != 0u;    // every O row starts at a multiple of 4 elements
+
+#if STORAGE_F16
+#define STORAGE_VEC4 f16vec4
+#else
+#define STORAGE_VEC4 vec4
+#endif
+// K, V, O and the records again, four elements at a time (aliases of
+// bindings 2, 3, 4 and 9 of attention_common.glsl).
+layout(std430, set = 0, binding = 2) readonly buffer KBuffer4 { STORAGE_VEC4 k_data4[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VBuffer4 { STORAGE_VEC4 v_data4[]; };
+layout(std430, set = 0, binding = 4) writeonly buffer OBuffer4 { STORAGE_VEC4 o_data4[]; };
+layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
+
+// Elements [4 * d4, 4 * d4 + 4) of the K or V row at `base`; elements at or
+// past `dims` read as 0 without a load. After unrolling, `d4` and `dims`
+// are constants, so no branch remains.
+vec4 load_k4(uint base, uint d4, uint dims) {
+  if (KV_VEC4) return vec4(k_data4[base / 4u + d4]);
+  vec4 value = vec4(0.0);
+  [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+    if (4u * d4 + e < dims) value[e] = float(k_data[base + 4u * d4 + e]);
+  }
+  return value;
+}
+
+vec4 load_v4(uint base, uint d4, uint dims) {
+  if (KV_VEC4) return vec4(v_data4[base / 4u + d4]);
+  vec4 value = vec4(0.0);
+  [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+    if (4u * d4 + e < dims) value[e] = float(v_data[base + 4u * d4 + e]);
+  }
+  return value;
+}
+
+bool bool_mask_allows(uint b, uint q_head, uint i, uint j) {
+  const uint index = P.bmask_view.x + b * P.bmask_view.y + q_head * P.bmask_view.z + i * P.bmask_view.w +
+                     j * P.mask_cols.y;
+  return ((bmask_words[index >> 2] >> ((index & 3u) * 8u)) & 0xffu) != 0u;
+}
+
+float additive_mask(uint b, uint q_head, uint i, uint j) {
+  return amask_data[P.amask_view.x + b * P.amask_view.y + q_head * P.amask_view.z + i * P.amask_view.w +
+                    j * P.mask_cols.x];
+}
+
+void main() {
+  const uint lane = gl_SubgroupInvocationID;
+  const uint block = gl_WorkGroupID.x + pc.block_base;
+  const uint kv_head = gl_WorkGroupID.y;
+  const uint b = gl_WorkGroupID.z / P.split.x;
+  const uint split = gl_WorkGroupID.z % P.split.x;
+  const uint group = P.sizes.y;
+  const uint q_len = P.sizes.z;
+  const uint rows = group * q_len;
+  // The plan dispatches exactly ceil(rows / ROWS) blocks, so every
+  // workgroup has rows; no early exit (it would put all that follows under
+  // a mask).
+  const uint row0 = block * ROWS;
+  const uint row_last = min(row0 + ROWS, rows) - 1u;
+
+  const int L = HAS_KV_LENS ? int(kv_lens[uint(P.masking.w) + b]) : int(P.sizes.w);
+  int key_begin = key_range(int(row0 / group), L).x;
+  int key_end = key_range(int(row_last / group), L).y;
+  const int split_first = SPLIT ? int(split * P.split.y) : 0;
+  if (SPLIT) {
+    key_begin = max(key_begin, split_first);
+    key_end = min(key_end, split_first + int(P.split.y));
+  }
+  if (pc.chunk_keys != 0u) {
+    key_begin = max(key_begin, split_first + int(pc.chunk * pc.chunk_keys));
+    key_end = min(key_end, split_first + int((pc.chunk + 1u) * pc.chunk_keys));
+  }
+
+  // The workgroup's rows (the same in every lane). Rows past the last take
+  // the last row's addresses (every read in bounds) and store nothing.
+  uint q_head_of[ROWS];
+  uint pos_of[ROWS];
+  bool valid[ROWS];
+  ivec2 range[ROWS];
+  uint record[ROWS];
+  float q[ROWS][DQK];
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint row = min(row0 + r, rows - 1u);
+    valid[r] = row0 + r < rows;
+    pos_of[r] = row / group;
+    q_head_of[r] = kv_head * group + row % group;
+    range[r] = key_range(int(pos_of[r]), L);
+    record[r] = state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV);
+    const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
+    [[unroll]] for (uint d = 0u; d < DQK; ++d) q[r][d] = float(q_data[q_base + d]) * P.scaling.x;
+  }
+
+  // This lane's running state per row. A resumed chunk's state goes to
+  // lane 0; the other lanes start empty.
+  float o[ROWS][DV];
+  float m[ROWS];
+  float l[ROWS];
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    m[r] = SCORE_FLOOR;
+    l[r] = 0.0;
+    [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] = 0.0;
+    if (STATE_IN) {
+      const bool first = lane == 0u;
+      m[r] = first ? partial_data[record[r] + DV] : SCORE_FLOOR;
+      l[r] = first ? partial_data[record[r] + DV + 1u] : 0.0;
+      [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] = first ? partial_data[record[r] + d] : 0.0;
+    }
+  }
+
+  for (int j0 = key_begin; j0 < key_end; j0 += int(WG * TILE)) {
+    // This lane's keys of the tile, clamped into the range so every load is
+    // in bounds without a branch; keys past the range get weight 0 below.
+    int key[TILE];
+    uint k_base[TILE];
+    uint v_base[TILE];
+    [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+      key[c] = j0 + int(c * WG + lane);
+      const uint j = uint(min(key[c], key_end - 1));
+      k_base[c] = P.k_view.x + b * P.k_view.y + kv_head * P.k_view.z + j * P.k_view.w;
+      v_base[c] = P.v_view.x + b * P.v_view.y + kv_head * P.v_view.z + j * P.v_view.w;
+    }
+
+    // s = q.k: each K element gathered serves ROWS multiply-adds.
+    float s[ROWS][TILE];
+    [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+      [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = 0.0;
+      [[unroll]] for (uint d4 = 0u; d4 < (DQK + 3u) / 4u; ++d4) {
+        const vec4 k = load_k4(k_base[c], d4, DQK);
+        [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+          if (4u * d4 + e < DQK) {
+            [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q[r][4u * d4 + e], k[e], s[r][c]);
+          }
+        }
+      }
+    }
+
+    // Mask and online-softmax step per row; hidden keys get weight exactly 0.
+    bool zero_weight = false;
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      float tile_max = SCORE_FLOOR;
+      bool any_nan = false;
+      bool sees[TILE];
+      [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+        const int j = key[c];
+        const uint safe_j = uint(min(j, key_end - 1));
+        sees[c] = j < key_end && j >= range[r].x && j < range[r].y;
+        if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(b, q_head_of[r], pos_of[r], safe_j);
+        if (HAS_ADDITIVE_MASK) {
+          const float add = additive_mask(b, q_head_of[r], pos_of[r], safe_j);
+          sees[c] = sees[c] && !(isinf(add) && add < 0.0);  // -inf hides the key, whatever its score
+          s[r][c] += add;
+        }
+        if (sees[c]) {
+          tile_max = max(tile_max, s[r][c]);
+          any_nan = any_nan || isnan(s[r][c]);
+        }
+      }
+      const float m_new = max(m[r], tile_max);
+      float sum = 0.0;
+      [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+        s[r][c] = sees[c] ? exp(s[r][c] - m_new) : 0.0;
+        sum += s[r][c];
+        zero_weight = zero_weight || s[r][c] == 0.0;
+      }
+      const float alpha = exp(m[r] - m_new);
+      l[r] = any_nan ? uintBitsToFloat(0x7fc00000u) : l[r] * alpha + sum;
+      m[r] = m_new;
+      [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] *= alpha;
+    }
+
+    // o += p.v; a zero weight must skip its value (0 * NaN is NaN).
+    [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+      [[unroll]] for (uint d4 = 0u; d4 < (DV + 3u) / 4u; ++d4) {
+        const vec4 v = load_v4(v_base[c], d4, DV);
+        [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+          const uint d = 4u * d4 + e;
+          if (d < DV) {
+            [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+              o[r][d] = zero_weight && s[r][c] == 0.0 ? o[r][d] : fma(s[r][c], v[e], o[r][d]);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // Merge the lanes' states: M = max m, then l and o rescaled by e^(m - M)
+  // and summed. A lane that saw no key has l = 0 and o = 0 and adds nothing;
+  // a NaN anywhere stays NaN.
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const float merged_max = subgroupMax(m[r]);
+    const float weight = exp(m[r] - merged_max);
+    const bool lane_nan = isnan(l[r]);
+    l[r] = subgroupAdd(lane_nan ? 0.0 : l[r] * weight);
+    if (subgroupMax(lane_nan ? 1u : 0u) != 0u) l[r] = uintBitsToFloat(0x7fc00000u);
+    m[r] = merged_max;
+    [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] = subgroupAdd(o[r][d] * weight);
+  }
+
+  // Results (every lane holds them; the elected one stores): the
+  // unnormalised (O, m, l) record (STATE_OUT), or O / l and the LSE. A row
+  // that saw no key has l = 0: zeros and LSE -inf, never 0/0.
+  const bool store = subgroupElect();
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const bool saw_keys = l[r] > 0.0 || isnan(l[r]);
+    const float scale = STATE_OUT ? 1.0 : (saw_keys ? 1.0 / l[r] : 0.0);
+    [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] *= scale;
+    if (!(store && valid[r])) continue;
+    if (STATE_OUT) {
+      partial_data[record[r] + DV] = m[r];
+      partial_data[record[r] + DV + 1u] = l[r];
+      [[unroll]] for (uint d4 = 0u; d4 < DV / 4u; ++d4) {  // records start at multiples of 4 floats
+        partial_data4[record[r] / 4u + d4] =
+            vec4(o[r][4u * d4], o[r][4u * d4 + 1u], o[r][4u * d4 + 2u], o[r][4u * d4 + 3u]);
+      }
+      [[unroll]] for (uint d = DV / 4u * 4u; d < DV; ++d) partial_data[record[r] + d] = o[r][d];
+    } else {
+      const uint o_base = P.o_view.x + b * P.o_view.y + q_head_of[r] * P.o_view.z + pos_of[r] * P.o_view.w;
+      if (O_VEC4) {
+        [[unroll]] for (uint d4 = 0u; d4 < DV / 4u; ++d4) {
+          o_data4[o_base / 4u + d4] =
+              STORAGE_VEC4(vec4(o[r][4u * d4], o[r][4u * d4 + 1u], o[r][4u * d4 + 2u], o[r][4u * d4 + 3u]));
+        }
+      } else {
+        [[unroll]] for (uint d = 0u; d < DV; ++d) o_data[o_base + d] = STORAGE_T(o[r][d]);
+      }
+      if (HAS_LSE) {
+        lse_data[P.lse_view.x + b * P.lse_view.y + q_head_of[r] * P.lse_view.z + pos_of[r] * P.lse_view.w] =
+            saw_keys ? m[r] + log(l[r]) : uintBitsToFloat(0xff800000u);
+      }
+    }
+  }
+}
