@@ -96,7 +96,7 @@ CpuPeaks measure_cpu_peaks(int threads) {
   }
 #endif
   const long iterations = lanes == 1 ? kFmaIterations / 8 : kFmaIterations;
-  const double fma_seconds = best_seconds(threads, 3, [&](int) { sink = sink + kernel(iterations); });
+  const double fma_seconds = best_seconds(threads, 7, [&](int) { sink = sink + kernel(iterations); });
   peaks.fma_gflops = 2.0 * lanes * kChains * double(iterations) * threads / fma_seconds / 1e9;
 
   // Read bandwidth: every thread streams its share of 1 GiB once.

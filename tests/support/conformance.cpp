@@ -350,98 +350,113 @@ HostInputs make_inputs(const CaseSpec& s) {
   return in;
 }
 
-CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
-  CaseResult result;
-  const HostInputs in = make_inputs(spec);
-  const vkattn_attention_desc& d = in.desc;
-  const ReferenceOutput ref = reference_attention(in);
-
-  PlanOwner plan;
-  vkattn_status status = vkattn_plan_create(context, &d, 0, &plan.plan);
-  if (status == VKATTN_ERROR_UNSUPPORTED) {
-    result.skipped = true;
-    result.message = std::string("unsupported: ") + vkattn_last_error();
-    return result;
-  }
+CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec)
+    : context_(context), inputs_(make_inputs(spec)) {
+  const vkattn_attention_desc& d = inputs_.desc;
+  vkattn_status status = vkattn_plan_create(context, &d, 0, &plan_);
   if (status != VKATTN_SUCCESS) {
-    result.message = describe_failure("vkattn_plan_create", status);
-    return result;
+    unsupported_ = status == VKATTN_ERROR_UNSUPPORTED;
+    error_ = unsupported_ ? std::string("unsupported: ") + vkattn_last_error()
+                          : describe_failure("vkattn_plan_create", status);
+    return;
   }
-
-  auto upload = [&](BufferOwner& owner, const void* data, uint64_t bytes) -> bool {
-    status = vkattn_buffer_create(context, bytes, 0, &owner.buffer);
+  auto upload = [&](vkattn_buffer* buffer, const void* data, uint64_t bytes) -> bool {
+    status = vkattn_buffer_create(context, bytes, 0, buffer);
     if (status != VKATTN_SUCCESS) {
-      result.message = describe_failure("vkattn_buffer_create", status);
+      error_ = describe_failure("vkattn_buffer_create", status);
       return false;
     }
-    status = vkattn_buffer_write(owner.buffer, 0, data, bytes);
+    buffers_.push_back(*buffer);
+    status = vkattn_buffer_write(*buffer, 0, data, bytes);
     if (status != VKATTN_SUCCESS) {
-      result.message = describe_failure("vkattn_buffer_write", status);
+      error_ = describe_failure("vkattn_buffer_write", status);
       return false;
     }
     return true;
   };
-
-  const size_t element = d.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
-  BufferOwner q, k, v, out, lse, amask, bmask;
-  vkattn_bindings bindings;
-  vkattn_bindings_init(&bindings);
-  const std::vector<uint8_t> q_bytes = encode_tensor(in.q, d.dtype);
-  if (!upload(q, q_bytes.data(), q_bytes.size())) return result;
-  bindings.q = q.buffer;
+  vkattn_bindings_init(&bindings_);
+  const std::vector<uint8_t> q_bytes = encode_tensor(inputs_.q, d.dtype);
+  if (!upload(&bindings_.q, q_bytes.data(), q_bytes.size())) return;
   if (spec.layout == Layout::kPacked) {
-    bindings.k = q.buffer;
-    bindings.v = q.buffer;
+    bindings_.k = bindings_.q;
+    bindings_.v = bindings_.q;
   } else {
-    const std::vector<uint8_t> k_bytes = encode_tensor(in.k, d.dtype);
-    const std::vector<uint8_t> v_bytes = encode_tensor(in.v, d.dtype);
-    if (!upload(k, k_bytes.data(), k_bytes.size()) || !upload(v, v_bytes.data(), v_bytes.size())) return result;
-    bindings.k = k.buffer;
-    bindings.v = v.buffer;
+    const std::vector<uint8_t> k_bytes = encode_tensor(inputs_.k, d.dtype);
+    const std::vector<uint8_t> v_bytes = encode_tensor(inputs_.v, d.dtype);
+    if (!upload(&bindings_.k, k_bytes.data(), k_bytes.size()) || !upload(&bindings_.v, v_bytes.data(), v_bytes.size())) {
+      return;
+    }
   }
   // Outputs start as NaN everywhere; elements outside the views must stay so.
-  const uint64_t out_extent = tensor_extent(d.out_layout, d.batch, d.q_heads, d.q_len, d.v_dim);
-  const std::vector<uint8_t> out_fill = encode_tensor(std::vector<float>(out_extent, kNaN), d.dtype);
-  if (!upload(out, out_fill.data(), out_fill.size())) return result;
-  bindings.out = out.buffer;
-  uint64_t lse_extent = 0;
-  std::vector<uint8_t> lse_fill;
+  out_extent_ = tensor_extent(d.out_layout, d.batch, d.q_heads, d.q_len, d.v_dim);
+  out_fill_ = encode_tensor(std::vector<float>(out_extent_, kNaN), d.dtype);
+  if (!upload(&bindings_.out, out_fill_.data(), out_fill_.size())) return;
   if (d.has_lse) {
-    lse_extent = tensor_extent(d.lse_layout, d.batch, d.q_heads, d.q_len, 1);
-    lse_fill = encode_tensor(std::vector<float>(lse_extent, kNaN), VKATTN_DTYPE_F32);
-    if (!upload(lse, lse_fill.data(), lse_fill.size())) return result;
-    bindings.lse = lse.buffer;
+    lse_extent_ = tensor_extent(d.lse_layout, d.batch, d.q_heads, d.q_len, 1);
+    lse_fill_ = encode_tensor(std::vector<float>(lse_extent_, kNaN), VKATTN_DTYPE_F32);
+    if (!upload(&bindings_.lse, lse_fill_.data(), lse_fill_.size())) return;
   }
-  if (d.has_additive_mask) {
-    if (!upload(amask, in.additive_mask.data(), in.additive_mask.size() * 4)) return result;
-    bindings.additive_mask = amask.buffer;
+  if (d.has_additive_mask &&
+      !upload(&bindings_.additive_mask, inputs_.additive_mask.data(), inputs_.additive_mask.size() * 4)) {
+    return;
   }
-  if (d.has_bool_mask) {
-    if (!upload(bmask, in.bool_mask.data(), in.bool_mask.size())) return result;
-    bindings.bool_mask = bmask.buffer;
+  if (d.has_bool_mask && !upload(&bindings_.bool_mask, inputs_.bool_mask.data(), inputs_.bool_mask.size())) return;
+  if (d.has_kv_lens) bindings_.kv_lens = inputs_.kv_lens.data();
+  ready_ = true;
+}
+
+CaseExecution::~CaseExecution() {
+  vkattn_plan_destroy(plan_);
+  for (vkattn_buffer buffer : buffers_) vkattn_buffer_destroy(buffer);
+}
+
+bool CaseExecution::run(std::vector<uint8_t>* out, std::vector<uint8_t>* lse) {
+  if (!ready_) return false;
+  const auto start = std::chrono::steady_clock::now();
+  vkattn_status status = vkattn_plan_execute(plan_, &bindings_);
+  if (status == VKATTN_SUCCESS) status = vkattn_context_finish(context_);
+  if (status != VKATTN_SUCCESS) {
+    error_ = describe_failure("vkattn_plan_execute", status);
+    return false;
   }
-  if (d.has_kv_lens) bindings.kv_lens = in.kv_lens.data();
+  last_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  out->resize(out_fill_.size());
+  lse->resize(lse_fill_.size());
+  status = vkattn_buffer_read(bindings_.out, 0, out->data(), out->size());
+  if (status == VKATTN_SUCCESS && inputs_.desc.has_lse) status = vkattn_buffer_read(bindings_.lse, 0, lse->data(), lse->size());
+  if (status != VKATTN_SUCCESS) {
+    error_ = describe_failure("vkattn_buffer_read", status);
+    return false;
+  }
+  return true;
+}
+
+CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
+  CaseResult result;
+  CaseExecution execution(context, spec);
+  if (!execution.ready()) {
+    result.skipped = execution.unsupported();
+    result.message = execution.error();
+    return result;
+  }
+  const HostInputs& in = execution.inputs();
+  const vkattn_attention_desc& d = in.desc;
+  const ReferenceOutput ref = reference_attention(in);
+  const size_t element = d.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+  const uint64_t out_extent = execution.out_extent();
+  const uint64_t lse_extent = execution.lse_extent();
+  const std::vector<uint8_t>& out_fill = execution.out_fill();
+  const std::vector<uint8_t>& lse_fill = execution.lse_fill();
 
   std::vector<uint8_t> first_out, first_lse;
   for (int run = 0; run < std::max(1, spec.runs); ++run) {
-    const auto start = std::chrono::steady_clock::now();
-    status = vkattn_plan_execute(plan.plan, &bindings);
-    if (status == VKATTN_SUCCESS) status = vkattn_context_finish(context);
-    if (status != VKATTN_SUCCESS) {
-      result.message = describe_failure("vkattn_plan_execute", status);
+    std::vector<uint8_t> out_bytes, lse_bytes;
+    if (!execution.run(&out_bytes, &lse_bytes)) {
+      result.message = execution.error();
       return result;
     }
     if (run == 0) {
-      result.execute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    }
-    std::vector<uint8_t> out_bytes(out_fill.size()), lse_bytes(lse_fill.size());
-    status = vkattn_buffer_read(out.buffer, 0, out_bytes.data(), out_bytes.size());
-    if (status == VKATTN_SUCCESS && d.has_lse) status = vkattn_buffer_read(lse.buffer, 0, lse_bytes.data(), lse_bytes.size());
-    if (status != VKATTN_SUCCESS) {
-      result.message = describe_failure("vkattn_buffer_read", status);
-      return result;
-    }
-    if (run == 0) {
+      result.execute_ms = execution.last_ms();
       first_out = std::move(out_bytes);
       first_lse = std::move(lse_bytes);
     } else if (out_bytes != first_out || lse_bytes != first_lse) {
@@ -519,6 +534,51 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   result.passed = first_problem.empty();
   result.message = first_problem;
   return result;
+}
+
+PlanTimingProbe probe_plan_timing(vkattn_context context) {
+  PlanTimingProbe probe;
+  vkattn_attention_desc desc;
+  vkattn_attention_desc_init(&desc);
+  desc.batch = 1;
+  desc.q_heads = desc.kv_heads = 4;
+  desc.q_len = desc.kv_len = 256;
+  desc.qk_dim = desc.v_dim = 64;
+  vkattn_attention_desc_set_dense_layouts(&desc);
+  PlanOwner plan;
+  vkattn_status status = vkattn_plan_create(context, &desc, 0, &plan.plan);
+  if (status != VKATTN_SUCCESS) {
+    probe.failure = describe_failure("vkattn_plan_create", status);
+    return probe;
+  }
+  const uint64_t tensor_bytes = 4 * 256 * 64 * sizeof(float);
+  BufferOwner q, k, v, out;
+  for (BufferOwner* owner : {&q, &k, &v, &out}) {
+    status = vkattn_buffer_create(context, tensor_bytes, 0, &owner->buffer);
+    if (status != VKATTN_SUCCESS) {
+      probe.failure = describe_failure("vkattn_buffer_create", status);
+      return probe;
+    }
+  }
+  vkattn_bindings bindings;
+  vkattn_bindings_init(&bindings);
+  bindings.q = q.buffer;
+  bindings.k = k.buffer;
+  bindings.v = v.buffer;
+  bindings.out = out.buffer;
+  double ms = -1.0;
+  probe.before_execution = vkattn_plan_get_last_time(plan.plan, &ms);
+  probe.null_out = vkattn_plan_get_last_time(plan.plan, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  status = vkattn_plan_execute(plan.plan, &bindings);
+  if (status == VKATTN_SUCCESS) status = vkattn_context_finish(context);
+  probe.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (status != VKATTN_SUCCESS) {
+    probe.failure = describe_failure("vkattn_plan_execute", status);
+    return probe;
+  }
+  probe.after_execution = vkattn_plan_get_last_time(plan.plan, &probe.last_ms);
+  return probe;
 }
 
 }  // namespace vkattn_test

@@ -74,7 +74,56 @@ HostInputs make_inputs(const CaseSpec& spec);
 // Float values as the bytes of the storage dtype (f16 rounds to nearest even).
 std::vector<uint8_t> encode_tensor(const std::vector<float>& values, vkattn_dtype dtype);
 
+// One case's plan and buffers on a context (inputs uploaded, outputs filled
+// with NaN), ready to execute any number of times.
+class CaseExecution {
+ public:
+  CaseExecution(vkattn_context context, const CaseSpec& spec);
+  ~CaseExecution();
+  CaseExecution(const CaseExecution&) = delete;
+  CaseExecution& operator=(const CaseExecution&) = delete;
+
+  bool ready() const { return ready_; }
+  bool unsupported() const { return unsupported_; }  // plan creation said UNSUPPORTED
+  const std::string& error() const { return error_; }
+  const HostInputs& inputs() const { return inputs_; }
+  uint64_t out_extent() const { return out_extent_; }  // elements of the output buffer
+  uint64_t lse_extent() const { return lse_extent_; }
+  const std::vector<uint8_t>& out_fill() const { return out_fill_; }  // the buffers' initial bytes
+  const std::vector<uint8_t>& lse_fill() const { return lse_fill_; }
+  double last_ms() const { return last_ms_; }  // wall time of the last run's execute + finish
+
+  // Executes once, waits, and reads the whole output (and LSE) buffer back.
+  bool run(std::vector<uint8_t>* out, std::vector<uint8_t>* lse);
+
+ private:
+  vkattn_context context_;
+  HostInputs inputs_;
+  vkattn_plan plan_ = nullptr;
+  std::vector<vkattn_buffer> buffers_;
+  vkattn_bindings bindings_{};
+  uint64_t out_extent_ = 0, lse_extent_ = 0;
+  std::vector<uint8_t> out_fill_, lse_fill_;
+  bool ready_ = false, unsupported_ = false;
+  std::string error_;
+  double last_ms_ = 0.0;
+};
+
 // Runs one case on a context through the public API and checks it.
 CaseResult run_case(vkattn_context context, const CaseSpec& spec);
+
+// What vkattn_plan_get_last_time reports around one execution of a small
+// zero-filled problem (B=1, H=4, S=256, D=64): before any execution, with a
+// NULL out pointer, and after an execution whose wall time (execute + finish)
+// is measured beside it.
+struct PlanTimingProbe {
+  vkattn_status before_execution = VKATTN_SUCCESS;
+  vkattn_status null_out = VKATTN_SUCCESS;
+  vkattn_status after_execution = VKATTN_SUCCESS;
+  double last_ms = -1.0;
+  double wall_ms = -1.0;
+  std::string failure;  // set when the problem itself could not be set up
+};
+PlanTimingProbe probe_plan_timing(vkattn_context context);
 
 }  // namespace vkattn_test

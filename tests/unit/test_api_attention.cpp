@@ -178,3 +178,15 @@ TEST_CASE("decode plans use the direct kernel, prefill plans the XNNPACK tiles")
   CHECK(std::string(info.kernel) == "cpu.xnnpack_tiles");
   vkattn_plan_destroy(plan);
 }
+
+TEST_CASE("vkattn_plan_get_last_time: refused before any execution, then the time of the last one") {
+  CpuContext context;
+  const PlanTimingProbe probe = probe_plan_timing(context);
+  REQUIRE_MESSAGE(probe.failure.empty(), probe.failure);
+  CHECK(probe.before_execution == VKATTN_ERROR_FAILED_PRECONDITION);
+  CHECK(probe.null_out == VKATTN_ERROR_INVALID_ARGUMENT);
+  CHECK(probe.after_execution == VKATTN_SUCCESS);
+  // The CPU backend times its parallel region: inside the measured call.
+  CHECK(probe.last_ms > 0.0);
+  CHECK(probe.last_ms <= probe.wall_ms);
+}

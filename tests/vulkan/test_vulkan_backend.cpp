@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "conformance.h"
+#include "stress.h"
 #include "reference.h"
 #include "vulkan_test_support.h"
 
@@ -250,6 +251,32 @@ TEST_CASE("long key ranges are walked in several dispatches where the driver cap
     const CaseResult result = run_case(c.context, spec);
     CHECK_MESSAGE(result.passed, result.message);
   }
+}
+
+TEST_CASE("vkattn_plan_get_last_time reports GPU time of the last execution") {
+  Context c;
+  const PlanTimingProbe probe = probe_plan_timing(c.context);
+  REQUIRE_MESSAGE(probe.failure.empty(), probe.failure);
+  CHECK(probe.before_execution == VKATTN_ERROR_FAILED_PRECONDITION);
+  CHECK(probe.null_out == VKATTN_ERROR_INVALID_ARGUMENT);
+  if (probe.after_execution == VKATTN_ERROR_UNSUPPORTED) {
+    MESSAGE("this device's queue has no timestamps: " << vkattn_last_error());
+    return;
+  }
+  CHECK(probe.after_execution == VKATTN_SUCCESS);
+  // Timestamps bracket the dispatches only: positive, and inside the wall
+  // time of execute + finish.
+  CHECK(probe.last_ms > 0.0);
+  CHECK(probe.last_ms <= probe.wall_ms);
+}
+
+TEST_CASE("two threads, each with its own Vulkan context, match a single-threaded run bitwise") {
+  LogCollector log;
+  const vkattn_context_options options = validated_options(usable_vulkan_devices().front(), &log, nullptr);
+  const StressReport report = stress_contexts_per_thread(options, stress_cases(), 2, 10);
+  CHECK_MESSAGE(report.failure.empty(), report.failure);
+  CHECK(report.executions == 2 * 10 * stress_cases().size());
+  CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
 }
 
 TEST_CASE("pipeline cache: cold start writes it, a warm start reads it, bad files are ignored with a warning") {

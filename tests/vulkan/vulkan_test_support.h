@@ -49,9 +49,8 @@ inline std::vector<uint32_t> usable_vulkan_devices() {
   return result;
 }
 
-// A Vulkan context with validation on and logging into `log`.
-inline vkattn_status create_validated_context(uint32_t device, LogCollector* log, const char* cache_path,
-                                              vkattn_context* out) {
+// Options for a Vulkan context with validation on and logging into `log`.
+inline vkattn_context_options validated_options(uint32_t device, LogCollector* log, const char* cache_path) {
   vkattn_context_options options;
   vkattn_context_options_init(&options);
   options.backend = VKATTN_BACKEND_VULKAN;
@@ -60,6 +59,13 @@ inline vkattn_status create_validated_context(uint32_t device, LogCollector* log
   options.log_fn = &LogCollector::callback;
   options.log_user_data = log;
   options.pipeline_cache_path = cache_path;
+  return options;
+}
+
+// A Vulkan context with validation on and logging into `log`.
+inline vkattn_status create_validated_context(uint32_t device, LogCollector* log, const char* cache_path,
+                                              vkattn_context* out) {
+  const vkattn_context_options options = validated_options(device, log, cache_path);
   return vkattn_context_create(&options, out);
 }
 
