@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "bindings.h"
 #include "checked_math.h"
+#include "enum_value.h"
 #include "objects.h"
 #include "problem.h"
 #include "status.h"
@@ -93,10 +94,9 @@ Status validate_options(const vkattn_context_options& options) {
     return vkattn::invalid_argument("vkattn_context_options.flags has unknown bits 0x%x",
                                     options.flags & ~VKATTN_CONTEXT_ENABLE_VALIDATION);
   }
-  if (options.backend != VKATTN_BACKEND_AUTO && options.backend != VKATTN_BACKEND_CPU &&
-      options.backend != VKATTN_BACKEND_VULKAN) {
-    return vkattn::invalid_argument("vkattn_context_options.backend (%d) is not a vkattn_backend value",
-                                    (int)options.backend);
+  const int32_t backend = vkattn::enum_value(options.backend);
+  if (backend != VKATTN_BACKEND_AUTO && backend != VKATTN_BACKEND_CPU && backend != VKATTN_BACKEND_VULKAN) {
+    return vkattn::invalid_argument("vkattn_context_options.backend (%d) is not a vkattn_backend value", backend);
   }
   if (options.device_index < -1) {
     return vkattn::invalid_argument("vkattn_context_options.device_index must be -1 (automatic) or >= 0 (got %d)",
@@ -105,9 +105,9 @@ Status validate_options(const vkattn_context_options& options) {
   if (options.cpu_threads < 0) {
     return vkattn::invalid_argument("vkattn_context_options.cpu_threads must be >= 0 (got %d)", options.cpu_threads);
   }
-  if (options.log_level < VKATTN_LOG_ERROR || options.log_level > VKATTN_LOG_DEBUG) {
-    return vkattn::invalid_argument("vkattn_context_options.log_level (%d) is not a vkattn_log_level value",
-                                    (int)options.log_level);
+  const int32_t log_level = vkattn::enum_value(options.log_level);
+  if (log_level < VKATTN_LOG_ERROR || log_level > VKATTN_LOG_DEBUG) {
+    return vkattn::invalid_argument("vkattn_context_options.log_level (%d) is not a vkattn_log_level value", log_level);
   }
   return Status();
 }
@@ -149,7 +149,7 @@ const char* vkattn_version_string(void) {
 }
 
 const char* vkattn_status_string(vkattn_status status) {
-  switch (status) {
+  switch (vkattn::enum_value(status)) {
     case VKATTN_SUCCESS: return "success";
     case VKATTN_ERROR_INVALID_ARGUMENT: return "invalid argument";
     case VKATTN_ERROR_FAILED_PRECONDITION: return "failed precondition";

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "checked_math.h"
+#include "enum_value.h"
 
 namespace vkattn {
 
@@ -142,18 +143,18 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   p.qk_dim = desc.qk_dim;
   p.v_dim = desc.v_dim;
 
-  if (desc.dtype != VKATTN_DTYPE_F32 && desc.dtype != VKATTN_DTYPE_F16) {
-    return invalid_argument("vkattn_attention_desc.dtype (%d) must be VKATTN_DTYPE_F32 or VKATTN_DTYPE_F16",
-                            (int)desc.dtype);
+  const int32_t dtype = enum_value(desc.dtype);
+  if (dtype != VKATTN_DTYPE_F32 && dtype != VKATTN_DTYPE_F16) {
+    return invalid_argument("vkattn_attention_desc.dtype (%d) must be VKATTN_DTYPE_F32 or VKATTN_DTYPE_F16", dtype);
   }
   p.dtype = desc.dtype;
 
   if (!std::isfinite(desc.scale)) return invalid_argument("vkattn_attention_desc.scale must be finite");
   p.scale = desc.scale != 0.0f ? desc.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(desc.qk_dim)));
 
-  if (desc.causal != VKATTN_CAUSAL_NONE && desc.causal != VKATTN_CAUSAL_BOTTOM_RIGHT &&
-      desc.causal != VKATTN_CAUSAL_TOP_LEFT) {
-    return invalid_argument("vkattn_attention_desc.causal (%d) is not a vkattn_causal value", (int)desc.causal);
+  const int32_t causal = enum_value(desc.causal);
+  if (causal != VKATTN_CAUSAL_NONE && causal != VKATTN_CAUSAL_BOTTOM_RIGHT && causal != VKATTN_CAUSAL_TOP_LEFT) {
+    return invalid_argument("vkattn_attention_desc.causal (%d) is not a vkattn_causal value", causal);
   }
   p.causal = desc.causal;
   if (desc.window_left < -1) {

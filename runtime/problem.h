@@ -89,6 +89,9 @@ struct Problem {
     if (causal != VKATTN_CAUSAL_NONE && diagonal + 1 < end) end = diagonal + 1;
     if (window_right >= 0 && diagonal + window_right + 1 < end) end = diagonal + window_right + 1;
     if (window_left >= 0 && diagonal - window_left > begin) begin = diagonal - window_left;
+    // A window can start past the last key; an empty range stays inside
+    // [0, L] so the union of several rows' ranges never reaches past the keys.
+    if (begin > L) begin = L;
     if (end < begin) end = begin;
     return KeyRange{begin, end};
   }

@@ -8,6 +8,7 @@ packages=(
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev   # CPU backend
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslang-tools spirv-tools  # Vulkan backend, lavapipe
   doctest-dev python3-numpy time                     # tests
+  clang libclang-rt-14-dev                           # sanitizer builds and libFuzzer (scripts/test-sanitizers.sh)
 )
 
 missing=()

@@ -72,5 +72,8 @@ ivec2 key_range(int i, int L) {
   if (P.masking.x != 0) end = min(end, diagonal + 1);
   if (P.masking.z >= 0) end = min(end, diagonal + P.masking.z + 1);
   if (P.masking.y >= 0) first = max(first, diagonal - P.masking.y);
+  // A window can start past the last key; an empty range stays inside [0, L]
+  // so the union of several rows' ranges never reaches past the keys.
+  first = min(first, L);
   return ivec2(first, max(end, first));
 }

@@ -39,6 +39,11 @@ TEST_CASE("key_range matches the reference's per-key visibility for every alignm
           in.kv_lens = {static_cast<int32_t>(L)};
           for (int64_t i = 0; i < len[0]; ++i) {
             const vkattn::KeyRange range = p.key_range(i, L);
+            // Kernels read keys [begin, end) of several rows' union: it must
+            // stay inside the keys even when a row sees none.
+            REQUIRE(0 <= range.begin);
+            REQUIRE(range.begin <= range.end);
+            REQUIRE(range.end <= L);
             for (int64_t j = 0; j < len[1]; ++j) {
               const bool inside = j >= range.begin && j < range.end;
               REQUIRE_MESSAGE(inside == vkattn_test::reference_visible(in, 0, 0, i, j),

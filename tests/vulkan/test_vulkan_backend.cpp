@@ -21,6 +21,15 @@ using namespace vkattn_test;
 
 namespace {
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VKATTN_HAS_ASAN 1
+#endif
+#endif
+#ifndef VKATTN_HAS_ASAN
+#define VKATTN_HAS_ASAN 0
+#endif
+
 struct Context {
   LogCollector log;
   vkattn_context context = nullptr;
@@ -364,7 +373,14 @@ TEST_CASE("a plan executed 1000 times gives identical results and does not grow 
   for (int run = 0; run < 1000; ++run) REQUIRE(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
   REQUIRE(vkattn_context_finish(c.context) == VKATTN_SUCCESS);
   const long after = resident_pages();
+#if defined(__SANITIZE_ADDRESS__) || VKATTN_HAS_ASAN
+  // AddressSanitizer holds freed memory in quarantine, so resident pages grow
+  // with the driver's and layer's own churn: this bound is checked by the
+  // plain build, and leaks by LeakSanitizer here.
+  MESSAGE("resident-page bound not checked under AddressSanitizer: grew by " << after - before << " pages");
+#else
   CHECK(after - before < 256);  // pages; an allocation per execution would show
+#endif
   REQUIRE(vkattn_buffer_read(out, 0, later.data(), out_bytes) == VKATTN_SUCCESS);
   CHECK(first == later);
   for (vkattn_buffer buffer : {q, k, v, out, lse}) vkattn_buffer_destroy(buffer);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The reliability tier of the test suite (docs/RELIABILITY.md):
+#   1. an ASan+UBSan build (clang) of the library, every test and the fuzz
+#      targets; runs the whole ctest suite (CPU backend and every Vulkan
+#      device, lavapipe in CI) except the Vulkan conformance matrix;
+#   2. the fuzz targets for a bounded time each (scripts/fuzz.sh);
+#   3. a TSan build of the threading tests on the CPU backend.
+# Any sanitizer report fails the run. Builds go to build-asan/ and build-tsan/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+root=$(pwd)
+
+# The Vulkan loader loads and unloads the driver with every instance, and
+# lavapipe leaks its one-time initialisation at each unload (memory held by a
+# module that is gone, which LeakSanitizer can neither name nor suppress).
+# Preloading it keeps one copy for the whole process (it exports only the
+# loader-ICD entry points, so nothing is interposed); vkattn's own
+# allocations are still checked. The Vulkan tests pin the validation layer
+# themselves (tests/vulkan/vulkan_test_main.cpp).
+vulkan_preload=""
+for manifest in /usr/share/vulkan/icd.d/lvp_icd.*.json; do
+  [ -f "$manifest" ] || continue
+  library=$(sed -n 's/.*"library_path": *"\([^"]*\)".*/\1/p' "$manifest" | head -1)
+  if [ -f "$library" ]; then vulkan_preload="${vulkan_preload:+$vulkan_preload }$library"; fi
+done
+
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1:detect_stack_use_after_return=1"
+export LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
+
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DVKATTN_SANITIZE=address,undefined -DVKATTN_BUILD_FUZZERS=ON -DVKATTN_BUILD_BENCH=OFF
+cmake --build build-asan
+# The Vulkan conformance matrix (248 cases x 2 kernels, each compiling its
+# pipelines in lavapipe's LLVM) takes well over 10 minutes under ASan, which
+# CI cannot afford; every other Vulkan test runs, and the plain build runs
+# the matrix.
+LD_PRELOAD="$vulkan_preload" ctest --test-dir build-asan --output-on-failure -j2 \
+  -E "conformance matrix on every Vulkan device"
+
+scripts/fuzz.sh build-asan "${VKATTN_FUZZ_SECONDS:-60}"
+
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DVKATTN_SANITIZE=thread -DVKATTN_WITH_VULKAN=OFF -DVKATTN_BUILD_SAMPLES=OFF -DVKATTN_BUILD_BENCH=OFF
+cmake --build build-tsan --target vkattn_thread_tests
+build-tsan/tests/vkattn_thread_tests

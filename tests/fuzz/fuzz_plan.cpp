@@ -1,0 +1,270 @@
+// libFuzzer target: descriptor and plan validation of the C API, then
+// execution of every accepted plan on the CPU backend.
+//
+// The fuzzer builds a vkattn_attention_desc field by field from its input
+// (sizes, strides, offsets, flags, struct_size, masks, windows, scale),
+// mostly near the valid region so that plans get accepted and run. Checks:
+//   - plan creation returns a defined status, and a message on failure;
+//   - an accepted plan executes successfully with buffers sized exactly as
+//     the header's layout rules say (computed here, independently of the
+//     library), so any read or write past them is caught by ASan;
+//   - kv_lens outside [0, kv_len] are refused at execution;
+//   - with V = 0.5 everywhere and finite logits, every output element is 0.5
+//     (a convex combination) or 0 (a row that sees no key).
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "vkattn.h"
+
+namespace {
+
+void require(bool condition) {
+  if (!condition) std::abort();
+}
+
+vkattn_context cpu_context() {
+  static vkattn_context context = [] {
+    vkattn_context_options options;
+    vkattn_context_options_init(&options);
+    options.backend = VKATTN_BACKEND_CPU;
+    options.cpu_threads = 1;
+    vkattn_context created = nullptr;
+    require(vkattn_context_create(&options, &created) == VKATTN_SUCCESS);
+    return created;
+  }();
+  return context;
+}
+
+// Sizes mostly small (plans that run fast), sometimes anything.
+int64_t pick_size(FuzzedDataProvider& in, int64_t small_max) {
+  switch (in.ConsumeIntegralInRange<int>(0, 7)) {
+    case 0: {
+      static const int64_t kEdges[] = {-1, 0, 1, 255, 256, 257, 4096, 4097, int64_t{1} << 31, (int64_t{1} << 32) + 1,
+                                       int64_t{1} << 62, std::numeric_limits<int64_t>::max(),
+                                       std::numeric_limits<int64_t>::min()};
+      return kEdges[in.ConsumeIntegralInRange<size_t>(0, sizeof(kEdges) / sizeof(kEdges[0]) - 1)];
+    }
+    case 1:
+      return in.ConsumeIntegral<int64_t>();
+    default:
+      return in.ConsumeIntegralInRange<int64_t>(1, small_max);
+  }
+}
+
+// A stride: the dense one, or the dense one plus a small gap, or anything.
+int64_t pick_stride(FuzzedDataProvider& in, int64_t dense) {
+  switch (in.ConsumeIntegralInRange<int>(0, 5)) {
+    case 0: return in.ConsumeIntegral<int64_t>();
+    case 1: return in.ConsumeIntegralInRange<int64_t>(-2, 2);
+    case 2: return dense + in.ConsumeIntegralInRange<int64_t>(0, 8);
+    default: return dense;
+  }
+}
+
+void perturb(FuzzedDataProvider& in, vkattn_tensor_layout* layout) {
+  if (!in.ConsumeBool()) return;
+  layout->offset = in.ConsumeBool() ? in.ConsumeIntegralInRange<uint64_t>(0, 64) : in.ConsumeIntegral<uint64_t>();
+  layout->batch_stride = pick_stride(in, layout->batch_stride);
+  layout->head_stride = pick_stride(in, layout->head_stride);
+  layout->seq_stride = pick_stride(in, layout->seq_stride);
+}
+
+void perturb(FuzzedDataProvider& in, vkattn_mask_layout* layout) {
+  if (!in.ConsumeBool()) return;
+  layout->offset = in.ConsumeIntegralInRange<uint64_t>(0, 64);
+  layout->batch_stride = in.ConsumeBool() ? 0 : pick_stride(in, layout->batch_stride);
+  layout->head_stride = in.ConsumeBool() ? 0 : pick_stride(in, layout->head_stride);
+  layout->row_stride = in.ConsumeBool() ? 0 : pick_stride(in, layout->row_stride);
+  layout->col_stride = pick_stride(in, layout->col_stride);
+}
+
+// Elements a layout addresses, by the header's rules (all strides of an
+// accepted plan are >= 0); UINT64_MAX when it does not fit in 64 bits.
+uint64_t span(uint64_t offset, std::initializer_list<std::pair<int64_t, int64_t>> axes, int64_t inner) {
+  unsigned __int128 last = offset;
+  for (const auto& [extent, stride] : axes) {
+    require(stride >= 0);
+    last += static_cast<unsigned __int128>(extent - 1) * static_cast<uint64_t>(stride);
+  }
+  last += static_cast<uint64_t>(inner);
+  return last > std::numeric_limits<uint64_t>::max() ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(last);
+}
+
+struct OwnedBuffer {
+  vkattn_buffer buffer = nullptr;
+  ~OwnedBuffer() { vkattn_buffer_destroy(buffer); }
+};
+
+bool make_buffer(uint64_t bytes, OwnedBuffer* out, const std::vector<uint8_t>& fill) {
+  if (vkattn_buffer_create(cpu_context(), bytes, 0, &out->buffer) != VKATTN_SUCCESS) return false;
+  void* mapped = nullptr;
+  require(vkattn_buffer_map(out->buffer, &mapped) == VKATTN_SUCCESS);
+  auto* bytes_out = static_cast<uint8_t*>(mapped);
+  for (uint64_t i = 0; i < bytes; ++i) bytes_out[i] = fill.empty() ? 0 : fill[i % fill.size()];
+  require(vkattn_buffer_unmap(out->buffer) == VKATTN_SUCCESS);
+  return true;
+}
+
+std::vector<uint8_t> repeated_value(float value, vkattn_dtype dtype) {
+  if (dtype == VKATTN_DTYPE_F16) {
+    // 0.5 and 0.25 are exact in f16: sign 0, exponents 14 and 13.
+    const uint16_t half = value == 0.5f ? 0x3800 : 0x3400;
+    return {static_cast<uint8_t>(half & 0xff), static_cast<uint8_t>(half >> 8)};
+  }
+  std::vector<uint8_t> bytes(4);
+  std::memcpy(bytes.data(), &value, 4);
+  return bytes;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  FuzzedDataProvider in(data, size);
+  vkattn_attention_desc desc;
+  vkattn_attention_desc_init(&desc);
+  desc.batch = pick_size(in, 3);
+  desc.kv_heads = pick_size(in, 3);
+  // A multiple of kv_heads (wrapping like the C caller's arithmetic would).
+  desc.q_heads = in.ConsumeBool() ? static_cast<int64_t>(static_cast<uint64_t>(desc.kv_heads) *
+                                                         in.ConsumeIntegralInRange<uint64_t>(1, 4))
+                                  : pick_size(in, 8);
+  desc.q_len = pick_size(in, 40);
+  desc.kv_len = pick_size(in, 70);
+  desc.qk_dim = pick_size(in, 72);
+  desc.v_dim = in.ConsumeBool() ? desc.qk_dim : pick_size(in, 72);
+  desc.dtype = static_cast<vkattn_dtype>(in.ConsumeIntegralInRange<int>(0, 2));
+  desc.causal = static_cast<vkattn_causal>(in.ConsumeIntegralInRange<int>(0, 3));
+  desc.scale = in.ConsumeBool() ? 0.0f : in.ConsumeFloatingPoint<float>();
+  desc.window_left = in.ConsumeBool() ? -1 : in.ConsumeIntegralInRange<int64_t>(-3, 80);
+  desc.window_right = in.ConsumeBool() ? -1 : in.ConsumeIntegralInRange<int64_t>(-3, 80);
+  desc.has_additive_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
+  desc.has_bool_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
+  desc.has_kv_lens = in.ConsumeBool();
+  desc.has_lse = in.ConsumeBool();
+  const bool small = desc.batch > 0 && desc.batch < 1000 && desc.q_heads > 0 && desc.q_heads < 1000 &&
+                     desc.kv_heads > 0 && desc.kv_heads < 1000 && desc.q_len > 0 && desc.q_len < 100000 &&
+                     desc.kv_len > 0 && desc.kv_len < 100000 && desc.qk_dim > 0 && desc.qk_dim < 10000 &&
+                     desc.v_dim > 0 && desc.v_dim < 10000;
+  if (small) vkattn_attention_desc_set_dense_layouts(&desc);
+  perturb(in, &desc.q_layout);
+  perturb(in, &desc.k_layout);
+  perturb(in, &desc.v_layout);
+  perturb(in, &desc.out_layout);
+  perturb(in, &desc.lse_layout);
+  perturb(in, &desc.additive_mask_layout);
+  perturb(in, &desc.bool_mask_layout);
+  if (in.ConsumeIntegralInRange<int>(0, 15) == 0) desc.flags = in.ConsumeIntegral<uint32_t>();
+  if (in.ConsumeIntegralInRange<int>(0, 15) == 0) desc.struct_size = in.ConsumeIntegralInRange<size_t>(0, 1024);
+  const uint32_t plan_flags = in.ConsumeIntegralInRange<int>(0, 15) == 0 ? in.ConsumeIntegral<uint32_t>() : 0;
+
+  vkattn_plan plan = nullptr;
+  const vkattn_status created = vkattn_plan_create(cpu_context(), &desc, plan_flags, &plan);
+  if (created != VKATTN_SUCCESS) {
+    require(created == VKATTN_ERROR_INVALID_ARGUMENT || created == VKATTN_ERROR_UNSUPPORTED ||
+            created == VKATTN_ERROR_OUT_OF_HOST_MEMORY);
+    require(plan == nullptr);
+    require(vkattn_last_error()[0] != '\0');
+    return 0;
+  }
+  require(plan != nullptr);
+
+  // Execute it if it is small enough to be quick.
+  const int64_t b = desc.batch, hq = desc.q_heads, hkv = desc.kv_heads, sq = desc.q_len, skv = desc.kv_len;
+  const uint64_t item = desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+  const vkattn_tensor_layout& ql = desc.q_layout;
+  const vkattn_tensor_layout& kl = desc.k_layout;
+  const vkattn_tensor_layout& vl = desc.v_layout;
+  const vkattn_tensor_layout& ol = desc.out_layout;
+  const vkattn_tensor_layout& ll = desc.lse_layout;
+  const vkattn_mask_layout& am = desc.additive_mask_layout;
+  const vkattn_mask_layout& bm = desc.bool_mask_layout;
+  const uint64_t q_elems = span(ql.offset, {{b, ql.batch_stride}, {hq, ql.head_stride}, {sq, ql.seq_stride}}, desc.qk_dim);
+  const uint64_t k_elems = span(kl.offset, {{b, kl.batch_stride}, {hkv, kl.head_stride}, {skv, kl.seq_stride}}, desc.qk_dim);
+  const uint64_t v_elems = span(vl.offset, {{b, vl.batch_stride}, {hkv, vl.head_stride}, {skv, vl.seq_stride}}, desc.v_dim);
+  const uint64_t o_elems = span(ol.offset, {{b, ol.batch_stride}, {hq, ol.head_stride}, {sq, ol.seq_stride}}, desc.v_dim);
+  // Layouts of optional tensors are only checked (and only meaningful) when used.
+  const uint64_t l_elems =
+      desc.has_lse ? span(ll.offset, {{b, ll.batch_stride}, {hq, ll.head_stride}, {sq, ll.seq_stride}}, 1) : 0;
+  const uint64_t am_elems =
+      desc.has_additive_mask
+          ? span(am.offset, {{b, am.batch_stride}, {hq, am.head_stride}, {sq, am.row_stride}, {skv, am.col_stride}}, 1)
+          : 0;
+  const uint64_t bm_elems =
+      desc.has_bool_mask
+          ? span(bm.offset, {{b, bm.batch_stride}, {hq, bm.head_stride}, {sq, bm.row_stride}, {skv, bm.col_stride}}, 1)
+          : 0;
+  constexpr uint64_t kMaxElements = uint64_t{1} << 21;
+  const double work = double(b) * hq * sq * skv * double(desc.qk_dim + desc.v_dim);
+  const bool runnable = work < 2e7 && q_elems < kMaxElements && k_elems < kMaxElements && v_elems < kMaxElements &&
+                        o_elems < kMaxElements && l_elems < kMaxElements && am_elems < kMaxElements &&
+                        bm_elems < kMaxElements;
+  if (!runnable) {
+    require(vkattn_plan_destroy(plan) == VKATTN_SUCCESS);
+    return 0;
+  }
+  // Q and K 0.25, V 0.5; masks from the input (finite additive values or -inf).
+  std::vector<uint8_t> additive, boolean;
+  for (int i = 0; i < 16; ++i) {
+    const float value = in.ConsumeBool() ? -INFINITY : in.ConsumeFloatingPointInRange<float>(-1e4f, 1e4f);
+    additive.insert(additive.end(), reinterpret_cast<const uint8_t*>(&value), reinterpret_cast<const uint8_t*>(&value) + 4);
+    boolean.push_back(in.ConsumeIntegral<uint8_t>() & 1);
+  }
+  OwnedBuffer q, k, v, out, lse, amask, bmask;
+  require(make_buffer(q_elems * item, &q, repeated_value(0.25f, desc.dtype)));
+  require(make_buffer(k_elems * item, &k, repeated_value(0.25f, desc.dtype)));
+  require(make_buffer(v_elems * item, &v, repeated_value(0.5f, desc.dtype)));
+  require(make_buffer(o_elems * item, &out, {}));
+  vkattn_bindings bindings;
+  vkattn_bindings_init(&bindings);
+  bindings.q = q.buffer;
+  bindings.k = k.buffer;
+  bindings.v = v.buffer;
+  bindings.out = out.buffer;
+  if (desc.has_lse) require(make_buffer(l_elems * 4, &lse, {})), bindings.lse = lse.buffer;
+  if (desc.has_additive_mask) require(make_buffer(am_elems * 4, &amask, additive)), bindings.additive_mask = amask.buffer;
+  if (desc.has_bool_mask) require(make_buffer(bm_elems, &bmask, boolean)), bindings.bool_mask = bmask.buffer;
+  std::vector<int32_t> kv_lens(static_cast<size_t>(b));
+  bool lens_valid = true;
+  for (int32_t& len : kv_lens) {
+    len = static_cast<int32_t>(in.ConsumeIntegralInRange<int64_t>(-1, skv + 1));
+    lens_valid = lens_valid && len >= 0 && len <= skv;
+  }
+  if (desc.has_kv_lens) bindings.kv_lens = kv_lens.data();
+  const vkattn_status executed = vkattn_plan_execute(plan, &bindings);
+  if (desc.has_kv_lens && !lens_valid) {
+    require(executed == VKATTN_ERROR_INVALID_ARGUMENT);
+  } else {
+    require(executed == VKATTN_SUCCESS);
+    // Logits stay finite when |scale| * |q.k| + |mask| is far from overflow.
+    const float scale = desc.scale == 0.0f ? 1.0f / std::sqrt(float(desc.qk_dim)) : desc.scale;
+    const bool finite_logits = std::fabs(double(scale)) * 0.0625 * double(desc.qk_dim) < 1e30;
+    if (finite_logits) {
+      void* mapped = nullptr;
+      require(vkattn_buffer_map(out.buffer, &mapped) == VKATTN_SUCCESS);
+      for (int64_t bi = 0; bi < b; ++bi)
+        for (int64_t h = 0; h < hq; ++h)
+          for (int64_t s = 0; s < sq; ++s)
+            for (int64_t c = 0; c < desc.v_dim; ++c) {
+              const uint64_t at = ol.offset + bi * ol.batch_stride + h * ol.head_stride + s * ol.seq_stride + c;
+              float value;
+              if (desc.dtype == VKATTN_DTYPE_F16) {
+                uint16_t half;
+                std::memcpy(&half, static_cast<uint8_t*>(mapped) + at * 2, 2);
+                value = half == 0 ? 0.0f : (half == 0x3800 ? 0.5f : NAN);
+              } else {
+                std::memcpy(&value, static_cast<uint8_t*>(mapped) + at * 4, 4);
+              }
+              require(value == 0.0f || std::fabs(value - 0.5f) < 1e-5f);
+            }
+      require(vkattn_buffer_unmap(out.buffer) == VKATTN_SUCCESS);
+    }
+  }
+  require(vkattn_plan_destroy(plan) == VKATTN_SUCCESS);
+  return 0;
+}
