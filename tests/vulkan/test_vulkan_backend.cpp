@@ -60,18 +60,6 @@ CaseSpec small_case() {
   return spec;
 }
 
-// What the planner chose for the problem of `spec`.
-vkattn_plan_info plan_info_for(vkattn_context context, const CaseSpec& spec) {
-  const HostInputs in = make_inputs(spec);
-  vkattn_plan plan = nullptr;
-  REQUIRE(vkattn_plan_create(context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
-  vkattn_plan_info plan_info;
-  vkattn_plan_info_init(&plan_info);
-  REQUIRE(vkattn_plan_get_info(plan, &plan_info) == VKATTN_SUCCESS);
-  vkattn_plan_destroy(plan);
-  return plan_info;
-}
-
 // Forces VKATTN_VULKAN_KERNEL for the contexts created in its scope.
 class KernelOverride {
  public:

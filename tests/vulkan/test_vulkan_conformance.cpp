@@ -27,14 +27,8 @@ void run_matrix(const char* kernel) {
     REQUIRE(create_validated_context(device, &log, nullptr, &context) == VKATTN_SUCCESS);
     const std::vector<CaseSpec> cases = conformance_cases();
     {  // the override reached the plans
-      const HostInputs in = make_inputs(cases.front());
-      vkattn_plan plan = nullptr;
-      REQUIRE(vkattn_plan_create(context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
-      vkattn_plan_info info;
-      vkattn_plan_info_init(&info);
-      REQUIRE(vkattn_plan_get_info(plan, &info) == VKATTN_SUCCESS);
+      const vkattn_plan_info info = plan_info_for(context, cases.front());
       CHECK((std::strstr(info.kernel, "lanes") != nullptr) == (std::strcmp(kernel, "lanes") == 0));
-      vkattn_plan_destroy(plan);
     }
     int passed = 0, skipped = 0;
     std::map<vkattn_dtype, double> worst;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance.h"
 #include "vkattn.h"
 
 namespace vkattn_test {
@@ -67,6 +68,18 @@ inline vkattn_status create_validated_context(uint32_t device, LogCollector* log
                                               vkattn_context* out) {
   const vkattn_context_options options = validated_options(device, log, cache_path);
   return vkattn_context_create(&options, out);
+}
+
+// What the planner chose on `context` for the problem of `spec`.
+inline vkattn_plan_info plan_info_for(vkattn_context context, const CaseSpec& spec) {
+  const HostInputs in = make_inputs(spec);
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(context, &in.desc, 0, &plan) == VKATTN_SUCCESS);
+  vkattn_plan_info plan_info;
+  vkattn_plan_info_init(&plan_info);
+  REQUIRE(vkattn_plan_get_info(plan, &plan_info) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+  return plan_info;
 }
 
 }  // namespace vkattn_test
