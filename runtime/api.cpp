@@ -210,7 +210,7 @@ vkattn_status vkattn_context_destroy(vkattn_context context) {
   return api_call([&]() -> Status {
     if (context == nullptr) return Status();
     VKATTN_RETURN_IF_ERROR(open_context(context, "context"));
-    Status finished = context->state->device->finish();
+    Status finished = context->state->device->drain();
     context->state->open = false;
     context->kind = HandleKind::kDestroyed;
     delete context;
@@ -263,7 +263,7 @@ vkattn_status vkattn_buffer_destroy(vkattn_buffer buffer) {
     if (buffer == nullptr) return Status();
     if (buffer->kind != HandleKind::kBuffer) return vkattn::invalid_argument("buffer is not a live vkattn_buffer handle");
     Status finished;
-    if (buffer->context->open) finished = buffer->context->device->finish();
+    if (buffer->context->open) finished = buffer->context->device->drain();
     buffer->kind = HandleKind::kDestroyed;
     delete buffer;
     return finished;
@@ -350,7 +350,7 @@ vkattn_status vkattn_plan_destroy(vkattn_plan plan) {
     if (plan == nullptr) return Status();
     if (plan->kind != HandleKind::kPlan) return vkattn::invalid_argument("plan is not a live vkattn_plan handle");
     Status finished;
-    if (plan->context->open) finished = plan->context->device->finish();
+    if (plan->context->open) finished = plan->context->device->drain();
     plan->kind = HandleKind::kDestroyed;
     delete plan;
     return finished;

@@ -64,7 +64,11 @@ class Device {
   virtual const vkattn_device_info& info() const = 0;
   virtual Status create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) = 0;
   virtual Status create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) = 0;
+  // Waits for all submitted work. After a failure, work may still run.
   virtual Status finish() = 0;
+  // For destruction: like finish, but returns only when no submitted work can
+  // still touch memory, whatever failed (the failure is still reported).
+  virtual Status drain() = 0;
 };
 
 // Backend factories. create_cpu_device never fails for lack of hardware;

@@ -69,6 +69,7 @@ struct AttentionKernel::RunState {
   const AttentionKernel* kernel;
   const Tensors* tensors;
   std::atomic<bool> failed{false};
+  std::atomic<bool> out_of_memory{false};  // a task could not even record its error
   std::mutex error_mutex;
   Status error;
 };
@@ -109,6 +110,7 @@ Status AttentionKernel::allocate(int slots) {
   }
   slots_.reset(new Workspace[slots]);
   slot_count_ = slots;
+  allocations_.reserve(static_cast<size_t>(slots));  // push_back below cannot throw
   for (int s = 0; s < slots; ++s) {
     void* memory = std::aligned_alloc(64, per_slot);
     if (memory == nullptr) {
@@ -147,13 +149,20 @@ void AttentionKernel::task_entry(void* opaque, size_t task) {
   if (state.failed.load(std::memory_order_relaxed)) return;
   const AttentionKernel& kernel = *state.kernel;
   Workspace* ws = kernel.claim_workspace();
-  Status status = kernel.run_task(static_cast<int64_t>(task), *state.tensors, *ws);
-  ws->busy.store(false, std::memory_order_release);
-  if (!status.ok()) {
-    std::lock_guard<std::mutex> lock(state.error_mutex);
-    if (!state.failed.load()) state.error = status;
+  // No exception may unwind into pthreadpool (C): an allocation failing
+  // while a task builds its error status is reported after the region.
+  try {
+    Status status = kernel.run_task(static_cast<int64_t>(task), *state.tensors, *ws);
+    if (!status.ok()) {
+      std::lock_guard<std::mutex> lock(state.error_mutex);
+      if (!state.failed.load()) state.error = status;
+      state.failed.store(true);
+    }
+  } catch (...) {
+    state.out_of_memory.store(true);
     state.failed.store(true);
   }
+  ws->busy.store(false, std::memory_order_release);
 }
 
 Status AttentionKernel::run(pthreadpool_t pool, const Tensors& tensors) {
@@ -161,6 +170,7 @@ Status AttentionKernel::run(pthreadpool_t pool, const Tensors& tensors) {
   state.kernel = this;
   state.tensors = &tensors;
   pthreadpool_parallelize_1d(pool, &AttentionKernel::task_entry, &state, static_cast<size_t>(tiling_.tasks), 0);
+  if (state.out_of_memory.load()) return out_of_host_memory("a host allocation failed during execution");
   return state.failed.load() ? state.error : Status();
 }
 

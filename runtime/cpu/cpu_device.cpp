@@ -34,7 +34,12 @@ class CpuBuffer final : public DeviceBuffer {
     if (memory == nullptr) {
       return out_of_host_memory("could not allocate %llu bytes of host memory for a buffer", (unsigned long long)size);
     }
-    out->reset(new CpuBuffer(static_cast<uint8_t*>(memory), size));
+    CpuBuffer* buffer = new (std::nothrow) CpuBuffer(static_cast<uint8_t*>(memory), size);
+    if (buffer == nullptr) {
+      std::free(memory);
+      return out_of_host_memory("could not allocate a buffer object");
+    }
+    out->reset(buffer);
     return Status();
   }
   ~CpuBuffer() override { std::free(data_); }
@@ -132,6 +137,7 @@ class CpuDevice final : public Device {
     return Status();
   }
   Status finish() override { return Status(); }  // executions are synchronous
+  Status drain() override { return Status(); }
 
  private:
   pthreadpool_t pool_;

@@ -1,7 +1,41 @@
 #include "vk_api.h"
 
+#include <atomic>
+#include <cstring>
+
 namespace vkattn {
 namespace vk {
+
+namespace {
+std::atomic<CallHooks*> g_call_hooks{nullptr};
+}  // namespace
+
+void install_call_hooks(CallHooks* hooks) { g_call_hooks.store(hooks); }
+CallHooks* installed_call_hooks() { return g_call_hooks.load(); }
+
+ObjectEffect object_effect(const char* name) {
+  struct Prefix {
+    const char* text;
+    ObjectEffect::Kind kind;
+  };
+  static const Prefix kPrefixes[] = {{"vkCreate", ObjectEffect::kCreates},
+                                     {"vkAllocate", ObjectEffect::kCreates},
+                                     {"vkDestroy", ObjectEffect::kDestroys},
+                                     {"vkFree", ObjectEffect::kDestroys}};
+  ObjectEffect effect;
+  // Descriptor sets are returned with their pool, never one by one.
+  if (std::strcmp(name, "vkAllocateDescriptorSets") == 0) return effect;
+  for (const Prefix& prefix : kPrefixes) {
+    const size_t length = std::strlen(prefix.text);
+    if (std::strncmp(name, prefix.text, length) != 0) continue;
+    effect.kind = prefix.kind;
+    effect.object = name + length;
+    // The one pair whose names differ: vkCreateComputePipelines / vkDestroyPipeline.
+    if (std::strcmp(effect.object, "ComputePipelines") == 0) effect.object = "Pipeline";
+    break;
+  }
+  return effect;
+}
 
 Status Loader::open(std::unique_ptr<Loader>* out) {
   // Android names the loader libvulkan.so; desktop Linux libvulkan.so.1
@@ -12,13 +46,16 @@ Status Loader::open(std::unique_ptr<Loader>* out) {
   if (!loader->library_.open(kNames, 2, &error)) {
     return backend_unavailable("no Vulkan loader could be opened (%s)", error.c_str());
   }
-  loader->get_instance_proc_addr =
-      reinterpret_cast<PFN_vkGetInstanceProcAddr>(loader->library_.symbol("vkGetInstanceProcAddr"));
+  CallHooks* const hooks = installed_call_hooks();
+  loader->get_instance_proc_addr.set(
+      reinterpret_cast<PFN_vkGetInstanceProcAddr>(loader->library_.symbol("vkGetInstanceProcAddr")),
+      "vkGetInstanceProcAddr", hooks);
   if (loader->get_instance_proc_addr == nullptr) {
     return backend_unavailable("the Vulkan loader does not export vkGetInstanceProcAddr");
   }
 #define VKATTN_VK_LOAD_GLOBAL(name, required)                                                                  \
-  loader->global.name = reinterpret_cast<PFN_##name>(loader->get_instance_proc_addr(VK_NULL_HANDLE, #name));    \
+  loader->global.name.set(reinterpret_cast<PFN_##name>(loader->get_instance_proc_addr(VK_NULL_HANDLE, #name)),  \
+                          #name, hooks);                                                                       \
   if ((required) && loader->global.name == nullptr) return backend_unavailable("the Vulkan loader lacks " #name);
   VKATTN_VK_GLOBAL_FUNCTIONS(VKATTN_VK_LOAD_GLOBAL)
 #undef VKATTN_VK_LOAD_GLOBAL
@@ -27,8 +64,9 @@ Status Loader::open(std::unique_ptr<Loader>* out) {
 }
 
 Status load_instance_functions(const Loader& loader, VkInstance instance, InstanceFunctions* out) {
+  CallHooks* const hooks = installed_call_hooks();
 #define VKATTN_VK_LOAD_INSTANCE(name, required)                                                   \
-  out->name = reinterpret_cast<PFN_##name>(loader.get_instance_proc_addr(instance, #name));       \
+  out->name.set(reinterpret_cast<PFN_##name>(loader.get_instance_proc_addr(instance, #name)), #name, hooks); \
   if ((required) && out->name == nullptr) return backend_unavailable("the Vulkan instance lacks " #name);
   VKATTN_VK_INSTANCE_FUNCTIONS(VKATTN_VK_LOAD_INSTANCE)
 #undef VKATTN_VK_LOAD_INSTANCE
@@ -36,8 +74,9 @@ Status load_instance_functions(const Loader& loader, VkInstance instance, Instan
 }
 
 Status load_device_functions(const InstanceFunctions& instance, VkDevice device, DeviceFunctions* out) {
+  CallHooks* const hooks = installed_call_hooks();
 #define VKATTN_VK_LOAD_DEVICE(name, required)                                                  \
-  out->name = reinterpret_cast<PFN_##name>(instance.vkGetDeviceProcAddr(device, #name));       \
+  out->name.set(reinterpret_cast<PFN_##name>(instance.vkGetDeviceProcAddr(device, #name)), #name, hooks); \
   if ((required) && out->name == nullptr) return backend_unavailable("the Vulkan device lacks " #name);
   VKATTN_VK_DEVICE_FUNCTIONS(VKATTN_VK_LOAD_DEVICE)
 #undef VKATTN_VK_LOAD_DEVICE

@@ -107,6 +107,9 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
   const VkResult created = ifn.vkCreateDevice(physical_, &device_info, nullptr, &device_);
   if (created != VK_SUCCESS) {
     device_ = VK_NULL_HANDLE;
+    if (created == VK_ERROR_OUT_OF_HOST_MEMORY || created == VK_ERROR_OUT_OF_DEVICE_MEMORY) {
+      return from_result(created, "vkCreateDevice");
+    }
     return backend_unavailable("vkCreateDevice on %s failed: %s", caps_.name.c_str(), result_name(created));
   }
   VKATTN_RETURN_IF_ERROR(load_device_functions(ifn, device_, &fn_));
@@ -171,7 +174,9 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
 }
 
 VulkanDevice::~VulkanDevice() {
-  if (device_ != VK_NULL_HANDLE) {
+  // vkDestroyDevice loads first: without it, loading failed before any
+  // other device object existed.
+  if (device_ != VK_NULL_HANDLE && fn_.vkDestroyDevice != nullptr) {
     // Nothing may be in flight when objects go; the device waits too.
     if (!in_flight_.empty()) finish();
     fn_.vkDeviceWaitIdle(device_);
@@ -311,6 +316,7 @@ Status VulkanDevice::create_vulkan_buffer(uint64_t size, bool host_visible, std:
 }
 
 Status VulkanDevice::create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) {
+  VKATTN_RETURN_IF_ERROR(usable());
   std::unique_ptr<VulkanBuffer> buffer;
   VKATTN_RETURN_IF_ERROR(create_vulkan_buffer(size, (flags & VKATTN_BUFFER_HOST_VISIBLE) != 0, &buffer));
   *out = std::move(buffer);
@@ -342,6 +348,7 @@ Status VulkanDevice::create_fence(VkFence* out) {
 }
 
 Status VulkanDevice::submit(VkCommandBuffer buffer, VkFence fence) {
+  in_flight_.reserve(in_flight_.size() + 1);  // no allocation may fail once the work is submitted
   VKATTN_RETURN_IF_ERROR(check(fn_.vkResetFences(device_, 1, &fence), "vkResetFences"));
   VkSubmitInfo info{};
   info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
@@ -366,6 +373,7 @@ Status VulkanDevice::wait(VkFence fence) {
 }
 
 Status VulkanDevice::finish() {
+  VKATTN_RETURN_IF_ERROR(usable());
   if (in_flight_.empty()) return Status();
   const VkResult result = fn_.vkWaitForFences(device_, static_cast<uint32_t>(in_flight_.size()), in_flight_.data(),
                                               VK_TRUE, kFenceTimeoutNs);
@@ -373,9 +381,27 @@ Status VulkanDevice::finish() {
     return internal_error("%s did not finish its work within %llu seconds", caps_.name.c_str(),
                           (unsigned long long)(kFenceTimeoutNs / 1000000000ull));
   }
-  // After device loss nothing is in flight any more either.
-  in_flight_.clear();
+  // After a failure (device loss included) the work may still run and stays
+  // in flight: drain() settles it before anything it uses is destroyed.
+  if (result == VK_SUCCESS) in_flight_.clear();
   return check(result, "vkWaitForFences");
+}
+
+Status VulkanDevice::drain() {
+  if (lost_) {
+    // A lost device answers at once; the wait still matters where the loss
+    // was reported by one call while earlier work kept running.
+    if (!in_flight_.empty()) fn_.vkDeviceWaitIdle(device_);
+    in_flight_.clear();
+    return Status();
+  }
+  const Status finished = finish();
+  if (!in_flight_.empty()) {
+    // The wait itself failed (out of memory, say): wait for the whole queue.
+    fn_.vkDeviceWaitIdle(device_);
+    in_flight_.clear();
+  }
+  return finished;
 }
 
 void VulkanDevice::record_barrier_after_prior_work(VkCommandBuffer cmd) const {
@@ -440,20 +466,25 @@ Status VulkanDevice::pipeline(shaders::ShaderId shader, const std::vector<uint32
   info.stage.pName = "main";
   info.stage.pSpecializationInfo = &specialization;
   info.layout = pipeline_layout_;
-  VkPipeline pipeline = VK_NULL_HANDLE;
-  VKATTN_RETURN_IF_ERROR(
-      check(fn_.vkCreateComputePipelines(device_, pipeline_cache_, 1, &info, nullptr, &pipeline), "vkCreateComputePipelines"));
-  pipelines_[key] = pipeline;
+  // The map entry exists before the pipeline does, so that nothing can fail
+  // between creating the pipeline and recording it.
+  VkPipeline& pipeline = pipelines_[key];
+  const VkResult result = fn_.vkCreateComputePipelines(device_, pipeline_cache_, 1, &info, nullptr, &pipeline);
+  if (result != VK_SUCCESS) {
+    pipelines_.erase(key);
+    return check(result, "vkCreateComputePipelines");
+  }
   *out = pipeline;
   return Status();
 }
 
 Status VulkanDevice::ensure_staging() {
   if (staging_ != nullptr) return Status();
+  // Each part is made once; a retry after a failure makes only what is missing.
   std::unique_ptr<VulkanBuffer> staging;
   VKATTN_RETURN_IF_ERROR(create_vulkan_buffer(kStagingBytes, true, &staging));
-  VKATTN_RETURN_IF_ERROR(allocate_command_buffer(&staging_commands_));
-  VKATTN_RETURN_IF_ERROR(create_fence(&staging_fence_));
+  if (staging_commands_ == VK_NULL_HANDLE) VKATTN_RETURN_IF_ERROR(allocate_command_buffer(&staging_commands_));
+  if (staging_fence_ == VK_NULL_HANDLE) VKATTN_RETURN_IF_ERROR(create_fence(&staging_fence_));
   staging_ = std::move(staging);
   return Status();
 }
@@ -463,6 +494,8 @@ Status VulkanDevice::ensure_staging() {
 static Status staged_copy(VulkanDevice& device, VkCommandBuffer cmd, VkFence fence, VkBuffer from, uint64_t from_offset,
                           VkBuffer to, uint64_t to_offset, uint64_t size) {
   const DeviceFunctions& fn = device.fn();
+  // A copy whose wait failed may still be running on these objects.
+  VKATTN_RETURN_IF_ERROR(device.wait(fence));
   VKATTN_RETURN_IF_ERROR(device.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
   VkCommandBufferBeginInfo begin{};
   begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;

@@ -103,6 +103,7 @@ class VulkanDevice final : public Device {
   Status create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) override;
   Status create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) override;
   Status finish() override;
+  Status drain() override;
 
   // For buffers and plans.
   const DeviceFunctions& fn() const { return fn_; }

@@ -15,25 +15,27 @@ namespace {
 
 const char kValidationLayer[] = "VK_LAYER_KHRONOS_validation";
 
-std::set<std::string> instance_extensions(const GlobalFunctions& g, const char* layer) {
-  std::set<std::string> names;
+Status instance_extensions(const GlobalFunctions& g, const char* layer, std::set<std::string>* names) {
   uint32_t count = 0;
-  if (g.vkEnumerateInstanceExtensionProperties(layer, &count, nullptr) != VK_SUCCESS) return names;
+  VKATTN_VK_CHECK(g.vkEnumerateInstanceExtensionProperties(layer, &count, nullptr),
+                  "vkEnumerateInstanceExtensionProperties");
   std::vector<VkExtensionProperties> props(count);
-  if (g.vkEnumerateInstanceExtensionProperties(layer, &count, props.data()) != VK_SUCCESS) return names;
-  for (uint32_t i = 0; i < count; ++i) names.insert(props[i].extensionName);
-  return names;
+  VKATTN_VK_CHECK(g.vkEnumerateInstanceExtensionProperties(layer, &count, props.data()),
+                  "vkEnumerateInstanceExtensionProperties");
+  for (uint32_t i = 0; i < count && i < props.size(); ++i) names->insert(props[i].extensionName);
+  return Status();
 }
 
-bool has_layer(const GlobalFunctions& g, const char* name) {
+Status has_layer(const GlobalFunctions& g, const char* name, bool* found) {
+  *found = false;
   uint32_t count = 0;
-  if (g.vkEnumerateInstanceLayerProperties(&count, nullptr) != VK_SUCCESS) return false;
+  VKATTN_VK_CHECK(g.vkEnumerateInstanceLayerProperties(&count, nullptr), "vkEnumerateInstanceLayerProperties");
   std::vector<VkLayerProperties> layers(count);
-  if (g.vkEnumerateInstanceLayerProperties(&count, layers.data()) != VK_SUCCESS) return false;
-  for (uint32_t i = 0; i < count; ++i) {
-    if (std::strcmp(layers[i].layerName, name) == 0) return true;
+  VKATTN_VK_CHECK(g.vkEnumerateInstanceLayerProperties(&count, layers.data()), "vkEnumerateInstanceLayerProperties");
+  for (uint32_t i = 0; i < count && i < layers.size(); ++i) {
+    if (std::strcmp(layers[i].layerName, name) == 0) *found = true;
   }
-  return false;
+  return Status();
 }
 
 vkattn_device_type to_device_type(VkPhysicalDeviceType type) {
@@ -54,7 +56,9 @@ Status Instance::create(bool validation, const Logger& log, std::unique_ptr<Inst
   VKATTN_RETURN_IF_ERROR(Loader::open(&instance->loader_));
   const GlobalFunctions& g = instance->loader_->global;
   uint32_t loader_version = VK_API_VERSION_1_0;
-  if (g.vkEnumerateInstanceVersion != nullptr) g.vkEnumerateInstanceVersion(&loader_version);
+  if (g.vkEnumerateInstanceVersion != nullptr) {
+    VKATTN_VK_CHECK(g.vkEnumerateInstanceVersion(&loader_version), "vkEnumerateInstanceVersion");
+  }
   if (loader_version < VK_API_VERSION_1_1) {
     return backend_unavailable("the Vulkan loader supports Vulkan %u.%u; vkattn needs 1.1",
                                VK_API_VERSION_MAJOR(loader_version), VK_API_VERSION_MINOR(loader_version));
@@ -62,13 +66,17 @@ Status Instance::create(bool validation, const Logger& log, std::unique_ptr<Inst
 
   std::vector<const char*> layers;
   std::vector<const char*> extensions;
-  const std::set<std::string> available = instance_extensions(g, nullptr);
+  std::set<std::string> available;
+  VKATTN_RETURN_IF_ERROR(instance_extensions(g, nullptr, &available));
   bool debug_utils = false;
   bool validation_features = false;
+  bool validation_layer = false;
+  if (validation) VKATTN_RETURN_IF_ERROR(has_layer(g, kValidationLayer, &validation_layer));
   if (validation) {
-    if (has_layer(g, kValidationLayer)) {
+    if (validation_layer) {
       layers.push_back(kValidationLayer);
-      const std::set<std::string> layer_extensions = instance_extensions(g, kValidationLayer);
+      std::set<std::string> layer_extensions;
+      VKATTN_RETURN_IF_ERROR(instance_extensions(g, kValidationLayer, &layer_extensions));
       debug_utils = available.count(VK_EXT_DEBUG_UTILS_EXTENSION_NAME) || layer_extensions.count(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
       validation_features = layer_extensions.count(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME) > 0;
       if (debug_utils) extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
@@ -112,9 +120,14 @@ Status Instance::create(bool validation, const Logger& log, std::unique_ptr<Inst
   info.ppEnabledExtensionNames = extensions.data();
   const VkResult created = g.vkCreateInstance(&info, nullptr, &instance->instance_);
   if (created == VK_ERROR_INCOMPATIBLE_DRIVER) {
+    instance->instance_ = VK_NULL_HANDLE;
     return backend_unavailable("the Vulkan loader found no driver (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER)");
   }
   if (created != VK_SUCCESS) {
+    instance->instance_ = VK_NULL_HANDLE;
+    if (created == VK_ERROR_OUT_OF_HOST_MEMORY || created == VK_ERROR_OUT_OF_DEVICE_MEMORY) {
+      return from_result(created, "vkCreateInstance");
+    }
     return backend_unavailable("vkCreateInstance failed: %s", result_name(created));
   }
   VKATTN_RETURN_IF_ERROR(load_instance_functions(*instance->loader_, instance->instance_, &instance->fn_));
@@ -147,7 +160,9 @@ Status Instance::create(bool validation, const Logger& log, std::unique_ptr<Inst
 
 Instance::~Instance() {
   if (messenger_ != VK_NULL_HANDLE) fn_.vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
-  if (instance_ != VK_NULL_HANDLE) fn_.vkDestroyInstance(instance_, nullptr);
+  // vkDestroyInstance loads first: without it, loading failed before any
+  // other instance object existed.
+  if (instance_ != VK_NULL_HANDLE && fn_.vkDestroyInstance != nullptr) fn_.vkDestroyInstance(instance_, nullptr);
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL Instance::on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,

@@ -117,7 +117,7 @@ class VulkanPlan final : public DevicePlan {
 VulkanPlan::~VulkanPlan() {
   const DeviceFunctions& fn = device_.fn();
   if (fence_ != VK_NULL_HANDLE) {
-    device_.wait(fence_);
+    if (!device_.wait(fence_).ok()) device_.drain();
     fn.vkDestroyFence(device_.handle(), fence_, nullptr);
   }
   device_.free_command_buffer(commands_);

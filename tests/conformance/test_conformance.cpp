@@ -35,3 +35,20 @@ TEST_CASE("conformance matrix on the CPU backend") {
           worst[VKATTN_DTYPE_F32], ", f16 ", worst[VKATTN_DTYPE_F16]);
   vkattn_context_destroy(context);
 }
+
+TEST_CASE("every conformance case, executed 100 times, is bitwise identical each time (CPU)") {
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.backend = VKATTN_BACKEND_CPU;
+  vkattn_context context = nullptr;
+  REQUIRE(vkattn_context_create(&options, &context) == VKATTN_SUCCESS);
+  int repeated = 0;
+  for (const CaseSpec& spec : conformance_cases()) {
+    const CaseResult result = check_repeatable(context, spec, 100);
+    INFO(spec.name(), ": ", result.message);
+    CHECK(result.passed);
+    if (result.passed) ++repeated;
+  }
+  MESSAGE("CPU: ", repeated, " cases x 100 executions, each bitwise identical to its first");
+  vkattn_context_destroy(context);
+}

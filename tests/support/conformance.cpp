@@ -351,10 +351,14 @@ HostInputs make_inputs(const CaseSpec& s) {
 }
 
 CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec)
-    : context_(context), inputs_(make_inputs(spec)) {
+    : CaseExecution(context, spec, make_inputs(spec)) {}
+
+CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec, HostInputs inputs)
+    : context_(context), inputs_(std::move(inputs)) {
   const vkattn_attention_desc& d = inputs_.desc;
   vkattn_status status = vkattn_plan_create(context, &d, 0, &plan_);
   if (status != VKATTN_SUCCESS) {
+    status_ = status;
     unsupported_ = status == VKATTN_ERROR_UNSUPPORTED;
     error_ = unsupported_ ? std::string("unsupported: ") + vkattn_last_error()
                           : describe_failure("vkattn_plan_create", status);
@@ -363,12 +367,14 @@ CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec)
   auto upload = [&](vkattn_buffer* buffer, const void* data, uint64_t bytes) -> bool {
     status = vkattn_buffer_create(context, bytes, 0, buffer);
     if (status != VKATTN_SUCCESS) {
+      status_ = status;
       error_ = describe_failure("vkattn_buffer_create", status);
       return false;
     }
     buffers_.push_back(*buffer);
     status = vkattn_buffer_write(*buffer, 0, data, bytes);
     if (status != VKATTN_SUCCESS) {
+      status_ = status;
       error_ = describe_failure("vkattn_buffer_write", status);
       return false;
     }
@@ -416,6 +422,7 @@ bool CaseExecution::run(std::vector<uint8_t>* out, std::vector<uint8_t>* lse) {
   vkattn_status status = vkattn_plan_execute(plan_, &bindings_);
   if (status == VKATTN_SUCCESS) status = vkattn_context_finish(context_);
   if (status != VKATTN_SUCCESS) {
+    status_ = status;
     error_ = describe_failure("vkattn_plan_execute", status);
     return false;
   }
@@ -425,20 +432,51 @@ bool CaseExecution::run(std::vector<uint8_t>* out, std::vector<uint8_t>* lse) {
   status = vkattn_buffer_read(bindings_.out, 0, out->data(), out->size());
   if (status == VKATTN_SUCCESS && inputs_.desc.has_lse) status = vkattn_buffer_read(bindings_.lse, 0, lse->data(), lse->size());
   if (status != VKATTN_SUCCESS) {
+    status_ = status;
     error_ = describe_failure("vkattn_buffer_read", status);
     return false;
   }
   return true;
 }
 
+namespace {
+
+// A result that says why `execution` could not be set up (skipped when the
+// device does not support the case).
+CaseResult not_ready(const CaseExecution& execution) {
+  CaseResult result;
+  result.skipped = execution.unsupported();
+  result.status = execution.status();
+  result.message = execution.error();
+  return result;
+}
+
+}  // namespace
+
+CaseResult check_repeatable(vkattn_context context, const CaseSpec& spec, int runs) {
+  CaseResult result;
+  CaseExecution execution(context, spec);
+  if (!execution.ready()) return not_ready(execution);
+  std::vector<uint8_t> first_out, first_lse, out, lse;
+  for (int run = 0; run < runs; ++run) {
+    if (!execution.run(run == 0 ? &first_out : &out, run == 0 ? &first_lse : &lse)) {
+      result.status = execution.status();
+      result.message = execution.error();
+      return result;
+    }
+    if (run > 0 && (out != first_out || lse != first_lse)) {
+      result.message = "run " + std::to_string(run) + " is not bitwise identical to run 0";
+      return result;
+    }
+  }
+  result.passed = true;
+  return result;
+}
+
 CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   CaseResult result;
   CaseExecution execution(context, spec);
-  if (!execution.ready()) {
-    result.skipped = execution.unsupported();
-    result.message = execution.error();
-    return result;
-  }
+  if (!execution.ready()) return not_ready(execution);
   const HostInputs& in = execution.inputs();
   const vkattn_attention_desc& d = in.desc;
   const ReferenceOutput ref = reference_attention(in);
@@ -452,6 +490,7 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   for (int run = 0; run < std::max(1, spec.runs); ++run) {
     std::vector<uint8_t> out_bytes, lse_bytes;
     if (!execution.run(&out_bytes, &lse_bytes)) {
+      result.status = execution.status();
       result.message = execution.error();
       return result;
     }

@@ -62,6 +62,7 @@ struct CaseResult {
   bool passed = false;
   bool skipped = false;
   std::string message;       // why it failed or was skipped
+  vkattn_status status = VKATTN_SUCCESS;  // the failing API call's status, if one failed
   double error = 0.0;        // max |O - O_ref| / output scale
   double allowed = 0.0;      // the tolerance on that same scale
   double lse_error = 0.0;    // max |LSE - LSE_ref| / allowed (<= 1 passes)
@@ -79,6 +80,8 @@ std::vector<uint8_t> encode_tensor(const std::vector<float>& values, vkattn_dtyp
 class CaseExecution {
  public:
   CaseExecution(vkattn_context context, const CaseSpec& spec);
+  // With inputs made from make_inputs(spec) and then altered by the caller.
+  CaseExecution(vkattn_context context, const CaseSpec& spec, HostInputs inputs);
   ~CaseExecution();
   CaseExecution(const CaseExecution&) = delete;
   CaseExecution& operator=(const CaseExecution&) = delete;
@@ -86,6 +89,7 @@ class CaseExecution {
   bool ready() const { return ready_; }
   bool unsupported() const { return unsupported_; }  // plan creation said UNSUPPORTED
   const std::string& error() const { return error_; }
+  vkattn_status status() const { return status_; }  // of the API call that failed, if one did
   const HostInputs& inputs() const { return inputs_; }
   uint64_t out_extent() const { return out_extent_; }  // elements of the output buffer
   uint64_t lse_extent() const { return lse_extent_; }
@@ -106,11 +110,17 @@ class CaseExecution {
   std::vector<uint8_t> out_fill_, lse_fill_;
   bool ready_ = false, unsupported_ = false;
   std::string error_;
+  vkattn_status status_ = VKATTN_SUCCESS;
   double last_ms_ = 0.0;
 };
 
 // Runs one case on a context through the public API and checks it.
 CaseResult run_case(vkattn_context context, const CaseSpec& spec);
+
+// Executes one case `runs` times on one plan, comparing every run's output
+// and LSE bytes with the first run's (passed: all identical; skipped: the
+// device does not support the case). No reference check: run_case does that.
+CaseResult check_repeatable(vkattn_context context, const CaseSpec& spec, int runs);
 
 // What vkattn_plan_get_last_time reports around one execution of a small
 // zero-filled problem (B=1, H=4, S=256, D=64): before any execution, with a

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "conformance.h"
+#include "hostile.h"
 #include "stress.h"
 #include "reference.h"
 #include "vulkan_test_support.h"
@@ -409,4 +410,26 @@ TEST_CASE("CPU and Vulkan contexts agree and can live in one process") {
   CHECK(run_case(cpu, spec).passed);
   CHECK(run_case(vulkan.context, spec).passed);
   vkattn_context_destroy(cpu);
+}
+
+TEST_CASE("hostile inputs are answered as documented (Vulkan, both kernels), validation clean") {
+  for (const char* kernel : {"tiled", "lanes"}) {
+    KernelOverride override_kernel(kernel);
+    for (uint32_t device : usable_vulkan_devices()) {
+      CAPTURE(device);
+      CAPTURE(kernel);
+      LogCollector log;
+      const vkattn_context_options options = validated_options(device, &log, nullptr);
+      vkattn_context context = nullptr;
+      REQUIRE(vkattn_context_create(&options, &context) == VKATTN_SUCCESS);
+      const std::vector<HostileOutcome> outcomes = try_hostile_inputs(context, options);
+      for (const HostileOutcome& outcome : outcomes) {
+        INFO(outcome.input, ": expected ", outcome.expected, ", got ", outcome.observed);
+        CHECK(outcome.as_documented);
+      }
+      MESSAGE("Vulkan device ", device, ", ", kernel, " kernel, hostile inputs:", hostile_table(outcomes));
+      CHECK(vkattn_context_destroy(context) == VKATTN_SUCCESS);
+      CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
+    }
+  }
 }

@@ -55,3 +55,28 @@ void run_matrix(const char* kernel) {
 TEST_CASE("conformance matrix on every Vulkan device, tiled kernel, validation clean") { run_matrix("tiled"); }
 
 TEST_CASE("conformance matrix on every Vulkan device, lanes kernel, validation clean") { run_matrix("lanes"); }
+
+TEST_CASE("every conformance case, executed 100 times, is bitwise identical each time (Vulkan, device's kernel)") {
+  for (uint32_t device : usable_vulkan_devices()) {
+    CAPTURE(device);
+    LogCollector log;
+    vkattn_context_options options = validated_options(device, &log, nullptr);
+    options.flags = 0;  // validation adds nothing to a determinism check, and the matrix runs validated above
+    vkattn_context context = nullptr;
+    REQUIRE(vkattn_context_create(&options, &context) == VKATTN_SUCCESS);
+    int repeated = 0, skipped = 0;
+    for (const CaseSpec& spec : conformance_cases()) {
+      const CaseResult result = check_repeatable(context, spec, 100);
+      INFO(spec.name(), ": ", result.message);
+      if (result.skipped) {
+        ++skipped;
+        continue;
+      }
+      CHECK(result.passed);
+      if (result.passed) ++repeated;
+    }
+    MESSAGE("Vulkan device ", device, ": ", repeated, " cases x 100 executions bitwise identical, ", skipped,
+            " unsupported");
+    CHECK(vkattn_context_destroy(context) == VKATTN_SUCCESS);
+  }
+}
