@@ -182,12 +182,12 @@ void inject_after_creation(Fixture& fixture, VkResult injected, const std::set<s
 
 }  // namespace
 
-TEST_CASE("Vulkan: device loss at each submit and wait -> DEVICE_LOST, then FAILED_PRECONDITION; new context works") {
+TEST_CASE("Vulkan: device loss at each submit and wait -> DEVICE_LOST, then FAILED_PRECONDITION, and a new context works") {
   Fixture fixture;
   inject_after_creation(fixture, VK_ERROR_DEVICE_LOST, kLossReportingCalls);
 }
 
-TEST_CASE("Vulkan: a driver fault at each call of plan and execute -> INTERNAL; the context keeps working") {
+TEST_CASE("Vulkan: a driver fault at each call of plan and execute -> INTERNAL, and the context keeps working") {
   Fixture fixture;
   inject_after_creation(fixture, VK_ERROR_UNKNOWN, {});
 }
