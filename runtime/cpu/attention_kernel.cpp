@@ -32,6 +32,16 @@ constexpr int64_t kMinRowsPerTask = 256;
 // Per-task row state (queries, accumulators) stays under this many bytes.
 constexpr int64_t kTaskRowBytes = 8 * 1024 * 1024;
 constexpr int64_t kTasksPerThread = 4;
+// Direct (decode-like) work is split along the keys until there are about
+// this many tasks, so threads finish together (with 8 tasks on 2 threads, one
+// thread idled ~16% of a 32k-key decode waiting for the other) and every
+// thread streams K/V at once; independent of the thread count so results are
+// too. A split keeps at least kMinSplitKeys keys, so the merge (one pass over
+// rows x v_dim per split) stays far below the split's own work.
+constexpr int64_t kSplitTargetTasks = 64;
+constexpr int64_t kMinSplitKeys = 1024;
+// Partial states of all splits together stay under this many bytes.
+constexpr int64_t kMaxPartialBytes = 16 * 1024 * 1024;
 
 }  // namespace
 
@@ -59,9 +69,20 @@ Tiling choose_tiling(const Problem& p, int threads) {
   task_rows = std::min(task_rows, std::max<int64_t>(1, kTaskRowBytes / bytes_per_position));
   if (task_rows < p.q_len && task_rows > t.block_q) task_rows = task_rows / t.block_q * t.block_q;
   t.task_rows = task_rows;
-  t.tasks = units * ceil_div(p.q_len, task_rows);
+  const int64_t unsplit_tasks = units * ceil_div(p.q_len, task_rows);
   t.direct = group * task_rows < kDirectRowThreshold;
   if (t.direct) t.block_q = group * task_rows;
+
+  int64_t splits = 1;
+  if (t.direct) {
+    splits = std::min(ceil_div(kSplitTargetTasks, unsplit_tasks), p.kv_len / kMinSplitKeys);
+    const int64_t partial_bytes_per_split = unsplit_tasks * group * task_rows * (p.v_dim + 2) * 4;
+    splits = std::min(splits, kMaxPartialBytes / partial_bytes_per_split);
+    splits = std::max<int64_t>(splits, 1);
+  }
+  t.split_len = splits > 1 ? ceil_div(ceil_div(p.kv_len, splits), t.block_kv) * t.block_kv : p.kv_len;
+  t.kv_splits = ceil_div(p.kv_len, t.split_len);
+  t.tasks = unsplit_tasks * t.kv_splits;
   return t;
 }
 
@@ -110,7 +131,7 @@ Status AttentionKernel::allocate(int slots) {
   }
   slots_.reset(new Workspace[slots]);
   slot_count_ = slots;
-  allocations_.reserve(static_cast<size_t>(slots));  // push_back below cannot throw
+  allocations_.reserve(static_cast<size_t>(slots) + 1);  // push_back below cannot throw
   for (int s = 0; s < slots; ++s) {
     void* memory = std::aligned_alloc(64, per_slot);
     if (memory == nullptr) {
@@ -130,6 +151,17 @@ Status AttentionKernel::allocate(int slots) {
     ws.products = arrays[7];
   }
   workspace_bytes_ = per_slot * static_cast<uint64_t>(slots);
+  if (tiling_.kv_splits > 1) {
+    // Bounded by kMaxPartialBytes in choose_tiling.
+    const uint64_t bytes = static_cast<uint64_t>(tiling_.tasks * rows * (p.v_dim + 2)) * 4;
+    partials_ = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (partials_ == nullptr) {
+      return out_of_host_memory("could not allocate %llu bytes for split-key partial results",
+                                (unsigned long long)bytes);
+    }
+    allocations_.push_back(partials_);
+    workspace_bytes_ += bytes;
+  }
   return Status();
 }
 
@@ -171,7 +203,17 @@ Status AttentionKernel::run(pthreadpool_t pool, const Tensors& tensors) {
   state.tensors = &tensors;
   pthreadpool_parallelize_1d(pool, &AttentionKernel::task_entry, &state, static_cast<size_t>(tiling_.tasks), 0);
   if (state.out_of_memory.load()) return out_of_host_memory("a host allocation failed during execution");
-  return state.failed.load() ? state.error : Status();
+  if (state.failed.load()) return state.error;
+  if (tiling_.kv_splits > 1) {
+    pthreadpool_parallelize_1d(pool, &AttentionKernel::merge_entry, &state,
+                               static_cast<size_t>(tiling_.tasks / tiling_.kv_splits), 0);
+  }
+  return Status();
+}
+
+void AttentionKernel::merge_entry(void* opaque, size_t unit) {
+  const RunState& state = *static_cast<RunState*>(opaque);
+  state.kernel->merge_splits(static_cast<int64_t>(unit), *state.tensors);
 }
 
 namespace {
@@ -209,9 +251,11 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   const Problem& p = problem_;
   const int64_t group = p.group();
   const int64_t chunks = ceil_div(p.q_len, tiling_.task_rows);
-  const int64_t chunk = task % chunks;
-  const int64_t kv_head = (task / chunks) % p.kv_heads;
-  const int64_t b = task / chunks / p.kv_heads;
+  const int64_t split = task % tiling_.kv_splits;
+  const int64_t unit = task / tiling_.kv_splits;  // (batch, kv head, chunk)
+  const int64_t chunk = unit % chunks;
+  const int64_t kv_head = (unit / chunks) % p.kv_heads;
+  const int64_t b = unit / chunks / p.kv_heads;
   const int64_t r0 = chunk * tiling_.task_rows;
   const int64_t r1 = std::min(p.q_len, r0 + tiling_.task_rows);
   // The task's rows, position-major: local row = (i - r0) * group + g, so a
@@ -232,7 +276,9 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   std::fill(ws.row_sum, ws.row_sum + rows, 0.0f);
   std::fill(ws.acc, ws.acc + rows * p.v_dim, 0.0f);
 
-  const KeyRange task_keys = p.key_range(r0, r1 - 1, L);
+  KeyRange task_keys = p.key_range(r0, r1 - 1, L);
+  task_keys.begin = std::max(task_keys.begin, split * tiling_.split_len);
+  task_keys.end = std::min(task_keys.end, (split + 1) * tiling_.split_len);
   XnnGemm qk;  // S = Q . K_block^T
   XnnGemm pv;  // O_part = P . V_block
   for (int64_t j0 = task_keys.begin; j0 < task_keys.end; j0 += bkv) {
@@ -260,8 +306,12 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
       float* acc = ws.acc + s0 * p.v_dim;
 
       if (tiling_.direct) {
+        // While the scores stream K, this block's V rows are requested; while
+        // the products stream V, the next block's K rows.
+        const RowPrefetch block_values{values, static_cast<int64_t>(p.v.seq_stride * element), n,
+                                       static_cast<int64_t>(p.v_dim * element)};
         ops_.dot_rows(queries, sub_rows, keys, p.dtype, static_cast<int64_t>(p.k.seq_stride), n, p.qk_dim,
-                      ws.scores);
+                      ws.scores, block_values);
       } else {
         VKATTN_RETURN_IF_ERROR(qk.run(sub_rows, queries, ws.scores));
       }
@@ -276,9 +326,14 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
         // Values straight from the tensor; a NaN/Inf value under a zero
         // weight would poison a row (0 * NaN), so such a block is redone
         // with the path that skips zero weights.
+        RowPrefetch next_keys;
+        if (j0 + n < task_keys.end) {
+          next_keys = RowPrefetch{keys + n * p.k.seq_stride * element, static_cast<int64_t>(p.k.seq_stride * element),
+                                  std::min(bkv, task_keys.end - j0 - n), static_cast<int64_t>(p.qk_dim * element)};
+        }
         std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
         if (!ops_.accumulate_products(ws.scores, sub_rows, n, values, p.dtype, static_cast<int64_t>(p.v.seq_stride),
-                                      p.v_dim, acc)) {
+                                      p.v_dim, acc, next_keys)) {
           std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
           ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, values, p.dtype,
                                         static_cast<int64_t>(p.v.seq_stride), p.v_dim, acc);
@@ -292,21 +347,72 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
     }
   }
 
-  for (int64_t local = 0; local < rows; ++local) {
-    const int64_t i = r0 + local / group;
-    const int64_t h = kv_head * group + local % group;
-    const float sum = ws.row_sum[local];
-    // A row that saw no key has sum 0: zeros and LSE -inf, never 0/0. A NaN
-    // sum (NaN logits or values) makes the whole row NaN.
-    const bool saw_keys = sum > 0.0f || sum != sum;
-    ops_.store_row(ws.acc + local * p.v_dim, p.v_dim, saw_keys ? 1.0f / sum : 0.0f, p.dtype,
-                   t.out + p.out.row(b, h, i) * element);
-    if (t.lse != nullptr) {
-      t.lse[p.lse.row(b, h, i)] =
-          saw_keys ? ws.row_max[local] + std::log(sum) : -std::numeric_limits<float>::infinity();
+  if (tiling_.kv_splits > 1) {
+    // Rows of a task are at most group * task_rows; the last chunk has fewer.
+    const int64_t stride = p.v_dim + 2;
+    float* partial = partials_ + task * group * tiling_.task_rows * stride;
+    for (int64_t local = 0; local < rows; ++local) {
+      std::copy(ws.acc + local * p.v_dim, ws.acc + (local + 1) * p.v_dim, partial + local * stride);
+      partial[local * stride + p.v_dim] = ws.row_max[local];
+      partial[local * stride + p.v_dim + 1] = ws.row_sum[local];
     }
+    return Status();
+  }
+  for (int64_t local = 0; local < rows; ++local) {
+    store_output_row(t, b, kv_head * group + local % group, r0 + local / group, ws.acc + local * p.v_dim,
+                     ws.row_max[local], ws.row_sum[local]);
   }
   return Status();
+}
+
+void AttentionKernel::merge_splits(int64_t unit, const Tensors& t) const {
+  const Problem& p = problem_;
+  const int64_t group = p.group();
+  const int64_t chunks = ceil_div(p.q_len, tiling_.task_rows);
+  const int64_t chunk = unit % chunks;
+  const int64_t kv_head = (unit / chunks) % p.kv_heads;
+  const int64_t b = unit / chunks / p.kv_heads;
+  const int64_t r0 = chunk * tiling_.task_rows;
+  const int64_t rows = (std::min(p.q_len, r0 + tiling_.task_rows) - r0) * group;
+  const int64_t stride = p.v_dim + 2;
+  const int64_t split_stride = group * tiling_.task_rows * stride;
+  // The merged O accumulates in place in the first split's records (the
+  // workspace slots belong to the tasks, and this unit's records to it).
+  float* first = partials_ + unit * tiling_.kv_splits * split_stride;
+  for (int64_t local = 0; local < rows; ++local) {
+    // A running max is never NaN (comparisons skip NaN scores); +inf gives
+    // inf - inf = NaN weights below, the same NaN a single pass produces.
+    float max = kScoreFloor;
+    for (int64_t s = 0; s < tiling_.kv_splits; ++s) {
+      max = std::max(max, first[s * split_stride + local * stride + p.v_dim]);
+    }
+    float* acc = first + local * stride;
+    float sum = 0.0f;
+    for (int64_t s = 0; s < tiling_.kv_splits; ++s) {
+      const float* record = first + s * split_stride + local * stride;
+      const float weight = ops_.exp_nonpositive(record[p.v_dim] - max);
+      sum += record[p.v_dim + 1] * weight;
+      if (s == 0) {
+        ops_.scale_row(acc, p.v_dim, weight);
+      } else {
+        ops_.add_scaled_row(acc, record, p.v_dim, weight);
+      }
+    }
+    store_output_row(t, b, kv_head * group + local % group, r0 + local / group, acc, max, sum);
+  }
+}
+
+void AttentionKernel::store_output_row(const Tensors& t, int64_t b, int64_t h, int64_t i, const float* acc,
+                                       float max, float sum) const {
+  const Problem& p = problem_;
+  const size_t element = p.element_size();
+  // A row that saw no key has sum 0: zeros and LSE -inf, never 0/0. A NaN
+  // sum (NaN logits or values) makes the whole row NaN.
+  const bool saw_keys = sum > 0.0f || sum != sum;
+  ops_.store_row(acc, p.v_dim, saw_keys ? 1.0f / sum : 0.0f, p.dtype, t.out + p.out.row(b, h, i) * element);
+  if (t.lse != nullptr) {
+    t.lse[p.lse.row(b, h, i)] = saw_keys ? max + std::log(sum) : -std::numeric_limits<float>::infinity();
+  }
 }
 
 }  // namespace cpu

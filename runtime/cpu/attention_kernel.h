@@ -7,7 +7,10 @@
 // visible to the task it packs K and V once, then for each sub-tile of
 // block_q rows: S = Q.K^T (XNNPACK), mask, online-softmax step, O = O*alpha +
 // P.V (XNNPACK). Tasks whose rows are too few to repay packing (decode) use
-// direct dot products instead ("direct" kernel). See docs/ARCHITECTURE.md.
+// direct dot products instead ("direct" kernel); when such tasks are few, each
+// (batch, kv head, chunk) is also split along the keys into kv_splits tasks
+// whose partial softmax states (unnormalised O, running max, sum) a second
+// pass merges in split order (flash-decoding). See docs/ARCHITECTURE.md.
 #pragma once
 
 #include <pthreadpool.h>
@@ -28,11 +31,14 @@ struct Tiling {
   int64_t block_kv = 0;   // keys per block
   int64_t block_q = 0;    // query rows per GEMM sub-tile
   int64_t task_rows = 0;  // query positions per task (for each head of the group)
-  int64_t tasks = 0;      // batch * kv_heads * ceil(q_len / task_rows)
+  int64_t kv_splits = 1;  // tasks per (batch, kv head, query chunk), each over split_len keys
+  int64_t split_len = 0;  // keys per split, a multiple of block_kv (kv_len when kv_splits = 1)
+  int64_t tasks = 0;      // batch * kv_heads * ceil(q_len / task_rows) * kv_splits
   bool direct = false;    // products without XNNPACK (few rows per task)
 };
 
-// Pure function of the problem and thread count; unit-tested.
+// Pure function of the problem and thread count; unit-tested. The key
+// splits depend on the problem only, so results do not change with threads.
 Tiling choose_tiling(const Problem& problem, int threads);
 
 // Raw tensor addresses of one execution (buffers already bounds-checked).
@@ -76,7 +82,12 @@ class AttentionKernel {
   Status allocate(int slots);
   Workspace* claim_workspace() const;
   Status run_task(int64_t task, const Tensors& tensors, Workspace& ws) const;
+  void merge_splits(int64_t unit, const Tensors& tensors) const;
+  // Normalises one row's state into O (and LSE).
+  void store_output_row(const Tensors& tensors, int64_t b, int64_t h, int64_t i, const float* acc, float max,
+                        float sum) const;
   static void task_entry(void* state, size_t task);
+  static void merge_entry(void* state, size_t unit);
 
   Problem problem_;
   Tiling tiling_;
@@ -84,6 +95,9 @@ class AttentionKernel {
   uint64_t workspace_bytes_ = 0;
   std::vector<void*> allocations_;
   std::unique_ptr<Workspace[]> slots_;
+  // kv_splits > 1: per task and row, its unnormalised O (v_dim floats), then
+  // its running max and sum; rows_per_task * (v_dim + 2) floats per task.
+  float* partials_ = nullptr;
   int slot_count_ = 0;
 };
 

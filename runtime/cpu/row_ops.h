@@ -18,6 +18,17 @@ namespace cpu {
 // exactly 0 weight.
 constexpr float kScoreFloor = -3.402823466e+38f;
 
+// Rows a later phase will read, requested into L2 while a product runs, one
+// row per key the product consumes: a decode alternates between streaming K
+// (scores) and V (accumulation), and without this each phase would start on
+// rows no prefetcher has asked for yet and stall on DRAM.
+struct RowPrefetch {
+  const uint8_t* rows = nullptr;  // nullptr: nothing to request
+  int64_t stride_bytes = 0;       // from one row to the next
+  int64_t count = 0;              // rows
+  int64_t row_bytes = 0;
+};
+
 struct RowOps {
   const char* isa;  // "avx512", "avx2", "baseline"
 
@@ -37,6 +48,9 @@ struct RowOps {
   // dst[c] += src[c].
   void (*add_row)(float* dst, const float* src, int64_t n);
 
+  // dst[c] += src[c] * scale (a multiply, then an add: no fused rounding).
+  void (*add_scaled_row)(float* dst, const float* src, int64_t n, float scale);
+
   // Copies n elements of storage dtype to f32, multiplying by `scale`.
   void (*load_row)(const void* src, vkattn_dtype dtype, int64_t n, float scale, float* dst);
 
@@ -48,17 +62,17 @@ struct RowOps {
 
   // scores[r * n + c] = dot(q[r * dim ...], key c) for r < rows, c < n, where
   // key c is `dim` elements of storage dtype at k + c * stride (read straight
-  // from the tensor, each key row once for all rows).
+  // from the tensor, each key row once for all rows). Requests `ahead`.
   void (*dot_rows)(const float* q, int64_t rows, const void* k, vkattn_dtype dtype, int64_t stride, int64_t n,
-                   int64_t dim, float* scores);
+                   int64_t dim, float* scores, const RowPrefetch& ahead);
 
   // out[r * dim ...] += sum over c of p[r * n + c] * value c (storage dtype,
   // `stride` elements apart), register-blocked. Returns false if some weight
   // is exactly 0 and some value is NaN or Inf: then the caller must restore
   // `out` and use accumulate_weighted_rows, because 0 * NaN would reach a row
-  // that does not see that key.
+  // that does not see that key. Requests `ahead`.
   bool (*accumulate_products)(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
-                              int64_t stride, int64_t dim, float* out);
+                              int64_t stride, int64_t dim, float* out, const RowPrefetch& ahead);
 
   // The same, skipping zero weights, so NaN or Inf under a zero weight never
   // reaches out.

@@ -96,6 +96,10 @@ static void add_row(float* dst, const float* src, int64_t n) {
   for (int64_t c = 0; c < n; ++c) dst[c] += src[c];
 }
 
+static void add_scaled_row(float* dst, const float* src, int64_t n, float scale) {
+  for (int64_t c = 0; c < n; ++c) dst[c] += src[c] * scale;
+}
+
 static inline float load_scalar(const float* p) { return *p; }
 static inline float load_scalar(const uint16_t* p) { return half_to_float(*p); }
 
@@ -196,7 +200,7 @@ static inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) {
 #endif
 }
 
-static inline Vec16 splat16(float x) { return Vec16{} + x; }
+static inline Vec16 splat16(float x) { return Vec16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 
 // Sum of the 16 lanes in a fixed tree (lane j + lane j+8, then + j+4, ...),
 // one vector shuffle per step, the same order at every level.
@@ -214,30 +218,41 @@ static inline float tree_sum(Vec16 v) {
   return v[0];
 }
 
-// tree_sum of four vectors at once: the same pairs are added in the same
-// order, but after the first step two vectors share one register (lanes 0-7
-// hold the first, 8-15 the second), so there are fewer steps.
-static inline __attribute__((always_inline)) void tree_sum4(Vec16 a, Vec16 b, Vec16 c, Vec16 d, float* out) {
+// tree_sum of 16 vectors at once: lane j of the result is tree_sum(v[j]),
+// with the same pairs added in the same order (lanes j + j+8, then j+4, j+2,
+// j+1), but each step adds two vectors' halves in one register, so the 16
+// sums take 15 adds and 30 two-source shuffles instead of 16 separate trees
+// and scalar extracts.
+static inline __attribute__((always_inline)) Vec16 tree_sum16(const Vec16 v[16]) {
 #if defined(__clang__)
 #define VKATTN_SHUFFLE2(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
 #else
 #define VKATTN_SHUFFLE2(x, y, ...) __builtin_shuffle(x, y, Lanes16{__VA_ARGS__})
 #endif
-  // Step 1 (lane j + lane j+8) for each vector, keeping two results per register.
-  const Vec16 ab = VKATTN_SHUFFLE2(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-                   VKATTN_SHUFFLE2(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-  const Vec16 cd = VKATTN_SHUFFLE2(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-                   VKATTN_SHUFFLE2(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-  // Step 2 (j + j+4) within each half; four results per register.
-  Vec16 all = VKATTN_SHUFFLE2(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
-              VKATTN_SHUFFLE2(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-  // Steps 3 and 4 (j + j+2, j + j+1) within each group of four lanes.
-  all += VKATTN_SHUFFLE(all, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
-  all += VKATTN_SHUFFLE(all, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
-  out[0] = all[0];
-  out[1] = all[4];
-  out[2] = all[8];
-  out[3] = all[12];
+  // Step 1: 8 lanes per item, two items (v[2i], v[2i+1]) per register.
+  Vec16 half[8];
+  for (int i = 0; i < 8; ++i) {
+    const Vec16 a = v[2 * i], b = v[2 * i + 1];
+    half[i] = VKATTN_SHUFFLE2(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+              VKATTN_SHUFFLE2(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  }
+  // Step 2: 4 lanes per item, items v[4i .. 4i+3] in order.
+  Vec16 quarter[4];
+  for (int i = 0; i < 4; ++i) {
+    const Vec16 a = half[2 * i], b = half[2 * i + 1];
+    quarter[i] = VKATTN_SHUFFLE2(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                 VKATTN_SHUFFLE2(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  }
+  // Step 3: 2 lanes per item, items v[8i .. 8i+7] in order.
+  Vec16 eighth[2];
+  for (int i = 0; i < 2; ++i) {
+    const Vec16 a = quarter[2 * i], b = quarter[2 * i + 1];
+    eighth[i] = VKATTN_SHUFFLE2(a, b, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+                VKATTN_SHUFFLE2(a, b, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+  }
+  // Step 4: one lane per item, v[0 .. 15] in order.
+  return VKATTN_SHUFFLE2(eighth[0], eighth[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+         VKATTN_SHUFFLE2(eighth[0], eighth[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 #undef VKATTN_SHUFFLE2
 }
 
@@ -252,6 +267,17 @@ static VKATTN_INLINE void prefetch_row(const T* row, int64_t dim) {
   const char* bytes = reinterpret_cast<const char*>(row);
   for (int64_t offset = 0; offset < dim * static_cast<int64_t>(sizeof(T)); offset += 64) {
     __builtin_prefetch(bytes + offset);
+  }
+}
+
+// Requests rows [first, first + count) of `ahead` into L2 (they are read a
+// whole phase later, too late for L1).
+static VKATTN_INLINE void prefetch_ahead(const RowPrefetch& ahead, int64_t first, int64_t count) {
+  if (ahead.rows == nullptr) return;
+  const int64_t end = first + count < ahead.count ? first + count : ahead.count;
+  for (int64_t row = first; row < end; ++row) {
+    const uint8_t* bytes = ahead.rows + row * ahead.stride_bytes;
+    for (int64_t offset = 0; offset < ahead.row_bytes; offset += 64) __builtin_prefetch(bytes + offset, 0, 2);
   }
 }
 
@@ -271,12 +297,16 @@ static VKATTN_INLINE void dot_keys_full(const float* q, const T* k, int64_t stri
       for (int r = 0; r < R; ++r) acc[c][r] = fma16(load16(q + r * dim + d), kv, acc[c][r]);
     }
   }
-  for (int c = 0; c < KEYS; ++c) {
-    if (R == 4) {
-      float sums[4];
-      tree_sum4(acc[c][0], acc[c][1], acc[c][2], acc[c][3], sums);
-      for (int r = 0; r < R; ++r) scores[r * out_stride + c] = sums[r];
-    } else {
+  if (R * KEYS == 16) {
+    Vec16 by_row[16];  // row-major: (r, c) at r * KEYS + c
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < KEYS; ++c) by_row[r * KEYS + c] = acc[c][r];
+    }
+    float sums[16];
+    store16(sums, tree_sum16(by_row));
+    for (int r = 0; r < R; ++r) std::memcpy(scores + r * out_stride, sums + r * KEYS, KEYS * sizeof(float));
+  } else {
+    for (int c = 0; c < KEYS; ++c) {
       for (int r = 0; r < R; ++r) scores[r * out_stride + c] = tree_sum(acc[c][r]);
     }
   }
@@ -313,55 +343,67 @@ static inline void dot_key_any(const float* q, const T* k, int64_t dim, int64_t 
 // path.
 template <int R, typename T>
 static inline void dot_rows_block(const float* q, const T* k, int64_t stride, int64_t n, int64_t dim, int64_t out_stride,
-                                  float* scores) {
+                                  float* scores, const RowPrefetch& ahead) {
   int64_t c = 0;
   if (dim % kLanes == 0) {
-    for (; c + 4 <= n; c += 4) dot_keys_full<R, 4>(q, k + c * stride, stride, dim, out_stride, scores + c);
+    for (; c + 4 <= n; c += 4) {
+      prefetch_ahead(ahead, c, 4);
+      dot_keys_full<R, 4>(q, k + c * stride, stride, dim, out_stride, scores + c);
+    }
   }
-  for (; c < n; ++c) dot_key_any<R>(q, k + c * stride, dim, out_stride, scores + c);
+  for (; c < n; ++c) {
+    prefetch_ahead(ahead, c, 1);
+    dot_key_any<R>(q, k + c * stride, dim, out_stride, scores + c);
+  }
 }
 
 template <typename T>
 static void dot_rows_typed(const float* q, int64_t rows, const T* k, int64_t stride, int64_t n, int64_t dim,
-                           float* scores) {
+                           float* scores, const RowPrefetch& ahead) {
+  const RowPrefetch none;
   int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) dot_rows_block<4>(q + r * dim, k, stride, n, dim, n, scores + r * n);
-  for (; r < rows; ++r) dot_rows_block<1>(q + r * dim, k, stride, n, dim, n, scores + r * n);
+  for (; r + 4 <= rows; r += 4) dot_rows_block<4>(q + r * dim, k, stride, n, dim, n, scores + r * n, r == 0 ? ahead : none);
+  for (; r < rows; ++r) dot_rows_block<1>(q + r * dim, k, stride, n, dim, n, scores + r * n, r == 0 ? ahead : none);
 }
 
 static void dot_rows(const float* q, int64_t rows, const void* k, vkattn_dtype dtype, int64_t stride, int64_t n,
-                     int64_t dim, float* scores) {
+                     int64_t dim, float* scores, const RowPrefetch& ahead) {
   if (dtype == VKATTN_DTYPE_F16) {
-    dot_rows_typed(q, rows, static_cast<const uint16_t*>(k), stride, n, dim, scores);
+    dot_rows_typed(q, rows, static_cast<const uint16_t*>(k), stride, n, dim, scores, ahead);
   } else {
-    dot_rows_typed(q, rows, static_cast<const float*>(k), stride, n, dim, scores);
+    dot_rows_typed(q, rows, static_cast<const float*>(k), stride, n, dim, scores, ahead);
   }
 }
 
-// out[r] += sum_c p[r][c] v[c] for R rows and V*16 dims whose accumulators
-// stay in registers while the value rows stream by. Returns false if a value
-// was NaN or Inf (the caller then redoes the block with
-// accumulate_weighted_rows, since 0 * NaN would reach rows that do not see
-// that key).
-// `prefetch` elements of rows ahead are requested (the whole row on the first
-// pass over a block, so later passes over its other dims hit the cache).
+// out[r] += sum_c p[r * p_stride + c] v[c] (c < n) for R rows and V*16 dims
+// whose accumulators stay in registers while the value rows stream by.
+// Returns false if a value was NaN or Inf (the caller then redoes the block
+// with accumulate_weighted_rows, since 0 * NaN would reach rows that do not
+// see that key). `prefetch` elements of rows ahead are requested (the whole
+// row on the first pass over a chunk, so the passes over its other dims hit
+// the cache), and with them the rows of `ahead` from ahead_first on, one per
+// key.
 template <bool PROBE, int R, int V, typename T>
-static inline bool accumulate_block(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim,
-                                    int64_t prefetch, float* out) {
+static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n, const T* v, int64_t stride,
+                                    int64_t dim, int64_t prefetch, const RowPrefetch& ahead, int64_t ahead_first,
+                                    float* out) {
   Vec16 acc[R][V] = {};
   // The plain sum of every value: NaN or Inf exactly when some value is (or,
   // harmlessly, when the sum overflows: the caller then takes the slow path).
   Vec16 probe = {};
   for (int64_t c = 0; c < n; ++c) {
     const T* value = v + c * stride;
-    if (prefetch > 0) prefetch_row(value + kPrefetchRows * stride, prefetch);
+    if (prefetch > 0) {
+      prefetch_row(value + kPrefetchRows * stride, prefetch);
+      prefetch_ahead(ahead, ahead_first + c, 1);
+    }
     Vec16 x[V];
     for (int u = 0; u < V; ++u) {
       x[u] = load16(value + u * kLanes);
       if (PROBE) probe += x[u];
     }
     for (int r = 0; r < R; ++r) {
-      const Vec16 weight = splat16(p[r * n + c]);
+      const Vec16 weight = splat16(p[r * p_stride + c]);
       for (int u = 0; u < V; ++u) acc[r][u] = fma16(weight, x[u], acc[r][u]);
     }
   }
@@ -374,8 +416,8 @@ static inline bool accumulate_block(const float* p, int64_t n, const T* v, int64
 
 // The same for the last width < 16 dims, one lane array at a time.
 template <bool PROBE, int R, typename T>
-static inline bool accumulate_tail(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim, int64_t width,
-                                   float* out) {
+static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, const T* v, int64_t stride,
+                                   int64_t dim, int64_t width, float* out) {
   Vec16 acc[R] = {};
   Vec16 probe = {};
   for (int64_t c = 0; c < n; ++c) {
@@ -383,7 +425,7 @@ static inline bool accumulate_tail(const float* p, int64_t n, const T* v, int64_
     for (int j = 0; j < width; ++j) lanes[j] = load_scalar(v + c * stride + j);
     const Vec16 x = load16(lanes);
     if (PROBE) probe += x;
-    for (int r = 0; r < R; ++r) acc[r] = fma16(splat16(p[r * n + c]), x, acc[r]);
+    for (int r = 0; r < R; ++r) acc[r] = fma16(splat16(p[r * p_stride + c]), x, acc[r]);
   }
   for (int r = 0; r < R; ++r) {
     float lanes[kLanes];
@@ -394,39 +436,64 @@ static inline bool accumulate_tail(const float* p, int64_t n, const T* v, int64_
   return total - total == 0.0f;
 }
 
+// Value rows are consumed in chunks of this many keys, every dim of a chunk
+// before the next: the chunk (8 KiB of f16 rows at D=128) is still in L1 when
+// the passes over its later dims read it again. (Passes over a whole 256-key
+// block re-read 64 KiB from L2 and stalled on it: 34 % of the decode loop's
+// samples sat on those loads.)
+constexpr int64_t kValueChunk = 32;
+
 template <bool PROBE, int R, typename T>
-static bool accumulate_rows(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim, float* out) {
+static bool accumulate_rows(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim, float* out,
+                            const RowPrefetch& ahead) {
+  const RowPrefetch none;
   bool finite = true;
-  int64_t d0 = 0;
-  for (; d0 + 4 * kLanes <= dim; d0 += 4 * kLanes) {
-    finite &= accumulate_block<PROBE, R, 4>(p, n, v + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
+  for (int64_t c0 = 0; c0 < n; c0 += kValueChunk) {
+    const int64_t count = n - c0 < kValueChunk ? n - c0 : kValueChunk;
+    const float* weights = p + c0;
+    const T* values = v + c0 * stride;
+    int64_t d0 = 0;
+    for (; d0 + 4 * kLanes <= dim; d0 += 4 * kLanes) {
+      finite &= accumulate_block<PROBE, R, 4>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
+                                              d0 == 0 ? ahead : none, c0, out + d0);
+    }
+    if (d0 + 2 * kLanes <= dim) {
+      finite &= accumulate_block<PROBE, R, 2>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
+                                              d0 == 0 ? ahead : none, c0, out + d0);
+      d0 += 2 * kLanes;
+    }
+    if (d0 + kLanes <= dim) {
+      finite &= accumulate_block<PROBE, R, 1>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
+                                              d0 == 0 ? ahead : none, c0, out + d0);
+      d0 += kLanes;
+    }
+    if (d0 < dim) {
+      if (d0 == 0) prefetch_ahead(ahead, c0, count);
+      finite &= accumulate_tail<PROBE, R>(weights, n, count, values + d0, stride, dim, dim - d0, out + d0);
+    }
   }
-  if (d0 + 2 * kLanes <= dim) {
-    finite &= accumulate_block<PROBE, R, 2>(p, n, v + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
-    d0 += 2 * kLanes;
-  }
-  if (d0 + kLanes <= dim) {
-    finite &= accumulate_block<PROBE, R, 1>(p, n, v + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
-    d0 += kLanes;
-  }
-  if (d0 < dim) finite &= accumulate_tail<PROBE, R>(p, n, v + d0, stride, dim, dim - d0, out + d0);
   return finite;
 }
 
 template <bool PROBE, typename T>
 static bool accumulate_products_typed(const float* p, int64_t rows, int64_t n, const T* v, int64_t stride,
-                                      int64_t dim, float* out) {
+                                      int64_t dim, float* out, const RowPrefetch& ahead) {
+  const RowPrefetch none;
   bool finite = true;
   int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) finite &= accumulate_rows<PROBE, 4>(p + r * n, n, v, stride, dim, out + r * dim);
-  for (; r < rows; ++r) finite &= accumulate_rows<PROBE, 1>(p + r * n, n, v, stride, dim, out + r * dim);
+  for (; r + 4 <= rows; r += 4) {
+    finite &= accumulate_rows<PROBE, 4>(p + r * n, n, v, stride, dim, out + r * dim, r == 0 ? ahead : none);
+  }
+  for (; r < rows; ++r) {
+    finite &= accumulate_rows<PROBE, 1>(p + r * n, n, v, stride, dim, out + r * dim, r == 0 ? ahead : none);
+  }
   return finite;
 }
 
 // Only a zero weight can hide a value from a row; without one, NaN or Inf
 // values reach every row as IEEE arithmetic says, so no check is needed.
 static bool accumulate_products(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
-                                int64_t stride, int64_t dim, float* out) {
+                                int64_t stride, int64_t dim, float* out, const RowPrefetch& ahead) {
   float lane_min[kLanes];
   for (int j = 0; j < kLanes; ++j) lane_min[j] = 1.0f;
   const int64_t count = rows * n;
@@ -439,12 +506,12 @@ static bool accumulate_products(const float* p, int64_t rows, int64_t n, const v
   for (int j = 0; j < kLanes; ++j) zero_weight |= lane_min[j] == 0.0f;  // weights are >= 0
   if (dtype == VKATTN_DTYPE_F16) {
     const uint16_t* values = static_cast<const uint16_t*>(v);
-    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
-                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
+    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
+                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
   }
   const float* values = static_cast<const float*>(v);
-  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
-                     : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
+  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
+                     : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
 }
 
 template <typename T>
@@ -471,9 +538,9 @@ static void accumulate_weighted_rows(const float* p, int64_t rows, int64_t n, co
 }
 
 extern const RowOps kRowOps;
-const RowOps kRowOps = {VKATTN_ISA_NAME, exp_nonpositive,  softmax_step,        scale_row,
-                        add_row,         load_row,         load_row_check_finite, store_row,
-                        dot_rows,        accumulate_products, accumulate_weighted_rows};
+const RowOps kRowOps = {VKATTN_ISA_NAME, exp_nonpositive, softmax_step,        scale_row,
+                        add_row,         add_scaled_row,  load_row,            load_row_check_finite,
+                        store_row,       dot_rows,        accumulate_products, accumulate_weighted_rows};
 
 }  // namespace VKATTN_ISA
 }  // namespace cpu

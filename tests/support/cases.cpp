@@ -74,6 +74,34 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(four);
   }
 
+  // Decode split along the keys (the CPU backend's flash-decoding, the
+  // Vulkan backend's split-KV pass): every mask kind, hidden NaN, rows that
+  // see nothing and maxima far apart must survive the merge of the splits.
+  {
+    CaseSpec masked = base("split_kv", 2, 8, 1, 1, 4097, 64, 64, VKATTN_DTYPE_F32);
+    masked.bool_mask = MaskShape::kDense;
+    masked.kv_lens = true;
+    masked.plant_nan = true;
+    cases.push_back(masked);
+    CaseSpec additive = base("split_kv", 1, 4, 2, 3, 3001, 80, 48, VKATTN_DTYPE_F16);
+    additive.additive_mask = MaskShape::kKeyPadding;
+    additive.empty_rows = true;
+    cases.push_back(additive);
+    CaseSpec window = base("split_kv", 2, 8, 2, 2, 5003, 128, 128, VKATTN_DTYPE_F32);
+    window.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    window.window_left = 700;
+    window.window_right = 0;
+    cases.push_back(window);
+    CaseSpec logits = base("split_kv", 1, 8, 2, 1, 4099, 64, 64, VKATTN_DTYPE_F32);
+    logits.logit_target = 1e4;
+    cases.push_back(logits);
+    CaseSpec empty = base("split_kv", 3, 2, 1, 1, 2500, 96, 96, VKATTN_DTYPE_F16);
+    empty.kv_lens = true;
+    empty.empty_rows = true;  // last batch has length 0
+    empty.plant_nan = true;
+    cases.push_back(empty);
+  }
+
   // More queries than keys, under every causal alignment.
   for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT}) {
     const int64_t lens[][2] = {{100, 37}, {257, 1}, {65, 64}};
