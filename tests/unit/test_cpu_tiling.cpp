@@ -51,3 +51,26 @@ TEST_CASE("per-task row state is bounded for huge query counts") {
   const int64_t bytes = 64 * t.task_rows * (256 + 256 + 2) * 4;
   CHECK(bytes <= 8 * 1024 * 1024);
 }
+
+TEST_CASE("long direct tasks are split along the keys, the same way for every thread count") {
+  const vkattn::Problem decode = problem(1, 32, 8, 1, 32768, 128);
+  const vkattn::cpu::Tiling one = vkattn::cpu::choose_tiling(decode, 1);
+  const vkattn::cpu::Tiling many = vkattn::cpu::choose_tiling(decode, 16);
+  CHECK(one.kv_splits > 1);
+  CHECK(one.kv_splits == many.kv_splits);
+  CHECK(one.split_len == many.split_len);
+  CHECK(one.split_len % one.block_kv == 0);
+  CHECK(one.split_len * one.kv_splits >= 32768);
+  CHECK(one.split_len * (one.kv_splits - 1) < 32768);  // no empty split
+  // MQA: a single (batch, kv head) unit still gives every thread work.
+  CHECK(vkattn::cpu::choose_tiling(problem(1, 8, 1, 1, 65536, 128), 2).tasks >= 8);
+  // Short key ranges and prefill are not split.
+  CHECK(vkattn::cpu::choose_tiling(problem(1, 32, 8, 1, 1031, 128), 2).kv_splits == 1);
+  CHECK(vkattn::cpu::choose_tiling(problem(1, 8, 8, 2048, 2048, 64), 2).kv_splits == 1);
+}
+
+TEST_CASE("split partial results stay bounded however many units and keys") {
+  const vkattn::cpu::Tiling t = vkattn::cpu::choose_tiling(problem(1, 64, 2, 1, 1 << 24, 4096), 2);
+  const int64_t rows = 32 * t.task_rows;
+  CHECK(t.tasks * rows * (4096 + 2) * 4 <= 16 * 1024 * 1024);
+}
