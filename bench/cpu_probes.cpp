@@ -99,13 +99,17 @@ CpuPeaks measure_cpu_peaks(int threads) {
   const double fma_seconds = best_seconds(threads, 7, [&](int) { sink = sink + kernel(iterations); });
   peaks.fma_gflops = 2.0 * lanes * kChains * double(iterations) * threads / fma_seconds / 1e9;
 
-  // Read bandwidth: every thread streams its share of 1 GiB once.
-  const size_t bytes = size_t{1} << 30;
+  peaks.read_gbytes_per_s = measure_read_bandwidth(threads, size_t{1} << 30, 5);
+  return peaks;
+}
+
+double measure_read_bandwidth(int threads, size_t bytes, int runs) {
+  std::atomic<float> sink{0.0f};
   float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (data == nullptr) return peaks;
+  if (data == nullptr) return 0.0;
   std::memset(data, 0, bytes);
   const size_t per_thread = bytes / 4 / static_cast<size_t>(threads);
-  const double read_seconds = best_seconds(threads, 5, [&](int t) {
+  const double read_seconds = best_seconds(threads, runs, [&](int t) {
     const float* p = data + per_thread * static_cast<size_t>(t);
     float acc[16] = {};
     for (size_t i = 0; i + 16 <= per_thread; i += 16) {
@@ -115,9 +119,8 @@ CpuPeaks measure_cpu_peaks(int threads) {
     for (float a : acc) sum += a;
     sink = sink + sum;
   });
-  peaks.read_gbytes_per_s = double(per_thread) * 4 * threads / read_seconds / 1e9;
   std::free(data);
-  return peaks;
+  return double(per_thread) * 4 * threads / read_seconds / 1e9;
 }
 
 }  // namespace vkattn_bench

@@ -2,6 +2,8 @@
 // threads vkattn uses, measured in the same run as the kernels they judge.
 #pragma once
 
+#include <cstddef>
+
 namespace vkattn_bench {
 
 struct CpuPeaks {
@@ -11,5 +13,10 @@ struct CpuPeaks {
 };
 
 CpuPeaks measure_cpu_peaks(int threads);
+
+// The read bandwidth alone (GB/s): every thread streams its share of `bytes`,
+// best of `runs`. Shared machines' memory bandwidth drifts by 2x within
+// minutes, so the bench probes it again right before each decode case.
+double measure_read_bandwidth(int threads, size_t bytes, int runs);
 
 }  // namespace vkattn_bench

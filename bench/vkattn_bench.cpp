@@ -91,8 +91,9 @@ struct Target {
   int32_t device;
   std::string name;
   double peak_gflops = 0.0;
-  double peak_gbytes = 0.0;
+  double peak_gbytes = 0.0;   // the highest read bandwidth probed so far in this run
   double best_gflops = 0.0;  // fastest seen so far: predicts the next case's time
+  std::vector<double> bandwidth_probes;  // CPU: at the start, then before each decode case
 };
 
 struct Result {
@@ -217,6 +218,12 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
     cleanup();
     return r;
   }
+  // A slow first run may be a one-off (a driver compiling lazily, a page
+  // cache warming): one more run decides whether the case fits the budget.
+  if (r.first_ms > case_seconds * 1000 && !run_once(&r.first_ms)) {
+    cleanup();
+    return r;
+  }
   const int runs = r.first_ms > case_seconds * 1000 ? 0 : std::clamp(static_cast<int>(2000 / r.first_ms), 3, 15);
   for (int i = 0; i < runs; ++i) {
     if (!run_once(&ms)) {
@@ -281,6 +288,7 @@ int main(int argc, char** argv) {
   if (backend != "vulkan") {
     const vkattn_bench::CpuPeaks peaks = vkattn_bench::measure_cpu_peaks(cpu_threads);
     Target cpu{"cpu", VKATTN_BACKEND_CPU, -1, devices[0].name, peaks.fma_gflops, peaks.read_gbytes_per_s};
+    cpu.bandwidth_probes.push_back(peaks.read_gbytes_per_s);
     std::printf("cpu       %s, %d threads: FMA peak %.1f GFLOP/s (%s), read bandwidth %.1f GB/s\n", cpu.name.c_str(),
                 cpu_threads, peaks.fma_gflops, peaks.isa, peaks.read_gbytes_per_s);
     targets.push_back(cpu);
@@ -318,6 +326,13 @@ int main(int argc, char** argv) {
     vkattn_bench::BaselineResult baseline;
     bool baseline_done = false;
     for (Target& target : targets) {
+      if (bc.decode && target.backend == VKATTN_BACKEND_CPU) {
+        // %bw is judged against the best bandwidth probed up to now, this
+        // probe included: never against a dip that would flatter the case.
+        const double probe = vkattn_bench::measure_read_bandwidth(cpu_threads, size_t{256} << 20, 5);
+        target.bandwidth_probes.push_back(probe);
+        target.peak_gbytes = std::max(target.peak_gbytes, probe);
+      }
       Result r = measure(bc, in, flops, kv_bytes, target, cpu_threads, case_seconds);
       if (r.ran && !baseline_done) {
         // The baseline once per case, on the CPU threads, same time budget.
@@ -360,6 +375,12 @@ int main(int argc, char** argv) {
               "OOM: score matrix over %.0f GiB.\n%%peak: GFLOP/s over the probed FMA peak; %%bw: K+V bytes/s over the "
               "probed read bandwidth. Vulkan times are GPU timestamps. Total %.0f s.\n",
               cpu_threads, vkattn_bench::kBaselineMemoryLimit / double(1 << 30), total_s);
+  for (const Target& target : targets) {
+    if (target.bandwidth_probes.size() < 2) continue;
+    std::printf("%s read bandwidth probes (start, then before each decode case), GB/s:", target.label.c_str());
+    for (double probe : target.bandwidth_probes) std::printf(" %.1f", probe);
+    std::printf("; %%bw uses the highest probed before the case.\n");
+  }
 
   bool wrong = false;
   for (const Result& r : results) wrong = wrong || (r.ran && !(r.max_error <= r.tolerance));
@@ -371,9 +392,14 @@ int main(int argc, char** argv) {
     }
     std::fprintf(f, "{\"targets\": [");
     for (size_t t = 0; t < targets.size(); ++t) {
-      std::fprintf(f, "%s{\"label\": \"%s\", \"device\": \"%s\", \"fma_peak_gflops\": %.2f, \"read_gbytes_per_s\": %.2f}",
+      std::fprintf(f, "%s{\"label\": \"%s\", \"device\": \"%s\", \"fma_peak_gflops\": %.2f, \"read_gbytes_per_s\": %.2f, "
+                   "\"read_bandwidth_probes\": [",
                    t ? ", " : "", targets[t].label.c_str(), vkattn_samples::json_escape(targets[t].name).c_str(),
                    targets[t].peak_gflops, targets[t].peak_gbytes);
+      for (size_t i = 0; i < targets[t].bandwidth_probes.size(); ++i) {
+        std::fprintf(f, "%s%.2f", i ? ", " : "", targets[t].bandwidth_probes[i]);
+      }
+      std::fprintf(f, "]}");
     }
     std::fprintf(f, "],\n \"results\": [\n");
     for (size_t i = 0; i < results.size(); ++i) {
