@@ -247,17 +247,22 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
 
 }  // namespace
 
+AttentionKernel::WorkUnit AttentionKernel::work_unit(int64_t unit) const {
+  const int64_t chunks = ceil_div(problem_.q_len, tiling_.task_rows);
+  WorkUnit u;
+  u.batch = unit / chunks / problem_.kv_heads;
+  u.kv_head = (unit / chunks) % problem_.kv_heads;
+  u.first_query = unit % chunks * tiling_.task_rows;
+  u.end_query = std::min(problem_.q_len, u.first_query + tiling_.task_rows);
+  return u;
+}
+
 Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) const {
   const Problem& p = problem_;
   const int64_t group = p.group();
-  const int64_t chunks = ceil_div(p.q_len, tiling_.task_rows);
   const int64_t split = task % tiling_.kv_splits;
-  const int64_t unit = task / tiling_.kv_splits;  // (batch, kv head, chunk)
-  const int64_t chunk = unit % chunks;
-  const int64_t kv_head = (unit / chunks) % p.kv_heads;
-  const int64_t b = unit / chunks / p.kv_heads;
-  const int64_t r0 = chunk * tiling_.task_rows;
-  const int64_t r1 = std::min(p.q_len, r0 + tiling_.task_rows);
+  const WorkUnit u = work_unit(task / tiling_.kv_splits);
+  const int64_t b = u.batch, kv_head = u.kv_head, r0 = u.first_query, r1 = u.end_query;
   // The task's rows, position-major: local row = (i - r0) * group + g, so a
   // sub-tile spans every query head of the kv head (each K/V block serves
   // them all) and only a few positions (causal ranges stay tight).
@@ -368,12 +373,9 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
 void AttentionKernel::merge_splits(int64_t unit, const Tensors& t) const {
   const Problem& p = problem_;
   const int64_t group = p.group();
-  const int64_t chunks = ceil_div(p.q_len, tiling_.task_rows);
-  const int64_t chunk = unit % chunks;
-  const int64_t kv_head = (unit / chunks) % p.kv_heads;
-  const int64_t b = unit / chunks / p.kv_heads;
-  const int64_t r0 = chunk * tiling_.task_rows;
-  const int64_t rows = (std::min(p.q_len, r0 + tiling_.task_rows) - r0) * group;
+  const WorkUnit u = work_unit(unit);
+  const int64_t b = u.batch, kv_head = u.kv_head, r0 = u.first_query;
+  const int64_t rows = (u.end_query - r0) * group;
   const int64_t stride = p.v_dim + 2;
   const int64_t split_stride = group * tiling_.task_rows * stride;
   // The merged O accumulates in place in the first split's records (the

@@ -77,6 +77,12 @@ class AttentionKernel {
     std::atomic<bool> busy{false};
   };
   struct RunState;
+  // A (batch, kv head, chunk of query positions): the rows a task (or, with
+  // key splits, kv_splits tasks) owns, numbered batch-major.
+  struct WorkUnit {
+    int64_t batch, kv_head, first_query, end_query;
+  };
+  WorkUnit work_unit(int64_t unit) const;
 
   AttentionKernel(const Problem& problem, const Tiling& tiling);
   Status allocate(int slots);
