@@ -382,7 +382,7 @@ static void dot_rows(const float* q, int64_t rows, const void* k, vkattn_dtype d
 // see that key). `prefetch` elements of rows ahead are requested (the whole
 // row on the first pass over a chunk, so the passes over its other dims hit
 // the cache), and with them the rows of `ahead` from ahead_first on, one per
-// key.
+// key (so `ahead` is requested on that first pass only).
 template <bool PROBE, int R, int V, typename T>
 static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n, const T* v, int64_t stride,
                                     int64_t dim, int64_t prefetch, const RowPrefetch& ahead, int64_t ahead_first,
@@ -439,14 +439,13 @@ static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, 
 // Value rows are consumed in chunks of this many keys, every dim of a chunk
 // before the next: the chunk (8 KiB of f16 rows at D=128) is still in L1 when
 // the passes over its later dims read it again. (Passes over a whole 256-key
-// block re-read 64 KiB from L2 and stalled on it: 34 % of the decode loop's
-// samples sat on those loads.)
+// block re-read 64 KiB from L2 and stalled on it: 34 % of this function's
+// samples in a decode profile sat on those loads.)
 constexpr int64_t kValueChunk = 32;
 
 template <bool PROBE, int R, typename T>
 static bool accumulate_rows(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim, float* out,
                             const RowPrefetch& ahead) {
-  const RowPrefetch none;
   bool finite = true;
   for (int64_t c0 = 0; c0 < n; c0 += kValueChunk) {
     const int64_t count = n - c0 < kValueChunk ? n - c0 : kValueChunk;
@@ -455,16 +454,16 @@ static bool accumulate_rows(const float* p, int64_t n, const T* v, int64_t strid
     int64_t d0 = 0;
     for (; d0 + 4 * kLanes <= dim; d0 += 4 * kLanes) {
       finite &= accumulate_block<PROBE, R, 4>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              d0 == 0 ? ahead : none, c0, out + d0);
+                                              ahead, c0, out + d0);
     }
     if (d0 + 2 * kLanes <= dim) {
       finite &= accumulate_block<PROBE, R, 2>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              d0 == 0 ? ahead : none, c0, out + d0);
+                                              ahead, c0, out + d0);
       d0 += 2 * kLanes;
     }
     if (d0 + kLanes <= dim) {
       finite &= accumulate_block<PROBE, R, 1>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              d0 == 0 ? ahead : none, c0, out + d0);
+                                              ahead, c0, out + d0);
       d0 += kLanes;
     }
     if (d0 < dim) {
