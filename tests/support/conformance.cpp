@@ -509,7 +509,8 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   for (double value : ref.out) output_scale = std::max(output_scale, std::fabs(value));
   if (output_scale == 0.0) output_scale = 1.0;
   const double allowed =
-      allowed_abs_error(d.dtype, output_scale, ref.max_abs_v, ref.max_logit_magnitude, d.qk_dim);
+      allowed_abs_error(d.dtype, output_scale, ref.max_abs_v, ref.max_logit_magnitude, d.qk_dim,
+                        ref.max_row_keys);
   result.allowed = allowed / output_scale;
   std::vector<char> in_view(out_extent, 0);
   std::string first_problem;
@@ -542,7 +543,7 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
           if (sees_nothing) {
             lse_ratio = (std::isinf(got) && got < 0) ? 0.0 : kInf;
           } else {
-            const double limit = allowed_lse_error(want, ref.max_logit_magnitude, d.qk_dim);
+            const double limit = allowed_lse_error(want, ref.max_logit_magnitude, d.qk_dim, ref.max_row_keys);
             lse_ratio = std::isnan(got) ? kInf : std::fabs(got - want) / limit;
           }
           if (lse_ratio > 1.0 && first_problem.empty()) {

@@ -50,8 +50,8 @@ bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, in
 namespace {
 
 // Computes one row; also reports the quantities the tolerance needs.
-void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* out, double* lse, double* max_abs_v,
-                 double* max_logit_magnitude, uint64_t* visible_pairs) {
+void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* out, double* lse,
+                 ReferenceOutput* stats) {
   const vkattn_attention_desc& d = in.desc;
   const double scale = effective_scale(d);
   const int64_t kv_head = h / (d.q_heads / d.kv_heads);
@@ -77,9 +77,10 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     logits[j] = logit;
     if (std::isnan(logit)) any_nan = true;
     if (logit > max_logit) max_logit = logit;
-    *max_logit_magnitude = std::fmax(*max_logit_magnitude, std::fabs(scale) * magnitude);
+    stats->max_logit_magnitude = std::fmax(stats->max_logit_magnitude, std::fabs(scale) * magnitude);
   }
-  *visible_pairs += static_cast<uint64_t>(count);
+  stats->visible_pairs += static_cast<uint64_t>(count);
+  stats->max_row_keys = std::max(stats->max_row_keys, count);
   for (int64_t c = 0; c < d.v_dim; ++c) out[c] = 0.0;
   if (count == 0) {
     *lse = -std::numeric_limits<double>::infinity();  // out stays zero
@@ -96,7 +97,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     const float* v = &in.v[tensor_index(d.v_layout, b, kv_head, j)];
     for (int64_t c = 0; c < d.v_dim; ++c) {
       out[c] += weight * static_cast<double>(v[c]);
-      *max_abs_v = std::fmax(*max_abs_v, std::fabs(static_cast<double>(v[c])));
+      stats->max_abs_v = std::fmax(stats->max_abs_v, std::fabs(static_cast<double>(v[c])));
     }
   }
   for (int64_t c = 0; c < d.v_dim; ++c) out[c] /= sum;
@@ -114,8 +115,7 @@ ReferenceOutput reference_attention(const HostInputs& in) {
     for (int64_t h = 0; h < d.q_heads; ++h) {
       for (int64_t i = 0; i < d.q_len; ++i) {
         const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
-        compute_row(in, b, h, i, &result.out[row * static_cast<size_t>(d.v_dim)], &result.lse[row],
-                    &result.max_abs_v, &result.max_logit_magnitude, &result.visible_pairs);
+        compute_row(in, b, h, i, &result.out[row * static_cast<size_t>(d.v_dim)], &result.lse[row], &result);
       }
     }
   }
@@ -124,9 +124,8 @@ ReferenceOutput reference_attention(const HostInputs& in) {
 
 void reference_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, std::vector<double>* out, double* lse) {
   out->assign(static_cast<size_t>(in.desc.v_dim), 0.0);
-  double max_abs_v = 0.0, magnitude = 0.0;
-  uint64_t pairs = 0;
-  compute_row(in, b, h, i, out->data(), lse, &max_abs_v, &magnitude, &pairs);
+  ReferenceOutput stats;  // only the row's statistics are filled in
+  compute_row(in, b, h, i, out->data(), lse, &stats);
 }
 
 uint64_t count_visible_pairs(const HostInputs& in) {

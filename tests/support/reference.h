@@ -29,6 +29,7 @@ struct ReferenceOutput {
   double max_abs_v = 0.0;          // largest |V| over visible keys
   double max_logit_magnitude = 0.0;  // largest scale * sum_d |q_d k_d| over visible pairs
   uint64_t visible_pairs = 0;      // summed over batch and heads
+  int64_t max_row_keys = 0;        // most keys any one query row sees
 };
 
 // The scale the library applies: desc.scale, or 1/sqrt(qk_dim) rounded to
