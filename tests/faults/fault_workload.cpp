@@ -29,31 +29,14 @@ struct Objects {
 }  // namespace
 
 std::vector<CaseSpec> workload_cases() {
-  CaseSpec prefill;
-  prefill.group = "faults";
-  prefill.batch = 2;
-  prefill.q_heads = 4;
-  prefill.kv_heads = 2;
-  prefill.q_len = 33;
-  prefill.kv_len = 70;
-  prefill.qk_dim = 64;
-  prefill.v_dim = 32;
+  CaseSpec prefill = make_case("faults", 2, 4, 2, 33, 70, 64, 32);
   prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   prefill.additive_mask = MaskShape::kPerBatch;
   prefill.bool_mask = MaskShape::kKeyPadding;
   prefill.kv_lens = true;
   prefill.lse = true;
 
-  CaseSpec decode;
-  decode.group = "faults";
-  decode.batch = 1;
-  decode.q_heads = 8;
-  decode.kv_heads = 2;
-  decode.q_len = 1;
-  decode.kv_len = 4096;
-  decode.qk_dim = 64;
-  decode.v_dim = 64;
-  decode.dtype = VKATTN_DTYPE_F16;
+  CaseSpec decode = make_case("faults", 1, 8, 2, 1, 4096, 64, 64, VKATTN_DTYPE_F16);
   decode.lse = false;
   return {prefill, decode};
 }

@@ -10,8 +10,10 @@ namespace {
 
 const vkattn_dtype kDtypes[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
 
-CaseSpec base(const char* group, int64_t batch, int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len,
-              int64_t qk_dim, int64_t v_dim, vkattn_dtype dtype) {
+}  // namespace
+
+CaseSpec make_case(const char* group, int64_t batch, int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len,
+                   int64_t qk_dim, int64_t v_dim, vkattn_dtype dtype) {
   CaseSpec s;
   s.group = group;
   s.batch = batch;
@@ -25,17 +27,15 @@ CaseSpec base(const char* group, int64_t batch, int64_t q_heads, int64_t kv_head
   return s;
 }
 
-}  // namespace
-
 std::vector<CaseSpec> conformance_cases() {
   std::vector<CaseSpec> cases;
 
   // Head dimensions from 1 to 256 on prefill, decode and cross shapes.
   for (vkattn_dtype dtype : kDtypes) {
     for (int64_t dim : {1, 8, 63, 64, 80, 96, 128, 256}) {
-      cases.push_back(base("head_dim", 1, 2, 2, 37, 1031, dim, dim, dtype));
-      cases.push_back(base("head_dim", 1, 2, 1, 1, 1031, dim, dim, dtype));
-      CaseSpec square = base("head_dim", 2, 2, 2, 64, 64, dim, dim, dtype);
+      cases.push_back(make_case("head_dim", 1, 2, 2, 37, 1031, dim, dim, dtype));
+      cases.push_back(make_case("head_dim", 1, 2, 1, 1, 1031, dim, dim, dtype));
+      CaseSpec square = make_case("head_dim", 2, 2, 2, 64, 64, dim, dim, dtype);
       square.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
       cases.push_back(square);
     }
@@ -44,7 +44,7 @@ std::vector<CaseSpec> conformance_cases() {
   // Value dimension different from the query/key dimension.
   for (vkattn_dtype dtype : kDtypes) {
     const int64_t dims[][2] = {{64, 32}, {32, 128}, {80, 48}, {1, 256}, {256, 1}, {128, 64}};
-    for (const auto& pair : dims) cases.push_back(base("v_dim", 1, 2, 2, 37, 129, pair[0], pair[1], dtype));
+    for (const auto& pair : dims) cases.push_back(make_case("v_dim", 1, 2, 2, 37, 129, pair[0], pair[1], dtype));
   }
 
   // MHA, GQA (8:2, 6:3) and MQA (8:1), batched, with and without causal.
@@ -52,7 +52,7 @@ std::vector<CaseSpec> conformance_cases() {
     const int64_t heads[][2] = {{4, 4}, {8, 2}, {8, 1}, {6, 3}};
     for (const auto& h : heads) {
       for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT}) {
-        CaseSpec s = base("heads", 2, h[0], h[1], 33, 77, 64, 64, dtype);
+        CaseSpec s = make_case("heads", 2, h[0], h[1], 33, 77, 64, 64, dtype);
         s.causal = causal;
         cases.push_back(s);
       }
@@ -63,13 +63,13 @@ std::vector<CaseSpec> conformance_cases() {
   for (vkattn_dtype dtype : kDtypes) {
     for (int64_t kv_len : {1, 17, 256, 1031, 4099}) {
       for (bool kv_lens : {false, true}) {
-        CaseSpec s = base("decode", 2, 8, 2, 1, kv_len, 128, 128, dtype);
+        CaseSpec s = make_case("decode", 2, 8, 2, 1, kv_len, 128, 128, dtype);
         s.kv_lens = kv_lens;
         s.causal = kv_lens ? VKATTN_CAUSAL_BOTTOM_RIGHT : VKATTN_CAUSAL_NONE;
         cases.push_back(s);
       }
     }
-    CaseSpec four = base("decode", 1, 32, 8, 4, 1031, 128, 128, dtype);
+    CaseSpec four = make_case("decode", 1, 32, 8, 4, 1031, 128, 128, dtype);
     four.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
     cases.push_back(four);
   }
@@ -78,24 +78,24 @@ std::vector<CaseSpec> conformance_cases() {
   // Vulkan backend's split-KV pass): every mask kind, hidden NaN, rows that
   // see nothing and maxima far apart must survive the merge of the splits.
   {
-    CaseSpec masked = base("split_kv", 2, 8, 1, 1, 4097, 64, 64, VKATTN_DTYPE_F32);
+    CaseSpec masked = make_case("split_kv", 2, 8, 1, 1, 4097, 64, 64, VKATTN_DTYPE_F32);
     masked.bool_mask = MaskShape::kDense;
     masked.kv_lens = true;
     masked.plant_nan = true;
     cases.push_back(masked);
-    CaseSpec additive = base("split_kv", 1, 4, 2, 3, 3001, 80, 48, VKATTN_DTYPE_F16);
+    CaseSpec additive = make_case("split_kv", 1, 4, 2, 3, 3001, 80, 48, VKATTN_DTYPE_F16);
     additive.additive_mask = MaskShape::kKeyPadding;
     additive.empty_rows = true;
     cases.push_back(additive);
-    CaseSpec window = base("split_kv", 2, 8, 2, 2, 5003, 128, 128, VKATTN_DTYPE_F32);
+    CaseSpec window = make_case("split_kv", 2, 8, 2, 2, 5003, 128, 128, VKATTN_DTYPE_F32);
     window.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
     window.window_left = 700;
     window.window_right = 0;
     cases.push_back(window);
-    CaseSpec logits = base("split_kv", 1, 8, 2, 1, 4099, 64, 64, VKATTN_DTYPE_F32);
+    CaseSpec logits = make_case("split_kv", 1, 8, 2, 1, 4099, 64, 64, VKATTN_DTYPE_F32);
     logits.logit_target = 1e4;
     cases.push_back(logits);
-    CaseSpec empty = base("split_kv", 3, 2, 1, 1, 2500, 96, 96, VKATTN_DTYPE_F16);
+    CaseSpec empty = make_case("split_kv", 3, 2, 1, 1, 2500, 96, 96, VKATTN_DTYPE_F16);
     empty.kv_lens = true;
     empty.empty_rows = true;  // last batch has length 0
     empty.plant_nan = true;
@@ -106,7 +106,7 @@ std::vector<CaseSpec> conformance_cases() {
   for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT}) {
     const int64_t lens[][2] = {{100, 37}, {257, 1}, {65, 64}};
     for (const auto& len : lens) {
-      CaseSpec s = base("q_longer", 1, 2, 1, len[0], len[1], 64, 64, VKATTN_DTYPE_F32);
+      CaseSpec s = make_case("q_longer", 1, 2, 1, len[0], len[1], 64, 64, VKATTN_DTYPE_F32);
       s.causal = causal;
       cases.push_back(s);
     }
@@ -114,7 +114,7 @@ std::vector<CaseSpec> conformance_cases() {
 
   // Every mask kind on its own, on a batched GQA problem.
   for (vkattn_dtype dtype : kDtypes) {
-    auto masked = [&]() { return base("mask", 2, 4, 2, 47, 131, 64, 64, dtype); };
+    auto masked = [&]() { return make_case("mask", 2, 4, 2, 47, 131, 64, 64, dtype); };
     for (vkattn_causal causal : {VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT}) {
       CaseSpec s = masked();
       s.causal = causal;
@@ -146,7 +146,7 @@ std::vector<CaseSpec> conformance_cases() {
 
   // Combinations of masks.
   for (vkattn_dtype dtype : kDtypes) {
-    auto combo = [&]() { return base("mask_combo", 3, 4, 1, 29, 203, 64, 64, dtype); };
+    auto combo = [&]() { return make_case("mask_combo", 3, 4, 1, 29, 203, 64, 64, dtype); };
     CaseSpec a = combo();
     a.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
     a.window_left = 31;
@@ -188,22 +188,22 @@ std::vector<CaseSpec> conformance_cases() {
 
   // Rows that see no key at all: zeros and LSE -inf, never NaN.
   for (vkattn_dtype dtype : kDtypes) {
-    CaseSpec tall = base("empty_rows", 1, 2, 2, 90, 40, 64, 64, dtype);
+    CaseSpec tall = make_case("empty_rows", 1, 2, 2, 90, 40, 64, 64, dtype);
     tall.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;  // first 50 queries precede every key
     cases.push_back(tall);
-    CaseSpec lens = base("empty_rows", 3, 2, 1, 16, 64, 64, 64, dtype);
+    CaseSpec lens = make_case("empty_rows", 3, 2, 1, 16, 64, 64, 64, dtype);
     lens.kv_lens = true;
     lens.empty_rows = true;  // last batch has length 0
     cases.push_back(lens);
-    CaseSpec boolean = base("empty_rows", 2, 2, 2, 16, 64, 64, 64, dtype);
+    CaseSpec boolean = make_case("empty_rows", 2, 2, 2, 16, 64, 64, 64, dtype);
     boolean.bool_mask = MaskShape::kDense;
     boolean.empty_rows = true;  // query 0 masks every key
     cases.push_back(boolean);
-    CaseSpec additive = base("empty_rows", 2, 2, 2, 16, 64, 64, 64, dtype);
+    CaseSpec additive = make_case("empty_rows", 2, 2, 2, 16, 64, 64, 64, dtype);
     additive.additive_mask = MaskShape::kDense;
     additive.empty_rows = true;  // query 1 has -inf everywhere
     cases.push_back(additive);
-    CaseSpec window = base("empty_rows", 1, 2, 2, 64, 16, 64, 64, dtype);
+    CaseSpec window = make_case("empty_rows", 1, 2, 2, 64, 16, 64, 64, dtype);
     window.causal = VKATTN_CAUSAL_TOP_LEFT;
     window.window_left = 3;  // queries past key 18 see nothing
     cases.push_back(window);
@@ -212,22 +212,22 @@ std::vector<CaseSpec> conformance_cases() {
   // NaN planted in K/V slots no query sees must not leak.
   for (vkattn_dtype dtype : kDtypes) {
     for (Layout layout : {Layout::kBhsd, Layout::kBshd}) {
-      CaseSpec padding = base("nan_hidden", 3, 4, 2, 19, 300, 64, 64, dtype);
+      CaseSpec padding = make_case("nan_hidden", 3, 4, 2, 19, 300, 64, 64, dtype);
       padding.kv_lens = true;
       padding.layout = layout;
       padding.plant_nan = true;
       cases.push_back(padding);
-      CaseSpec decode = base("nan_hidden", 3, 8, 2, 1, 1031, 128, 128, dtype);
+      CaseSpec decode = make_case("nan_hidden", 3, 8, 2, 1, 1031, 128, 128, dtype);
       decode.kv_lens = true;
       decode.layout = layout;
       decode.plant_nan = true;
       cases.push_back(decode);
-      CaseSpec causal = base("nan_hidden", 1, 2, 2, 40, 333, 64, 64, dtype);
+      CaseSpec causal = make_case("nan_hidden", 1, 2, 2, 40, 333, 64, 64, dtype);
       causal.causal = VKATTN_CAUSAL_TOP_LEFT;  // keys past 39 are seen by no query
       causal.layout = layout;
       causal.plant_nan = true;
       cases.push_back(causal);
-      CaseSpec keypad = base("nan_hidden", 2, 2, 1, 23, 97, 64, 64, dtype);
+      CaseSpec keypad = make_case("nan_hidden", 2, 2, 1, 23, 97, 64, 64, dtype);
       keypad.bool_mask = MaskShape::kKeyPadding;
       keypad.layout = layout;
       keypad.plant_nan = true;
@@ -239,17 +239,17 @@ std::vector<CaseSpec> conformance_cases() {
   for (vkattn_dtype dtype : kDtypes) {
     for (double target : {1e3, 1e4}) {
       for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT}) {
-        CaseSpec s = base("large_logits", 1, 2, 2, 37, 257, 64, 64, dtype);
+        CaseSpec s = make_case("large_logits", 1, 2, 2, 37, 257, 64, 64, dtype);
         s.logit_target = target;
         s.causal = causal;
         cases.push_back(s);
       }
     }
   }
-  CaseSpec negative_scale = base("scale", 1, 2, 2, 37, 129, 64, 64, VKATTN_DTYPE_F32);
+  CaseSpec negative_scale = make_case("scale", 1, 2, 2, 37, 129, 64, 64, VKATTN_DTYPE_F32);
   negative_scale.scale = -0.25f;
   cases.push_back(negative_scale);
-  CaseSpec explicit_scale = base("scale", 1, 2, 2, 37, 129, 64, 64, VKATTN_DTYPE_F16);
+  CaseSpec explicit_scale = make_case("scale", 1, 2, 2, 37, 129, 64, 64, VKATTN_DTYPE_F16);
   explicit_scale.scale = 0.3f;
   cases.push_back(explicit_scale);
 
@@ -259,7 +259,7 @@ std::vector<CaseSpec> conformance_cases() {
       const int64_t heads[][2] = {{4, 4}, {8, 2}};
       for (const auto& h : heads) {
         for (vkattn_causal causal : {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT}) {
-          CaseSpec s = base("layout", 2, h[0], h[1], 53, 53, 64, 64, dtype);
+          CaseSpec s = make_case("layout", 2, h[0], h[1], 53, 53, 64, 64, dtype);
           s.layout = layout;
           s.causal = causal;
           cases.push_back(s);
@@ -267,7 +267,7 @@ std::vector<CaseSpec> conformance_cases() {
       }
     }
   }
-  CaseSpec padded_masks = base("layout", 2, 4, 2, 31, 70, 40, 24, VKATTN_DTYPE_F32);
+  CaseSpec padded_masks = make_case("layout", 2, 4, 2, 31, 70, 40, 24, VKATTN_DTYPE_F32);
   padded_masks.layout = Layout::kPadded;
   padded_masks.additive_mask = MaskShape::kPerBatch;
   padded_masks.kv_lens = true;
@@ -278,7 +278,7 @@ std::vector<CaseSpec> conformance_cases() {
     const int64_t lens[][2] = {{1, 1}, {2, 3}, {3, 2}, {13, 17}, {31, 257}, {37, 1031}};
     for (const auto& len : lens) {
       for (int64_t dim : {5, 17, 33}) {
-        CaseSpec s = base("odd_sizes", 1, 3, 1, len[0], len[1], dim, dim + 2, VKATTN_DTYPE_F32);
+        CaseSpec s = make_case("odd_sizes", 1, 3, 1, len[0], len[1], dim, dim + 2, VKATTN_DTYPE_F32);
         s.causal = len[0] % 2 ? VKATTN_CAUSAL_BOTTOM_RIGHT : VKATTN_CAUSAL_NONE;
         cases.push_back(s);
       }
@@ -287,7 +287,7 @@ std::vector<CaseSpec> conformance_cases() {
 
   // Without the LSE output.
   for (vkattn_dtype dtype : kDtypes) {
-    CaseSpec s = base("no_lse", 1, 4, 2, 45, 90, 64, 64, dtype);
+    CaseSpec s = make_case("no_lse", 1, 4, 2, 45, 90, 64, 64, dtype);
     s.lse = false;
     s.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
     cases.push_back(s);
@@ -297,16 +297,16 @@ std::vector<CaseSpec> conformance_cases() {
   // shader invocation loop over (lavapipe stops loops after 65535 iterations
   // in total), so the Vulkan backend walks them in several dispatches.
   {
-    CaseSpec wide = base("long_kv", 1, 2, 2, 64, 6000, 128, 128, VKATTN_DTYPE_F32);
+    CaseSpec wide = make_case("long_kv", 1, 2, 2, 64, 6000, 128, 128, VKATTN_DTYPE_F32);
     cases.push_back(wide);
-    CaseSpec decode = base("long_kv", 2, 8, 2, 1, 20000, 64, 64, VKATTN_DTYPE_F16);
+    CaseSpec decode = make_case("long_kv", 2, 8, 2, 1, 20000, 64, 64, VKATTN_DTYPE_F16);
     decode.kv_lens = true;
     decode.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
     cases.push_back(decode);
-    CaseSpec causal = base("long_kv", 1, 1, 1, 3000, 3000, 64, 64, VKATTN_DTYPE_F32);
+    CaseSpec causal = make_case("long_kv", 1, 1, 1, 3000, 3000, 64, 64, VKATTN_DTYPE_F32);
     causal.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
     cases.push_back(causal);
-    CaseSpec masked = base("long_kv", 1, 2, 1, 40, 5000, 96, 80, VKATTN_DTYPE_F16);
+    CaseSpec masked = make_case("long_kv", 1, 2, 1, 40, 5000, 96, 80, VKATTN_DTYPE_F16);
     masked.bool_mask = MaskShape::kKeyPadding;
     masked.plant_nan = true;
     cases.push_back(masked);
@@ -314,14 +314,14 @@ std::vector<CaseSpec> conformance_cases() {
 
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
-    CaseSpec prefill = base("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);
+    CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);
     prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
     prefill.runs = 3;
     cases.push_back(prefill);
-    CaseSpec decode = base("determinism", 1, 8, 2, 1, 4099, 128, 128, dtype);
+    CaseSpec decode = make_case("determinism", 1, 8, 2, 1, 4099, 128, 128, dtype);
     decode.runs = 3;
     cases.push_back(decode);
-    CaseSpec masked = base("determinism", 2, 4, 4, 33, 100, 64, 64, dtype);
+    CaseSpec masked = make_case("determinism", 2, 4, 4, 33, 100, 64, 64, dtype);
     masked.additive_mask = MaskShape::kDense;
     masked.bool_mask = MaskShape::kShared;
     masked.runs = 3;

@@ -55,6 +55,10 @@ struct CaseSpec {
   std::string name() const;
 };
 
+// A case with these sizes and every other field at its default.
+CaseSpec make_case(const char* group, int64_t batch, int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len,
+                   int64_t qk_dim, int64_t v_dim, vkattn_dtype dtype = VKATTN_DTYPE_F32);
+
 // The whole matrix (well over 200 cases), in a fixed order.
 std::vector<CaseSpec> conformance_cases();
 

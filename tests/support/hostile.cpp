@@ -120,12 +120,7 @@ constexpr int kPlantedElement = 2;
 // keys 0..i+4, so key 6 is seen by queries 2 and 3 only. Additive mask of
 // zeros where something is planted.
 CaseSpec special_values_case() {
-  CaseSpec spec;
-  spec.group = "hostile";
-  spec.q_len = 4;
-  spec.kv_len = 8;
-  spec.qk_dim = 8;
-  spec.v_dim = 8;
+  CaseSpec spec = make_case("hostile", 1, 1, 1, 4, 8, 8, 8);
   spec.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   spec.additive_mask = MaskShape::kDense;
   spec.lse = true;
@@ -290,12 +285,7 @@ std::vector<HostileOutcome> try_hostile_inputs(vkattn_context context, const vka
   {
     // The largest head dimension allowed, run end to end (or refused by a
     // device whose shared memory cannot hold a tile of it).
-    CaseSpec spec;
-    spec.group = "hostile";
-    spec.q_len = 3;
-    spec.kv_len = 5;
-    spec.qk_dim = VKATTN_MAX_HEAD_DIM;
-    spec.v_dim = VKATTN_MAX_HEAD_DIM;
+    const CaseSpec spec = make_case("hostile", 1, 1, 1, 3, 5, VKATTN_MAX_HEAD_DIM, VKATTN_MAX_HEAD_DIM);
     const CaseResult result = run_case(context, spec);
     HostileOutcome outcome;
     outcome.input = "head dim 4096 (VKATTN_MAX_HEAD_DIM), executed";

@@ -36,13 +36,7 @@ std::string create_failure(vkattn_status status) {
 
 std::vector<CaseSpec> stress_cases() {
   std::vector<CaseSpec> cases;
-  CaseSpec gqa;
-  gqa.group = "stress";
-  gqa.batch = 2;
-  gqa.q_heads = 8;
-  gqa.kv_heads = 2;
-  gqa.q_len = 37;
-  gqa.kv_len = 131;
+  CaseSpec gqa = make_case("stress", 2, 8, 2, 37, 131, 64, 64);
   gqa.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   cases.push_back(gqa);
   CaseSpec masked = gqa;
@@ -53,23 +47,11 @@ std::vector<CaseSpec> stress_cases() {
   masked.qk_dim = 80;
   masked.v_dim = 48;
   cases.push_back(masked);
-  CaseSpec decode;
-  decode.group = "stress";
-  decode.q_heads = 32;
-  decode.kv_heads = 8;
-  decode.q_len = 1;
-  decode.kv_len = 1031;
-  decode.qk_dim = decode.v_dim = 128;
-  decode.dtype = VKATTN_DTYPE_F16;
-  cases.push_back(decode);
-  CaseSpec padded;
-  padded.group = "stress";
-  padded.q_heads = padded.kv_heads = 3;
-  padded.q_len = padded.kv_len = 64;
+  cases.push_back(make_case("stress", 1, 32, 8, 1, 1031, 128, 128, VKATTN_DTYPE_F16));
+  CaseSpec padded = make_case("stress", 1, 3, 3, 64, 64, 63, 63);
   padded.layout = Layout::kPadded;
   padded.window_left = 9;
   padded.window_right = 3;
-  padded.qk_dim = padded.v_dim = 63;
   cases.push_back(padded);
   return cases;
 }

@@ -53,13 +53,7 @@ TEST_CASE("the classic toy example gives the textbook answer") {
 
 TEST_CASE("the host convenience call matches the buffer path bitwise") {
   CpuContext context;
-  CaseSpec spec;
-  spec.group = "convenience";
-  spec.batch = 2;
-  spec.q_heads = 4;
-  spec.kv_heads = 2;
-  spec.q_len = 70;
-  spec.kv_len = 300;
+  CaseSpec spec = make_case("convenience", 2, 4, 2, 70, 300, 64, 64);
   spec.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   spec.kv_lens = true;
   spec.additive_mask = MaskShape::kPerBatch;
@@ -109,13 +103,7 @@ TEST_CASE("the host convenience call matches the buffer path bitwise") {
 }
 
 TEST_CASE("every thread count gives results within tolerance of the reference") {
-  CaseSpec spec;
-  spec.group = "threads";
-  spec.batch = 1;
-  spec.q_heads = 3;
-  spec.kv_heads = 1;
-  spec.q_len = 301;
-  spec.kv_len = 517;
+  CaseSpec spec = make_case("threads", 1, 3, 1, 301, 517, 64, 64);
   spec.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   for (int threads : {1, 2, 3, 7}) {
     CAPTURE(threads);

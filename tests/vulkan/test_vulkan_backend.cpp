@@ -50,13 +50,7 @@ struct Context {
 };
 
 CaseSpec small_case() {
-  CaseSpec spec;
-  spec.group = "vulkan_backend";
-  spec.batch = 2;
-  spec.q_heads = 4;
-  spec.kv_heads = 2;
-  spec.q_len = 33;
-  spec.kv_len = 70;
+  CaseSpec spec = make_case("vulkan_backend", 2, 4, 2, 33, 70, 64, 64);
   spec.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   return spec;
 }
@@ -177,14 +171,7 @@ TEST_CASE("K and V larger than maxStorageBufferRange give the right answer (wind
   Context c;
   const vkattn_device_info info = c.device_info();
   // Hkv = 8, Skv = 65536, D = 128, f32: K alone is 256 MiB, twice lavapipe's 128 MiB range.
-  CaseSpec spec;
-  spec.group = "binding_range";
-  spec.batch = 1;
-  spec.q_heads = 8;
-  spec.kv_heads = 8;
-  spec.q_len = 2;
-  spec.kv_len = 65536;
-  spec.qk_dim = spec.v_dim = 128;
+  const CaseSpec spec = make_case("binding_range", 1, 8, 8, 2, 65536, 128, 128);
   const uint64_t k_bytes = 8ull * 65536 * 128 * 4;
   CAPTURE(info.max_binding_bytes);
   if (k_bytes <= info.max_binding_bytes) MESSAGE("this device binds 256 MiB at once; the window path is not exercised");
@@ -212,12 +199,7 @@ TEST_CASE("long key ranges are walked in several dispatches where the driver cap
   const KernelOverride tiled("tiled");
   Context c;
   const vkattn_device_info info = c.device_info();
-  CaseSpec spec;
-  spec.group = "loop_cap";
-  spec.q_heads = spec.kv_heads = 8;
-  spec.q_len = 64;
-  spec.kv_len = 4096;
-  spec.qk_dim = spec.v_dim = 128;
+  const CaseSpec spec = make_case("loop_cap", 1, 8, 8, 64, 4096, 128, 128);
   const vkattn_plan_info plan_info = plan_info_for(c.context, spec);
   if (std::strncmp(info.name, "llvmpipe", 8) == 0) CHECK(plan_info.dispatches > 1);
   const CaseResult result = run_case(c.context, spec);
@@ -235,13 +217,7 @@ TEST_CASE("long key ranges are walked in several dispatches where the driver cap
   const vkattn_device_info info = c.device_info();
   for (const int64_t kv_len : {1000000, 1700000}) {
     CAPTURE(kv_len);
-    CaseSpec spec;
-    spec.group = "loop_cap_lanes";
-    spec.q_heads = 8;
-    spec.kv_heads = 1;
-    spec.q_len = 16;
-    spec.kv_len = kv_len;
-    spec.qk_dim = spec.v_dim = 4;
+    const CaseSpec spec = make_case("loop_cap_lanes", 1, 8, 1, 16, kv_len, 4, 4);
     const vkattn_plan_info plan_info = plan_info_for(c.context, spec);
     CHECK(std::strstr(plan_info.kernel, "lanes") != nullptr);
     CHECK(plan_info.kv_splits == 1);
