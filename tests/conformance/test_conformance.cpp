@@ -8,17 +8,14 @@
 #include <map>
 #include <string>
 
+#include "../unit/api_helpers.h"
 #include "conformance.h"
 #include "vkattn.h"
 
 using namespace vkattn_test;
 
 TEST_CASE("conformance matrix on the CPU backend") {
-  vkattn_context_options options;
-  vkattn_context_options_init(&options);
-  options.backend = VKATTN_BACKEND_CPU;
-  vkattn_context context = nullptr;
-  REQUIRE(vkattn_context_create(&options, &context) == VKATTN_SUCCESS);
+  const CpuContext context;
   const std::vector<CaseSpec> cases = conformance_cases();
   CHECK(cases.size() >= 200);
   std::map<vkattn_dtype, double> worst;
@@ -33,15 +30,10 @@ TEST_CASE("conformance matrix on the CPU backend") {
   }
   MESSAGE("CPU conformance: ", passed, "/", cases.size(), " passed; worst error / tolerance: f32 ",
           worst[VKATTN_DTYPE_F32], ", f16 ", worst[VKATTN_DTYPE_F16]);
-  vkattn_context_destroy(context);
 }
 
 TEST_CASE("every conformance case, executed 100 times, is bitwise identical each time (CPU)") {
-  vkattn_context_options options;
-  vkattn_context_options_init(&options);
-  options.backend = VKATTN_BACKEND_CPU;
-  vkattn_context context = nullptr;
-  REQUIRE(vkattn_context_create(&options, &context) == VKATTN_SUCCESS);
+  const CpuContext context;
   int repeated = 0;
   for (const CaseSpec& spec : conformance_cases()) {
     const CaseResult result = check_repeatable(context, spec, 100);
@@ -50,5 +42,4 @@ TEST_CASE("every conformance case, executed 100 times, is bitwise identical each
     if (result.passed) ++repeated;
   }
   MESSAGE("CPU: ", repeated, " cases x 100 executions, each bitwise identical to its first");
-  vkattn_context_destroy(context);
 }
