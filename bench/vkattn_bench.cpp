@@ -25,65 +25,21 @@
 #include "f16.h"
 #include "json.h"
 #include "reference.h"
+#include "shader_stats.h"
+#include "suite.h"
 #if defined(VKATTN_WITH_VULKAN)
 #include "runtime/vulkan/probes.h"
 #endif
 #include "tolerance.h"
 #include "vkattn.h"
 
+using vkattn_bench::BenchCase;
 using vkattn_test::CaseSpec;
 using vkattn_test::HostInputs;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct BenchCase {
-  std::string name;
-  CaseSpec spec;
-  bool decode = false;  // report bytes/s of K and V against bandwidth
-};
-
-CaseSpec spec(int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len, int64_t dim, vkattn_dtype dtype,
-              bool causal) {
-  CaseSpec s;
-  s.group = "bench";
-  s.q_heads = q_heads;
-  s.kv_heads = kv_heads;
-  s.q_len = q_len;
-  s.kv_len = kv_len;
-  s.qk_dim = s.v_dim = dim;
-  s.dtype = dtype;
-  s.causal = causal ? VKATTN_CAUSAL_BOTTOM_RIGHT : VKATTN_CAUSAL_NONE;
-  s.lse = false;
-  return s;
-}
-
-std::vector<BenchCase> suite() {
-  std::vector<BenchCase> cases;
-  for (int64_t heads : {8, 32}) {
-    for (int64_t seq : {512, 2048, 8192}) {
-      for (int64_t dim : {64, 128}) {
-        for (bool causal : {false, true}) {
-          char name[96];
-          std::snprintf(name, sizeof(name), "prefill_h%lld_s%lld_d%lld%s_f32", (long long)heads, (long long)seq,
-                        (long long)dim, causal ? "_causal" : "");
-          cases.push_back({name, spec(heads, heads, seq, seq, dim, VKATTN_DTYPE_F32, causal), false});
-        }
-      }
-    }
-  }
-  for (int64_t q_len : {1, 4}) {
-    for (int64_t kv_len : {1024, 4096, 32768}) {
-      char name[96];
-      std::snprintf(name, sizeof(name), "decode_q%lld_kv%lld_h32x8_d128_f16", (long long)q_len, (long long)kv_len);
-      cases.push_back({name, spec(32, 8, q_len, kv_len, 128, VKATTN_DTYPE_F16, true), true});
-    }
-  }
-  cases.push_back({"cross_q77_kv4096_h8_d64_f32", spec(8, 8, 77, 4096, 64, VKATTN_DTYPE_F32, false), false});
-  cases.push_back({"long_s32768_h1_d64_causal_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), false});
-  return cases;
-}
 
 struct Target {
   std::string label;   // "cpu", "vulkan:0"
@@ -253,21 +209,28 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE] "
-                       "[--case-seconds S] [--threads N]\n");
+  std::fprintf(stderr,
+               "usage: vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE] "
+               "[--case-seconds S] [--threads N]\n"
+               "       vkattn-bench --shader-stats [--device N] [--filter TEXT] [--json FILE] [--ir DIR]\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string backend = "all", filter, json_path;
+  std::string backend = "all", filter, json_path, ir_dir;
   double case_seconds = 8.0;  // keeps the whole suite under 10 minutes on a 2-core machine with lavapipe
   int threads = 0;
+  int device = -1;
+  bool shader_stats = false;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     const char* value = a + 1 < argc ? argv[a + 1] : nullptr;
-    if (arg == "--backend" && value) backend = argv[++a];
+    if (arg == "--shader-stats") shader_stats = true;
+    else if (arg == "--device" && value) device = std::atoi(argv[++a]);
+    else if (arg == "--ir" && value) ir_dir = argv[++a];
+    else if (arg == "--backend" && value) backend = argv[++a];
     else if (arg == "--filter" && value) filter = argv[++a];
     else if (arg == "--json" && value) json_path = argv[++a];
     else if (arg == "--case-seconds" && value) case_seconds = std::atof(argv[++a]);
@@ -275,6 +238,8 @@ int main(int argc, char** argv) {
     else return usage();
   }
   if ((backend != "all" && backend != "cpu" && backend != "vulkan") || case_seconds <= 0 || threads < 0) return usage();
+  if (shader_stats) return vkattn_bench::run_shader_stats(device, filter, json_path, ir_dir);
+  if (device != -1 || !ir_dir.empty()) return usage();  // shader-report options
   const auto bench_start = Clock::now();
 
   // The machine's limits, measured now.
@@ -317,7 +282,7 @@ int main(int argc, char** argv) {
   std::vector<Result> results;
   std::printf("\n%-34s %-9s %10s %10s %9s %6s %7s %5s %11s %8s %9s %8s\n", "case", "backend", "median ms", "min ms",
               "GFLOP/s", "%peak", "GB/s", "%bw", "baseline ms", "speedup", "extra MiB", "error");
-  for (const BenchCase& bc : suite()) {
+  for (const BenchCase& bc : vkattn_bench::suite()) {
     if (!filter.empty() && bc.name.find(filter) == std::string::npos) continue;
     const HostInputs in = vkattn_test::make_inputs(bc.spec);
     const double flops = 2.0 * (bc.spec.qk_dim + bc.spec.v_dim) * double(vkattn_test::count_visible_pairs(in));

@@ -163,11 +163,14 @@ typedef struct vkattn_device_info {
   uint32_t device_id;
   uint32_t driver_version;    /* as reported by the driver */
   uint32_t api_version;       /* Vulkan API version; 0 for the CPU backend */
-  uint32_t compute_units;     /* CPU: worker threads; Vulkan: 0 (not exposed) */
+  uint32_t compute_units;     /* CPU: worker threads; Vulkan: CUs / SMs / shader cores where a
+                                 vendor extension reports them (AMD, NVIDIA, Arm), else 0 */
   uint32_t subgroup_size;     /* Vulkan subgroup size; CPU: SIMD width in floats */
   uint32_t shared_memory_bytes;  /* Vulkan maxComputeSharedMemorySize; CPU: 0 */
-  uint32_t fp16_arithmetic;   /* 1 if shaders may compute in fp16 */
-  uint32_t storage_16bit;     /* 1 if f16 tensors can be stored (always 1 on CPU) */
+  uint32_t fp16_arithmetic;   /* 1 if the device has shaderFloat16: the GPU kernel then multiplies
+                                 f16 Q, K, V as f16 operands (sums stay f32) */
+  uint32_t storage_16bit;     /* 1 if the device has 16-bit storage buffers (always 1 on
+                                 CPU); f16 tensors work on every device either way */
   uint32_t unified_memory;    /* 1 if device memory is host-visible (no staging) */
   uint64_t max_binding_bytes; /* largest range one shader binding may address */
   uint64_t memory_bytes;      /* device-local heap size; host memory on CPU */
@@ -231,6 +234,12 @@ typedef struct vkattn_context_options {
   vkattn_log_fn log_fn;
   void* log_user_data;
   vkattn_log_level log_level;  /* default VKATTN_LOG_WARNING */
+  /* File to load tuned kernel configurations from and save them to (see
+   * VKATTN_PLAN_TUNE); NULL (default) keeps them for this context only. A
+   * file from another device or driver, from another vkattn build's
+   * kernels, or a corrupt one, is ignored with a warning and replaced at
+   * the next save. No effect on the CPU backend. */
+  const char* tuning_cache_path;
 } vkattn_context_options;
 
 static inline void vkattn_context_options_init(vkattn_context_options* options) {
@@ -447,10 +456,27 @@ static inline void vkattn_attention_desc_set_dense_layouts(vkattn_attention_desc
 /* Plans                                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* Tune on this device: on the Vulkan backend, when the context's tuning
+ * table (loaded from vkattn_context_options.tuning_cache_path) has no entry
+ * for the problem's class, plan creation times the kernel configurations the
+ * device can run for this problem (GPU timestamps, on synthetic inputs of
+ * the problem's shape and layouts, which it allocates for the duration),
+ * checks each output against the untuned configuration's, keeps the fastest
+ * and saves it to the tuning cache. This takes a few candidates' pipeline
+ * compilations and runs (seconds on a CPU driver). Every plan of that class
+ * then uses the entry, with or without this flag, in this context and in
+ * later ones sharing the file. A problem class is: storage type, head
+ * dimensions, GQA group, q_len, kv_len and batch x kv_heads rounded up to
+ * powers of two, causal alignment, window, which masks, key lengths, LSE,
+ * and whether rows are 16-byte aligned. Tuning problems fail with a warning
+ * and an untuned plan; VKATTN_VULKAN_KERNEL disables tuning. The CPU backend
+ * has one configuration per problem and ignores the flag. */
+#define VKATTN_PLAN_TUNE 0x1u
+
 /* Validates the whole problem once and chooses the kernel and tiling.
  * VKATTN_ERROR_INVALID_ARGUMENT names the offending field;
  * VKATTN_ERROR_UNSUPPORTED names the device limit a valid problem exceeds.
- * flags is reserved and must be 0. */
+ * flags: VKATTN_PLAN_* (unknown bits are INVALID_ARGUMENT). */
 VKATTN_API vkattn_status vkattn_plan_create(vkattn_context context, const vkattn_attention_desc* desc,
                                             uint32_t flags, vkattn_plan* out_plan);
 
@@ -459,13 +485,15 @@ VKATTN_API vkattn_status vkattn_plan_destroy(vkattn_plan plan);
 /* What a plan chose, for logs, tests and benchmarks. */
 typedef struct vkattn_plan_info {
   size_t struct_size;
-  char kernel[64];            /* e.g. "cpu.xnnpack_tiles", "cpu.direct", "vulkan.tiled", "vulkan.lanes" */
+  char kernel[64];            /* e.g. "cpu.xnnpack_tiles", "cpu.direct",
+                                 "vulkan.tiled.f16.subgroup.fp16.staged.split", "vulkan.lanes.f32.whole" */
   uint32_t block_q;           /* query rows per tile */
   uint32_t block_kv;          /* keys per tile */
   uint32_t kv_splits;         /* >1: the key range is split and merged */
   uint32_t tasks;             /* parallel work items per execution */
   uint32_t dispatches;        /* device dispatches per execution (1 on the CPU) */
   uint64_t workspace_bytes;   /* memory the plan holds besides its tensors */
+  uint32_t tuned;             /* 1: the configuration is a tuned entry (VKATTN_PLAN_TUNE) */
 } vkattn_plan_info;
 
 static inline void vkattn_plan_info_init(vkattn_plan_info* info) {

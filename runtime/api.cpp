@@ -331,11 +331,13 @@ vkattn_status vkattn_plan_create(vkattn_context context, const vkattn_attention_
     VKATTN_RETURN_IF_ERROR(open_context(context, "context"));
     if (desc == nullptr) return vkattn::invalid_argument("desc is NULL");
     if (out_plan == nullptr) return vkattn::invalid_argument("out_plan is NULL");
-    if (flags != 0) return vkattn::invalid_argument("vkattn_plan_create flags (0x%x) must be 0", flags);
+    if ((flags & ~VKATTN_PLAN_TUNE) != 0) {
+      return vkattn::invalid_argument("vkattn_plan_create flags have unknown bits 0x%x", flags & ~VKATTN_PLAN_TUNE);
+    }
     vkattn::Problem problem;
     VKATTN_RETURN_IF_ERROR(vkattn::make_problem(*desc, &problem));
     std::unique_ptr<vkattn::DevicePlan> impl;
-    VKATTN_RETURN_IF_ERROR(context->state->device->create_plan(problem, &impl));
+    VKATTN_RETURN_IF_ERROR(context->state->device->create_plan(problem, flags, &impl));
     auto* plan = new vkattn_plan_t();
     plan->context = context->state;
     plan->problem = problem;
@@ -375,6 +377,7 @@ vkattn_status vkattn_plan_get_info(vkattn_plan plan, vkattn_plan_info* info) {
     info->tasks = chosen.tasks;
     info->dispatches = chosen.dispatches;
     info->workspace_bytes = chosen.workspace_bytes;
+    info->tuned = chosen.tuned ? 1 : 0;
     return Status();
   });
 }
@@ -441,7 +444,7 @@ Status attention_on_host(vkattn_context context, const vkattn_attention_desc& de
   plan.context = context->state;
   VKATTN_RETURN_IF_ERROR(vkattn::make_problem(desc, &plan.problem));
   const vkattn::Problem& p = plan.problem;
-  VKATTN_RETURN_IF_ERROR(context->state->device->create_plan(p, &plan.impl));
+  VKATTN_RETURN_IF_ERROR(context->state->device->create_plan(p, 0, &plan.impl));
 
   const vkattn::TensorBytes bytes = vkattn::tensor_bytes(p);
   HostCall call{context->state, {}};

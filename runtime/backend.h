@@ -47,6 +47,7 @@ struct PlanInfo {
   uint32_t tasks = 0;
   uint32_t dispatches = 1;
   uint64_t workspace_bytes = 0;
+  bool tuned = false;
 };
 
 class DevicePlan {
@@ -63,7 +64,8 @@ class Device {
   virtual ~Device() = default;
   virtual const vkattn_device_info& info() const = 0;
   virtual Status create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) = 0;
-  virtual Status create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) = 0;
+  // flags: VKATTN_PLAN_* (checked by the caller).
+  virtual Status create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) = 0;
   // Waits for all submitted work. After a failure, work may still run.
   virtual Status finish() = 0;
   // For destruction: like finish, but returns only when no submitted work can

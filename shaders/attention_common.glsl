@@ -1,17 +1,35 @@
-// Shared by flash_attn.comp and flash_attn_reduce.comp: the parameter block,
-// the bindings (one descriptor set layout for both), and the visibility rule.
+// Shared by every attention shader: the parameter block, the bindings (one
+// descriptor set layout for all), element access to the tensors, the
+// visibility rule and the NaN/Inf tests.
 //
 // Build-time defines (one SPIR-V module each, see shaders/CMakeLists.txt):
-//   STORAGE_F16   Q, K, V and O are float16_t (needs 16-bit storage)
-//   USE_SUBGROUPS the softmax step may reduce with clustered subgroup ops
+//   STORAGE_F16   Q, K, V and O hold IEEE binary16 values
+//   USE_SUBGROUPS the shader may use subgroup operations
+//   FP16_MATH     flash_attn.comp computes P.V in f16 (needs shaderFloat16)
 // Everything else is a specialization constant or a parameter.
+//
+// f16 tensors are read and written as 32-bit words holding two halves
+// (element e is half e & 1 of word e >> 1, low half first), converted with
+// unpackHalf2x16 / packHalf2x16. No 16-bit storage feature is needed, so f16
+// works on every Vulkan device, and a word (or uvec2 of four halves) is one
+// load where 16-bit storage would issue two.
 
-#if STORAGE_F16
-#extension GL_EXT_shader_16bit_storage : require
-#define STORAGE_T float16_t
-#else
-#define STORAGE_T float
+#ifndef FP16_MATH
+#define FP16_MATH 0
 #endif
+
+// Bits of the FLAGS specialization constant (id 7); mirrors ShaderFlags in
+// runtime/vulkan/plan_layout.h.
+const uint FLAG_ADDITIVE_MASK = 1u;
+const uint FLAG_BOOL_MASK = 2u;
+const uint FLAG_KV_LENS = 4u;
+const uint FLAG_LSE = 8u;
+const uint FLAG_SPLIT = 16u;
+const uint FLAG_STAGED = 32u;     // flash_attn.comp: K/V tiles through shared memory
+const uint FLAG_KV_VEC4 = 64u;    // K and V rows start at multiples of 4 elements, head dims multiples of 4
+const uint FLAG_O_VEC4 = 128u;    // O rows start at multiples of 4 elements, v_dim a multiple of 4
+const uint FLAG_STATE_IN = 256u;  // flash_attn_lanes.comp: resume from the previous chunk's (O, m, l)
+const uint FLAG_STATE_OUT = 512u; // flash_attn_lanes.comp: write (O, m, l) for the next chunk or the reduce pass
 
 // Per-slice parameters, written once at plan creation. Every element offset
 // and stride is relative to the binding's window (see runtime/vulkan/), so
@@ -35,21 +53,93 @@ layout(std140, set = 0, binding = 0) uniform Params {
 // one dispatch each, carrying every row's (O, m, l) in the Partials buffer
 // from one chunk to the next (devices that cap loop iterations need it).
 layout(push_constant) uniform Dispatch {
-  uint block_base;   // first workgroup index along x of this dispatch
+  uint block_base;   // first workgroup index along x of this dispatch (row block)
   uint chunk;        // index of this dispatch's key chunk
   uint chunk_keys;   // keys per chunk; 0 = a single chunk covers all keys
   uint chunk_count;
+  uint head_base;    // first workgroup index along y of this dispatch (kv head within the slice)
 } pc;
 
-layout(std430, set = 0, binding = 1) readonly buffer QBuffer { STORAGE_T q_data[]; };
-layout(std430, set = 0, binding = 2) readonly buffer KBuffer { STORAGE_T k_data[]; };
-layout(std430, set = 0, binding = 3) readonly buffer VBuffer { STORAGE_T v_data[]; };
-layout(std430, set = 0, binding = 4) writeonly buffer OBuffer { STORAGE_T o_data[]; };
 layout(std430, set = 0, binding = 5) writeonly buffer LseBuffer { float lse_data[]; };
 layout(std430, set = 0, binding = 6) readonly buffer AdditiveMask { float amask_data[]; };
 layout(std430, set = 0, binding = 7) readonly buffer BoolMask { uint bmask_words[]; };  // bytes, read by word
 layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, set = 0, binding = 9) buffer Partials { float partial_data[]; };  // split-KV (O, m, l) per row
+
+#if STORAGE_F16
+layout(std430, set = 0, binding = 1) readonly buffer QWords { uint q_words[]; };
+layout(std430, set = 0, binding = 2) readonly buffer KWords { uint k_words[]; };
+layout(std430, set = 0, binding = 2) readonly buffer KWords2 { uvec2 k_words2[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VWords { uint v_words[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VWords2 { uvec2 v_words2[]; };
+// Not writeonly: a single half is written with atomics on its word (the
+// other half may belong to another row, another thread or to no view at all).
+layout(std430, set = 0, binding = 4) buffer OWords { uint o_words[]; };
+layout(std430, set = 0, binding = 4) writeonly buffer OWords2 { uvec2 o_words2[]; };
+
+float half_of(uint word, uint e) { return unpackHalf2x16(word >> ((e & 1u) << 4u)).x; }
+vec4 halves4(uvec2 words) { return vec4(unpackHalf2x16(words.x), unpackHalf2x16(words.y)); }
+
+float q_element(uint e) { return half_of(q_words[e >> 1u], e); }
+float k_element(uint e) { return half_of(k_words[e >> 1u], e); }
+float v_element(uint e) { return half_of(v_words[e >> 1u], e); }
+// Elements [e, e + 4) where e is a multiple of 4.
+vec4 k_vec4(uint e) { return halves4(k_words2[e >> 2u]); }
+vec4 v_vec4(uint e) { return halves4(v_words2[e >> 2u]); }
+
+// Replaces half e & 1 of word e >> 1 and nothing else. The two atomics are
+// not one step, but each touches only this half's bits, so writers of the
+// other half (this dispatch's or nobody's) are never disturbed.
+void o_store(uint e, float value) {
+  const uint shift = (e & 1u) << 4u;
+  const uint bits = packHalf2x16(vec2(value, 0.0)) & 0xffffu;
+  atomicAnd(o_words[e >> 1u], ~(0xffffu << shift));
+  atomicOr(o_words[e >> 1u], bits << shift);
+}
+// Elements [e, e + 4) where e is a multiple of 4 (whole words: no atomics).
+void o_store4(uint e, vec4 value) { o_words2[e >> 2u] = uvec2(packHalf2x16(value.xy), packHalf2x16(value.zw)); }
+#else
+layout(std430, set = 0, binding = 1) readonly buffer QBuffer { float q_data[]; };
+layout(std430, set = 0, binding = 2) readonly buffer KBuffer { float k_data[]; };
+layout(std430, set = 0, binding = 2) readonly buffer KBuffer4 { vec4 k_data4[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VBuffer { float v_data[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VBuffer4 { vec4 v_data4[]; };
+layout(std430, set = 0, binding = 4) writeonly buffer OBuffer { float o_data[]; };
+layout(std430, set = 0, binding = 4) writeonly buffer OBuffer4 { vec4 o_data4[]; };
+
+float q_element(uint e) { return q_data[e]; }
+float k_element(uint e) { return k_data[e]; }
+float v_element(uint e) { return v_data[e]; }
+vec4 k_vec4(uint e) { return k_data4[e >> 2u]; }
+vec4 v_vec4(uint e) { return v_data4[e >> 2u]; }
+void o_store(uint e, float value) { o_data[e] = value; }
+void o_store4(uint e, vec4 value) { o_data4[e >> 2u] = value; }
+#endif
+
+// NaN and Inf tests on the bit pattern. Without the SignedZeroInfNanPreserve
+// execution mode a GPU compiler may assume no float is NaN or Inf and fold
+// isnan()/isinf() to false; integer tests on the bits cannot be folded, and
+// the guarantees about NaN propagation, -inf masks and hidden NaN values
+// rest on them.
+bool is_nan(float x) { return (floatBitsToUint(x) & 0x7fffffffu) > 0x7f800000u; }
+bool is_nonfinite(float x) { return (floatBitsToUint(x) & 0x7f800000u) == 0x7f800000u; }
+bool is_negative_inf(float x) { return floatBitsToUint(x) == 0xff800000u; }
+#define NAN_VALUE uintBitsToFloat(0x7fc00000u)
+#define NEGATIVE_INF uintBitsToFloat(0xff800000u)
+
+// The special values are handled explicitly, never left to exp() or log():
+// drivers need not return IEEE results for them (SwiftShader's exp and log
+// of NaN and infinities do not).
+// A visible logit that makes its row NaN: NaN, or +inf (inf - inf in IEEE).
+bool poisons_row(float s) { return is_nan(s) || floatBitsToUint(s) == 0x7f800000u; }
+// The softmax weight of a visible logit s against the running maximum
+// m >= s: exactly 0 for s = -inf.
+float softmax_weight(float s, float m) { return is_negative_inf(s) ? 0.0 : exp(s - m); }
+// A finished row with running maximum m and sum l: the factor its
+// unnormalised O is multiplied by, and its LSE. l = 0: the row saw no key
+// (zeros, LSE -inf); l NaN: NaN.
+float output_factor(float l) { return is_nan(l) ? NAN_VALUE : (l > 0.0 ? 1.0 / l : 0.0); }
+float row_lse(float m, float l) { return is_nan(l) ? NAN_VALUE : (l > 0.0 ? m + log(l) : NEGATIVE_INF); }
 
 // The (O, m, l) record of one query row and key split in the Partials
 // buffer: O (dv floats), m, l, padded to a multiple of 4 floats so that

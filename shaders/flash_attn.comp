@@ -1,168 +1,487 @@
 #version 450
-// Tiled scaled dot-product attention with an online softmax.
+// Attention for GPUs: FlashAttention-style key tiles with every thread's
+// online softmax in registers, shaped by what GPU compilers report
+// (vkattn-bench --shader-stats, docs/PERFORMANCE.md).
 //
-// One workgroup = one block of BR query rows of one (batch, kv head): the
-// G = q_heads/kv_heads query heads sharing the kv head are interleaved with
-// the positions (row = position * G + head), so every K/V tile is loaded once
-// for the whole group and causal skipping stays tight. Per tile of BC keys:
-//   load K, V tiles to shared memory (keys past the range are zeros)
-//   S = Q.K^T        each thread a QK_ROWS x QK_COLS micro-tile
-//   softmax step     SM_THREADS threads per row: mask, running max m, p, l
-//   O = O*alpha + P.V  each thread a PV_ROWS x PV_DIMS micro-tile in registers
-// Key tiles that causal/window/length masking hides from every row of the
-// block are never visited. With split-KV (FLAG_SPLIT) each workgroup covers
-// one slice of the keys and writes unnormalised (O, m, l) for
-// flash_attn_reduce.comp to merge. With key chunks (pc.chunk_count > 1) the
-// same (O, m, l) records carry a row's state from one dispatch to the next.
+// Threads. A workgroup of WG invocations is TEAMS teams of TEAM = D_SPLIT x
+// COL_THREADS threads; with subgroup operations a team lies inside one
+// subgroup. Team t owns ROWS query rows of the workgroup's block of
+// BR = TEAMS x ROWS rows (of one batch and kv head: the G query heads of a
+// GQA group are interleaved with the positions, row = position * G + head,
+// so one pass over K and V serves the whole group). Within a team,
+// COL_THREADS threads take different keys of each tile of
+// BC = COL_THREADS x COLS keys, and D_SPLIT threads share one key's head
+// dimension in chunks of 4 elements (a thread's chunk k is
+// d_lane + k * D_SPLIT). Per tile a thread computes ROWS x COLS partial
+// scores from its chunks, the D_SPLIT threads sum them (a shuffle-xor
+// butterfly, or shared memory without subgroups), and each thread updates
+// its own online-softmax state: running maximum m, sum l and O for its rows
+// and chunks, over the keys it saw. Nothing else crosses threads per tile;
+// the COL_THREADS states of a row are merged once, after the last tile.
+//
+// Memory. Q rows live in registers, pre-scaled. K and V chunks are read
+// with vector loads (vec4, or two 32-bit words of f16) straight into
+// registers, a tile's K loads all issued before the first product, or
+// (FLAG_STAGED) copied by the whole workgroup into shared memory once per
+// tile and read from there, which saves global traffic where several teams
+// share the keys and the device has dedicated shared memory.
+//
+// Masks. Tiles that every row of the block sees whole (no boolean or
+// additive mask, inside every row's causal, window and length range) run
+// a loop without visibility tests. The other tiles test every (row, key),
+// give hidden keys weight exactly 0, and there a zero weight also drops its
+// value (0 * NaN would be NaN).
+//
+// FP16_MATH (needs shaderFloat16; f16 storage only): Q, K and V stay f16
+// in registers (half the registers of f32) and enter the multiply-adds as
+// f16 operands, summed in f32: mixed-precision multiply-adds where the GPU
+// has them (AMD: v_fma_mix_f32, no conversions), with Q unscaled (the
+// scale applies to the score) so every product is exact. Scores, weights,
+// the softmax, the row sums and O stay f32: the results match the f32
+// arithmetic's. Summing P.V in f16 instead (packed f16 multiply-adds, as
+// ggml does) missed the f16 tolerance where a row's output is small next
+// to its values (measured: 1.34x on a D=1 decode over 1031 keys).
+//
+// Split-KV (FLAG_SPLIT) and key chunks (pc.chunk_count > 1) store the
+// unnormalised (O, m, l) records of flash_attn_reduce.comp and the lanes
+// kernel; a chunk after the first resumes from them.
 #extension GL_EXT_control_flow_attributes : enable
 #extension GL_GOOGLE_include_directive : require
 #if USE_SUBGROUPS
 #extension GL_KHR_shader_subgroup_basic : require
-#extension GL_KHR_shader_subgroup_clustered : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
+#if FP16_MATH
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #endif
 
 #include "attention_common.glsl"
 
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG = 64;        // invocations per workgroup
-layout(constant_id = 1) const uint BR = 32;        // query rows per workgroup
-layout(constant_id = 2) const uint BC = 32;        // keys per tile
+layout(constant_id = 0) const uint WG = 64;          // invocations per workgroup
+layout(constant_id = 1) const uint ROWS = 1;         // query rows per thread
+layout(constant_id = 2) const uint COLS = 1;         // keys per thread per tile
 layout(constant_id = 3) const uint DQK = 64;
 layout(constant_id = 4) const uint DV = 64;
-layout(constant_id = 5) const uint DV_PAD = 64;    // DV rounded up to the P.V thread grid
-layout(constant_id = 6) const uint QK_ROWS = 1;
-layout(constant_id = 7) const uint QK_COLS = 1;
-layout(constant_id = 8) const uint PV_ROWS = 1;
-layout(constant_id = 9) const uint PV_DIMS = 1;
-layout(constant_id = 10) const uint SM_THREADS = 1;
-layout(constant_id = 11) const uint FLAGS = 0;
+layout(constant_id = 5) const uint D_SPLIT = 1;      // threads sharing one key's head dimension (power of 2)
+layout(constant_id = 6) const uint COL_THREADS = 1;  // threads taking different keys of a tile (power of 2)
+layout(constant_id = 7) const uint FLAGS = 0;
 
-const bool HAS_ADDITIVE_MASK = (FLAGS & 1u) != 0u;
-const bool HAS_BOOL_MASK = (FLAGS & 2u) != 0u;
-const bool HAS_KV_LENS = (FLAGS & 4u) != 0u;
-const bool HAS_LSE = (FLAGS & 8u) != 0u;
-const bool SPLIT = (FLAGS & 16u) != 0u;
-const bool CONTIGUOUS_LOADS = (FLAGS & 32u) != 0u;
-const bool SUBGROUP_SOFTMAX = (FLAGS & 64u) != 0u;
+const bool HAS_ADDITIVE_MASK = (FLAGS & FLAG_ADDITIVE_MASK) != 0u;
+const bool HAS_BOOL_MASK = (FLAGS & FLAG_BOOL_MASK) != 0u;
+const bool HAS_KV_LENS = (FLAGS & FLAG_KV_LENS) != 0u;
+const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
+const bool SPLIT = (FLAGS & FLAG_SPLIT) != 0u;
+const bool STAGED = (FLAGS & FLAG_STAGED) != 0u;
+const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
+const bool O_VEC4 = (FLAGS & FLAG_O_VEC4) != 0u;
 
-const uint QK_STRIDE = DQK | 1u;  // odd row strides: no shared-memory bank conflicts
-const uint S_STRIDE = BC | 1u;
-const uint QK_ROW_THREADS = BR / QK_ROWS;
-const uint QK_COL_THREADS = BC / QK_COLS;
-const uint QK_THREADS = QK_ROW_THREADS * QK_COL_THREADS;
-const uint PV_ROW_THREADS = BR / PV_ROWS;
-const uint PV_DIM_THREADS = DV_PAD / PV_DIMS;
-const uint PV_THREADS = PV_ROW_THREADS * PV_DIM_THREADS;
-const uint SM_ROWS_PER_PASS = WG / SM_THREADS;
-const uint SM_COLS = BC / SM_THREADS;  // keys per softmax thread
+const uint TEAM = D_SPLIT * COL_THREADS;
+const uint MAX_TEAM_BITS = 8u;          // teams have at most 128 threads (kernel_config.cpp)
+const uint TEAMS = WG / TEAM;
+const uint BR = TEAMS * ROWS;           // query rows per workgroup
+const uint BC = COL_THREADS * COLS;     // keys per tile
+const uint DQK4 = (DQK + 3u) / 4u;      // 4-element chunks of a K row
+const uint DV4 = (DV + 3u) / 4u;
+const uint K_CHUNKS = (DQK4 + D_SPLIT - 1u) / D_SPLIT;  // chunks per thread
+const uint V_CHUNKS = (DV4 + D_SPLIT - 1u) / D_SPLIT;
+// Whether every thread's chunks exist (then no bound test is compiled).
+const bool K_CHUNKS_EXACT = K_CHUNKS * D_SPLIT == DQK4;
+const bool V_CHUNKS_EXACT = V_CHUNKS * D_SPLIT == DV4;
+// The staging copy: chunks of a tile, and the rounds of WG threads it takes.
+const uint K_STAGE_ITEMS = BC * DQK4;
+const uint V_STAGE_ITEMS = BC * DV4;
+const uint K_STAGE_ROUNDS = (K_STAGE_ITEMS + WG - 1u) / WG;
+const uint V_STAGE_ROUNDS = (V_STAGE_ITEMS + WG - 1u) / WG;
 
-// Sizes must match shared_memory_bytes() in runtime/vulkan/kernel_config.cpp.
-shared float Qs[BR * QK_STRIDE];
-shared float Ks[BC * QK_STRIDE];
-shared float Vs[BC * DV_PAD];
-shared float Ss[BR * S_STRIDE];
-shared float row_max[BR];
-shared float row_sum[BR];
-shared float row_scale[BR];
-shared vec2 reduce_scratch[BR * SM_THREADS];
-shared uint values_nonfinite[2];  // per tile parity: the V tile holds NaN or Inf
-
-// Element range [first, end) with step of a flat tile load for this thread:
-// interleaved (GPUs coalesce neighbours) or one contiguous chunk (CPU-type
-// devices read whole chunks fastest).
-void load_range(uint total, out uint first, out uint end, out uint step) {
-  const uint tid = gl_LocalInvocationID.x;
-  if (CONTIGUOUS_LOADS) {
-    const uint chunk = (total + WG - 1u) / WG;
-    first = min(total, tid * chunk);
-    end = min(total, first + chunk);
-    step = 1u;
-  } else {
-    first = tid;
-    end = total;
-    step = WG;
-  }
-}
-
-// Index of this thread among the threads of the softmax step, so that the
-// SM_THREADS threads of one row are one cluster of one subgroup.
-uint softmax_thread() {
-#if USE_SUBGROUPS
-  if (SUBGROUP_SOFTMAX) return gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+// Shared memory: K and V tiles when staged (f16 as pairs of words), with
+// row strides one chunk longer than a row against bank conflicts; the
+// scratch of the team reductions when subgroup operations are not used.
+#if STORAGE_F16
+#define CHUNK_T uvec2
+#else
+#define CHUNK_T vec4
 #endif
-  return gl_LocalInvocationID.x;
+const uint K_STAGE_STRIDE = DQK4 + 1u;
+const uint V_STAGE_STRIDE = DV4 + 1u;
+shared CHUNK_T k_stage[STAGED ? BC * K_STAGE_STRIDE : 1u];
+shared CHUNK_T v_stage[STAGED ? BC * V_STAGE_STRIDE : 1u];
+#if !USE_SUBGROUPS
+shared float score_scratch[D_SPLIT > 1u ? WG * ROWS * COLS : 1u];
+shared vec4 merge_scratch[WG];
+#endif
+
+// This thread's place and state (module-scope: registers after inlining).
+uint flat_id;      // 0..WG-1, consecutive within a subgroup
+uint d_lane;       // 0..D_SPLIT-1
+uint col;          // 0..COL_THREADS-1
+uint team;         // 0..TEAMS-1
+#if FP16_MATH
+f16vec4 q[ROWS][K_CHUNKS];  // Q chunks as stored (the scale applies to the scores)
+#else
+vec4 q[ROWS][K_CHUNKS];    // pre-scaled Q chunks
+#endif
+vec4 o[ROWS][V_CHUNKS];    // unnormalised O chunks
+float m[ROWS];             // running maximum (finite: starts at SCORE_FLOOR)
+float l[ROWS];             // running sum of weights (NaN once the row is poisoned)
+float s[ROWS][COLS];       // the tile's scores, then weights
+uint pos_of[ROWS];         // query position of each row
+uint q_head_of[ROWS];
+bool valid[ROWS];          // rows past the last are computed on a copy of it, never stored
+ivec2 range_of[ROWS];      // keys causal, window and length masking leave each row
+uint b;                    // batch within the slice
+uint kv_head;
+int key_end;               // end of the workgroup's keys (this split and chunk)
+uint k_head;               // element offset of (b, kv_head) in K and V
+uint v_head;
+
+uint chunk_of(uint k) { return d_lane + k * D_SPLIT; }
+bool k_chunk_exists(uint k) { return K_CHUNKS_EXACT || chunk_of(k) < DQK4; }
+bool v_chunk_exists(uint k) { return V_CHUNKS_EXACT || chunk_of(k) < DV4; }
+
+// Chunk `c4` (elements 4 c4 .. 4 c4 + 3) of the row at element `base`;
+// elements past `dims` read as 0 without a load.
+vec4 load_k_chunk(uint base, uint c4) {
+  if (KV_VEC4) return k_vec4(base + 4u * c4);
+  vec4 value = vec4(0.0);
+  [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+    if (4u * c4 + e < DQK) value[e] = k_element(base + 4u * c4 + e);
+  }
+  return value;
 }
 
-bool bool_mask_allows(uint b, uint q_head, uint i, uint j) {
+vec4 load_v_chunk(uint base, uint c4) {
+  if (KV_VEC4) return v_vec4(base + 4u * c4);
+  vec4 value = vec4(0.0);
+  [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+    if (4u * c4 + e < DV) value[e] = v_element(base + 4u * c4 + e);
+  }
+  return value;
+}
+
+#if STORAGE_F16
+// The raw words of a chunk (staging copies words, converts nothing).
+uvec2 load_k_words(uint base, uint c4) {
+  if (KV_VEC4) return k_words2[(base >> 2u) + c4];
+  vec4 value = load_k_chunk(base, c4);
+  return uvec2(packHalf2x16(value.xy), packHalf2x16(value.zw));
+}
+uvec2 load_v_words(uint base, uint c4) {
+  if (KV_VEC4) return v_words2[(base >> 2u) + c4];
+  vec4 value = load_v_chunk(base, c4);
+  return uvec2(packHalf2x16(value.xy), packHalf2x16(value.zw));
+}
+#define STAGE_K(base, c4) load_k_words(base, c4)
+#define STAGE_V(base, c4) load_v_words(base, c4)
+#define FROM_STAGE(chunk) halves4(chunk)
+#else
+#define STAGE_K(base, c4) load_k_chunk(base, c4)
+#define STAGE_V(base, c4) load_v_chunk(base, c4)
+#define FROM_STAGE(chunk) (chunk)
+#endif
+
+#if FP16_MATH
+f16vec4 load_v_chunk_f16(uint base, uint c4) {
+  uvec2 w;
+  if (STAGED) {
+    w = v_stage[base * V_STAGE_STRIDE + c4];  // base is the key's row in the stage
+  } else {
+    w = load_v_words(base, c4);
+  }
+  return f16vec4(unpackFloat2x16(w.x), unpackFloat2x16(w.y));
+}
+#endif
+
+bool bool_mask_allows(uint q_head, uint i, uint j) {
   const uint index = P.bmask_view.x + b * P.bmask_view.y + q_head * P.bmask_view.z + i * P.bmask_view.w +
                      j * P.mask_cols.y;
-  return ((bmask_words[index >> 2] >> ((index & 3u) * 8u)) & 0xffu) != 0u;
+  return ((bmask_words[index >> 2u] >> ((index & 3u) * 8u)) & 0xffu) != 0u;
 }
 
-float additive_mask(uint b, uint q_head, uint i, uint j) {
+float additive_mask(uint q_head, uint i, uint j) {
   return amask_data[P.amask_view.x + b * P.amask_view.y + q_head * P.amask_view.z + i * P.amask_view.w +
                     j * P.mask_cols.x];
 }
 
-// Combine one value per thread over the SM_THREADS threads of a row (the
-// maximum componentwise, or the sum). Threads past the last row take part in
-// the barriers but leave the scratch alone.
-vec2 row_reduce_max(vec2 value, uint row, uint lane, bool participates) {
+// s[r][c] += the same value over the D_SPLIT threads that share a key.
+void sum_scores_over_dims() {
+  if (D_SPLIT == 1u) return;
 #if USE_SUBGROUPS
-  // The cluster size must be a literal; specialization keeps one case.
-  if (SUBGROUP_SOFTMAX) {
-    switch (SM_THREADS) {
-      case 2u: return subgroupClusteredMax(value, 2u);
-      case 4u: return subgroupClusteredMax(value, 4u);
-      case 8u: return subgroupClusteredMax(value, 8u);
-      case 16u: return subgroupClusteredMax(value, 16u);
-      case 32u: return subgroupClusteredMax(value, 32u);
-      default: return subgroupClusteredMax(value, 64u);
+  // A butterfly: each step adds a pair in both orders, so every thread ends
+  // with the same bits.
+  // (Steps count up to a constant bound: compilers unroll that, not a
+  // shifting induction variable, and then see constant shuffle masks.)
+  [[unroll]] for (uint step = 0u; step < MAX_TEAM_BITS; ++step) {
+    const uint mask = 1u << step;
+    if (mask >= D_SPLIT) break;
+    // All of a step's shuffles are issued before the first sum waits on one.
+    float other[ROWS][COLS];
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      [[unroll]] for (uint c = 0u; c < COLS; ++c) other[r][c] = subgroupShuffleXor(s[r][c], mask);
+    }
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      [[unroll]] for (uint c = 0u; c < COLS; ++c) s[r][c] += other[r][c];
+    }
+  }
+#else
+  barrier();  // the previous tile's readers are done with the scratch
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) score_scratch[(flat_id * ROWS + r) * COLS + c] = s[r][c];
+  }
+  barrier();
+  const uint first = flat_id - d_lane;
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+      float sum = 0.0;  // the same order in every thread of the key
+      [[unroll]] for (uint t = 0u; t < D_SPLIT; ++t) sum += score_scratch[((first + t) * ROWS + r) * COLS + c];
+      s[r][c] = sum;
     }
   }
 #endif
-  if (SM_THREADS == 1u) return value;
-  if (participates) reduce_scratch[row * SM_THREADS + lane] = value;
-  barrier();
-  vec2 result = value;
-  if (participates) {
-    result = reduce_scratch[row * SM_THREADS];
-    [[unroll]] for (uint t = 1u; t < SM_THREADS; ++t) result = max(result, reduce_scratch[row * SM_THREADS + t]);
-  }
-  barrier();
-  return result;
 }
 
-float row_reduce_add(float value, uint row, uint lane, bool participates) {
-#if USE_SUBGROUPS
-  if (SUBGROUP_SOFTMAX) {
-    switch (SM_THREADS) {
-      case 2u: return subgroupClusteredAdd(value, 2u);
-      case 4u: return subgroupClusteredAdd(value, 4u);
-      case 8u: return subgroupClusteredAdd(value, 8u);
-      case 16u: return subgroupClusteredAdd(value, 16u);
-      case 32u: return subgroupClusteredAdd(value, 32u);
-      default: return subgroupClusteredAdd(value, 64u);
+// One key tile at j0. CHECK: test each (row, key) for visibility (the
+// tile is not seen whole by every row, or masks are bound).
+void process_tile(int j0, const bool CHECK) {
+  // This thread's keys; past the range they read the last key (in bounds)
+  // and are hidden below.
+  int key[COLS];
+  uint k_row[COLS];
+  uint v_row[COLS];
+  [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+    key[c] = j0 + int(c * COL_THREADS + col);
+    const uint j = CHECK ? uint(min(key[c], key_end - 1)) : uint(key[c]);
+    k_row[c] = STAGED ? c * COL_THREADS + col : k_head + j * P.k_view.w;
+    v_row[c] = STAGED ? c * COL_THREADS + col : v_head + j * P.v_view.w;
+  }
+
+  if (STAGED) {
+    // The whole workgroup copies the tile's K and V chunks (keys past the
+    // range as zeros), consecutive threads taking consecutive chunks.
+    barrier();  // every thread is done with the previous tile's stage
+    [[unroll]] for (uint round = 0u; round < K_STAGE_ROUNDS; ++round) {
+      const uint e = round * WG + flat_id;
+      if (K_STAGE_ITEMS % WG == 0u || e < K_STAGE_ITEMS) {
+        const uint c = e / DQK4;
+        const uint c4 = e % DQK4;
+        const int j = j0 + int(c);
+        CHUNK_T chunk = CHUNK_T(0);
+        if (!CHECK || j < key_end) chunk = STAGE_K(k_head + uint(j) * P.k_view.w, c4);
+        k_stage[c * K_STAGE_STRIDE + c4] = chunk;
+      }
+    }
+    [[unroll]] for (uint round = 0u; round < V_STAGE_ROUNDS; ++round) {
+      const uint e = round * WG + flat_id;
+      if (V_STAGE_ITEMS % WG == 0u || e < V_STAGE_ITEMS) {
+        const uint c = e / DV4;
+        const uint c4 = e % DV4;
+        const int j = j0 + int(c);
+        CHUNK_T chunk = CHUNK_T(0);
+        if (!CHECK || j < key_end) chunk = STAGE_V(v_head + uint(j) * P.v_view.w, c4);
+        v_stage[c * V_STAGE_STRIDE + c4] = chunk;
+      }
+    }
+    barrier();
+  }
+
+  // S = Q.K^T over this thread's chunks. From global memory every K chunk
+  // of the tile is requested before the first product (f16 kept as words
+  // until used); from the stage, chunk by chunk.
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) s[r][c] = 0.0;
+  }
+  CHUNK_T kc[COLS][STAGED ? 1u : K_CHUNKS];
+  if (!STAGED) {
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+      [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
+        kc[c][k] = k_chunk_exists(k) ? STAGE_K(k_row[c], chunk_of(k)) : CHUNK_T(0);
+      }
+    }
+  }
+  [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+      vec4 kv;
+      if (STAGED) {
+        kv = k_chunk_exists(k) ? FROM_STAGE(k_stage[k_row[c] * K_STAGE_STRIDE + chunk_of(k)]) : vec4(0.0);
+      } else {
+        kv = FROM_STAGE(kc[c][k]);
+      }
+      [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+        float acc = s[r][c];
+        acc = fma(float(q[r][k].x), kv.x, acc);
+        acc = fma(float(q[r][k].y), kv.y, acc);
+        acc = fma(float(q[r][k].z), kv.z, acc);
+        acc = fma(float(q[r][k].w), kv.w, acc);
+        s[r][c] = acc;
+      }
+    }
+  }
+  sum_scores_over_dims();
+#if FP16_MATH
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) s[r][c] *= P.scaling.x;
+  }
+#endif
+
+  // The online-softmax step of each row over this thread's keys.
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    bool sees[COLS];
+    float tile_max = SCORE_FLOOR;
+    uint magnitude = 0u;  // largest |score| bits: NaN and infinities are at or above 0x7f800000
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+      sees[c] = true;
+      if (CHECK) {
+        const int j = key[c];
+        sees[c] = j < key_end && j >= range_of[r].x && j < range_of[r].y;
+        const uint safe_j = uint(min(j, key_end - 1));
+        if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(q_head_of[r], pos_of[r], safe_j);
+        if (HAS_ADDITIVE_MASK) {
+          const float add = additive_mask(q_head_of[r], pos_of[r], safe_j);
+          sees[c] = sees[c] && !is_negative_inf(add);  // -inf hides the key, whatever its score
+          s[r][c] += add;
+        }
+      }
+      if (sees[c]) {
+        tile_max = max(tile_max, s[r][c]);
+        magnitude = max(magnitude, floatBitsToUint(s[r][c]) & 0x7fffffffu);
+      }
+    }
+    // Rare: a non-finite score. NaN and +inf poison the row; -inf weighs 0.
+    const bool special = magnitude >= 0x7f800000u;
+    if (special) {
+      tile_max = SCORE_FLOOR;
+      [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+        if (!sees[c]) continue;
+        if (poisons_row(s[r][c])) l[r] = NAN_VALUE;
+        else tile_max = max(tile_max, s[r][c]);
+      }
+    }
+    if (tile_max > m[r]) {  // rescaling by exp(0) = 1 would change nothing
+      const float alpha = exp(m[r] - tile_max);
+      m[r] = tile_max;
+      l[r] *= alpha;
+      [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) o[r][k] *= alpha;
+    }
+    float sum = 0.0;
+    [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+      float p = special ? softmax_weight(s[r][c], m[r]) : exp(s[r][c] - m[r]);
+      if (CHECK || special) p = sees[c] ? p : 0.0;
+      s[r][c] = p;
+      sum += p;
+    }
+    l[r] += sum;
+  }
+
+  // O += P.V over this thread's keys and chunks.
+#if FP16_MATH
+  [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+    f16vec4 vc[V_CHUNKS];
+    [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+      vc[k] = v_chunk_exists(k) ? load_v_chunk_f16(v_row[c], chunk_of(k)) : f16vec4(0.0);
+    }
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      const float p = s[r][c];
+      [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+        const f16vec4 v = CHECK && p == 0.0 ? f16vec4(0.0) : vc[k];
+        o[r][k] = fma(vec4(p), vec4(v), o[r][k]);
+      }
+    }
+  }
+#else
+  [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+    vec4 vc[V_CHUNKS];
+    [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+      if (!v_chunk_exists(k)) {
+        vc[k] = vec4(0.0);
+      } else if (STAGED) {
+        vc[k] = FROM_STAGE(v_stage[v_row[c] * V_STAGE_STRIDE + chunk_of(k)]);
+      } else {
+        vc[k] = load_v_chunk(v_row[c], chunk_of(k));
+      }
+    }
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      const float p = s[r][c];
+      [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+        const vec4 v = CHECK && p == 0.0 ? vec4(0.0) : vc[k];
+        o[r][k] = fma(vec4(p), v, o[r][k]);
+      }
     }
   }
 #endif
-  if (SM_THREADS == 1u) return value;
-  if (participates) reduce_scratch[row * SM_THREADS + lane] = vec2(value, 0.0);
-  barrier();
-  float result = value;
-  if (participates) {
-    result = 0.0;
-    [[unroll]] for (uint t = 0u; t < SM_THREADS; ++t) result += reduce_scratch[row * SM_THREADS + t].x;
+}
+
+// Merges the COL_THREADS states of each row (same d_lane): afterwards every
+// thread of the team holds the row's (m, l, O chunks).
+void merge_columns() {
+  if (COL_THREADS == 1u) return;
+#if USE_SUBGROUPS
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    float merged = m[r];
+    [[unroll]] for (uint step = 0u; step < MAX_TEAM_BITS; ++step) {
+      const uint mask = D_SPLIT << step;
+      if (mask >= TEAM) break;
+      merged = max(merged, subgroupShuffleXor(merged, mask));
+    }
+    const float w = exp(m[r] - merged);
+    m[r] = merged;
+    l[r] *= w;
+    [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) o[r][k] *= w;
+    [[unroll]] for (uint step = 0u; step < MAX_TEAM_BITS; ++step) {
+      const uint mask = D_SPLIT << step;
+      if (mask >= TEAM) break;
+      l[r] += subgroupShuffleXor(l[r], mask);
+      [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) o[r][k] += subgroupShuffleXor(o[r][k], mask);
+    }
   }
-  barrier();
-  return result;
+#else
+  // Through shared memory, summing in column order (the same in every thread).
+  const uint first = flat_id - col * D_SPLIT;  // column 0 of this thread's d_lane
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    barrier();
+    merge_scratch[flat_id] = vec4(m[r], l[r], 0.0, 0.0);
+    barrier();
+    float merged = SCORE_FLOOR;
+    [[unroll]] for (uint t = 0u; t < COL_THREADS; ++t) merged = max(merged, merge_scratch[first + t * D_SPLIT].x);
+    float sum = 0.0;
+    [[unroll]] for (uint t = 0u; t < COL_THREADS; ++t) {
+      const vec2 ml = merge_scratch[first + t * D_SPLIT].xy;
+      sum += ml.y * exp(ml.x - merged);
+    }
+    const float w = exp(m[r] - merged);
+    m[r] = merged;
+    l[r] = sum;
+    [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+      barrier();
+      merge_scratch[flat_id] = o[r][k] * w;
+      barrier();
+      vec4 total = vec4(0.0);
+      [[unroll]] for (uint t = 0u; t < COL_THREADS; ++t) total += merge_scratch[first + t * D_SPLIT];
+      o[r][k] = total;
+    }
+  }
+#endif
+}
+
+uint thread_index() {
+#if USE_SUBGROUPS
+  // Whole subgroups are guaranteed by the plan (full subgroups or a fixed
+  // size dividing WG), so this enumerates 0..WG-1 with each subgroup's
+  // threads consecutive: a team's threads share a subgroup.
+  return gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+#else
+  return gl_LocalInvocationIndex;
+#endif
 }
 
 void main() {
-  const uint tid = gl_LocalInvocationID.x;
+  flat_id = thread_index();
+  d_lane = flat_id % D_SPLIT;
+  col = (flat_id / D_SPLIT) % COL_THREADS;
+  team = flat_id / TEAM;
+
   const uint block = gl_WorkGroupID.x + pc.block_base;
-  const uint kv_head = gl_WorkGroupID.y;
-  const uint b = gl_WorkGroupID.z / P.split.x;
+  kv_head = gl_WorkGroupID.y + pc.head_base;
+  b = gl_WorkGroupID.z / P.split.x;
   const uint split = gl_WorkGroupID.z % P.split.x;
   const uint group = P.sizes.y;
   const uint q_len = P.sizes.z;
@@ -170,11 +489,16 @@ void main() {
   const uint row0 = block * BR;
   if (row0 >= rows) return;  // the whole workgroup leaves together
   const uint row_last = min(row0 + BR, rows) - 1u;
+  k_head = P.k_view.x + b * P.k_view.y + kv_head * P.k_view.z;
+  v_head = P.v_view.x + b * P.v_view.y + kv_head * P.v_view.z;
 
+  // The workgroup's keys: those any of its rows sees, within this split
+  // and chunk (ranges grow with the position); and the keys every row sees.
   const int L = HAS_KV_LENS ? int(kv_lens[uint(P.masking.w) + b]) : int(P.sizes.w);
-  // Keys visible to any row of the block (key ranges grow with the position).
-  int key_begin = key_range(int(row0 / group), L).x;
-  int key_end = key_range(int(row_last / group), L).y;
+  const ivec2 first_range = key_range(int(row0 / group), L);
+  const ivec2 last_range = key_range(int(row_last / group), L);
+  int key_begin = first_range.x;
+  key_end = last_range.y;
   const int split_first = SPLIT ? int(split * P.split.y) : 0;
   if (SPLIT) {
     key_begin = max(key_begin, split_first);
@@ -184,230 +508,106 @@ void main() {
     key_begin = max(key_begin, split_first + int(pc.chunk * pc.chunk_keys));
     key_end = min(key_end, split_first + int((pc.chunk + 1u) * pc.chunk_keys));
   }
-  const bool resume = pc.chunk > 0u;                       // state comes from the previous chunk
+  const bool resume = pc.chunk > 0u;                                // state comes from the previous chunk
   const bool keep_state = SPLIT || pc.chunk + 1u < pc.chunk_count;  // unnormalised (O, m, l) out
 
-  // Q tile, pre-scaled; rows past the end are zeros.
-  {
-    uint first, end, step;
-    load_range(BR * DQK, first, end, step);
-    for (uint e = first; e < end; e += step) {
-      const uint r = e / DQK;
-      const uint d = e % DQK;
-      const uint row = row0 + r;
-      float value = 0.0;
-      if (row < rows) {
-        const uint q_head = kv_head * group + row % group;
-        value = float(q_data[P.q_view.x + b * P.q_view.y + q_head * P.q_view.z + (row / group) * P.q_view.w + d]) *
-                P.scaling.x;
+  // This thread's rows: Q chunks pre-scaled, state empty or resumed (into
+  // column 0; the other columns start empty and are merged in at the end).
+  #define STATE_RECORD(r) state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV)
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    const uint row_unclamped = row0 + team * ROWS + r;
+    valid[r] = row_unclamped < rows;
+    const uint row = min(row_unclamped, row_last);
+    pos_of[r] = row / group;
+    q_head_of[r] = kv_head * group + row % group;
+    range_of[r] = key_range(int(pos_of[r]), L);
+    const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
+    [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
+      vec4 value = vec4(0.0);
+      [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+        const uint d = 4u * chunk_of(k) + e;
+        if (d < DQK) value[e] = q_element(q_base + d);
       }
-      Qs[r * QK_STRIDE + d] = value;
+#if FP16_MATH
+      q[r][k] = f16vec4(value);  // exact: the values are f16
+#else
+      q[r][k] = value * P.scaling.x;
+#endif
     }
+    m[r] = SCORE_FLOOR;
+    l[r] = 0.0;
+    [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) o[r][k] = vec4(0.0);
+    if (resume && col == 0u) {
+      const uint record = STATE_RECORD(r);
+      m[r] = partial_data[record + DV];
+      l[r] = partial_data[record + DV + 1u];
+      [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+        [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+          const uint d = 4u * chunk_of(k) + e;
+          if (d < DV) o[r][k][e] = partial_data[record + d];
+        }
+      }
+    }
+  }
+
+  // Tiles start at key_begin. Interior tiles [t_first, t_end) lie inside
+  // the keys every row sees; the others (before, after, or all of them
+  // when masks are bound) are checked.
+  const int tiles = key_end > key_begin ? (key_end - key_begin + int(BC) - 1) / int(BC) : 0;
+  int t_first = tiles;
+  int t_end = tiles;
+  if (!HAS_BOOL_MASK && !HAS_ADDITIVE_MASK) {
+    const int seen_first = last_range.x;                  // the largest first key of the rows
+    const int seen_end = min(first_range.y, key_end);     // the smallest end
+    t_first = clamp((seen_first - key_begin + int(BC) - 1) / int(BC), 0, tiles);
+    if (seen_first <= key_begin) t_first = 0;
+    t_end = seen_end > key_begin ? clamp((seen_end - key_begin) / int(BC), t_first, tiles) : t_first;
   }
-  // (O, m, l) record of a row: one per (split, row) in the Partials buffer.
-  #define STATE_RECORD(row) state_record(split, b * P.split.w + kv_head * group + (row) % group, (row) / group, q_len, DV)
-  for (uint r = tid; r < BR; r += WG) {
-    const uint row = row0 + r;
-    row_max[r] = SCORE_FLOOR;
-    row_sum[r] = 0.0;
-    if (resume && row < rows) {  // a branch, not a select: no read past the last row's record
-      row_max[r] = partial_data[STATE_RECORD(row) + DV];
-      row_sum[r] = partial_data[STATE_RECORD(row) + DV + 1u];
-    }
+  for (int t = t_first; t < t_end; ++t) process_tile(key_begin + t * int(BC), false);
+  const int checked = t_first + (tiles - t_end);
+  for (int u = 0; u < checked; ++u) {
+    const int t = u < t_first ? u : u - t_first + t_end;
+    process_tile(key_begin + t * int(BC), true);
   }
-  if (tid < 2u) values_nonfinite[tid] = 0u;
 
-  const uint pv_row = tid / PV_DIM_THREADS;
-  const uint pv_dim = tid % PV_DIM_THREADS;
-  float o_acc[PV_ROWS * PV_DIMS];
-  [[unroll]] for (uint k = 0u; k < PV_ROWS; ++k) {
-    const uint row = row0 + pv_row + k * PV_ROW_THREADS;
-    [[unroll]] for (uint m = 0u; m < PV_DIMS; ++m) {
-      const uint d = pv_dim + m * PV_DIM_THREADS;
-      o_acc[k * PV_DIMS + m] = 0.0;
-      if (resume && tid < PV_THREADS && row < rows && d < DV) o_acc[k * PV_DIMS + m] = partial_data[STATE_RECORD(row) + d];
-    }
-  }
-  const uint qk_row = tid / QK_COL_THREADS;
-  const uint qk_col = tid % QK_COL_THREADS;
-  const uint sm_index = softmax_thread();
-  const uint sm_lane = sm_index % SM_THREADS;
+  merge_columns();
 
-  uint tile = 0u;
-  for (int j0 = key_begin; j0 < key_end; j0 += int(BC), ++tile) {
-    const uint n = uint(min(int(BC), key_end - j0));
-    const uint parity = tile & 1u;
-    barrier();  // the previous tile's P.V is done with Ks, Vs, Ss
-
-    // K and V tiles; keys past n are zeros (never NaN).
-    {
-      uint first, end, step;
-      load_range(BC * DQK, first, end, step);
-      for (uint e = first; e < end; e += step) {
-        const uint c = e / DQK;
-        const uint d = e % DQK;
-        float value = 0.0;
-        if (c < n) {
-          value = float(k_data[P.k_view.x + b * P.k_view.y + kv_head * P.k_view.z + (uint(j0) + c) * P.k_view.w + d]);
-        }
-        Ks[c * QK_STRIDE + d] = value;
-      }
-      load_range(BC * DV_PAD, first, end, step);
-      bool nonfinite = false;
-      for (uint e = first; e < end; e += step) {
-        const uint c = e / DV_PAD;
-        const uint d = e % DV_PAD;
-        float value = 0.0;
-        if (c < n && d < DV) {
-          value = float(v_data[P.v_view.x + b * P.v_view.y + kv_head * P.v_view.z + (uint(j0) + c) * P.v_view.w + d]);
-          nonfinite = nonfinite || isnan(value) || isinf(value);
-        }
-        Vs[c * DV_PAD + d] = value;
-      }
-      // A flag, not a reduction: the result does not depend on the order.
-      if (nonfinite) atomicOr(values_nonfinite[parity], 1u);
-    }
-    barrier();
-
-    // S = Q.K^T on this thread's micro-tile.
-    if (tid < QK_THREADS) {
-      float s_acc[QK_ROWS * QK_COLS];
-      [[unroll]] for (uint a = 0u; a < QK_ROWS * QK_COLS; ++a) s_acc[a] = 0.0;
-      for (uint d = 0u; d < DQK; ++d) {
-        float k_values[QK_COLS];
-        [[unroll]] for (uint m = 0u; m < QK_COLS; ++m) k_values[m] = Ks[(qk_col + m * QK_COL_THREADS) * QK_STRIDE + d];
-        [[unroll]] for (uint k = 0u; k < QK_ROWS; ++k) {
-          const float q = Qs[(qk_row + k * QK_ROW_THREADS) * QK_STRIDE + d];
-          [[unroll]] for (uint m = 0u; m < QK_COLS; ++m) s_acc[k * QK_COLS + m] += q * k_values[m];
+  // Store: every thread of a team holds its rows' results; column c
+  // stores the chunks k with k % COL_THREADS == c.
+  [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+    if (!valid[r]) continue;
+    const bool row_leader = col == 0u && d_lane == 0u;
+    if (keep_state) {
+      const uint record = STATE_RECORD(r);
+      [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+        if (k % COL_THREADS != col) continue;
+        [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+          const uint d = 4u * chunk_of(k) + e;
+          if (d < DV) partial_data[record + d] = o[r][k][e];
         }
       }
-      [[unroll]] for (uint k = 0u; k < QK_ROWS; ++k) {
-        [[unroll]] for (uint m = 0u; m < QK_COLS; ++m) {
-          Ss[(qk_row + k * QK_ROW_THREADS) * S_STRIDE + qk_col + m * QK_COL_THREADS] = s_acc[k * QK_COLS + m];
-        }
+      if (row_leader) {
+        partial_data[record + DV] = m[r];
+        partial_data[record + DV + 1u] = l[r];
       }
-    }
-    barrier();
-
-    // Softmax step: SM_THREADS threads per row, each SM_COLS keys. Hidden
-    // keys get weight exactly 0 and never enter the maximum.
-    [[unroll]] for (uint pass = 0u; pass < BR; pass += SM_ROWS_PER_PASS) {
-      const uint r = pass + sm_index / SM_THREADS;
-      const uint row = row0 + r;
-      const bool row_valid = r < BR && row < rows;
-      const uint i = row / group;
-      const uint q_head = kv_head * group + row % group;
-      const ivec2 range = key_range(int(i), L);
-      float scores[SM_COLS];
-      bool visible[SM_COLS];
-      float local_max = SCORE_FLOOR;
-      bool local_nan = false;
-      [[unroll]] for (uint t = 0u; t < SM_COLS; ++t) {
-        const uint c = sm_lane + t * SM_THREADS;
-        const int j = j0 + int(c);
-        bool sees = row_valid && c < n && j >= range.x && j < range.y;
-        float s = row_valid ? Ss[r * S_STRIDE + c] : 0.0;
-        if (sees && HAS_BOOL_MASK) sees = bool_mask_allows(b, q_head, i, uint(j));
-        if (sees && HAS_ADDITIVE_MASK) {
-          const float add = additive_mask(b, q_head, i, uint(j));
-          sees = !(isinf(add) && add < 0.0);  // -inf hides the key, whatever its score
-          s += add;
-        }
-        scores[t] = s;
-        visible[t] = sees;
-        if (sees) {
-          local_max = max(local_max, s);
-          local_nan = local_nan || isnan(s);
-        }
-      }
-      const bool in_tile = r < BR;
-      const vec2 reduced = row_reduce_max(vec2(local_max, local_nan ? 1.0 : 0.0), r, sm_lane, in_tile);
-      const float tile_max = reduced.x;
-      const float any_nan = reduced.y;
-      const float m_old = row_valid ? row_max[r] : SCORE_FLOOR;
-      const float m_new = max(m_old, tile_max);
-      float local_sum = 0.0;
-      [[unroll]] for (uint t = 0u; t < SM_COLS; ++t) {
-        const float p = visible[t] ? exp(scores[t] - m_new) : 0.0;
-        local_sum += p;
-        if (row_valid) Ss[r * S_STRIDE + sm_lane + t * SM_THREADS] = p;
-      }
-      const float tile_sum = row_reduce_add(local_sum, r, sm_lane, in_tile);
-      if (row_valid && sm_lane == 0u) {
-        const float alpha = exp(m_old - m_new);
-        // A NaN logit makes the row NaN (drivers may not propagate it through max).
-        row_sum[r] = any_nan > 0.0 ? uintBitsToFloat(0x7fc00000u) : row_sum[r] * alpha + tile_sum;
-        row_max[r] = m_new;
-        row_scale[r] = alpha;
-      }
-    }
-    barrier();
-
-    // O = O * alpha + P.V on this thread's micro-tile (kept in registers).
-    if (tid < PV_THREADS) {
-      [[unroll]] for (uint k = 0u; k < PV_ROWS; ++k) {
-        const float alpha = row_scale[pv_row + k * PV_ROW_THREADS];
-        [[unroll]] for (uint m = 0u; m < PV_DIMS; ++m) o_acc[k * PV_DIMS + m] *= alpha;
-      }
-      if (values_nonfinite[parity] != 0u) {
-        // Skip zero weights so NaN/Inf under a hidden key never reaches a row.
-        for (uint c = 0u; c < n; ++c) {
-          [[unroll]] for (uint k = 0u; k < PV_ROWS; ++k) {
-            const float p = Ss[(pv_row + k * PV_ROW_THREADS) * S_STRIDE + c];
-            if (p != 0.0) {
-              [[unroll]] for (uint m = 0u; m < PV_DIMS; ++m) {
-                o_acc[k * PV_DIMS + m] += p * Vs[c * DV_PAD + pv_dim + m * PV_DIM_THREADS];
-              }
-            }
-          }
-        }
-      } else {
-        for (uint c = 0u; c < n; ++c) {
-          float v_values[PV_DIMS];
-          [[unroll]] for (uint m = 0u; m < PV_DIMS; ++m) v_values[m] = Vs[c * DV_PAD + pv_dim + m * PV_DIM_THREADS];
-          [[unroll]] for (uint k = 0u; k < PV_ROWS; ++k) {
-            const float p = Ss[(pv_row + k * PV_ROW_THREADS) * S_STRIDE + c];
-            [[unroll]] for (uint m = 0u; m < PV_DIMS; ++m) o_acc[k * PV_DIMS + m] += p * v_values[m];
+    } else {
+      const float factor = output_factor(l[r]);
+      const uint base = P.o_view.x + b * P.o_view.y + q_head_of[r] * P.o_view.z + pos_of[r] * P.o_view.w;
+      [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
+        if (k % COL_THREADS != col || chunk_of(k) >= DV4) continue;
+        const vec4 value = o[r][k] * factor;
+        if (O_VEC4) {
+          o_store4(base + 4u * chunk_of(k), value);
+        } else {
+          [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+            const uint d = 4u * chunk_of(k) + e;
+            if (d < DV) o_store(base + d, value[e]);
           }
         }
       }
-    }
-    if (tid == 0u) values_nonfinite[parity ^ 1u] = 0u;  // ready for the next tile
-  }
-  barrier();  // final row_sum / row_max visible to every thread
-
-  if (tid < PV_THREADS) {
-    [[unroll]] for (uint k = 0u; k < PV_ROWS; ++k) {
-      const uint r = pv_row + k * PV_ROW_THREADS;
-      const uint row = row0 + r;
-      if (row >= rows) continue;
-      const uint i = row / group;
-      const uint q_head = kv_head * group + row % group;
-      const float sum = row_sum[r];
-      const float m = row_max[r];
-      if (keep_state) {
-        const uint record = STATE_RECORD(row);
-        [[unroll]] for (uint mm = 0u; mm < PV_DIMS; ++mm) {
-          const uint d = pv_dim + mm * PV_DIM_THREADS;
-          if (d < DV) partial_data[record + d] = o_acc[k * PV_DIMS + mm];
-        }
-        if (pv_dim == 0u) {
-          partial_data[record + DV] = m;
-          partial_data[record + DV + 1u] = sum;
-        }
-      } else {
-        // A row that saw no key has sum 0: zeros and LSE -inf, never 0/0.
-        const bool saw_keys = sum > 0.0 || isnan(sum);
-        const float inverse = saw_keys ? 1.0 / sum : 0.0;
-        const uint base = P.o_view.x + b * P.o_view.y + q_head * P.o_view.z + i * P.o_view.w;
-        [[unroll]] for (uint mm = 0u; mm < PV_DIMS; ++mm) {
-          const uint d = pv_dim + mm * PV_DIM_THREADS;
-          if (d < DV) o_data[base + d] = STORAGE_T(o_acc[k * PV_DIMS + mm] * inverse);
-        }
-        if (HAS_LSE && pv_dim == 0u) {
-          lse_data[P.lse_view.x + b * P.lse_view.y + q_head * P.lse_view.z + i * P.lse_view.w] =
-              saw_keys ? m + log(sum) : uintBitsToFloat(0xff800000u);
-        }
+      if (HAS_LSE && row_leader) {
+        lse_data[P.lse_view.x + b * P.lse_view.y + q_head_of[r] * P.lse_view.z + pos_of[r] * P.lse_view.w] =
+            row_lse(m[r], l[r]);
       }
     }
   }

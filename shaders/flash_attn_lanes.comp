@@ -30,10 +30,6 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
-#if STORAGE_F16
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
-#endif
-
 #include "attention_common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -42,47 +38,38 @@ layout(constant_id = 1) const uint ROWS = 4;     // query rows per workgroup
 layout(constant_id = 2) const uint TILE = 2;     // keys per lane per softmax step
 layout(constant_id = 3) const uint DQK = 64;
 layout(constant_id = 4) const uint DV = 64;
-layout(constant_id = 11) const uint FLAGS = 0;
+layout(constant_id = 7) const uint FLAGS = 0;
 
-const bool HAS_ADDITIVE_MASK = (FLAGS & 1u) != 0u;
-const bool HAS_BOOL_MASK = (FLAGS & 2u) != 0u;
-const bool HAS_KV_LENS = (FLAGS & 4u) != 0u;
-const bool HAS_LSE = (FLAGS & 8u) != 0u;
-const bool SPLIT = (FLAGS & 16u) != 0u;
-const bool KV_VEC4 = (FLAGS & 128u) != 0u;    // every K and V row starts at a multiple of 4 elements
-const bool STATE_IN = (FLAGS & 256u) != 0u;   // resume from the previous key chunk's (O, m, l)
-const bool STATE_OUT = (FLAGS & 512u) != 0u;  // write (O, m, l) for the next chunk or the reduce pass
-const bool O_VEC4 = (FLAGS & 1024u) != 0u;    // every O row starts at a multiple of 4 elements
+const bool HAS_ADDITIVE_MASK = (FLAGS & FLAG_ADDITIVE_MASK) != 0u;
+const bool HAS_BOOL_MASK = (FLAGS & FLAG_BOOL_MASK) != 0u;
+const bool HAS_KV_LENS = (FLAGS & FLAG_KV_LENS) != 0u;
+const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
+const bool SPLIT = (FLAGS & FLAG_SPLIT) != 0u;
+const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
+const bool STATE_IN = (FLAGS & FLAG_STATE_IN) != 0u;
+const bool STATE_OUT = (FLAGS & FLAG_STATE_OUT) != 0u;
+const bool O_VEC4 = (FLAGS & FLAG_O_VEC4) != 0u;
 
-#if STORAGE_F16
-#define STORAGE_VEC4 f16vec4
-#else
-#define STORAGE_VEC4 vec4
-#endif
-// K, V, O and the records again, four elements at a time (aliases of
-// bindings 2, 3, 4 and 9 of attention_common.glsl).
-layout(std430, set = 0, binding = 2) readonly buffer KBuffer4 { STORAGE_VEC4 k_data4[]; };
-layout(std430, set = 0, binding = 3) readonly buffer VBuffer4 { STORAGE_VEC4 v_data4[]; };
-layout(std430, set = 0, binding = 4) writeonly buffer OBuffer4 { STORAGE_VEC4 o_data4[]; };
+// The records again, four floats at a time (alias of binding 9).
 layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
 
 // Elements [4 * d4, 4 * d4 + 4) of the K or V row at `base`; elements at or
 // past `dims` read as 0 without a load. After unrolling, `d4` and `dims`
 // are constants, so no branch remains.
 vec4 load_k4(uint base, uint d4, uint dims) {
-  if (KV_VEC4) return vec4(k_data4[base / 4u + d4]);
+  if (KV_VEC4) return k_vec4(base + 4u * d4);
   vec4 value = vec4(0.0);
   [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-    if (4u * d4 + e < dims) value[e] = float(k_data[base + 4u * d4 + e]);
+    if (4u * d4 + e < dims) value[e] = k_element(base + 4u * d4 + e);
   }
   return value;
 }
 
 vec4 load_v4(uint base, uint d4, uint dims) {
-  if (KV_VEC4) return vec4(v_data4[base / 4u + d4]);
+  if (KV_VEC4) return v_vec4(base + 4u * d4);
   vec4 value = vec4(0.0);
   [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-    if (4u * d4 + e < dims) value[e] = float(v_data[base + 4u * d4 + e]);
+    if (4u * d4 + e < dims) value[e] = v_element(base + 4u * d4 + e);
   }
   return value;
 }
@@ -101,7 +88,7 @@ float additive_mask(uint b, uint q_head, uint i, uint j) {
 void main() {
   const uint lane = gl_SubgroupInvocationID;
   const uint block = gl_WorkGroupID.x + pc.block_base;
-  const uint kv_head = gl_WorkGroupID.y;
+  const uint kv_head = gl_WorkGroupID.y + pc.head_base;
   const uint b = gl_WorkGroupID.z / P.split.x;
   const uint split = gl_WorkGroupID.z % P.split.x;
   const uint group = P.sizes.y;
@@ -142,7 +129,7 @@ void main() {
     range[r] = key_range(int(pos_of[r]), L);
     record[r] = state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV);
     const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
-    [[unroll]] for (uint d = 0u; d < DQK; ++d) q[r][d] = float(q_data[q_base + d]) * P.scaling.x;
+    [[unroll]] for (uint d = 0u; d < DQK; ++d) q[r][d] = q_element(q_base + d) * P.scaling.x;
   }
 
   // This lane's running state per row. A resumed chunk's state goes to
@@ -202,23 +189,23 @@ void main() {
         if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(b, q_head_of[r], pos_of[r], safe_j);
         if (HAS_ADDITIVE_MASK) {
           const float add = additive_mask(b, q_head_of[r], pos_of[r], safe_j);
-          sees[c] = sees[c] && !(isinf(add) && add < 0.0);  // -inf hides the key, whatever its score
+          sees[c] = sees[c] && !is_negative_inf(add);  // -inf hides the key, whatever its score
           s[r][c] += add;
         }
         if (sees[c]) {
           tile_max = max(tile_max, s[r][c]);
-          any_nan = any_nan || isnan(s[r][c]);
+          any_nan = any_nan || poisons_row(s[r][c]);
         }
       }
       const float m_new = max(m[r], tile_max);
       float sum = 0.0;
       [[unroll]] for (uint c = 0u; c < TILE; ++c) {
-        s[r][c] = sees[c] ? exp(s[r][c] - m_new) : 0.0;
+        s[r][c] = sees[c] ? softmax_weight(s[r][c], m_new) : 0.0;
         sum += s[r][c];
         zero_weight = zero_weight || s[r][c] == 0.0;
       }
       const float alpha = exp(m[r] - m_new);
-      l[r] = any_nan ? uintBitsToFloat(0x7fc00000u) : l[r] * alpha + sum;
+      l[r] = any_nan ? NAN_VALUE : l[r] * alpha + sum;
       m[r] = m_new;
       [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] *= alpha;
     }
@@ -245,9 +232,9 @@ void main() {
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
     const float merged_max = subgroupMax(m[r]);
     const float weight = exp(m[r] - merged_max);
-    const bool lane_nan = isnan(l[r]);
+    const bool lane_nan = is_nan(l[r]);
     l[r] = subgroupAdd(lane_nan ? 0.0 : l[r] * weight);
-    if (subgroupMax(lane_nan ? 1u : 0u) != 0u) l[r] = uintBitsToFloat(0x7fc00000u);
+    if (subgroupMax(lane_nan ? 1u : 0u) != 0u) l[r] = NAN_VALUE;
     m[r] = merged_max;
     [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] = subgroupAdd(o[r][d] * weight);
   }
@@ -257,8 +244,7 @@ void main() {
   // that saw no key has l = 0: zeros and LSE -inf, never 0/0.
   const bool store = subgroupElect();
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-    const bool saw_keys = l[r] > 0.0 || isnan(l[r]);
-    const float scale = STATE_OUT ? 1.0 : (saw_keys ? 1.0 / l[r] : 0.0);
+    const float scale = STATE_OUT ? 1.0 : output_factor(l[r]);
     [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] *= scale;
     if (!(store && valid[r])) continue;
     if (STATE_OUT) {
@@ -273,15 +259,14 @@ void main() {
       const uint o_base = P.o_view.x + b * P.o_view.y + q_head_of[r] * P.o_view.z + pos_of[r] * P.o_view.w;
       if (O_VEC4) {
         [[unroll]] for (uint d4 = 0u; d4 < DV / 4u; ++d4) {
-          o_data4[o_base / 4u + d4] =
-              STORAGE_VEC4(vec4(o[r][4u * d4], o[r][4u * d4 + 1u], o[r][4u * d4 + 2u], o[r][4u * d4 + 3u]));
+          o_store4(o_base + 4u * d4, vec4(o[r][4u * d4], o[r][4u * d4 + 1u], o[r][4u * d4 + 2u], o[r][4u * d4 + 3u]));
         }
       } else {
-        [[unroll]] for (uint d = 0u; d < DV; ++d) o_data[o_base + d] = STORAGE_T(o[r][d]);
+        [[unroll]] for (uint d = 0u; d < DV; ++d) o_store(o_base + d, o[r][d]);
       }
       if (HAS_LSE) {
         lse_data[P.lse_view.x + b * P.lse_view.y + q_head_of[r] * P.lse_view.z + pos_of[r] * P.lse_view.w] =
-            saw_keys ? m[r] + log(l[r]) : uintBitsToFloat(0xff800000u);
+            row_lse(m[r], l[r]);
       }
     }
   }

@@ -11,8 +11,8 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 4) const uint DV = 64;
-layout(constant_id = 11) const uint FLAGS = 0;
-const bool HAS_LSE = (FLAGS & 8u) != 0u;
+layout(constant_id = 7) const uint FLAGS = 0;
+const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
 const uint MAX_SPLITS = 64u;  // kernel_config.cpp never chooses more
 
 shared float split_weight[MAX_SPLITS];
@@ -47,16 +47,15 @@ void main() {
   const uint q_head = (row / q_len) % P.split.w;
   const uint b = row / q_len / P.split.w;
   const float sum = merged_sum;
-  const bool saw_keys = sum > 0.0 || isnan(sum);
-  const float inverse = saw_keys ? 1.0 / sum : 0.0;
+  const float inverse = output_factor(sum);
   const uint base = P.o_view.x + b * P.o_view.y + q_head * P.o_view.z + i * P.o_view.w;
   for (uint d = tid; d < DV; d += WG) {
     float acc = 0.0;
     for (uint s = 0u; s < splits; ++s) acc += partial_data[(s * rows + row) * stride + d] * split_weight[s];
-    o_data[base + d] = STORAGE_T(acc * inverse);
+    o_store(base + d, acc * inverse);
   }
   if (HAS_LSE && tid == 0u) {
     lse_data[P.lse_view.x + b * P.lse_view.y + q_head * P.lse_view.z + i * P.lse_view.w] =
-        saw_keys ? merged_max + log(sum) : uintBitsToFloat(0xff800000u);
+        row_lse(merged_max, sum);
   }
 }

@@ -151,7 +151,8 @@ class CpuDevice final : public Device {
                        std::unique_ptr<DeviceBuffer>* out) override {
     return CpuBuffer::create(size, out);
   }
-  Status create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) override {
+  // The CPU backend has one configuration per problem: VKATTN_PLAN_TUNE has nothing to choose from.
+  Status create_plan(const Problem& problem, uint32_t /*flags*/, std::unique_ptr<DevicePlan>* out) override {
     std::unique_ptr<cpu::AttentionKernel> kernel;
     VKATTN_RETURN_IF_ERROR(cpu::AttentionKernel::create(problem, static_cast<int>(info_.compute_units), &kernel));
     out->reset(new CpuPlan(pool_, std::move(kernel)));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "plan_layout.h"
 #include "slicing.h"
 #include "vulkan_device.h"
 
@@ -116,9 +117,9 @@ Status measure_device_peaks(int32_t index, DevicePeaks* out) {
     }
     device.fn().vkUpdateDescriptorSets(device.handle(), kBindingCount, writes, 0, nullptr);
     VkPipeline fma = VK_NULL_HANDLE, read = VK_NULL_HANDLE;
-    status = device.pipeline(shaders::ShaderId::probe, {kWorkgroup, 0, kFmaIterations, 0}, false, &fma);
+    status = device.pipeline(PipelineSpec{"probe (FMA)", shaders::ShaderId::probe, {kWorkgroup, 0, kFmaIterations, 0}, false}, &fma);
     const uint32_t contiguous = device.quirks().prefer_contiguous_loads ? 1u : 0u;
-    if (status.ok()) status = device.pipeline(shaders::ShaderId::probe, {kWorkgroup, 1, read_floats, contiguous}, false, &read);
+    if (status.ok()) status = device.pipeline(PipelineSpec{"probe (read)", shaders::ShaderId::probe, {kWorkgroup, 1, read_floats, contiguous}, false}, &read);
     double ms = 0.0;
     if (status.ok()) status = time_dispatch(device, fma, set, groups_fma, &ms);
     if (status.ok()) {

@@ -76,14 +76,29 @@ Quirks quirks_for(const DeviceCaps& d) {
   if (d.vendor_id == kVendorQualcomm && d.api_version < VK_MAKE_VERSION(1, 0, 66)) q.disable_pipeline_cache = true;
   // CPU-type devices (lavapipe) run each invocation as a SIMD lane on a CPU
   // core: one contiguous chunk per invocation reads ~5x faster than the
-  // interleaved pattern GPUs want (measured on lavapipe/llvmpipe, see
-  // docs/PERFORMANCE.md).
+  // interleaved pattern GPUs want (measured on lavapipe/llvmpipe with the
+  // bandwidth probe, see docs/PERFORMANCE.md).
   if (d.type == VKATTN_DEVICE_TYPE_CPU) q.prefer_contiguous_loads = true;
   // The same devices run a workgroup as one core's SIMD lanes: shared
   // memory is reached by per-lane gathers and every barrier is a coroutine
   // switch, so the lanes kernel (no shared memory, no barriers, uniform K/V
   // loads) runs several times faster there (docs/PERFORMANCE.md).
   if (d.type == VKATTN_DEVICE_TYPE_CPU) q.invocations_are_simd_lanes = true;
+  // Mali GPUs have no dedicated on-chip shared memory: workgroup shared
+  // memory lives in the load/store cache that global loads go through, so
+  // copying K/V tiles into it saves no traffic and adds a copy and two
+  // barriers per tile (Arm Mali GPU Best Practices Developer Guide, "Shared
+  // memory": "Mali GPUs do not implement dedicated on-chip shared memory").
+  if (d.vendor_id == kVendorArm) q.shared_memory_is_global = true;
+  // RADV before Mesa 23 compiles GFX11 (RDNA3) compute shaders for at most
+  // 144 VGPRs per wave32 thread, whatever the workgroup, and spills beyond:
+  // the tiled kernel with 4 rows per thread spilled 380-540 VGPRs there,
+  // 2 rows still 3-14, 1 row none (vkattn-bench --shader-stats with
+  // RADV_FORCE_FAMILY=gfx1100, Mesa 22.3.6). Navi21 and Polaris10 fit 4.
+  if (d.driver_id == VK_DRIVER_ID_MESA_RADV && d.driver_version < VK_MAKE_VERSION(23, 0, 0) &&
+      d.name.find("(RADV GFX11") != std::string::npos) {
+    q.max_rows_per_thread = 1;
+  }
   // Use at most 24 KiB of shared memory per workgroup: phone GPUs (Mali,
   // Adreno) have 32 KiB and lose occupancy when one workgroup takes it all;
   // CPU-type devices may use everything (one workgroup per core).
@@ -94,23 +109,19 @@ Quirks quirks_for(const DeviceCaps& d) {
   // gallivm lp_bld_limits.h, LP_MAX_TGSI_LOOP_ITERATIONS, "shared between
   // every loop"). Measured here: a workgroup walking 384 key tiles stopped
   // after 377, losing 2% of the softmax mass without any error.
-  if (d.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ||
-      (d.vendor_id == kVendorMesa && d.name.compare(0, 8, "llvmpipe") == 0)) {
+  // The same driver compiles the tiled kernel's unrolled register tiles
+  // slowly (LLVM; the kernel runs there only when forced, in tests): with
+  // one row and two keys per thread a forced run of the matrix's head-dim
+  // section took 19.5 s instead of 63 s with 4 x 4 (measured here), the
+  // shader paths being the same. SwiftShader runs the GPU-sized tiles.
+  const bool llvmpipe = d.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ||
+                        (d.vendor_id == kVendorMesa && d.name.compare(0, 8, "llvmpipe") == 0);
+  if (llvmpipe) {
     q.max_loop_iterations = 65535;
+    q.max_rows_per_thread = 1;
+    q.max_cols_per_thread = 2;
   }
   return q;
-}
-
-Status apply_kernel_override(const char* env, Quirks* quirks) {
-  if (env == nullptr || env[0] == '\0' || std::strcmp(env, "auto") == 0) return Status();
-  if (std::strcmp(env, "tiled") == 0) {
-    quirks->invocations_are_simd_lanes = false;
-  } else if (std::strcmp(env, "lanes") == 0) {
-    quirks->invocations_are_simd_lanes = true;
-  } else {
-    return invalid_argument("VKATTN_VULKAN_KERNEL='%s' is not one of auto, tiled, lanes", env);
-  }
-  return Status();
 }
 
 }  // namespace vk

@@ -92,7 +92,10 @@ namespace vk {
   X(vkUpdateDescriptorSets, true)              \
   X(vkCreateQueryPool, true)                   \
   X(vkDestroyQueryPool, true)                  \
-  X(vkGetQueryPoolResults, true)
+  X(vkGetQueryPoolResults, true)               \
+  X(vkGetPipelineExecutablePropertiesKHR, false) \
+  X(vkGetPipelineExecutableStatisticsKHR, false) \
+  X(vkGetPipelineExecutableInternalRepresentationsKHR, false)
 
 class CallHooks;
 

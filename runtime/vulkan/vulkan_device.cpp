@@ -4,7 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "pipeline_cache_file.h"
+#include "cache_file.h"
+#include "plan_layout.h"
 #include "slicing.h"
 #include "runtime/checked_math.h"
 
@@ -29,18 +30,37 @@ bool validation_requested(const vkattn_context_options& options) {
 
 Status VulkanDevice::create(const vkattn_context_options& options, const Logger& log, std::unique_ptr<Device>* out) {
   std::unique_ptr<VulkanDevice> device(new VulkanDevice(log));
-  VKATTN_RETURN_IF_ERROR(device->initialize(options));
+  VKATTN_RETURN_IF_ERROR(device->initialize(options, -1));
   *out = std::move(device);
   return Status();
 }
 
-Status VulkanDevice::initialize(const vkattn_context_options& options) {
-  VKATTN_RETURN_IF_ERROR(Instance::create(validation_requested(options), log_, &instance_));
+Status VulkanDevice::create_for_shader_report(uint32_t index, const Logger& log, std::unique_ptr<VulkanDevice>* out) {
+  std::unique_ptr<VulkanDevice> device(new VulkanDevice(log));
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  VKATTN_RETURN_IF_ERROR(device->initialize(options, index));
+  *out = std::move(device);
+  return Status();
+}
+
+Status VulkanDevice::initialize(const vkattn_context_options& options, int64_t report_index) {
+  const bool report = report_index >= 0;
+  VKATTN_RETURN_IF_ERROR(Instance::create(!report && validation_requested(options), log_, &instance_));
   uint32_t chosen = 0;
-  VKATTN_RETURN_IF_ERROR(choose_device(instance_->caps(), options.device_index, std::getenv("VKATTN_DEVICE"), &chosen));
+  if (report) {
+    if (report_index >= static_cast<int64_t>(instance_->caps().size())) {
+      return backend_unavailable("there is no Vulkan device %lld (%zu exist)", (long long)report_index,
+                                 instance_->caps().size());
+    }
+    chosen = static_cast<uint32_t>(report_index);
+  } else {
+    VKATTN_RETURN_IF_ERROR(
+        choose_device(instance_->caps(), options.device_index, std::getenv("VKATTN_DEVICE"), &chosen));
+  }
   caps_ = instance_->caps()[chosen];
   quirks_ = quirks_for(caps_);
-  VKATTN_RETURN_IF_ERROR(apply_kernel_override(std::getenv("VKATTN_VULKAN_KERNEL"), &quirks_));
+  VKATTN_RETURN_IF_ERROR(parse_kernel_override(std::getenv("VKATTN_VULKAN_KERNEL"), &forced_));
   physical_ = instance_->physical_devices()[chosen];
   vkattn_device_info_init(&info_);
   fill_device_info(caps_, &info_);
@@ -60,8 +80,6 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
   }
   if (!found) return backend_unavailable("%s has no compute queue", caps_.name.c_str());
 
-  // Features: 16-bit storage for f16 tensors; full subgroups for the
-  // subgroup softmax (both only where supported).
   std::vector<const char*> extensions;
   uint32_t extension_count = 0;
   std::vector<VkExtensionProperties> available;
@@ -77,19 +95,42 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
     return false;
   };
   if (has_extension("VK_KHR_portability_subset")) extensions.push_back("VK_KHR_portability_subset");
-  VkPhysicalDevice16BitStorageFeatures storage16{};
-  storage16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES;
-  storage16.storageBuffer16BitAccess = caps_.storage_16bit ? VK_TRUE : VK_FALSE;
+  // The shader report reads the driver's statistics of each pipeline.
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable_info{};
+  executable_info.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR;
+  if (report && has_extension(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    executable_info.pipelineExecutableInfo = VK_TRUE;
+    capture_statistics_ = true;
+  }
+  // Features: subgroup size control and full subgroups where the driver
+  // has them (pipelines ask for a subgroup size or whole subgroups only
+  // then, see pipeline()). f16 tensors are read as 32-bit words and need no
+  // 16-bit storage; fp16 arithmetic where the device has it.
   VkPhysicalDeviceSubgroupSizeControlFeaturesEXT size_control{};
   size_control.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT;
   VkPhysicalDeviceFeatures2 features{};
   features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
-  features.pNext = &storage16;
-  if (caps_.compute_full_subgroups) {
+  if (caps_.subgroup_size_control || caps_.compute_full_subgroups) {
     extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     size_control.subgroupSizeControl = caps_.subgroup_size_control ? VK_TRUE : VK_FALSE;
-    size_control.computeFullSubgroups = VK_TRUE;
-    storage16.pNext = &size_control;
+    size_control.computeFullSubgroups = caps_.compute_full_subgroups ? VK_TRUE : VK_FALSE;
+    size_control.pNext = features.pNext;
+    features.pNext = &size_control;
+  }
+  if (capture_statistics_) {
+    executable_info.pNext = features.pNext;
+    features.pNext = &executable_info;
+  }
+  VkPhysicalDeviceShaderFloat16Int8FeaturesKHR float16{};
+  float16.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR;
+  if (caps_.float16_arithmetic) {
+    // The extension, not Vulkan 1.2: the instance asks for 1.1 (caps say
+    // fp16 only where the device lists the extension).
+    extensions.push_back(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    float16.shaderFloat16 = VK_TRUE;
+    float16.pNext = features.pNext;
+    features.pNext = &float16;
   }
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo queue_info{};
@@ -139,7 +180,7 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
                                "vkCreateDescriptorSetLayout"));
   VkPushConstantRange push{};
   push.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
-  push.size = 16;  // the Dispatch block in shaders/attention_common.glsl
+  push.size = 20;  // the Dispatch block in shaders/attention_common.glsl
   VkPipelineLayoutCreateInfo pipeline_layout_info{};
   pipeline_layout_info.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
   pipeline_layout_info.setLayoutCount = 1;
@@ -150,17 +191,17 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
                                "vkCreatePipelineLayout"));
 
   // The pipeline cache, seeded from disk when the file is valid for this
-  // exact device and driver.
+  // exact device and driver; the tuning cache likewise.
+  VkPhysicalDeviceProperties props{};
+  ifn.vkGetPhysicalDeviceProperties(physical_, &props);
+  cache_identity_ = CacheIdentity{caps_.vendor_id, caps_.device_id, caps_.driver_version, {}};
+  std::memcpy(cache_identity_.uuid, props.pipelineCacheUUID, 16);
   std::vector<uint8_t> seed;
-  if (options.pipeline_cache_path != nullptr && options.pipeline_cache_path[0] != '\0' &&
+  if (!report && options.pipeline_cache_path != nullptr && options.pipeline_cache_path[0] != '\0' &&
       !quirks_.disable_pipeline_cache) {
     pipeline_cache_path_ = options.pipeline_cache_path;
-    VkPhysicalDeviceProperties props{};
-    ifn.vkGetPhysicalDeviceProperties(physical_, &props);
-    CacheIdentity identity{caps_.vendor_id, caps_.device_id, caps_.driver_version, {}};
-    std::memcpy(identity.uuid, props.pipelineCacheUUID, 16);
     std::string why;
-    seed = read_pipeline_cache(pipeline_cache_path_, identity, &why);
+    seed = read_cache_file(pipeline_cache_path_, CacheKind::pipeline, cache_identity_, &why);
     if (!why.empty()) log_.warning("ignoring pipeline cache " + pipeline_cache_path_ + ": " + why);
   }
   VkPipelineCacheCreateInfo cache_info{};
@@ -170,6 +211,11 @@ Status VulkanDevice::initialize(const vkattn_context_options& options) {
   VKATTN_RETURN_IF_ERROR(check(fn_.vkCreatePipelineCache(device_, &cache_info, nullptr, &pipeline_cache_),
                                "vkCreatePipelineCache"));
 
+  if (report) return Status();  // compile-only devices have no memory
+  if (options.tuning_cache_path != nullptr && options.tuning_cache_path[0] != '\0') {
+    tuning_cache_path_ = options.tuning_cache_path;
+    load_tuning_cache();
+  }
   return create_vulkan_buffer(256, false, &placeholder_);
 }
 
@@ -179,7 +225,8 @@ VulkanDevice::~VulkanDevice() {
   if (device_ != VK_NULL_HANDLE && fn_.vkDestroyDevice != nullptr) {
     // Nothing may be in flight when objects go; the device waits too.
     if (!in_flight_.empty()) finish();
-    fn_.vkDeviceWaitIdle(device_);
+    // RADV's compile-only devices crash in vkDeviceWaitIdle; they never run anything.
+    if (submitted_) fn_.vkDeviceWaitIdle(device_);
     save_pipeline_cache();
     placeholder_.reset();
     staging_.reset();
@@ -201,12 +248,32 @@ void VulkanDevice::save_pipeline_cache() {
   std::vector<uint8_t> data(size);
   if (fn_.vkGetPipelineCacheData(device_, pipeline_cache_, &size, data.data()) != VK_SUCCESS) return;
   data.resize(size);
-  VkPhysicalDeviceProperties props{};
-  instance_->fn().vkGetPhysicalDeviceProperties(physical_, &props);
-  CacheIdentity identity{caps_.vendor_id, caps_.device_id, caps_.driver_version, {}};
-  std::memcpy(identity.uuid, props.pipelineCacheUUID, 16);
   std::string why;
-  if (!write_pipeline_cache(pipeline_cache_path_, identity, data, &why)) log_.warning("pipeline cache not saved: " + why);
+  if (!write_cache_file(pipeline_cache_path_, CacheKind::pipeline, cache_identity_, data, &why)) {
+    log_.warning("pipeline cache not saved: " + why);
+  }
+}
+
+void VulkanDevice::load_tuning_cache() {
+  std::string why;
+  const std::vector<uint8_t> payload = read_cache_file(tuning_cache_path_, CacheKind::tuning, cache_identity_, &why);
+  // A payload that does not parse leaves the table empty, with why set.
+  if (why.empty() && !payload.empty()) tuning_.parse(std::string(payload.begin(), payload.end()), embedded_shaders_hash(), &why);
+  if (!why.empty()) {
+    log_.warning("ignoring tuning cache " + tuning_cache_path_ + ": " + why);
+  } else if (tuning_.size() > 0) {
+    log_.info("tuning cache " + tuning_cache_path_ + ": " + std::to_string(tuning_.size()) + " tuned problem classes");
+  }
+}
+
+void VulkanDevice::save_tuning_cache() {
+  if (tuning_cache_path_.empty()) return;
+  const std::string text = tuning_.serialize(embedded_shaders_hash());
+  std::string why;
+  if (!write_cache_file(tuning_cache_path_, CacheKind::tuning, cache_identity_,
+                        std::vector<uint8_t>(text.begin(), text.end()), &why)) {
+    log_.warning("tuning cache not saved: " + why);
+  }
 }
 
 Status VulkanDevice::usable() const {
@@ -323,9 +390,57 @@ Status VulkanDevice::create_buffer(uint64_t size, uint32_t flags, std::unique_pt
   return Status();
 }
 
-Status VulkanDevice::create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) {
+Status VulkanDevice::tuned_choice(const Problem& problem, uint32_t flags, const TunedEntry** out) {
+  *out = nullptr;
+  PlanLayout automatic;
+  VKATTN_RETURN_IF_ERROR(plan_layout(problem, caps_, quirks_, KernelOverride(), &automatic));
+  const std::string key = tuning_class(problem, automatic.flags);
+  *out = tuning_.find(key);
+  if (*out != nullptr || (flags & VKATTN_PLAN_TUNE) == 0) return Status();
+
+  TunedEntry winner;
+  std::vector<TuningCandidate> tried;
+  const Status tuned = tune_problem(*this, problem, &winner, &tried);
+  if (!tuned.ok()) {
+    // The plan is still made, untuned, unless the device itself failed.
+    VKATTN_RETURN_IF_ERROR(usable());
+    log_.warning("tuning " + key + " failed; the plan uses the untuned configuration: " + tuned.message());
+    return Status();
+  }
+  for (const TuningCandidate& candidate : tried) {
+    char line[96];
+    std::snprintf(line, sizeof(line), "%.4f ms", candidate.ms);
+    const bool untuned = &candidate == &tried.front();
+    log_.info("tuning " + key + ": " + (untuned ? "untuned" : format_kernel_override(candidate.choice)) + " (" +
+              (candidate.kernel.empty() ? std::string("-") : candidate.kernel) + ") " +
+              (candidate.ms > 0.0 ? line : "not run") +
+              (candidate.rejected.empty() ? "" : ", rejected: " + candidate.rejected));
+  }
+  char summary[128];
+  std::snprintf(summary, sizeof(summary), ": %.4f ms against %.4f ms untuned (%.2fx), %zu candidates", winner.tuned_ms,
+                winner.default_ms, winner.default_ms / winner.tuned_ms, tried.size());
+  log_.info("tuning " + key + ": chose " + format_kernel_override(winner.choice) + summary);
+  tuning_.set(key, winner);
+  save_tuning_cache();
+  *out = tuning_.find(key);
+  return Status();
+}
+
+Status VulkanDevice::create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) {
   VKATTN_RETURN_IF_ERROR(usable());
-  return create_vulkan_plan(*this, problem, out);
+  if (!forced_.automatic()) {  // the environment pins the choices: no tuning
+    if (flags & VKATTN_PLAN_TUNE) log_.info("VKATTN_VULKAN_KERNEL is set: the plan is not tuned");
+    return create_vulkan_plan(*this, problem, forced_, false, out);
+  }
+  const TunedEntry* entry = nullptr;
+  VKATTN_RETURN_IF_ERROR(tuned_choice(problem, flags, &entry));
+  if (entry != nullptr) {
+    const Status status = create_vulkan_plan(*this, problem, entry->choice, true, out);
+    if (status.code() != VKATTN_ERROR_UNSUPPORTED) return status;
+    log_.warning("the tuned choice " + format_kernel_override(entry->choice) +
+                 " does not fit this problem; the plan uses the untuned configuration: " + status.message());
+  }
+  return create_vulkan_plan(*this, problem, KernelOverride(), false, out);
 }
 
 Status VulkanDevice::allocate_command_buffer(VkCommandBuffer* out) {
@@ -354,6 +469,7 @@ Status VulkanDevice::submit(VkCommandBuffer buffer, VkFence fence) {
   info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
   info.commandBufferCount = 1;
   info.pCommandBuffers = &buffer;
+  submitted_ = true;  // even a failed submit may have reached the queue
   VKATTN_RETURN_IF_ERROR(check(fn_.vkQueueSubmit(queue_, 1, &info, fence), "vkQueueSubmit"));
   in_flight_.push_back(fence);
   return Status();
@@ -427,10 +543,15 @@ void VulkanDevice::record_barrier_before_host_reads(VkCommandBuffer cmd) const {
                            VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, nullptr, 0, nullptr);
 }
 
-Status VulkanDevice::pipeline(shaders::ShaderId shader, const std::vector<uint32_t>& constants, bool full_subgroups,
-                              VkPipeline* out) {
+Status VulkanDevice::pipeline(const PipelineSpec& spec, VkPipeline* out) {
+  const shaders::ShaderId shader = spec.shader;
+  const std::vector<uint32_t>& constants = spec.constants;
+  // The flag is only valid with the computeFullSubgroups feature enabled
+  // (device creation enables it wherever the driver has it).
+  const bool full_subgroups = spec.full_subgroups && caps_.compute_full_subgroups;
   std::vector<uint32_t> key_values = constants;
   key_values.push_back(full_subgroups ? 1u : 0u);
+  key_values.push_back(spec.subgroup_size);
   const auto key = std::make_pair(static_cast<uint32_t>(shader), key_values);
   auto found = pipelines_.find(key);
   if (found != pipelines_.end()) {
@@ -461,6 +582,13 @@ Status VulkanDevice::pipeline(shaders::ShaderId shader, const std::vector<uint32
   info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
   info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
   info.stage.flags = full_subgroups ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT : 0;
+  VkPipelineShaderStageRequiredSubgroupSizeCreateInfoEXT required_size{};
+  required_size.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO_EXT;
+  required_size.requiredSubgroupSize = spec.subgroup_size;
+  if (spec.subgroup_size != 0) info.stage.pNext = &required_size;  // the kernel config asks only where allowed
+  if (capture_statistics_) {
+    info.flags = VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR | VK_PIPELINE_CREATE_CAPTURE_INTERNAL_REPRESENTATIONS_BIT_KHR;
+  }
   info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   info.stage.module = module;
   info.stage.pName = "main";

@@ -15,7 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "cache_file.h"
 #include "device_caps.h"
+#include "tuning.h"
 #include "runtime/backend.h"
 #include "vk_api.h"
 #include "vkattn_shaders.h"
@@ -93,15 +95,26 @@ class VulkanBuffer final : public DeviceBuffer {
   Allocation allocation_;
 };
 
+struct PipelineSpec;
+
 class VulkanDevice final : public Device {
  public:
   static Status create(const vkattn_context_options& options, const Logger& log, std::unique_ptr<Device>* out);
+  // A device for the shader report: any physical device, including
+  // compile-only ones (no memory types), with pipelines keeping the
+  // driver's statistics and internal representations where it has
+  // VK_KHR_pipeline_executable_properties. No buffer can be made and
+  // nothing is executed on it.
+  static Status create_for_shader_report(uint32_t index, const Logger& log, std::unique_ptr<VulkanDevice>* out);
   ~VulkanDevice() override;
 
   // Device
   const vkattn_device_info& info() const override { return info_; }
   Status create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) override;
-  Status create_plan(const Problem& problem, std::unique_ptr<DevicePlan>* out) override;
+  // A plan with the tuned configuration of its problem class where the
+  // tuning table has one, measuring it first when flags has
+  // VKATTN_PLAN_TUNE (tuning.h); VKATTN_VULKAN_KERNEL overrides both.
+  Status create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) override;
   Status finish() override;
   Status drain() override;
 
@@ -110,6 +123,7 @@ class VulkanDevice final : public Device {
   VkDevice handle() const { return device_; }
   const DeviceCaps& caps() const { return caps_; }
   const Quirks& quirks() const { return quirks_; }
+  const KernelOverride& forced() const { return forced_; }  // VKATTN_VULKAN_KERNEL
   const Logger& log() const { return log_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
   VkPipelineLayout pipeline_layout() const { return pipeline_layout_; }
@@ -129,8 +143,10 @@ class VulkanDevice final : public Device {
   Status submit(VkCommandBuffer buffer, VkFence fence);
   // Waits for one in-flight fence (no-op if it is not in flight).
   Status wait(VkFence fence);
-  Status pipeline(shaders::ShaderId shader, const std::vector<uint32_t>& constants, bool full_subgroups,
-                  VkPipeline* out);
+  // The pipeline of `spec`, created once per context and cached.
+  Status pipeline(const PipelineSpec& spec, VkPipeline* out);
+  // Whether pipelines keep their executables' statistics (shader report).
+  bool captures_statistics() const { return capture_statistics_; }
   // Global barriers that order this command buffer after / before everything.
   void record_barrier_after_prior_work(VkCommandBuffer cmd) const;
   void record_barrier_before_host_reads(VkCommandBuffer cmd) const;
@@ -141,16 +157,22 @@ class VulkanDevice final : public Device {
 
  private:
   VulkanDevice(const Logger& log) : log_(log) {}
-  Status initialize(const vkattn_context_options& options);
+  // `report_index` >= 0: a shader-report device (create_for_shader_report).
+  Status initialize(const vkattn_context_options& options, int64_t report_index);
   Status allocate_memory(const VkMemoryRequirements& requirements, bool host_visible, uint64_t size,
                          Allocation* out);
   Status ensure_staging();
   void save_pipeline_cache();
+  void load_tuning_cache();
+  void save_tuning_cache();
+  // Finds or (VKATTN_PLAN_TUNE) measures the tuned choice of the problem's class.
+  Status tuned_choice(const Problem& problem, uint32_t flags, const TunedEntry** out);
 
   Logger log_;
   std::unique_ptr<Instance> instance_;
   DeviceCaps caps_;
   Quirks quirks_;
+  KernelOverride forced_;
   vkattn_device_info info_{};
   VkPhysicalDevice physical_ = VK_NULL_HANDLE;
   VkPhysicalDeviceMemoryProperties memory_{};
@@ -163,6 +185,9 @@ class VulkanDevice final : public Device {
   VkPipelineLayout pipeline_layout_ = VK_NULL_HANDLE;
   VkPipelineCache pipeline_cache_ = VK_NULL_HANDLE;
   std::string pipeline_cache_path_;
+  CacheIdentity cache_identity_;  // of this device and driver, for both cache files
+  TuningTable tuning_;
+  std::string tuning_cache_path_;
   std::map<shaders::ShaderId, VkShaderModule> modules_;
   std::map<std::pair<uint32_t, std::vector<uint32_t>>, VkPipeline> pipelines_;
   std::vector<VkFence> in_flight_;
@@ -173,13 +198,18 @@ class VulkanDevice final : public Device {
   uint64_t next_serial_ = 1;
   uint64_t heap_used_[VK_MAX_MEMORY_HEAPS] = {};  // bytes this context holds per heap
   bool lost_ = false;
+  bool capture_statistics_ = false;
+  bool submitted_ = false;  // anything was ever submitted (compile-only devices never submit)
 };
 
 // Describes a device for vkattn_device_info (vulkan_instance.cpp).
 void fill_device_info(const DeviceCaps& caps, vkattn_device_info* info);
 
-// Builds a plan for `problem` on `device` (vulkan_plan.cpp).
-Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out);
+// Builds a plan for `problem` on `device` with the choices `forced`
+// (automatic where not set); `tuned`: they are a tuned entry's
+// (vulkan_plan.cpp).
+Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned,
+                          std::unique_ptr<DevicePlan>* out);
 
 }  // namespace vk
 }  // namespace vkattn

@@ -209,6 +209,9 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
   const bool size_control = extensions.count(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) > 0;
   const bool maintenance4 = extensions.count(VK_KHR_MAINTENANCE_4_EXTENSION_NAME) > 0;
   const bool float16 = extensions.count(VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME) > 0;
+  const bool amd_cores = extensions.count(VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME) > 0;
+  const bool nv_sms = extensions.count(VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME) > 0;
+  const bool arm_cores = extensions.count(VK_ARM_SHADER_CORE_BUILTINS_EXTENSION_NAME) > 0;
 
   // Properties: subgroups and maintenance3 are Vulkan 1.1 core; the rest
   // only where the device has the extension.
@@ -222,6 +225,13 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
   size_props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT;
   VkPhysicalDeviceMaintenance4PropertiesKHR maintenance4_props{};
   maintenance4_props.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES_KHR;
+  // Compute units, where a vendor extension tells (split-KV sizes decode by them).
+  VkPhysicalDeviceShaderCorePropertiesAMD amd_core{};
+  amd_core.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD;
+  VkPhysicalDeviceShaderSMBuiltinsPropertiesNV nv_sm{};
+  nv_sm.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV;
+  VkPhysicalDeviceShaderCoreBuiltinsPropertiesARM arm_core{};
+  arm_core.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_BUILTINS_PROPERTIES_ARM;
   VkPhysicalDeviceProperties2 props2{};
   props2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
   void** tail = &props2.pNext;
@@ -234,15 +244,27 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
   if (driver_properties) chain(&driver, &driver.pNext);
   if (size_control) chain(&size_props, &size_props.pNext);
   if (maintenance4) chain(&maintenance4_props, &maintenance4_props.pNext);
+  if (amd_cores) chain(&amd_core, &amd_core.pNext);
+  if (nv_sms) chain(&nv_sm, &nv_sm.pNext);
+  if (arm_cores) chain(&arm_core, &arm_core.pNext);
   fn_.vkGetPhysicalDeviceProperties2(physical, &props2);
+  if (amd_cores) {
+    caps.compute_units = amd_core.shaderEngineCount * amd_core.shaderArraysPerEngineCount *
+                         amd_core.computeUnitsPerShaderArray;
+  } else if (nv_sms) {
+    caps.compute_units = nv_sm.shaderSMCount;
+  } else if (arm_cores) {
+    caps.compute_units = arm_core.shaderCoreCount;
+  }
   caps.subgroup_size = subgroup.subgroupSize;
   caps.min_subgroup_size = size_control ? size_props.minSubgroupSize : subgroup.subgroupSize;
   caps.max_subgroup_size = size_control ? size_props.maxSubgroupSize : subgroup.subgroupSize;
   const bool compute_subgroups = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
   const VkSubgroupFeatureFlags arithmetic = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
-  const VkSubgroupFeatureFlags clustered = arithmetic | VK_SUBGROUP_FEATURE_CLUSTERED_BIT;
+  const VkSubgroupFeatureFlags shuffle = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
   caps.subgroup_arithmetic = compute_subgroups && (subgroup.supportedOperations & arithmetic) == arithmetic;
-  caps.subgroup_clustered = compute_subgroups && (subgroup.supportedOperations & clustered) == clustered;
+  caps.subgroup_shuffle = compute_subgroups && (subgroup.supportedOperations & shuffle) == shuffle;
+  caps.required_subgroup_size = size_control && (size_props.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
   caps.max_allocation_bytes = maintenance3.maxMemoryAllocationSize;
   caps.max_buffer_bytes = maintenance4 ? maintenance4_props.maxBufferSize : maintenance3.maxMemoryAllocationSize;
   caps.driver_id = driver_properties ? static_cast<uint32_t>(driver.driverID) : 0;
@@ -301,8 +323,13 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
     }
   }
 
+  caps.compiles_only = memory.memoryTypeCount == 0;
   if (caps.api_version < VK_API_VERSION_1_1) {
     caps.unusable_reason = "Vulkan 1.1 is required";
+  } else if (caps.compiles_only) {
+    caps.unusable_reason =
+        "it has no memory types: a compile-only device (such as RADV's null hardware under RADV_FORCE_FAMILY); "
+        "vkattn-bench --shader-stats can still compile for it";
   } else if (!compute) {
     caps.unusable_reason = "no queue family supports compute";
   } else {
@@ -321,7 +348,7 @@ void fill_device_info(const DeviceCaps& caps, vkattn_device_info* info) {
   info->device_id = caps.device_id;
   info->driver_version = caps.driver_version;
   info->api_version = caps.api_version;
-  info->compute_units = 0;
+  info->compute_units = caps.compute_units;
   info->subgroup_size = caps.subgroup_size;
   info->shared_memory_bytes = caps.shared_memory_bytes;
   info->fp16_arithmetic = caps.float16_arithmetic ? 1 : 0;

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "runtime/checked_math.h"
-#include "slicing.h"
+#include "plan_layout.h"
 #include "vulkan_device.h"
 
 namespace vkattn {
@@ -39,14 +39,8 @@ struct DispatchConstants {
   uint32_t chunk;
   uint32_t chunk_keys;
   uint32_t chunk_count;
+  uint32_t head_base;
 };
-
-// Whether every row of a view starts at a multiple of 4 elements, so that a
-// row of `dims` elements can be read as vec4s.
-bool rows_vec4_aligned(const RelativeView& view, int64_t dims) {
-  return dims % 4 == 0 && view.offset % 4 == 0 && view.batch_stride % 4 == 0 && view.head_stride % 4 == 0 &&
-         view.seq_stride % 4 == 0;
-}
 
 void set_view(uint32_t* out, const RelativeView& view) {
   out[0] = view.offset;
@@ -55,27 +49,10 @@ void set_view(uint32_t* out, const RelativeView& view) {
   out[3] = view.seq_stride;
 }
 
-enum ShaderFlags : uint32_t {
-  kFlagAdditiveMask = 1,
-  kFlagBoolMask = 2,
-  kFlagKvLens = 4,
-  kFlagLse = 8,
-  kFlagSplit = 16,
-  kFlagContiguousLoads = 32,
-  kFlagSubgroupSoftmax = 64,
-  // flash_attn_lanes.comp only:
-  kFlagKvVec4 = 128,     // K and V rows start at multiples of 4 elements
-  kFlagStateIn = 256,    // resume from the previous key chunk's (O, m, l)
-  kFlagStateOut = 512,   // write (O, m, l) for the next chunk or the reduce pass
-  kFlagOutVec4 = 1024,   // O rows start at multiples of 4 elements
-};
-
-// The three places a key chunk can have in a row's walk over its keys.
-enum ChunkRole { kOnlyOrFirstChunk = 0, kMiddleChunk = 1, kLastChunk = 2 };
-
 class VulkanPlan final : public DevicePlan {
  public:
-  VulkanPlan(VulkanDevice& device, const Problem& problem) : device_(device), p_(problem) {}
+  VulkanPlan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned)
+      : device_(device), p_(problem), forced_(forced), tuned_(tuned) {}
   ~VulkanPlan() override;
 
   Status initialize();
@@ -94,9 +71,10 @@ class VulkanPlan final : public DevicePlan {
 
   VulkanDevice& device_;
   Problem p_;
-  KernelConfig config_;
-  std::vector<Slice> slices_;
-  shaders::ShaderId attention_shader_ = shaders::ShaderId::flash_attn_f32;
+  KernelOverride forced_;  // VKATTN_VULKAN_KERNEL, a tuned choice or a tuning candidate
+  bool tuned_;             // forced_ is a tuned choice
+  PlanLayout layout_;
+  const KernelConfig& config_ = layout_.config;
   VkPipeline attention_[3] = {};  // by ChunkRole
   VkPipeline reduce_ = VK_NULL_HANDLE;
   std::unique_ptr<VulkanBuffer> params_;
@@ -108,8 +86,6 @@ class VulkanPlan final : public DevicePlan {
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
-  uint32_t chunk_keys_ = 0;      // keys per dispatch when long key ranges are chunked (0 = one chunk)
-  uint32_t chunk_count_ = 1;
   VkQueryPool timestamps_ = VK_NULL_HANDLE;  // start and end of each execution, where supported
   bool executed_ = false;
 };
@@ -127,110 +103,23 @@ VulkanPlan::~VulkanPlan() {
 
 Status VulkanPlan::initialize() {
   const DeviceCaps& caps = device_.caps();
-  VKATTN_RETURN_IF_ERROR(choose_kernel_config(p_, caps, device_.quirks(), &config_));
-  const SliceLimits limits{caps.max_storage_buffer_range, caps.storage_offset_alignment, caps.max_workgroup_count[1],
-                           caps.max_workgroup_count[2]};
-  // Key chunks: on devices that cap loop iterations, each dispatch walks at
-  // most max_tiles_per_dispatch key tiles per workgroup; the rows' (O, m, l)
-  // carry over in the scratch buffer, as split-KV partials do. Fewer splits
-  // if the scratch would not fit one binding.
-  for (;;) {
-    const uint64_t keys_per_split = static_cast<uint64_t>(ceil_div(p_.kv_len, static_cast<int64_t>(config_.kv_splits)));
-    chunk_keys_ = 0;
-    chunk_count_ = 1;
-    if (config_.max_tiles_per_dispatch != 0) {
-      const uint64_t chunk = static_cast<uint64_t>(config_.max_tiles_per_dispatch) * config_.block_kv;
-      if (keys_per_split > chunk) {
-        chunk_keys_ = static_cast<uint32_t>(chunk);
-        chunk_count_ = static_cast<uint32_t>(ceil_div(keys_per_split, chunk));
-      }
-    }
-    const bool scratch = config_.kv_splits > 1 || chunk_count_ > 1;
-    const uint64_t bytes_per_row = scratch ? uint64_t{config_.kv_splits} * state_record_floats(static_cast<uint64_t>(p_.v_dim)) * 4 : 0;
-    const Status sliced = plan_slices(p_, limits, config_.kv_splits, bytes_per_row, &slices_);
-    if (!sliced.ok()) {
-      if (config_.kv_splits == 1) return sliced;
-      config_.kv_splits = std::max<uint32_t>(1, config_.kv_splits / 2);
-      continue;
-    }
-    uint64_t scratch_bytes = 0;
-    for (const Slice& slice : slices_) scratch_bytes = std::max(scratch_bytes, slice.windows[kBindingPartials].range);
-    if (scratch_bytes > 0) VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(scratch_bytes, false, &partials_));
-    break;
+  VKATTN_RETURN_IF_ERROR(plan_layout(p_, caps, device_.quirks(), forced_, &layout_));
+  if (layout_.scratch_bytes > 0) {
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(layout_.scratch_bytes, false, &partials_));
   }
-
-  const bool f16 = p_.dtype == VKATTN_DTYPE_F16;
-  uint32_t flags = 0;
-  if (p_.has_additive_mask) flags |= kFlagAdditiveMask;
-  if (p_.has_bool_mask) flags |= kFlagBoolMask;
-  if (p_.has_kv_lens) flags |= kFlagKvLens;
-  if (p_.has_lse) flags |= kFlagLse;
-  if (config_.kv_splits > 1) flags |= kFlagSplit;
-  if (config_.contiguous_loads) flags |= kFlagContiguousLoads;
-  if (config_.subgroup_softmax) flags |= kFlagSubgroupSoftmax;
-  bool kv_vec4 = true;
-  bool out_vec4 = true;
-  for (const Slice& slice : slices_) {
-    kv_vec4 = kv_vec4 && rows_vec4_aligned(slice.k, p_.qk_dim) && rows_vec4_aligned(slice.v, p_.v_dim);
-    out_vec4 = out_vec4 && rows_vec4_aligned(slice.out, p_.v_dim);
-  }
-  const bool lanes = config_.kernel == KernelConfig::Kernel::lanes;
-  if (lanes && kv_vec4) flags |= kFlagKvVec4;
-  if (lanes && out_vec4) flags |= kFlagOutVec4;
-  if (lanes) {
-    attention_shader_ = f16 ? shaders::ShaderId::flash_attn_lanes_f16 : shaders::ShaderId::flash_attn_lanes_f32;
-  } else if (config_.subgroup_softmax) {
-    attention_shader_ = f16 ? shaders::ShaderId::flash_attn_f16_subgroup : shaders::ShaderId::flash_attn_f32_subgroup;
-  } else {
-    attention_shader_ = f16 ? shaders::ShaderId::flash_attn_f16 : shaders::ShaderId::flash_attn_f32;
-  }
-  // Specialization constants by id (the shaders name the ids they use; the
-  // lanes kernel reads id 1 as its rows per workgroup and id 2 as its keys
-  // per lane per tile).
-  std::vector<uint32_t> constants = {config_.workgroup_size,
-                                     lanes ? config_.lane_rows : config_.block_q,
-                                     lanes ? config_.block_kv / config_.workgroup_size : config_.block_kv,
-                                     static_cast<uint32_t>(p_.qk_dim),
-                                     static_cast<uint32_t>(p_.v_dim),
-                                     config_.v_dim_padded,
-                                     config_.qk_rows,
-                                     config_.qk_cols,
-                                     config_.pv_rows,
-                                     config_.pv_dims,
-                                     config_.softmax_threads,
-                                     flags};
-  // flash_attn.comp reads a chunk's role from the push constants; the lanes
-  // kernel has it specialised (a run-time branch would put its loads under
-  // a mask), one pipeline per role the plan uses.
   for (const ChunkRole role : {kOnlyOrFirstChunk, kMiddleChunk, kLastChunk}) {
-    const bool used = role == kOnlyOrFirstChunk || (role == kLastChunk && chunk_count_ > 1) ||
-                      (role == kMiddleChunk && chunk_count_ > 2);
-    if (!used) continue;
-    if (!lanes && role != kOnlyOrFirstChunk) {
-      attention_[role] = attention_[kOnlyOrFirstChunk];
-      continue;
-    }
-    uint32_t role_flags = flags;
-    if (lanes && role != kOnlyOrFirstChunk) role_flags |= kFlagStateIn;
-    if (lanes && (config_.kv_splits > 1 || (chunk_count_ > 1 && role != kLastChunk))) role_flags |= kFlagStateOut;
-    constants.back() = role_flags;
-    const bool full_subgroups = config_.subgroup_softmax || (lanes && device_.caps().compute_full_subgroups);
-    VKATTN_RETURN_IF_ERROR(device_.pipeline(attention_shader_, constants, full_subgroups, &attention_[role]));
+    if (layout_.attention[role] < 0) continue;
+    VKATTN_RETURN_IF_ERROR(device_.pipeline(layout_.pipelines[layout_.attention[role]], &attention_[role]));
   }
-  constants.back() = flags;
-  if (config_.kv_splits > 1) {
-    const shaders::ShaderId reduce =
-        f16 ? shaders::ShaderId::flash_attn_reduce_f16 : shaders::ShaderId::flash_attn_reduce_f32;
-    VKATTN_RETURN_IF_ERROR(device_.pipeline(reduce, constants, false, &reduce_));
-  }
+  if (layout_.reduce >= 0) VKATTN_RETURN_IF_ERROR(device_.pipeline(layout_.pipelines[layout_.reduce], &reduce_));
 
   // The parameter block: one std140 record per slice.
   params_stride_ = (sizeof(ShaderParams) + caps.uniform_offset_alignment - 1) / caps.uniform_offset_alignment *
                    caps.uniform_offset_alignment;
-  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(params_stride_ * slices_.size(), true, &params_));
+  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(params_stride_ * layout_.slices.size(), true, &params_));
   const int64_t group = p_.group();
-  for (size_t s = 0; s < slices_.size(); ++s) {
-    const Slice& slice = slices_[s];
+  for (size_t s = 0; s < layout_.slices.size(); ++s) {
+    const Slice& slice = layout_.slices[s];
     ShaderParams params{};
     set_view(params.q_view, slice.q);
     set_view(params.k_view, slice.k);
@@ -256,12 +145,12 @@ Status VulkanPlan::initialize() {
     params.scaling[0] = p_.scale;
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
-  VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * slices_.size()));
+  VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
   if (p_.has_kv_lens) {
     VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 4, true, &kv_lens_));
   }
 
-  const uint32_t sets = static_cast<uint32_t>(slices_.size());
+  const uint32_t sets = static_cast<uint32_t>(layout_.slices.size());
   VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, sets},
                                    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * (kBindingCount - 1)}};
   VkDescriptorPoolCreateInfo pool_info{};
@@ -295,8 +184,8 @@ Status VulkanPlan::initialize() {
 Status VulkanPlan::update_descriptors(const ExecArgs& args) {
   DeviceBuffer* const tensors[kBindingCount] = {nullptr,   args.q,   args.k,   args.v, args.out, args.lse,
                                                 args.additive_mask, args.bool_mask, nullptr, nullptr};
-  for (size_t s = 0; s < slices_.size(); ++s) {
-    const Slice& slice = slices_[s];
+  for (size_t s = 0; s < layout_.slices.size(); ++s) {
+    const Slice& slice = layout_.slices[s];
     VkDescriptorBufferInfo infos[kBindingCount];
     VkWriteDescriptorSet writes[kBindingCount];
     for (uint32_t b = 0; b < kBindingCount; ++b) {
@@ -344,24 +233,32 @@ Status VulkanPlan::record() {
   between.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
   const uint32_t max_x = device_.caps().max_workgroup_count[0];
   const uint64_t blocks = ceil_div(static_cast<uint64_t>(p_.group() * p_.q_len), static_cast<uint64_t>(config_.block_q));
-  for (size_t s = 0; s < slices_.size(); ++s) {
-    const Slice& slice = slices_[s];
+  for (size_t s = 0; s < layout_.slices.size(); ++s) {
+    const Slice& slice = layout_.slices[s];
     fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &sets_[s], 0,
                                nullptr);
     const uint32_t heads = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
     const uint32_t depth = static_cast<uint32_t>(slice.batch_end - slice.batch_begin) * config_.kv_splits;
-    for (uint32_t chunk = 0; chunk < chunk_count_; ++chunk) {
+    for (uint32_t chunk = 0; chunk < layout_.chunk_count; ++chunk) {
       if (chunk > 0) {  // the previous chunk's (O, m, l) are read back
         fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
                                 &between, 0, nullptr, 0, nullptr);
       }
-      const ChunkRole role = chunk == 0 ? kOnlyOrFirstChunk : chunk + 1 < chunk_count_ ? kMiddleChunk : kLastChunk;
+      const ChunkRole role = chunk == 0 ? kOnlyOrFirstChunk : chunk + 1 < layout_.chunk_count ? kMiddleChunk : kLastChunk;
       fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, attention_[role]);
-      for (uint64_t base = 0; base < blocks; base += max_x) {
-        const DispatchConstants constants{static_cast<uint32_t>(base), chunk, chunk_keys_, chunk_count_};
-        fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
-                              &constants);
-        fn.vkCmdDispatch(cmd, static_cast<uint32_t>(std::min<uint64_t>(max_x, blocks - base)), heads, depth);
+      // Row blocks x kv heads per dispatch: as the layout bounds them
+      // (maxComputeWorkGroupCount, the GPU watchdog budget).
+      const uint64_t step = layout_.blocks_per_dispatch;
+      const uint32_t head_step = std::min(heads, layout_.heads_per_dispatch);
+      for (uint32_t head_base = 0; head_base < heads; head_base += head_step) {
+        for (uint64_t base = 0; base < blocks; base += step) {
+          const DispatchConstants constants{static_cast<uint32_t>(base), chunk, layout_.chunk_keys,
+                                            layout_.chunk_count, head_base};
+          fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
+                                &constants);
+          fn.vkCmdDispatch(cmd, static_cast<uint32_t>(std::min<uint64_t>(step, blocks - base)),
+                           std::min(head_step, heads - head_base), depth);
+        }
       }
     }
     if (config_.kv_splits > 1) {
@@ -370,13 +267,13 @@ Status VulkanPlan::record() {
       fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, reduce_);
       const uint64_t rows = rows_in_slice(slice);
       for (uint64_t base = 0; base < rows; base += max_x) {
-        const DispatchConstants constants{static_cast<uint32_t>(base), 0, 0, 1};
+        const DispatchConstants constants{static_cast<uint32_t>(base), 0, 0, 1, 0};
         fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
                               &constants);
         fn.vkCmdDispatch(cmd, static_cast<uint32_t>(std::min<uint64_t>(max_x, rows - base)), 1, 1);
       }
     }
-    if (partials_ != nullptr && s + 1 < slices_.size()) {  // the next slice reuses the scratch
+    if (partials_ != nullptr && s + 1 < layout_.slices.size()) {  // the next slice reuses the scratch
       fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
                               &between, 0, nullptr, 0, nullptr);
     }
@@ -430,7 +327,8 @@ Status VulkanPlan::last_time(double* ms) {
 
 PlanInfo VulkanPlan::info() const {
   PlanInfo info;
-  info.kernel = std::string("vulkan.") + shaders::blob(attention_shader_).name;
+  info.kernel = "vulkan." + variant_name(config_, p_.dtype);
+  info.tuned = tuned_;
   info.block_q = config_.block_q;
   info.block_kv = config_.block_kv;
   info.kv_splits = config_.kv_splits;
@@ -439,8 +337,10 @@ PlanInfo VulkanPlan::info() const {
       std::min<uint64_t>(UINT32_MAX, blocks * static_cast<uint64_t>(p_.kv_heads * p_.batch) * config_.kv_splits));
   const uint32_t max_x = device_.caps().max_workgroup_count[0];
   uint64_t dispatches = 0;
-  for (const Slice& slice : slices_) {
-    dispatches += chunk_count_ * ceil_div(blocks, uint64_t{max_x});
+  for (const Slice& slice : layout_.slices) {
+    const uint64_t heads = static_cast<uint64_t>(slice.kv_head_end - slice.kv_head_begin);
+    dispatches += layout_.chunk_count * ceil_div(blocks, uint64_t{layout_.blocks_per_dispatch}) *
+                  ceil_div(heads, std::min<uint64_t>(heads, layout_.heads_per_dispatch));
     if (config_.kv_splits > 1) dispatches += ceil_div(rows_in_slice(slice), uint64_t{max_x});
   }
   info.dispatches = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, dispatches));
@@ -450,8 +350,9 @@ PlanInfo VulkanPlan::info() const {
 
 }  // namespace
 
-Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out) {
-  std::unique_ptr<VulkanPlan> plan(new VulkanPlan(device, problem));
+Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned,
+                          std::unique_ptr<DevicePlan>* out) {
+  std::unique_ptr<VulkanPlan> plan(new VulkanPlan(device, problem, forced, tuned));
   VKATTN_RETURN_IF_ERROR(plan->initialize());
   *out = std::move(plan);
   return Status();

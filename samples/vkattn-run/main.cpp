@@ -36,7 +36,7 @@ const char kUsage[] =
     "                  [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]\n"
     "                  [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
     "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
-    "                  [--repeat N] [--json]\n"
+    "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
 // An error the tool reports and exits on.
@@ -61,6 +61,8 @@ struct Options {
   int repeat = 1;
   bool json = false;
   bool list_devices = false;
+  bool tune = false;          // VKATTN_PLAN_TUNE
+  std::string tuning_cache;   // vkattn_context_options.tuning_cache_path
 };
 
 bool parse_int(const std::string& text, int64_t lo, int64_t hi, int64_t* out) {
@@ -142,6 +144,11 @@ Options parse_args(int argc, char** argv) {
       o.repeat = static_cast<int>(n);
     } else if (arg == "--json" && !has_value) {
       o.json = true;
+    } else if (arg == "--tune" && !has_value) {
+      o.tune = true;
+    } else if (arg == "--tuning-cache") {
+      o.tuning_cache = take();
+      if (o.tuning_cache.empty()) throw usage_error("--tuning-cache needs a file name");
     } else if (arg == "--list-devices" && !has_value) {
       o.list_devices = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -393,8 +400,9 @@ int run(const Options& o) {
   options.backend = o.backend;
   options.device_index = o.device;
   options.cpu_threads = o.threads;
+  options.tuning_cache_path = o.tuning_cache.empty() ? nullptr : o.tuning_cache.c_str();
   check(vkattn_context_create(&options, &h.context), "creating the context");
-  check(vkattn_plan_create(h.context, &desc, 0, &h.plan), "creating the plan");
+  check(vkattn_plan_create(h.context, &desc, o.tune ? VKATTN_PLAN_TUNE : 0, &h.plan), "creating the plan");
 
   vkattn_bindings bindings;
   vkattn_bindings_init(&bindings);
@@ -465,14 +473,15 @@ int run(const Options& o) {
     std::printf(
         "{\"backend\": \"%s\", \"device\": \"%s\", \"kernel\": \"%s\", \"dtype\": \"%s\", \"batch\": %lld, "
         "\"q_heads\": %lld, \"kv_heads\": %lld, \"q_len\": %lld, \"kv_len\": %lld, \"qk_dim\": %lld, \"v_dim\": %lld, "
-        "\"repeat\": %d, \"ms\": %.6f, \"min_ms\": %.6f, \"visible_pairs\": %llu, \"gflops\": %.4f}\n",
+        "\"repeat\": %d, \"ms\": %.6f, \"min_ms\": %.6f, \"visible_pairs\": %llu, \"gflops\": %.4f, \"tuned\": %s}\n",
         backend_name(info.backend), vkattn_samples::json_escape(info.name).c_str(), vkattn_samples::json_escape(plan_info.kernel).c_str(),
         desc.dtype == VKATTN_DTYPE_F16 ? "f16" : "f32", (long long)desc.batch, (long long)desc.q_heads,
         (long long)desc.kv_heads, (long long)desc.q_len, (long long)desc.kv_len, (long long)desc.qk_dim,
-        (long long)desc.v_dim, o.repeat, median, sorted.front(), (unsigned long long)visible, gflops);
+        (long long)desc.v_dim, o.repeat, median, sorted.front(), (unsigned long long)visible, gflops,
+        plan_info.tuned ? "true" : "false");
   } else {
-    std::printf("%s on %s (%s): %.3f ms median of %d, %.2f GFLOP/s; wrote %s%s%s\n", backend_name(info.backend),
-                info.name, plan_info.kernel, median, o.repeat, gflops, o.out.c_str(), desc.has_lse ? " and " : "",
+    std::printf("%s on %s (%s%s): %.3f ms median of %d, %.2f GFLOP/s; wrote %s%s%s\n", backend_name(info.backend),
+                info.name, plan_info.kernel, plan_info.tuned ? ", tuned" : "", median, o.repeat, gflops, o.out.c_str(), desc.has_lse ? " and " : "",
                 desc.has_lse ? o.lse.c_str() : "");
   }
   return 0;

@@ -36,7 +36,7 @@ TEST_CASE("every conformance case, executed 100 times, is bitwise identical each
   const CpuContext context;
   int repeated = 0;
   for (const CaseSpec& spec : conformance_cases()) {
-    const CaseResult result = check_repeatable(context, spec, 100);
+    const CaseResult result = check_repeatable(context, spec, 100, 100, 0.0);
     INFO(spec.name(), ": ", result.message);
     CHECK(result.passed);
     if (result.passed) ++repeated;

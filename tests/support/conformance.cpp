@@ -180,10 +180,8 @@ std::string CaseSpec::name() const {
   return n;
 }
 
-HostInputs make_inputs(const CaseSpec& s) {
-  Rng rng(hash_name(s.name()));
-  HostInputs in;
-  vkattn_attention_desc& d = in.desc;
+vkattn_attention_desc make_desc(const CaseSpec& s) {
+  vkattn_attention_desc d;
   vkattn_attention_desc_init(&d);
   d.batch = s.batch;
   d.q_heads = s.q_heads;
@@ -236,6 +234,14 @@ HostInputs make_inputs(const CaseSpec& s) {
   }
   d.additive_mask_layout = mask_layout(s.additive_mask, s.q_heads, s.q_len, s.kv_len);
   d.bool_mask_layout = mask_layout(s.bool_mask, s.q_heads, s.q_len, s.kv_len);
+  return d;
+}
+
+HostInputs make_inputs(const CaseSpec& s) {
+  Rng rng(hash_name(s.name()));
+  HostInputs in;
+  in.desc = make_desc(s);
+  const vkattn_attention_desc& d = in.desc;
 
   // Tensor data: uniform in [-1, 1], rounded to the storage dtype; elements
   // outside the views stay NaN so that any read outside them shows.
@@ -364,6 +370,9 @@ CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec, HostI
                           : describe_failure("vkattn_plan_create", status);
     return;
   }
+  vkattn_plan_info info;
+  vkattn_plan_info_init(&info);
+  if (vkattn_plan_get_info(plan_, &info) == VKATTN_SUCCESS) kernel_ = info.kernel;
   auto upload = [&](vkattn_buffer* buffer, const void* data, uint64_t bytes) -> bool {
     status = vkattn_buffer_create(context, bytes, 0, buffer);
     if (status != VKATTN_SUCCESS) {
@@ -453,17 +462,21 @@ CaseResult not_ready(const CaseExecution& execution) {
 
 }  // namespace
 
-CaseResult check_repeatable(vkattn_context context, const CaseSpec& spec, int runs) {
+CaseResult check_repeatable(vkattn_context context, const CaseSpec& spec, int min_runs, int max_runs,
+                            double budget_ms) {
   CaseResult result;
   CaseExecution execution(context, spec);
   if (!execution.ready()) return not_ready(execution);
   std::vector<uint8_t> first_out, first_lse, out, lse;
-  for (int run = 0; run < runs; ++run) {
+  double spent_ms = 0.0;
+  for (int run = 0; run < max_runs && (run < min_runs || spent_ms < budget_ms); ++run) {
     if (!execution.run(run == 0 ? &first_out : &out, run == 0 ? &first_lse : &lse)) {
       result.status = execution.status();
       result.message = execution.error();
       return result;
     }
+    spent_ms += execution.last_ms();
+    result.runs = run + 1;
     if (run > 0 && (out != first_out || lse != first_lse)) {
       result.message = "run " + std::to_string(run) + " is not bitwise identical to run 0";
       return result;
@@ -477,6 +490,7 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   CaseResult result;
   CaseExecution execution(context, spec);
   if (!execution.ready()) return not_ready(execution);
+  result.kernel = execution.kernel();
   const HostInputs& in = execution.inputs();
   const vkattn_attention_desc& d = in.desc;
   const ReferenceOutput ref = reference_attention(in);

@@ -71,7 +71,12 @@ struct CaseResult {
   double allowed = 0.0;      // the tolerance on that same scale
   double lse_error = 0.0;    // max |LSE - LSE_ref| / allowed (<= 1 passes)
   double execute_ms = 0.0;   // wall time of the first execution + finish
+  int runs = 0;              // executions that ran (check_repeatable)
+  std::string kernel;        // vkattn_plan_info.kernel of the plan that ran
 };
+
+// The descriptor of a case (sizes, masks, layouts), without any data.
+vkattn_attention_desc make_desc(const CaseSpec& spec);
 
 // Builds the inputs of a case (fixed seed from its name).
 HostInputs make_inputs(const CaseSpec& spec);
@@ -100,6 +105,7 @@ class CaseExecution {
   const std::vector<uint8_t>& out_fill() const { return out_fill_; }  // the buffers' initial bytes
   const std::vector<uint8_t>& lse_fill() const { return lse_fill_; }
   double last_ms() const { return last_ms_; }  // wall time of the last run's execute + finish
+  const std::string& kernel() const { return kernel_; }  // vkattn_plan_info.kernel
 
   // Executes once, waits, and reads the whole output (and LSE) buffer back.
   bool run(std::vector<uint8_t>* out, std::vector<uint8_t>* lse);
@@ -116,15 +122,19 @@ class CaseExecution {
   std::string error_;
   vkattn_status status_ = VKATTN_SUCCESS;
   double last_ms_ = 0.0;
+  std::string kernel_;
 };
 
 // Runs one case on a context through the public API and checks it.
 CaseResult run_case(vkattn_context context, const CaseSpec& spec);
 
-// Executes one case `runs` times on one plan, comparing every run's output
-// and LSE bytes with the first run's (passed: all identical; skipped: the
-// device does not support the case). No reference check: run_case does that.
-CaseResult check_repeatable(vkattn_context context, const CaseSpec& spec, int runs);
+// Executes one case on one plan at least `min_runs` times and then more,
+// up to `max_runs`, while the runs so far took less than `budget_ms` in
+// all, comparing every run's output and LSE bytes with the first run's
+// (passed: all identical; skipped: the device does not support the case;
+// `runs` says how many ran). No reference check: run_case does that.
+CaseResult check_repeatable(vkattn_context context, const CaseSpec& spec, int min_runs, int max_runs,
+                            double budget_ms);
 
 // What vkattn_plan_get_last_time reports around one execution of a small
 // zero-filled problem (B=1, H=4, S=256, D=64): before any execution, with a

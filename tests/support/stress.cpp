@@ -111,12 +111,14 @@ StressReport stress_contexts_per_thread(const vkattn_context_options& options, c
         return fail("status strings are not distinct");
       }
       // The last error is per thread: this thread's failure, not another's.
+      // Each thread passes its own unknown plan flag, which the message names.
+      const uint32_t unknown_flag = 0x100u << thread;
       char expected_flags[32];
-      std::snprintf(expected_flags, sizeof(expected_flags), "(0x%x)", 1u + static_cast<uint32_t>(thread));
+      std::snprintf(expected_flags, sizeof(expected_flags), "unknown bits 0x%x", unknown_flag);
       vkattn_attention_desc bad;
       vkattn_attention_desc_init(&bad);
       vkattn_plan plan = nullptr;
-      if (vkattn_plan_create(context.get(), &bad, 1u + static_cast<uint32_t>(thread), &plan) !=
+      if (vkattn_plan_create(context.get(), &bad, unknown_flag, &plan) !=
               VKATTN_ERROR_INVALID_ARGUMENT ||
           std::strstr(vkattn_last_error(), expected_flags) == nullptr) {
         return fail(std::string("thread ") + std::to_string(thread) + " saw last error '" + vkattn_last_error() + "'");

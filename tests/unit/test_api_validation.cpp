@@ -93,7 +93,7 @@ TEST_CASE("plan creation checks its own arguments") {
   CHECK_STATUS_MENTIONS(vkattn_plan_create(nullptr, &d, 0, &plan), VKATTN_ERROR_INVALID_ARGUMENT, "context");
   CHECK_STATUS_MENTIONS(vkattn_plan_create(context, nullptr, 0, &plan), VKATTN_ERROR_INVALID_ARGUMENT, "desc");
   CHECK_STATUS_MENTIONS(vkattn_plan_create(context, &d, 0, nullptr), VKATTN_ERROR_INVALID_ARGUMENT, "out_plan");
-  CHECK_STATUS_MENTIONS(vkattn_plan_create(context, &d, 1, &plan), VKATTN_ERROR_INVALID_ARGUMENT, "flags");
+  CHECK_STATUS_MENTIONS(vkattn_plan_create(context, &d, 0x80u, &plan), VKATTN_ERROR_INVALID_ARGUMENT, "flags");
   CHECK(plan == nullptr);
 }
 

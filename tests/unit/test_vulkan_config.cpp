@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,8 +12,10 @@
 #include <vector>
 
 #include "runtime/vulkan/device_caps.h"
-#include "runtime/vulkan/pipeline_cache_file.h"
+#include "runtime/vulkan/cache_file.h"
+#include "runtime/vulkan/plan_layout.h"
 #include "runtime/vulkan/slicing.h"
+#include "runtime/vulkan/tuning.h"
 #include "runtime/vulkan/vk_api.h"
 
 using namespace vkattn;
@@ -41,7 +44,8 @@ DeviceCaps base_device(const char* name, vkattn_device_type type, uint32_t vendo
 DeviceCaps mali_g78() {
   DeviceCaps d = base_device("Mali-G78", VKATTN_DEVICE_TYPE_INTEGRATED_GPU, kVendorArm);
   d.subgroup_size = d.min_subgroup_size = d.max_subgroup_size = 16;
-  d.subgroup_clustered = true;
+  d.subgroup_arithmetic = d.subgroup_shuffle = true;
+  d.float16_arithmetic = true;
   d.shared_memory_bytes = 32768;
   d.max_workgroup_invocations = 512;
   d.max_workgroup_size_x = 512;
@@ -54,7 +58,8 @@ DeviceCaps adreno_650() {
   DeviceCaps d = base_device("Adreno (TM) 650", VKATTN_DEVICE_TYPE_INTEGRATED_GPU, kVendorQualcomm);
   d.subgroup_size = d.min_subgroup_size = 64;
   d.max_subgroup_size = 128;
-  d.subgroup_clustered = false;  // Adreno 6xx drivers report no clustered/shuffle support
+  d.subgroup_shuffle = false;  // some Adreno 6xx drivers report no shuffle support
+  d.float16_arithmetic = true;
   d.shared_memory_bytes = 32768;
   d.max_storage_buffer_range = 1u << 27;
   d.storage_offset_alignment = 64;
@@ -76,8 +81,9 @@ DeviceCaps intel_uhd() {
   d.subgroup_size = 32;
   d.min_subgroup_size = 8;
   d.max_subgroup_size = 32;
-  d.subgroup_clustered = true;
-  d.subgroup_size_control = d.compute_full_subgroups = true;
+  d.subgroup_arithmetic = d.subgroup_shuffle = true;
+  d.subgroup_size_control = d.required_subgroup_size = d.compute_full_subgroups = true;
+  d.float16_arithmetic = true;
   d.shared_memory_bytes = 65536;
   d.max_storage_buffer_range = (uint64_t{1} << 30);
   d.unified_memory = true;
@@ -87,8 +93,10 @@ DeviceCaps intel_uhd() {
 DeviceCaps nvidia_rtx() {
   DeviceCaps d = base_device("NVIDIA GeForce RTX 4070", VKATTN_DEVICE_TYPE_DISCRETE_GPU, kVendorNvidia);
   d.subgroup_size = d.min_subgroup_size = d.max_subgroup_size = 32;
-  d.subgroup_clustered = true;
-  d.subgroup_size_control = d.compute_full_subgroups = true;
+  d.subgroup_arithmetic = d.subgroup_shuffle = true;
+  d.subgroup_size_control = d.required_subgroup_size = d.compute_full_subgroups = true;
+  d.float16_arithmetic = true;
+  d.compute_units = 46;
   d.shared_memory_bytes = 49152;
   d.max_workgroup_count[1] = d.max_workgroup_count[2] = 65535;
   return d;
@@ -97,11 +105,35 @@ DeviceCaps nvidia_rtx() {
 DeviceCaps lavapipe() {
   DeviceCaps d = base_device("llvmpipe (LLVM 15.0.6, 256 bits)", VKATTN_DEVICE_TYPE_CPU, kVendorMesa);
   d.subgroup_size = d.min_subgroup_size = d.max_subgroup_size = 8;
-  d.subgroup_arithmetic = true;
-  d.subgroup_clustered = false;
-  d.subgroup_size_control = d.compute_full_subgroups = true;
+  d.subgroup_arithmetic = d.subgroup_shuffle = true;
+  d.subgroup_size_control = d.required_subgroup_size = d.compute_full_subgroups = true;
+  d.float16_arithmetic = true;
   d.shared_memory_bytes = 32768;
   d.max_storage_buffer_range = 1u << 27;
+  d.unified_memory = true;
+  return d;
+}
+
+DeviceCaps radeon_rx6800() {
+  DeviceCaps d = base_device("AMD Radeon RX 6800 (RADV NAVI21)", VKATTN_DEVICE_TYPE_DISCRETE_GPU, kVendorAmd);
+  d.subgroup_size = 64;
+  d.min_subgroup_size = 32;
+  d.max_subgroup_size = 64;
+  d.subgroup_arithmetic = d.subgroup_shuffle = true;
+  d.subgroup_size_control = d.required_subgroup_size = d.compute_full_subgroups = true;
+  d.float16_arithmetic = true;
+  d.shared_memory_bytes = 65536;
+  d.compute_units = 60;
+  return d;
+}
+
+DeviceCaps swiftshader() {
+  DeviceCaps d = base_device("SwiftShader Device (Subzero)", VKATTN_DEVICE_TYPE_CPU, 0x1AE0);
+  d.subgroup_size = d.min_subgroup_size = d.max_subgroup_size = 4;
+  d.subgroup_arithmetic = d.subgroup_shuffle = true;
+  d.storage_16bit = false;
+  d.shared_memory_bytes = 16384;
+  d.max_storage_buffer_range = uint64_t{1} << 30;
   d.unified_memory = true;
   return d;
 }
@@ -109,7 +141,7 @@ DeviceCaps lavapipe() {
 DeviceCaps powervr_ge8320() {
   DeviceCaps d = base_device("PowerVR Rogue GE8320", VKATTN_DEVICE_TYPE_INTEGRATED_GPU, kVendorImgTec);
   d.subgroup_size = d.min_subgroup_size = d.max_subgroup_size = 1;
-  d.subgroup_clustered = true;
+  d.subgroup_arithmetic = d.subgroup_shuffle = true;
   d.shared_memory_bytes = 16384;
   d.max_workgroup_invocations = 512;
   d.max_workgroup_size_x = 512;
@@ -177,13 +209,17 @@ TEST_CASE("quirks: named flags from evidence, never vendor checks in kernels") {
   CHECK(quirks_for(lavapipe()).invocations_are_simd_lanes);
   CHECK_FALSE(quirks_for(intel_uhd()).invocations_are_simd_lanes);
   CHECK(quirks_for(mali_g78()).shared_memory_budget == 24576);
+  CHECK(quirks_for(mali_g78()).shared_memory_is_global);
+  CHECK_FALSE(quirks_for(radeon_rx6800()).shared_memory_is_global);
   CHECK(quirks_for(lavapipe()).shared_memory_budget == 32768);
   CHECK(quirks_for(powervr_ge8320()).shared_memory_budget == 16384);
 }
 
+const KernelOverride kAutomatic;
+
 TEST_CASE("kernel configs fit every device's limits for every head size") {
-  const std::vector<DeviceCaps> devices = {mali_g78(), adreno_650(), intel_uhd(), nvidia_rtx(), lavapipe(),
-                                           powervr_ge8320()};
+  const std::vector<DeviceCaps> devices = {mali_g78(), adreno_650(),  intel_uhd(),     nvidia_rtx(),
+                                           lavapipe(), swiftshader(), radeon_rx6800(), powervr_ge8320()};
   const int64_t dims[][2] = {{1, 1}, {8, 8}, {63, 63}, {64, 64}, {80, 80}, {96, 96}, {128, 128}, {256, 256},
                              {64, 32}, {32, 128}, {256, 1}};
   const int64_t shapes[][4] = {{8, 8, 2048, 2048}, {32, 8, 1, 32768}, {8, 8, 77, 4096}, {1, 1, 5, 3}};
@@ -191,48 +227,54 @@ TEST_CASE("kernel configs fit every device's limits for every head size") {
     const Quirks quirks = quirks_for(device);
     for (const auto& dim : dims) {
       for (const auto& shape : shapes) {
-        CAPTURE(device.name);
-        CAPTURE(dim[0]);
-        CAPTURE(dim[1]);
-        CAPTURE(shape[2]);
-        const Problem p = make(1, shape[0], shape[1], shape[2], shape[3], dim[0], dim[1]);
-        KernelConfig c;
-        const Status status = choose_kernel_config(p, device, quirks, &c);
-        REQUIRE_MESSAGE(status.ok(), status.message());
-        CHECK(c.workgroup_size <= device.max_workgroup_invocations);
-        if (c.kernel == KernelConfig::Kernel::lanes) {
-          CHECK(quirks.invocations_are_simd_lanes);
-          CHECK(c.workgroup_size == device.subgroup_size);
-          CHECK(device.subgroup_arithmetic);
-          CHECK(c.block_q == c.lane_rows);
-          CHECK(c.block_kv % c.workgroup_size == 0);
-          CHECK(((c.lane_rows == 1 || c.lane_rows == 2 || c.lane_rows == 4)));
-          CHECK((c.lane_rows == 1 || uint64_t{c.lane_rows} * static_cast<uint64_t>(p.qk_dim + p.v_dim) <=
-                                         kLanesRegisterFloats));
-          CHECK(c.shared_bytes == 0);
-          CHECK(p.qk_dim <= kLanesMaxHeadDim);
-          CHECK(p.v_dim <= kLanesMaxHeadDim);
-        } else {
-          CHECK(c.shared_bytes == shared_memory_bytes(c, static_cast<uint32_t>(p.qk_dim)));
-          CHECK(c.shared_bytes <= quirks.shared_memory_budget);
-          CHECK((is_pow2(c.block_q) && is_pow2(c.block_kv) && is_pow2(c.softmax_threads)));
-          CHECK(c.block_q % c.qk_rows == 0);
-          CHECK(c.block_kv % c.qk_cols == 0);
-          CHECK((c.block_q / c.qk_rows) * (c.block_kv / c.qk_cols) <= c.workgroup_size);
-          CHECK(c.block_q % c.pv_rows == 0);
-          CHECK(c.v_dim_padded >= p.v_dim);
-          CHECK(c.v_dim_padded % c.pv_dims == 0);
-          CHECK((c.block_q / c.pv_rows) * (c.v_dim_padded / c.pv_dims) <= c.workgroup_size);
-          CHECK(c.softmax_threads * c.block_q <= c.workgroup_size);
-          CHECK(c.softmax_threads <= c.block_kv);
-          if (c.subgroup_softmax) {
-            CHECK(device.subgroup_clustered);
-            CHECK_FALSE(quirks.avoid_subgroup_ops);
-            CHECK(c.softmax_threads <= device.min_subgroup_size);
+        for (vkattn_dtype dtype : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
+          CAPTURE(device.name);
+          CAPTURE(dim[0]);
+          CAPTURE(dim[1]);
+          CAPTURE(shape[2]);
+          const Problem p = make(1, shape[0], shape[1], shape[2], shape[3], dim[0], dim[1], dtype);
+          KernelConfig c;
+          const Status status = choose_kernel_config(p, device, quirks, kAutomatic, &c);
+          REQUIRE_MESSAGE(status.ok(), status.message());
+          CHECK(c.workgroup_size <= device.max_workgroup_invocations);
+          CHECK(c.workgroup_size <= device.max_workgroup_size_x);
+          if (c.kernel == KernelConfig::Kernel::lanes) {
+            CHECK(quirks.invocations_are_simd_lanes);
+            CHECK(c.workgroup_size == device.subgroup_size);
+            CHECK(device.subgroup_arithmetic);
+            CHECK(c.block_q == c.lane_rows);
+            CHECK(c.block_kv % c.workgroup_size == 0);
+            CHECK(((c.lane_rows == 1 || c.lane_rows == 2 || c.lane_rows == 4)));
+            CHECK((c.lane_rows == 1 || uint64_t{c.lane_rows} * static_cast<uint64_t>(p.qk_dim + p.v_dim) <=
+                                           kLanesRegisterFloats));
+            CHECK(c.shared_bytes == 0);
+          } else {
+            CHECK(c.shared_bytes ==
+                  shared_memory_bytes(c, static_cast<uint32_t>(p.qk_dim), static_cast<uint32_t>(p.v_dim), dtype));
+            CHECK(c.shared_bytes <= quirks.shared_memory_budget);
+            CHECK((is_pow2(c.d_split) && is_pow2(c.col_threads) && is_pow2(c.rows_per_thread) &&
+                   is_pow2(c.cols_per_thread)));
+            const uint32_t team = c.d_split * c.col_threads;
+            CHECK(c.workgroup_size % team == 0);
+            CHECK(c.block_q == c.workgroup_size / team * c.rows_per_thread);
+            CHECK(c.block_kv == c.col_threads * c.cols_per_thread);
+            if (c.subgroups) {
+              // A team lies inside one subgroup of a guaranteed size.
+              CHECK(device.subgroup_shuffle);
+              CHECK_FALSE(quirks.avoid_subgroup_ops);
+              const uint32_t size = c.subgroup_size != 0 ? c.subgroup_size : device.max_subgroup_size;
+              CHECK((c.subgroup_size == 0 || (c.subgroup_size >= device.min_subgroup_size &&
+                                              c.subgroup_size <= device.max_subgroup_size)));
+              CHECK((c.subgroup_size != 0 || device.min_subgroup_size == device.max_subgroup_size));
+              CHECK(size % team == 0);
+              CHECK(c.workgroup_size % size == 0);
+            }
+            CHECK((!c.fp16_math || (dtype == VKATTN_DTYPE_F16 && device.float16_arithmetic)));
+            CHECK((!c.staged || !quirks.shared_memory_is_global));
           }
-          CHECK(c.contiguous_loads == quirks.prefer_contiguous_loads);
+          CHECK((c.kv_splits >= 1 && c.kv_splits <= 64));
+          CHECK((c.kv_splits == 1 || static_cast<uint64_t>(p.kv_len) / c.kv_splits >= 512));
         }
-        CHECK((c.kv_splits >= 1 && c.kv_splits <= 64));
       }
     }
   }
@@ -240,77 +282,309 @@ TEST_CASE("kernel configs fit every device's limits for every head size") {
 
 TEST_CASE("CPU-type devices get the lanes kernel where its registers hold the rows, GPUs the tiled one") {
   KernelConfig c;
-  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  const Quirks lvp = quirks_for(lavapipe());
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), lavapipe(), lvp, kAutomatic, &c).ok());
   CHECK(c.kernel == KernelConfig::Kernel::lanes);
   CHECK(c.lane_rows == 4);
   CHECK(c.block_q == 4);
   CHECK(c.block_kv == 16);  // two keys per lane
-  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 128, 128), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 128, 128), lavapipe(), lvp, kAutomatic, &c).ok());
   CHECK(c.lane_rows == 2);
-  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 256, 256), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 256, 256), lavapipe(), lvp, kAutomatic, &c).ok());
   CHECK(c.lane_rows == 1);
-  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 4096, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 4096, 64, 64), lavapipe(), lvp, kAutomatic, &c).ok());
   CHECK(c.lane_rows == 4);  // decode: the 4 query heads of a kv head, the lanes over its keys
-  REQUIRE(choose_kernel_config(make(1, 8, 8, 1, 4096, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 1, 4096, 64, 64), lavapipe(), lvp, kAutomatic, &c).ok());
   CHECK(c.lane_rows == 1);
   DeviceCaps no_arithmetic = lavapipe();
   no_arithmetic.subgroup_arithmetic = false;
-  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), no_arithmetic, quirks_for(no_arithmetic), &c).ok());
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), no_arithmetic, quirks_for(no_arithmetic), kAutomatic,
+                               &c).ok());
   CHECK(c.kernel == KernelConfig::Kernel::tiled);  // the lanes merge with subgroup arithmetic
-  REQUIRE(choose_kernel_config(make(1, 1, 1, 16, 16, 512, 512), lavapipe(), quirks_for(lavapipe()), &c).ok());
-  CHECK(c.kernel == KernelConfig::Kernel::tiled);  // too many registers: shared-memory tiles
-  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), mali_g78(), quirks_for(mali_g78()), &c).ok());
-  CHECK(c.kernel == KernelConfig::Kernel::tiled);
+  REQUIRE(choose_kernel_config(make(1, 1, 1, 16, 16, 512, 512), lavapipe(), lvp, kAutomatic, &c).ok());
+  CHECK(c.kernel == KernelConfig::Kernel::tiled);  // too many registers for the lanes kernel
+  for (const DeviceCaps& gpu : {mali_g78(), adreno_650(), intel_uhd(), nvidia_rtx(), radeon_rx6800()}) {
+    CAPTURE(gpu.name);
+    REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), gpu, quirks_for(gpu), kAutomatic, &c).ok());
+    CHECK(c.kernel == KernelConfig::Kernel::tiled);
+    // Never the lanes kernel on a GPU, whatever is asked.
+    KernelOverride lanes;
+    lanes.kernel = KernelOverride::Kernel::lanes;
+    const Status refused = choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), gpu, quirks_for(gpu), lanes, &c);
+    CHECK(refused.code() == VKATTN_ERROR_UNSUPPORTED);
+    CHECK(refused.message().find("only on CPU-type devices") != std::string::npos);
+  }
 
   // One loop iteration per key tile: a dispatch on llvmpipe covers tens of
   // thousands of keys before the plan needs another.
-  REQUIRE(choose_kernel_config(make(1, 8, 1, 64, 1000000, 64, 64), lavapipe(), quirks_for(lavapipe()), &c).ok());
+  REQUIRE(choose_kernel_config(make(1, 8, 1, 64, 1000000, 64, 64), lavapipe(), lvp, kAutomatic, &c).ok());
   CHECK(loop_iterations_per_tile(c, 64, 64) == 1);
-  CHECK(loop_iterations_per_dispatch(c, 64, 64) == 16);
   CHECK(uint64_t{c.max_tiles_per_dispatch} * c.block_kv > 500000);
 }
 
-TEST_CASE("VKATTN_VULKAN_KERNEL forces a kernel, anything else is rejected by name") {
-  Quirks q = quirks_for(lavapipe());
-  REQUIRE(apply_kernel_override(nullptr, &q).ok());
-  CHECK(q.invocations_are_simd_lanes);
-  REQUIRE(apply_kernel_override("auto", &q).ok());
-  CHECK(q.invocations_are_simd_lanes);
-  REQUIRE(apply_kernel_override("tiled", &q).ok());
-  CHECK_FALSE(q.invocations_are_simd_lanes);
-  Quirks gpu = quirks_for(nvidia_rtx());
-  REQUIRE(apply_kernel_override("lanes", &gpu).ok());
-  CHECK(gpu.invocations_are_simd_lanes);
-  const Status bad = apply_kernel_override("fast", &gpu);
-  CHECK(bad.code() == VKATTN_ERROR_INVALID_ARGUMENT);
-  CHECK(bad.message().find("VKATTN_VULKAN_KERNEL='fast'") != std::string::npos);
+TEST_CASE("GPUs get teams inside one subgroup of a size the kernel asks for, and vector-sized head chunks") {
+  KernelConfig c;
+  // RDNA: 32-lane subgroups required (the driver would pick 64), D=128 split
+  // over 8 threads (4 chunks of 4 each), 4 threads taking different keys.
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 128, 128), radeon_rx6800(), quirks_for(radeon_rx6800()),
+                               kAutomatic, &c).ok());
+  CHECK(c.subgroups);
+  CHECK(c.subgroup_size == 32);
+  CHECK(c.d_split == 8);
+  CHECK(c.col_threads == 4);
+  CHECK(c.staged);  // several teams share the keys; dedicated shared memory
+  // Intel: 16-lane subgroups asked for; NVIDIA: its fixed 32, none asked for.
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), intel_uhd(), quirks_for(intel_uhd()), kAutomatic,
+                               &c).ok());
+  CHECK(c.subgroup_size == 16);
+  CHECK(c.d_split == 4);
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), nvidia_rtx(), quirks_for(nvidia_rtx()), kAutomatic,
+                               &c).ok());
+  CHECK(c.subgroup_size == 0);
+  CHECK(c.d_split * c.col_threads == 32);
+  // Mali: no dedicated shared memory, so K/V go straight to registers.
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), mali_g78(), quirks_for(mali_g78()), kAutomatic,
+                               &c).ok());
+  CHECK(c.subgroups);
+  CHECK_FALSE(c.staged);
+  // Adreno without shuffles and PowerVR's odd subgroup size: shared-memory teams.
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), adreno_650(), quirks_for(adreno_650()), kAutomatic,
+                               &c).ok());
+  CHECK_FALSE(c.subgroups);
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), powervr_ge8320(), quirks_for(powervr_ge8320()),
+                               kAutomatic, &c).ok());
+  CHECK_FALSE(c.subgroups);
+  // fp16 arithmetic where shaderFloat16 exists and the storage is f16.
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64, VKATTN_DTYPE_F16), mali_g78(), quirks_for(mali_g78()),
+                               kAutomatic, &c).ok());
+  CHECK(c.fp16_math);
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), mali_g78(), quirks_for(mali_g78()), kAutomatic,
+                               &c).ok());
+  CHECK_FALSE(c.fp16_math);
 }
 
-TEST_CASE("decode splits the key range across workgroups, prefill does not") {
+TEST_CASE("forced choices reach the config, or are refused by name where the device cannot make them") {
+  KernelConfig c;
+  KernelOverride forced;
+  REQUIRE(parse_kernel_override("tiled,shared,staged,split,fp32", &forced).ok());
+  CHECK(forced.kernel == KernelOverride::Kernel::tiled);
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 64, 2048, 64, 64, VKATTN_DTYPE_F16), lavapipe(), quirks_for(lavapipe()),
+                               forced, &c).ok());
+  CHECK(c.kernel == KernelConfig::Kernel::tiled);
+  CHECK_FALSE(c.subgroups);
+  CHECK(c.staged);
+  CHECK_FALSE(c.fp16_math);
+  CHECK(c.kv_splits > 1);
+  CHECK(variant_name(c, VKATTN_DTYPE_F16) == "tiled.f16.shared.fp32.staged.split");
+  REQUIRE(parse_kernel_override("tiled,subgroup,direct,whole,fp16", &forced).ok());
+  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 32768, 128, 128, VKATTN_DTYPE_F16), lavapipe(), quirks_for(lavapipe()),
+                               forced, &c).ok());
+  CHECK(variant_name(c, VKATTN_DTYPE_F16) == "tiled.f16.subgroup.fp16.direct.whole");
+  // f32 storage keeps f32 arithmetic, forced or not.
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 64, 64, 64, 64), lavapipe(), quirks_for(lavapipe()), forced, &c).ok());
+  CHECK(variant_name(c, VKATTN_DTYPE_F32) == "tiled.f32.subgroup.direct.whole");
+  // Every name is one of the variants the tests must execute.
+  const std::vector<std::string> all = all_variant_names();
+  CHECK(all.size() == 28);
+  CHECK(std::count(all.begin(), all.end(), "tiled.f16.subgroup.fp16.direct.whole") == 1);
+  CHECK(std::count(all.begin(), all.end(), "lanes.f32.split") == 1);
+  // What the device cannot do is UNSUPPORTED, naming it.
+  Status s = choose_kernel_config(make(1, 8, 8, 64, 64, 64, 64, VKATTN_DTYPE_F16), swiftshader(),
+                                  quirks_for(swiftshader()), forced, &c);
+  CHECK(s.code() == VKATTN_ERROR_UNSUPPORTED);
+  CHECK(s.message().find("shaderFloat16") != std::string::npos);
+  REQUIRE(parse_kernel_override("subgroup", &forced).ok());
+  s = choose_kernel_config(make(1, 8, 8, 64, 64, 64, 64), adreno_650(), quirks_for(adreno_650()), forced, &c);
+  CHECK(s.code() == VKATTN_ERROR_UNSUPPORTED);
+  CHECK(s.message().find("subgroup") != std::string::npos);
+  // Unknown words are rejected by name.
+  const Status bad = parse_kernel_override("tiled,fast", &forced);
+  CHECK(bad.code() == VKATTN_ERROR_INVALID_ARGUMENT);
+  CHECK(bad.message().find("'fast'") != std::string::npos);
+  CHECK(parse_kernel_override(nullptr, &forced).ok());
+  CHECK(forced.kernel == KernelOverride::Kernel::automatic);
+}
+
+TEST_CASE("forced sizes (rows=, cols=, splits=) reach the config, round-trip as words, and are refused beyond the "
+          "device's limits") {
+  KernelOverride forced;
+  REQUIRE(parse_kernel_override("tiled,subgroup,rows=2,cols=1,splits=3", &forced).ok());
+  CHECK(forced.rows_per_thread == 2);
+  CHECK(forced.cols_per_thread == 1);
+  CHECK(forced.kv_splits == 3);
+  CHECK(format_kernel_override(forced) == "tiled,subgroup,rows=2,cols=1,splits=3");
+  KernelOverride again;
+  REQUIRE(parse_kernel_override(format_kernel_override(forced).c_str(), &again).ok());
+  CHECK(again == forced);
+  CHECK(format_kernel_override(KernelOverride()) == "auto");
+  CHECK(KernelOverride().automatic());
+  CHECK_FALSE(forced.automatic());
+
+  KernelConfig c;
+  const DeviceCaps gpu = radeon_rx6800();
+  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 8192, 128, 128, VKATTN_DTYPE_F16), gpu, quirks_for(gpu), forced, &c).ok());
+  CHECK(c.rows_per_thread == 2);
+  CHECK(c.cols_per_thread == 1);
+  CHECK(c.kv_splits == 3);
+  REQUIRE(parse_kernel_override("splits=1", &forced).ok());
+  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 8192, 128, 128, VKATTN_DTYPE_F16), gpu, quirks_for(gpu), forced, &c).ok());
+  CHECK(c.kv_splits == 1);
+  // More splits than the keys have tiles: as many as there are.
+  REQUIRE(parse_kernel_override("tiled,splits=64", &forced).ok());
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 1, 40, 64, 64), gpu, quirks_for(gpu), forced, &c).ok());
+  CHECK(c.kv_splits == 40 / c.block_kv);
+
+  // Beyond the device's limit, or not a power of two: UNSUPPORTED naming it.
+  REQUIRE(parse_kernel_override("rows=8", &forced).ok());
+  Status s = choose_kernel_config(make(1, 8, 8, 64, 64, 64, 64), gpu, quirks_for(gpu), forced, &c);
+  CHECK(s.code() == VKATTN_ERROR_UNSUPPORTED);
+  CHECK(s.message().find("rows=8") != std::string::npos);
+  REQUIRE(parse_kernel_override("tiled,cols=4", &forced).ok());
+  s = choose_kernel_config(make(1, 8, 8, 64, 64, 64, 64), lavapipe(), quirks_for(lavapipe()), forced, &c);
+  CHECK(s.code() == VKATTN_ERROR_UNSUPPORTED);  // lavapipe's quirk: 2 keys per thread at most
+  REQUIRE(parse_kernel_override("cols=3", &forced).ok());
+  CHECK(choose_kernel_config(make(1, 8, 8, 64, 64, 64, 64), gpu, quirks_for(gpu), forced, &c).code() ==
+        VKATTN_ERROR_UNSUPPORTED);
+  for (const char* bad : {"rows=0", "rows=65", "rows=", "rows=x", "splits=-1", "cols=2x"}) {
+    CAPTURE(bad);
+    const Status parsed = parse_kernel_override(bad, &forced);
+    CHECK(parsed.code() == VKATTN_ERROR_INVALID_ARGUMENT);
+    CHECK(parsed.message().find(std::string("'") + bad + "'") != std::string::npos);
+  }
+}
+
+TEST_CASE("tuning classes group problems by storage, dims, group, rounded sizes, masking and alignment") {
+  const Problem decode = make(1, 32, 8, 1, 4000, 128, 128, VKATTN_DTYPE_F16);
+  CHECK(tuning_class(decode, kFlagKvVec4 | kFlagOutVec4) == "f16.d128x128.g4.q1.kv4096.bh8.kvvec4.ovec4");
+  // Sizes rounded up to powers of two share a class; a different group does not.
+  CHECK(tuning_class(make(1, 32, 8, 1, 2049, 128, 128, VKATTN_DTYPE_F16), kFlagKvVec4 | kFlagOutVec4) ==
+        tuning_class(decode, kFlagKvVec4 | kFlagOutVec4));
+  CHECK(tuning_class(make(1, 32, 32, 1, 4000, 128, 128, VKATTN_DTYPE_F16), 0) != tuning_class(decode, 0));
+  Problem masked = make(2, 8, 8, 77, 300, 64, 32);
+  masked.causal = VKATTN_CAUSAL_TOP_LEFT;
+  masked.window_left = 16;
+  CHECK(tuning_class(masked, kFlagAdditiveMask | kFlagBoolMask | kFlagKvLens | kFlagLse) ==
+        "f32.d64x32.g1.q128.kv512.bh16.causal-tl.window.amask.bmask.lens.lse");
+}
+
+TEST_CASE("the tuning table round-trips and refuses stale and malformed payloads, keeping its entries") {
+  TuningTable table;
+  TunedEntry entry;
+  REQUIRE(parse_kernel_override("tiled,staged,rows=2,splits=4", &entry.choice).ok());
+  entry.tuned_ms = 1.25;
+  entry.default_ms = 2.5;
+  table.set("f16.d128x128.g4.q1.kv4096.bh8", entry);
+  TunedEntry untouched;
+  untouched.tuned_ms = untouched.default_ms = 3.0;
+  table.set("f32.d64x64.g1.q512.kv512.bh8.causal-br", untouched);
+  const uint64_t hash = 0x0123456789abcdefull;
+  const std::string payload = table.serialize(hash);
+  CHECK(payload.rfind("vkattn-tuning 1\nshaders 0123456789abcdef\n", 0) == 0);
+
+  TuningTable loaded;
+  std::string why;
+  REQUIRE(loaded.parse(payload, hash, &why));
+  CHECK(loaded.size() == 2);
+  const TunedEntry* found = loaded.find("f16.d128x128.g4.q1.kv4096.bh8");
+  REQUIRE(found != nullptr);
+  CHECK(found->choice == entry.choice);
+  CHECK(found->tuned_ms == 1.25);
+  CHECK(found->default_ms == 2.5);
+  REQUIRE(loaded.find("f32.d64x64.g1.q512.kv512.bh8.causal-br") != nullptr);
+  CHECK(loaded.find("f32.d64x64.g1.q512.kv512.bh8.causal-br")->choice.automatic());
+  CHECK(loaded.find("f32.d64x64.g1.q1.kv512.bh8") == nullptr);
+
+  CHECK_FALSE(loaded.parse(payload, hash + 1, &why));
+  CHECK(why.find("stale") != std::string::npos);
+  const std::vector<std::pair<std::string, std::string>> malformed = {
+      {"vkattn-tuning 2\n", "format"},
+      {"vkattn-tuning 1\nplain\n", "shaders"},
+      {payload + "f32.x tiled,fast 1 2\n", "malformed"},
+      {payload + "f32.x tiled 1\n", "malformed"},
+      {payload + "f32.x tiled 1 2 3\n", "malformed"},
+      {payload + "f32.x tiled -1 2\n", "malformed"},
+      {payload + "f32.x tiled nan 2\n", "malformed"}};
+  for (const auto& bad : malformed) {
+    CAPTURE(bad.first);
+    CHECK_FALSE(loaded.parse(bad.first, hash, &why));
+    CHECK(why.find(bad.second) != std::string::npos);
+    CHECK(loaded.size() == 2);  // a refused payload changes nothing
+  }
+}
+
+TEST_CASE("decode splits the key range across workgroups, prefill does not, and no split is under 512 keys") {
   KernelConfig decode, prefill;
-  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 32768, 128, 128), nvidia_rtx(), quirks_for(nvidia_rtx()), &decode).ok());
+  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 32768, 128, 128), nvidia_rtx(), quirks_for(nvidia_rtx()), kAutomatic,
+                               &decode).ok());
   CHECK(decode.kv_splits > 1);
   CHECK(decode.block_q == 4);  // the 4 query heads of a kv head share its K/V tiles
-  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), nvidia_rtx(), quirks_for(nvidia_rtx()), &prefill).ok());
+  REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), nvidia_rtx(), quirks_for(nvidia_rtx()), kAutomatic,
+                               &prefill).ok());
   CHECK(prefill.kv_splits == 1);
-  KernelConfig tiny;
-  REQUIRE(choose_kernel_config(make(1, 1, 1, 1, 16, 64, 64), nvidia_rtx(), quirks_for(nvidia_rtx()), &tiny).ok());
-  CHECK(tiny.kv_splits == 1);  // too few keys to be worth a second pass
+  KernelConfig small;
+  REQUIRE(choose_kernel_config(make(1, 1, 1, 1, 1000, 64, 64), nvidia_rtx(), quirks_for(nvidia_rtx()), kAutomatic,
+                               &small).ok());
+  CHECK(small.kv_splits == 1);  // two splits would have under 512 keys each
+  // The split count follows the device's size: more compute units, more splits.
+  DeviceCaps big = nvidia_rtx();
+  big.compute_units = 132;
+  KernelConfig wide;
+  REQUIRE(choose_kernel_config(make(1, 32, 8, 1, 32768, 128, 128), big, quirks_for(big), kAutomatic, &wide).ok());
+  CHECK(wide.kv_splits > decode.kv_splits);
 }
 
-TEST_CASE("what a device cannot hold is UNSUPPORTED, naming the limit") {
+TEST_CASE("the largest head dimension runs with shared-memory teams; what a device cannot hold is UNSUPPORTED") {
   KernelConfig c;
-  Status s = choose_kernel_config(make(1, 1, 1, 16, 16, 4096, 4096), mali_g78(), quirks_for(mali_g78()), &c);
+  // D = 4096: more chunks than a subgroup's threads can hold, so teams of up
+  // to 64 threads reduce through shared memory.
+  for (const DeviceCaps& device : {swiftshader(), powervr_ge8320(), nvidia_rtx()}) {
+    CAPTURE(device.name);
+    KernelOverride tiled;
+    tiled.kernel = KernelOverride::Kernel::tiled;
+    REQUIRE(choose_kernel_config(make(1, 1, 1, 16, 16, 4096, 4096), device, quirks_for(device), tiled, &c).ok());
+    CHECK_FALSE(c.subgroups);
+    CHECK(1024 / c.d_split <= 16);
+  }
+  KernelOverride subgroups;
+  subgroups.subgroups = KernelOverride::Choice::yes;
+  Status s = choose_kernel_config(make(1, 1, 1, 16, 16, 4096, 4096), nvidia_rtx(), quirks_for(nvidia_rtx()), subgroups,
+                                  &c);
   CHECK(s.code() == VKATTN_ERROR_UNSUPPORTED);
-  CHECK(s.message().find("maxComputeSharedMemorySize 32768") != std::string::npos);
-  DeviceCaps no16 = mali_g78();
-  no16.storage_16bit = false;
-  s = choose_kernel_config(make(1, 1, 1, 16, 16, 64, 64, VKATTN_DTYPE_F16), no16, quirks_for(no16), &c);
-  CHECK(s.code() == VKATTN_ERROR_UNSUPPORTED);
-  CHECK(s.message().find("storageBuffer16BitAccess") != std::string::npos);
-  s = choose_kernel_config(make(1, 1, 1, int64_t{1} << 30, 16, 64, 64), nvidia_rtx(), quirks_for(nvidia_rtx()), &c);
+  CHECK(s.message().find("head dimension 4096 needs more registers") != std::string::npos);
+  s = choose_kernel_config(make(1, 1, 1, int64_t{1} << 30, 16, 64, 64), nvidia_rtx(), quirks_for(nvidia_rtx()),
+                           kAutomatic, &c);
   CHECK(s.code() == VKATTN_ERROR_UNSUPPORTED);
   CHECK(s.message().find("2^30") != std::string::npos);
+}
+
+TEST_CASE("on GPUs no dispatch is expected to outlast the watchdog budget; CPU-type devices take one dispatch") {
+  // The work of one attention dispatch (its row blocks x the workgroups of
+  // each) against the rate the device is assumed to reach at least.
+  auto dispatch_seconds = [](const Problem& p, const PlanLayout& layout, const DeviceCaps& device) {
+    const KernelConfig& c = layout.config;
+    const uint64_t keys = layout.chunk_keys != 0 ? layout.chunk_keys
+                                                 : static_cast<uint64_t>((p.kv_len + c.kv_splits - 1) / c.kv_splits);
+    const double per_workgroup = 2.0 * c.block_q * static_cast<double>(keys) * static_cast<double>(p.qk_dim + p.v_dim);
+    const double heads = std::min<double>(static_cast<double>(p.kv_heads), layout.heads_per_dispatch);
+    return layout.blocks_per_dispatch * heads * static_cast<double>(p.batch * c.kv_splits) * per_workgroup /
+           dispatch_flops_per_second(device);
+  };
+  const Problem prefill = make(1, 32, 32, 32768, 32768, 128, 128);
+  const Problem decode = make(1, 32, 8, 1, 1 << 17, 128, 128);
+  for (const DeviceCaps& gpu : {mali_g78(), adreno_650(), intel_uhd(), nvidia_rtx(), radeon_rx6800()}) {
+    CAPTURE(gpu.name);
+    PlanLayout layout;
+    REQUIRE(plan_layout(prefill, gpu, quirks_for(gpu), kAutomatic, &layout).ok());
+    CHECK(layout.blocks_per_dispatch < (32768 + layout.config.block_q - 1) / layout.config.block_q);
+    CHECK(dispatch_seconds(prefill, layout, gpu) <= kDispatchBudgetSeconds * 1.0001);
+    // A 128k-key decode: split across workgroups, each within the budget.
+    REQUIRE(plan_layout(decode, gpu, quirks_for(gpu), kAutomatic, &layout).ok());
+    CHECK(layout.config.kv_splits > 1);
+    CHECK(dispatch_seconds(decode, layout, gpu) <= kDispatchBudgetSeconds * 1.0001);
+  }
+  PlanLayout cpu;
+  REQUIRE(plan_layout(prefill, lavapipe(), quirks_for(lavapipe()), kAutomatic, &cpu).ok());
+  CHECK(cpu.blocks_per_dispatch == (32768 + cpu.config.block_q - 1) / cpu.config.block_q);
 }
 
 TEST_CASE("slices keep every binding inside maxStorageBufferRange and cover every head once") {
@@ -360,13 +634,13 @@ TEST_CASE("the pipeline-cache file round-trips and rejects foreign, truncated an
   std::memcpy(payload.data(), header, 16);
   std::memcpy(payload.data() + 16, id.uuid, 16);
   std::string why;
-  REQUIRE(write_pipeline_cache(path, id, payload, &why));
-  CHECK(read_pipeline_cache(path, id, &why) == payload);
+  REQUIRE(write_cache_file(path, CacheKind::pipeline, id, payload, &why));
+  CHECK(read_cache_file(path, CacheKind::pipeline, id, &why) == payload);
   CHECK(why.empty());
 
   CacheIdentity other = id;
   other.driver_version = 43;
-  CHECK(read_pipeline_cache(path, other, &why).empty());
+  CHECK(read_cache_file(path, CacheKind::pipeline, other, &why).empty());
   CHECK(why.find("another device or driver") != std::string::npos);
 
   std::ifstream in(path, std::ios::binary);
@@ -377,17 +651,17 @@ TEST_CASE("the pipeline-cache file round-trips and rejects foreign, truncated an
     out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   };
   rewrite(std::vector<char>(bytes.begin(), bytes.end() - 5));
-  CHECK(read_pipeline_cache(path, id, &why).empty());
+  CHECK(read_cache_file(path, CacheKind::pipeline, id, &why).empty());
   CHECK(why.find("truncated") != std::string::npos);
   std::vector<char> flipped = bytes;
   flipped.back() ^= 1;
   rewrite(flipped);
-  CHECK(read_pipeline_cache(path, id, &why).empty());
+  CHECK(read_cache_file(path, CacheKind::pipeline, id, &why).empty());
   CHECK(why.find("checksum") != std::string::npos);
   rewrite(std::vector<char>(10, 'z'));
-  CHECK(read_pipeline_cache(path, id, &why).empty());
+  CHECK(read_cache_file(path, CacheKind::pipeline, id, &why).empty());
   CHECK(why.find("magic") != std::string::npos);
   std::remove(path.c_str());
-  CHECK(read_pipeline_cache(path, id, &why).empty());
+  CHECK(read_cache_file(path, CacheKind::pipeline, id, &why).empty());
   CHECK(why.empty());  // no file is not an error
 }

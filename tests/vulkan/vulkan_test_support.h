@@ -26,7 +26,7 @@ struct LogCollector {
     if (text.find("[validation]") != std::string::npos) self->validation_messages++;
     if (level <= VKATTN_LOG_WARNING) self->warnings++;
     std::lock_guard<std::mutex> lock(self->mutex);
-    if (self->messages.size() < 20) self->messages.push_back(text);
+    if (self->messages.size() < 200) self->messages.push_back(text);
   }
   std::string first_messages() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -48,6 +48,21 @@ inline std::vector<uint32_t> usable_vulkan_devices() {
     if (info.backend == VKATTN_BACKEND_VULKAN && info.usable) result.push_back(info.index);
   }
   return result;
+}
+
+// The description of Vulkan device `index`.
+inline vkattn_device_info vulkan_device_info(uint32_t index) {
+  uint32_t count = 0;
+  vkattn_enumerate_devices(nullptr, 0, &count);
+  std::vector<vkattn_device_info> infos(count);
+  for (auto& info : infos) vkattn_device_info_init(&info);
+  vkattn_enumerate_devices(infos.data(), count, &count);
+  for (const auto& info : infos) {
+    if (info.backend == VKATTN_BACKEND_VULKAN && info.index == index) return info;
+  }
+  vkattn_device_info none;
+  vkattn_device_info_init(&none);
+  return none;
 }
 
 // Options for a Vulkan context with validation on and logging into `log`.

@@ -1,4 +1,4 @@
-#include "pipeline_cache_file.h"
+#include "cache_file.h"
 
 #include <unistd.h>
 
@@ -12,7 +12,9 @@ namespace vk {
 
 namespace {
 
-const char kMagic[8] = {'V', 'K', 'A', 'T', 'T', 'N', 'P', 'C'};
+const char kPipelineMagic[8] = {'V', 'K', 'A', 'T', 'T', 'N', 'P', 'C'};
+const char kTuningMagic[8] = {'V', 'K', 'A', 'T', 'T', 'N', 'T', 'U'};
+const char* magic_of(CacheKind kind) { return kind == CacheKind::pipeline ? kPipelineMagic : kTuningMagic; }
 constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 4 + 4 + 16 + 8 + 8;
 constexpr uint64_t kMaxPayload = uint64_t{1} << 30;
@@ -42,7 +44,8 @@ uint64_t get64(const uint8_t* p) {
 
 }  // namespace
 
-std::vector<uint8_t> read_pipeline_cache(const std::string& path, const CacheIdentity& id, std::string* why) {
+std::vector<uint8_t> read_cache_file(const std::string& path, CacheKind kind, const CacheIdentity& id,
+                                     std::string* why) {
   why->clear();
   FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return {};  // no cache yet: not a problem
@@ -54,8 +57,9 @@ std::vector<uint8_t> read_pipeline_cache(const std::string& path, const CacheIde
     if (bytes.size() > kMaxPayload + kHeaderBytes) break;
   }
   std::fclose(file);
-  if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, 8) != 0) {
-    *why = "not a vkattn pipeline cache (bad magic or too short)";
+  if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), magic_of(kind), 8) != 0) {
+    *why = kind == CacheKind::pipeline ? "not a vkattn pipeline cache (bad magic or too short)"
+                                       : "not a vkattn tuning cache (bad magic or too short)";
     return {};
   }
   const uint8_t* p = bytes.data() + 8;
@@ -80,18 +84,19 @@ std::vector<uint8_t> read_pipeline_cache(const std::string& path, const CacheIde
     return {};
   }
   // The driver's own VkPipelineCacheHeaderVersionOne must agree as well.
-  if (size < 32 || get32(payload) < 32 || get32(payload) > size || get32(payload + 4) != 1 ||
+  if (kind == CacheKind::pipeline &&
+      (size < 32 || get32(payload) < 32 || get32(payload) > size || get32(payload + 4) != 1 ||
       get32(payload + 8) != id.vendor_id || get32(payload + 12) != id.device_id ||
-      std::memcmp(payload + 16, id.uuid, 16) != 0) {
+      std::memcmp(payload + 16, id.uuid, 16) != 0)) {
     *why = "the driver header inside does not match this device";
     return {};
   }
   return std::vector<uint8_t>(payload, payload + size);
 }
 
-bool write_pipeline_cache(const std::string& path, const CacheIdentity& id, const std::vector<uint8_t>& payload,
-                          std::string* why) {
-  std::vector<uint8_t> bytes(kMagic, kMagic + 8);
+bool write_cache_file(const std::string& path, CacheKind kind, const CacheIdentity& id,
+                      const std::vector<uint8_t>& payload, std::string* why) {
+  std::vector<uint8_t> bytes(magic_of(kind), magic_of(kind) + 8);
   put32(&bytes, kFormatVersion);
   put32(&bytes, id.vendor_id);
   put32(&bytes, id.device_id);

@@ -1,0 +1,53 @@
+#include "suite.h"
+
+#include <cstdio>
+
+namespace vkattn_bench {
+
+namespace {
+
+vkattn_test::CaseSpec spec(int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len, int64_t dim, vkattn_dtype dtype,
+              bool causal) {
+  vkattn_test::CaseSpec s;
+  s.group = "bench";
+  s.q_heads = q_heads;
+  s.kv_heads = kv_heads;
+  s.q_len = q_len;
+  s.kv_len = kv_len;
+  s.qk_dim = s.v_dim = dim;
+  s.dtype = dtype;
+  s.causal = causal ? VKATTN_CAUSAL_BOTTOM_RIGHT : VKATTN_CAUSAL_NONE;
+  s.lse = false;
+  return s;
+}
+
+}  // namespace
+
+std::vector<BenchCase> suite() {
+  std::vector<BenchCase> cases;
+  for (int64_t heads : {8, 32}) {
+    for (int64_t seq : {512, 2048, 8192}) {
+      for (int64_t dim : {64, 128}) {
+        for (bool causal : {false, true}) {
+          char name[96];
+          std::snprintf(name, sizeof(name), "prefill_h%lld_s%lld_d%lld%s_f32", (long long)heads, (long long)seq,
+                        (long long)dim, causal ? "_causal" : "");
+          cases.push_back({name, spec(heads, heads, seq, seq, dim, VKATTN_DTYPE_F32, causal), false});
+        }
+      }
+    }
+  }
+  for (int64_t q_len : {1, 4}) {
+    for (int64_t kv_len : {1024, 4096, 32768}) {
+      char name[96];
+      std::snprintf(name, sizeof(name), "decode_q%lld_kv%lld_h32x8_d128_f16", (long long)q_len, (long long)kv_len);
+      cases.push_back({name, spec(32, 8, q_len, kv_len, 128, VKATTN_DTYPE_F16, true), true});
+    }
+  }
+  cases.push_back({"cross_q77_kv4096_h8_d64_f32", spec(8, 8, 77, 4096, 64, VKATTN_DTYPE_F32, false), false});
+  cases.push_back({"long_s32768_h1_d64_causal_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), false});
+  return cases;
+}
+
+
+}  // namespace vkattn_bench

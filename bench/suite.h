@@ -1,0 +1,22 @@
+// The benchmark suite: one fixed list of problems that vkattn-bench times on
+// every backend and device and that --shader-stats compiles. Scripts filter
+// on the case names (--filter prefill_h8_s2048, --filter decode_q1): they
+// never change.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "conformance.h"
+
+namespace vkattn_bench {
+
+struct BenchCase {
+  std::string name;
+  vkattn_test::CaseSpec spec;
+  bool decode = false;  // report bytes/s of K and V against bandwidth
+};
+
+std::vector<BenchCase> suite();
+
+}  // namespace vkattn_bench

@@ -1,0 +1,79 @@
+// What a Vulkan plan consists of, before any Vulkan object exists: the
+// kernel configuration, the slices, the key chunks, the shader flags and
+// every pipeline (shader variant, specialization constants, subgroup
+// requirements). A pure function of the problem and the device
+// description, so the same layout drives plan creation (vulkan_plan.cpp)
+// and the shader report, which compiles a plan's pipelines on devices that
+// cannot execute anything (vkattn-bench --shader-stats).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "device_caps.h"
+#include "slicing.h"
+#include "vkattn_shaders.h"
+
+namespace vkattn {
+namespace vk {
+
+// Bits of the FLAGS specialization constant (mirrors attention_common.glsl).
+enum ShaderFlags : uint32_t {
+  kFlagAdditiveMask = 1,
+  kFlagBoolMask = 2,
+  kFlagKvLens = 4,
+  kFlagLse = 8,
+  kFlagSplit = 16,
+  kFlagStaged = 32,      // flash_attn.comp: K/V tiles through shared memory
+  kFlagKvVec4 = 64,      // K and V rows start at multiples of 4 elements, head dims multiples of 4
+  kFlagOutVec4 = 128,    // O rows start at multiples of 4 elements, v_dim a multiple of 4
+  kFlagStateIn = 256,    // flash_attn_lanes.comp: resume from the previous key chunk's (O, m, l)
+  kFlagStateOut = 512,   // flash_attn_lanes.comp: write (O, m, l) for the next chunk or the reduce pass
+};
+
+// Specialization constant ids shared by the shaders (each uses some).
+enum SpecConstant : uint32_t {
+  kSpecWorkgroup = 0,
+  kSpecRows = 1,        // tiled: rows per thread; lanes: rows per workgroup
+  kSpecCols = 2,        // tiled: keys per thread per tile; lanes: keys per lane per tile
+  kSpecQkDim = 3,
+  kSpecVDim = 4,
+  kSpecDSplit = 5,      // tiled
+  kSpecColThreads = 6,  // tiled
+  kSpecFlags = 7,
+  kSpecCount = 8,
+};
+
+// One pipeline of a plan.
+struct PipelineSpec {
+  std::string role;                  // "attention", "attention (middle chunks)", "reduce", ...
+  shaders::ShaderId shader = shaders::ShaderId::flash_attn_f32;
+  std::vector<uint32_t> constants;   // specialization constant i has id i
+  bool full_subgroups = false;       // the shader needs whole subgroups
+  uint32_t subgroup_size = 0;        // the subgroup size it needs (0: the driver's choice)
+};
+
+// The three places a key chunk can have in a row's walk over its keys.
+enum ChunkRole { kOnlyOrFirstChunk = 0, kMiddleChunk = 1, kLastChunk = 2 };
+
+struct PlanLayout {
+  KernelConfig config;
+  std::vector<Slice> slices;
+  uint32_t chunk_keys = 0;   // keys per dispatch when long key ranges are chunked (0 = one chunk)
+  uint32_t chunk_count = 1;
+  uint64_t scratch_bytes = 0;  // the (O, m, l) records of split-KV and key chunks, per slice
+  uint32_t blocks_per_dispatch = 1;  // row blocks one attention dispatch covers (maxComputeWorkGroupCount[0], watchdog)
+  uint32_t heads_per_dispatch = UINT32_MAX;  // kv heads of a slice one dispatch covers (watchdog)
+  uint32_t flags = 0;
+  std::vector<PipelineSpec> pipelines;
+  int attention[3] = {-1, -1, -1};  // pipeline index per ChunkRole (-1: the role is not used)
+  int reduce = -1;                  // pipeline index of the split-KV merge, -1 without splits
+};
+
+// UNSUPPORTED (naming the limit) when the problem cannot fit the device.
+Status plan_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks,
+                   const KernelOverride& forced, PlanLayout* out);
+
+}  // namespace vk
+}  // namespace vkattn
