@@ -369,9 +369,14 @@ typedef struct vkattn_mask_layout {
  *     j <= d + window_right when window_right >= 0 (-1 = unbounded);
  *   - the boolean mask, if present, is nonzero at [b, h, i, j];
  *   - the additive mask, if present, is not -inf at [b, h, i, j].
- * Logits are s = scale * q.k + additive_mask (if present), f32 accumulation.
- * A query that sees no key gets an output row of zeros and LSE -inf (never
- * NaN). Values under keys a query does not see never reach its output, even
+ * Logits, in this order: s = scale * q.k (f32 accumulation); when softcap
+ * > 0, s = softcap * tanh(s / softcap); with ALiBi slopes,
+ * s += -alibi_slopes[h] * |d - j| (d as for the window); then
+ * s += additive_mask[b, h, i, j] if present. With sinks, each row's softmax
+ * denominator gains exp(sinks[h] - m), m the maximum over the row's visible
+ * logits and the sink: the sink carries no value, so outputs shrink, and the
+ * LSE includes it. A query that sees no key gets an output row of zeros and
+ * LSE -inf, or LSE = sinks[h] with sinks (never NaN). Values under keys a query does not see never reach its output, even
  * when they are NaN or Inf. NaN or Inf in visible inputs propagate as IEEE
  * arithmetic would (a NaN logit or value makes that row NaN).
  */
@@ -397,7 +402,22 @@ typedef struct vkattn_attention_desc {
   vkattn_tensor_layout q_layout, k_layout, v_layout, out_layout;
   vkattn_tensor_layout lse_layout; /* seq_stride in f32 elements; dim unused */
   vkattn_mask_layout additive_mask_layout, bool_mask_layout;
+  /* Logit soft-capping (Gemma 2): 0 (default) = off; else finite and > 0. */
+  float softcap;
+  /* ALiBi slopes, f32 [q_heads], or NULL (default): no position bias.
+   * Copied at plan creation; finite. vkattn_alibi_slopes() gives the ALiBi
+   * paper's defaults. */
+  const float* alibi_slopes;
+  /* Attention-sink logits (gpt-oss), f32 [q_heads], or NULL (default): no
+   * sink. Copied at plan creation; finite. */
+  const float* sinks;
 } vkattn_attention_desc;
+
+/* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
+ * 2^(-8k/n) for k = 1..n when n is a power of two; otherwise those of the
+ * largest power of two below n, followed by every other slope of twice that
+ * power (Press et al., the reference implementation). heads >= 1. */
+VKATTN_API vkattn_status vkattn_alibi_slopes(int64_t heads, float* slopes);
 
 /* The largest head dimension (qk_dim, v_dim) the descriptor accepts. A backend
  * may support less on a given device and then answers

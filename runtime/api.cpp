@@ -148,6 +148,18 @@ const char* vkattn_version_string(void) {
   return VKATTN_STR(VKATTN_VERSION_MAJOR) "." VKATTN_STR(VKATTN_VERSION_MINOR) "." VKATTN_STR(VKATTN_VERSION_PATCH);
 }
 
+vkattn_status vkattn_alibi_slopes(int64_t heads, float* slopes) {
+  return api_call([&]() -> Status {
+    if (heads < 1 || heads > vkattn::kMaxDimension) {
+      return vkattn::invalid_argument("heads must be from 1 to %lld (got %lld)", (long long)vkattn::kMaxDimension,
+                                      (long long)heads);
+    }
+    if (slopes == nullptr) return vkattn::invalid_argument("slopes is NULL");
+    vkattn::alibi_default_slopes(heads, slopes);
+    return Status();
+  });
+}
+
 const char* vkattn_status_string(vkattn_status status) {
   switch (vkattn::enum_value(status)) {
     case VKATTN_SUCCESS: return "success";

@@ -184,6 +184,27 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
     *flag.target = flag.value == 1;
   }
 
+  if (!std::isfinite(desc.softcap) || desc.softcap < 0.0f) {
+    return invalid_argument("vkattn_attention_desc.softcap must be 0 (off) or finite and > 0 (got %g)",
+                            static_cast<double>(desc.softcap));
+  }
+  p.softcap = desc.softcap;
+  const struct {
+    const char* name;
+    const float* values;
+    std::vector<float>* target;
+  } head_arrays[] = {{"alibi_slopes", desc.alibi_slopes, &p.alibi_slopes}, {"sinks", desc.sinks, &p.sinks}};
+  for (const auto& array : head_arrays) {
+    if (array.values == nullptr) continue;
+    for (int64_t h = 0; h < p.q_heads; ++h) {
+      if (!std::isfinite(array.values[h])) {
+        return invalid_argument("vkattn_attention_desc.%s[%lld] must be finite (got %g)", array.name, (long long)h,
+                                static_cast<double>(array.values[h]));
+      }
+    }
+    array.target->assign(array.values, array.values + p.q_heads);
+  }
+
   VKATTN_RETURN_IF_ERROR(make_tensor_view("q_layout", desc.q_layout, p.batch, p.q_heads, p.q_len, p.qk_dim, &p.q));
   VKATTN_RETURN_IF_ERROR(make_tensor_view("k_layout", desc.k_layout, p.batch, p.kv_heads, p.kv_len, p.qk_dim, &p.k));
   VKATTN_RETURN_IF_ERROR(make_tensor_view("v_layout", desc.v_layout, p.batch, p.kv_heads, p.kv_len, p.v_dim, &p.v));
@@ -218,6 +239,16 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   }
   *out = p;
   return Status();
+}
+
+void alibi_default_slopes(int64_t heads, float* out) {
+  // Press et al.: for n a power of two, slope k (1-based) is 2^(-8k/n). For
+  // other n, the slopes of the largest power of two p below n, then every
+  // other slope of 2p (2^(-8k/2p) for k = 1, 3, 5, ...), n - p of them.
+  int64_t p = 1;
+  while (p * 2 <= heads) p *= 2;
+  for (int64_t k = 1; k <= p; ++k) out[k - 1] = static_cast<float>(std::exp2(-8.0 * k / p));
+  for (int64_t m = 0; m < heads - p; ++m) out[p + m] = static_cast<float>(std::exp2(-4.0 * (2 * m + 1) / p));
 }
 
 uint64_t count_range_visible_pairs(const Problem& p, const int32_t* kv_lens) {

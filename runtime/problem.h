@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "status.h"
 #include "vkattn.h"
@@ -74,6 +75,9 @@ struct Problem {
   bool has_bool_mask = false;
   bool has_kv_lens = false;
   bool has_lse = false;
+  float softcap = 0.0f;             // > 0: logits soft-capped (Gemma 2)
+  std::vector<float> alibi_slopes;  // [q_heads] ALiBi slopes, or empty
+  std::vector<float> sinks;         // [q_heads] attention-sink logits, or empty
 
   TensorView q, k, v, out, lse;
   MaskView additive_mask, bool_mask;
@@ -81,9 +85,13 @@ struct Problem {
   int64_t group() const { return q_heads / kv_heads; }
   size_t element_size() const { return dtype_size(dtype); }
 
+  // The aligned position of query row i when the batch's key length is L:
+  // the key the causal diagonal, the window and ALiBi distances refer to.
+  int64_t diagonal(int64_t i, int64_t L) const { return causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - q_len); }
+
   // Visible key interval of query row i when the batch's key length is L.
   KeyRange key_range(int64_t i, int64_t L) const {
-    const int64_t diagonal = causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - q_len);
+    const int64_t diagonal = this->diagonal(i, L);
     int64_t begin = 0;
     int64_t end = L;
     if (causal != VKATTN_CAUSAL_NONE && diagonal + 1 < end) end = diagonal + 1;
@@ -105,6 +113,9 @@ struct Problem {
 // Validates every field of desc; on success fills *out. Messages name the
 // field ("vkattn_attention_desc.kv_heads (3) must divide q_heads (8)").
 Status make_problem(const vkattn_attention_desc& desc, Problem* out);
+
+// The ALiBi paper's slopes for `heads` heads (>= 1) into out[0..heads).
+void alibi_default_slopes(int64_t heads, float* out);
 
 // Query-key pairs visible through causal/window/length masking alone (the
 // boolean and additive masks are data and are not counted), summed over

@@ -30,6 +30,9 @@ const uint FLAG_KV_VEC4 = 64u;    // K and V rows start at multiples of 4 elemen
 const uint FLAG_O_VEC4 = 128u;    // O rows start at multiples of 4 elements, v_dim a multiple of 4
 const uint FLAG_STATE_IN = 256u;  // flash_attn_lanes.comp: resume from the previous chunk's (O, m, l)
 const uint FLAG_STATE_OUT = 512u; // flash_attn_lanes.comp: write (O, m, l) for the next chunk or the reduce pass
+const uint FLAG_SOFTCAP = 1024u;  // logits soft-capped at P.scaling.y
+const uint FLAG_ALIBI = 2048u;    // ALiBi slopes in head_data[0, q_heads)
+const uint FLAG_SINKS = 4096u;    // sink logits in head_data[q_heads, 2 q_heads)
 
 // Per-slice parameters, written once at plan creation. Every element offset
 // and stride is relative to the binding's window (see runtime/vulkan/), so
@@ -46,7 +49,8 @@ layout(std140, set = 0, binding = 0) uniform Params {
   uvec4 sizes;       // x: batches in slice, y: group (q heads per kv head), z: q_len, w: kv_len
   ivec4 masking;     // x: causal (0 none, 1 bottom-right, 2 top-left), y: window_left, z: window_right (-1 = unbounded), w: first batch of the slice
   uvec4 split;       // x: kv splits, y: keys per split, z: rows per slice (batches * q heads * q_len), w: q heads in slice
-  vec4 scaling;      // x: softmax scale
+  vec4 scaling;      // x: softmax scale, y: softcap (0 = off)
+  uvec4 heads;       // x: first query head of the slice (of all q_heads), y: q_heads
 } P;
 
 // Per dispatch. Long key ranges may be walked in chunks of chunk_keys keys,
@@ -65,6 +69,8 @@ layout(std430, set = 0, binding = 6) readonly buffer AdditiveMask { float amask_
 layout(std430, set = 0, binding = 7) readonly buffer BoolMask { uint bmask_words[]; };  // bytes, read by word
 layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, set = 0, binding = 9) buffer Partials { float partial_data[]; };  // split-KV (O, m, l) per row
+// Per query head (of all q_heads): ALiBi slopes, then sink logits.
+layout(std430, set = 0, binding = 10) readonly buffer HeadConstants { float head_data[]; };
 
 #if STORAGE_F16
 layout(std430, set = 0, binding = 1) readonly buffer QWords { uint q_words[]; };
@@ -141,6 +147,43 @@ float softmax_weight(float s, float m) { return is_negative_inf(s) ? 0.0 : exp(s
 float output_factor(float l) { return is_nan(l) ? NAN_VALUE : (l > 0.0 ? 1.0 / l : 0.0); }
 float row_lse(float m, float l) { return is_nan(l) ? NAN_VALUE : (l > 0.0 ? m + log(l) : NEGATIVE_INF); }
 
+// The logit of a score s = scale * q.k for query head `q_head` (within the
+// slice) at aligned position `diagonal` and key j: soft-capped
+// (cap * tanh(s / cap), computed from exp(-2|x|) so that it cannot
+// overflow; NaN stays NaN, +-inf become +-cap), then ALiBi-biased.
+float shaped_logit(float s, bool softcap, bool alibi, uint q_head, int diagonal, int j) {
+  if (softcap && !is_nan(s)) {
+    const float cap = P.scaling.y;
+    const float x = s / cap;
+    float t = 1.0;  // tanh(|x|); exactly 1 where exp(-2|x|) underflows and for infinities
+    if (!is_nonfinite(x) && abs(x) < 40.0) {
+      const float e = exp(-2.0 * abs(x));
+      t = (1.0 - e) / (1.0 + e);
+    }
+    s = cap * (x < 0.0 ? -t : t);
+  }
+  if (alibi) s -= head_data[P.heads.x + q_head] * float(abs(diagonal - j));
+  return s;
+}
+
+// Adds query head q_head's sink to a finished row (running maximum m, sum
+// l): a new maximum and one more term of the denominator, without a value.
+// Returns the factor the row's unnormalised O must be multiplied by. A row
+// that saw no key (m at the floor, l = 0) gets l = 1 and m = sink; a NaN
+// row stays NaN.
+float add_sink(inout float m, inout float l, uint q_head) {
+  if (is_nan(l)) return 1.0;
+  const float sink = head_data[P.heads.y + P.heads.x + q_head];
+  const float merged = max(m, sink);
+  const float w = exp(m - merged);
+  l = l * w + exp(sink - merged);
+  m = merged;
+  return w;
+}
+
+// The aligned position of query position i (Problem::diagonal).
+int diagonal_of(int i, int L) { return P.masking.x == 2 ? i : i + (L - int(P.sizes.z)); }
+
 // The (O, m, l) record of one query row and key split in the Partials
 // buffer: O (dv floats), m, l, padded to a multiple of 4 floats so that
 // records can be written as vec4s. `head_row` is b * q_heads + q_head
@@ -156,7 +199,7 @@ const float SCORE_FLOOR = -3.402823466e+38;
 // Keys [x, y) that causal, window and length masking leave to query
 // position i when the batch's key length is L. Mirrors Problem::key_range.
 ivec2 key_range(int i, int L) {
-  const int diagonal = P.masking.x == 2 ? i : i + (L - int(P.sizes.z));
+  const int diagonal = diagonal_of(i, L);
   int first = 0;
   int end = L;
   if (P.masking.x != 0) end = min(end, diagonal + 1);

@@ -71,6 +71,9 @@ const bool HAS_ADDITIVE_MASK = (FLAGS & FLAG_ADDITIVE_MASK) != 0u;
 const bool HAS_BOOL_MASK = (FLAGS & FLAG_BOOL_MASK) != 0u;
 const bool HAS_KV_LENS = (FLAGS & FLAG_KV_LENS) != 0u;
 const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
+const bool HAS_SOFTCAP = (FLAGS & FLAG_SOFTCAP) != 0u;
+const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
+const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const bool SPLIT = (FLAGS & FLAG_SPLIT) != 0u;
 const bool STAGED = (FLAGS & FLAG_STAGED) != 0u;
 const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
@@ -128,6 +131,7 @@ float s[ROWS][COLS];       // the tile's scores, then weights
 uint pos_of[ROWS];         // query position of each row
 uint q_head_of[ROWS];
 bool valid[ROWS];          // rows past the last are computed on a copy of it, never stored
+int diagonal_row[ROWS];    // aligned position of each row (ALiBi distances)
 ivec2 range_of[ROWS];      // keys causal, window and length masking leave each row
 uint b;                    // batch within the slice
 uint kv_head;
@@ -322,6 +326,13 @@ void process_tile(int j0, const bool CHECK) {
     [[unroll]] for (uint c = 0u; c < COLS; ++c) s[r][c] *= P.scaling.x;
   }
 #endif
+  if (HAS_SOFTCAP || HAS_ALIBI) {
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+      [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+        s[r][c] = shaped_logit(s[r][c], HAS_SOFTCAP, HAS_ALIBI, q_head_of[r], diagonal_row[r], key[c]);
+      }
+    }
+  }
 
   // The online-softmax step of each row over this thread's keys.
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
@@ -521,6 +532,7 @@ void main() {
     pos_of[r] = row / group;
     q_head_of[r] = kv_head * group + row % group;
     range_of[r] = key_range(int(pos_of[r]), L);
+    diagonal_row[r] = diagonal_of(int(pos_of[r]), L);
     const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
     [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
       vec4 value = vec4(0.0);
@@ -591,7 +603,8 @@ void main() {
         partial_data[record + DV + 1u] = l[r];
       }
     } else {
-      const float factor = output_factor(l[r]);
+      const float sink_factor = HAS_SINKS ? add_sink(m[r], l[r], q_head_of[r]) : 1.0;
+      const float factor = output_factor(l[r]) * sink_factor;
       const uint base = P.o_view.x + b * P.o_view.y + q_head_of[r] * P.o_view.z + pos_of[r] * P.o_view.w;
       [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
         if (k % COL_THREADS != col || chunk_of(k) >= DV4) continue;

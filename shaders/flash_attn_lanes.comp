@@ -49,6 +49,9 @@ const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
 const bool STATE_IN = (FLAGS & FLAG_STATE_IN) != 0u;
 const bool STATE_OUT = (FLAGS & FLAG_STATE_OUT) != 0u;
 const bool O_VEC4 = (FLAGS & FLAG_O_VEC4) != 0u;
+const bool HAS_SOFTCAP = (FLAGS & FLAG_SOFTCAP) != 0u;
+const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
+const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 
 // The records again, four floats at a time (alias of binding 9).
 layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
@@ -119,6 +122,7 @@ void main() {
   uint pos_of[ROWS];
   bool valid[ROWS];
   ivec2 range[ROWS];
+  int diagonal[ROWS];  // aligned position of each row (ALiBi distances)
   uint record[ROWS];
   float q[ROWS][DQK];
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
@@ -127,6 +131,7 @@ void main() {
     pos_of[r] = row / group;
     q_head_of[r] = kv_head * group + row % group;
     range[r] = key_range(int(pos_of[r]), L);
+    diagonal[r] = diagonal_of(int(pos_of[r]), L);
     record[r] = state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV);
     const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
     [[unroll]] for (uint d = 0u; d < DQK; ++d) q[r][d] = q_element(q_base + d) * P.scaling.x;
@@ -186,6 +191,7 @@ void main() {
         const int j = key[c];
         const uint safe_j = uint(min(j, key_end - 1));
         sees[c] = j < key_end && j >= range[r].x && j < range[r].y;
+        if (HAS_SOFTCAP || HAS_ALIBI) s[r][c] = shaped_logit(s[r][c], HAS_SOFTCAP, HAS_ALIBI, q_head_of[r], diagonal[r], j);
         if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(b, q_head_of[r], pos_of[r], safe_j);
         if (HAS_ADDITIVE_MASK) {
           const float add = additive_mask(b, q_head_of[r], pos_of[r], safe_j);
@@ -244,7 +250,8 @@ void main() {
   // that saw no key has l = 0: zeros and LSE -inf, never 0/0.
   const bool store = subgroupElect();
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-    const float scale = STATE_OUT ? 1.0 : output_factor(l[r]);
+    const float sink_factor = HAS_SINKS && !STATE_OUT ? add_sink(m[r], l[r], q_head_of[r]) : 1.0;
+    const float scale = STATE_OUT ? 1.0 : output_factor(l[r]) * sink_factor;
     [[unroll]] for (uint d = 0u; d < DV; ++d) o[r][d] *= scale;
     if (!(store && valid[r])) continue;
     if (STATE_OUT) {

@@ -13,11 +13,13 @@ layout(constant_id = 0) const uint WG = 64;
 layout(constant_id = 4) const uint DV = 64;
 layout(constant_id = 7) const uint FLAGS = 0;
 const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
+const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const uint MAX_SPLITS = 64u;  // kernel_config.cpp never chooses more
 
 shared float split_weight[MAX_SPLITS];
 shared float merged_max;
 shared float merged_sum;
+shared float sink_factor;
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
@@ -37,6 +39,8 @@ void main() {
       split_weight[s] = w;
       l += partial_data[record + DV + 1u] * w;
     }
+    // The sink joins the merged row (its q head: row / q_len % q heads in slice).
+    sink_factor = HAS_SINKS ? add_sink(m, l, (row / P.sizes.z) % P.split.w) : 1.0;
     merged_max = m;
     merged_sum = l;
   }
@@ -47,7 +51,7 @@ void main() {
   const uint q_head = (row / q_len) % P.split.w;
   const uint b = row / q_len / P.split.w;
   const float sum = merged_sum;
-  const float inverse = output_factor(sum);
+  const float inverse = output_factor(sum) * sink_factor;
   const uint base = P.o_view.x + b * P.o_view.y + q_head * P.o_view.z + i * P.o_view.w;
   for (uint d = tid; d < DV; d += WG) {
     float acc = 0.0;

@@ -218,8 +218,9 @@ void AttentionKernel::merge_entry(void* opaque, size_t unit) {
 
 namespace {
 
-// Hides the scores of row `i` (block columns [j0, j0 + n)) that the
-// range, boolean or additive masks hide, and adds the additive mask.
+// Turns the scores scale * q.k of row `i` (block columns [j0, j0 + n))
+// into its logits: soft-capped, ALiBi-biased, additive mask added; and
+// hides those the range, boolean or additive masks hide.
 void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64_t i, int64_t L, int64_t j0,
                  int64_t n, float* scores) {
   const float hidden = -std::numeric_limits<float>::infinity();
@@ -228,6 +229,18 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
   const int64_t last = std::clamp<int64_t>(range.end - j0, first, n);
   for (int64_t c = 0; c < first; ++c) scores[c] = hidden;
   for (int64_t c = last; c < n; ++c) scores[c] = hidden;
+  if (p.softcap > 0.0f) {
+    const float cap = p.softcap, inverse = 1.0f / p.softcap;
+    for (int64_t c = first; c < last; ++c) scores[c] = cap * std::tanh(scores[c] * inverse);
+  }
+  if (!p.alibi_slopes.empty()) {
+    const float slope = p.alibi_slopes[static_cast<size_t>(h)];
+    const int64_t d = p.diagonal(i, L);
+    for (int64_t c = first; c < last; ++c) {
+      const int64_t distance = d >= j0 + c ? d - (j0 + c) : j0 + c - d;
+      scores[c] -= slope * static_cast<float>(distance);
+    }
+  }
   if (p.has_bool_mask) {
     const uint8_t* mask = t.bool_mask + p.bool_mask.row(b, h, i) + static_cast<uint64_t>(j0) * p.bool_mask.col_stride;
     const uint64_t stride = p.bool_mask.col_stride;
@@ -408,10 +421,21 @@ void AttentionKernel::store_output_row(const Tensors& t, int64_t b, int64_t h, i
                                        float max, float sum) const {
   const Problem& p = problem_;
   const size_t element = p.element_size();
+  float factor = 1.0f;  // scales acc on top of 1 / sum
+  if (!p.sinks.empty()) {
+    // The sink joins the softmax without a value: a new maximum, and its
+    // weight in the denominator. A row that saw no key (max at the floor)
+    // then has sum 1 and LSE = sink.
+    const float sink = p.sinks[static_cast<size_t>(h)];
+    const float merged = std::max(max, sink);
+    factor = std::exp(max - merged);
+    sum = sum * factor + std::exp(sink - merged);
+    max = merged;
+  }
   // A row that saw no key has sum 0: zeros and LSE -inf, never 0/0. A NaN
   // sum (NaN logits or values) makes the whole row NaN.
   const bool saw_keys = sum > 0.0f || sum != sum;
-  ops_.store_row(acc, p.v_dim, saw_keys ? 1.0f / sum : 0.0f, p.dtype, t.out + p.out.row(b, h, i) * element);
+  ops_.store_row(acc, p.v_dim, saw_keys ? factor / sum : 0.0f, p.dtype, t.out + p.out.row(b, h, i) * element);
   if (t.lse != nullptr) {
     t.lse[p.lse.row(b, h, i)] = saw_keys ? max + std::log(sum) : -std::numeric_limits<float>::infinity();
   }

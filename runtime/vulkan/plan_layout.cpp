@@ -111,6 +111,9 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   if (p.has_bool_mask) flags |= kFlagBoolMask;
   if (p.has_kv_lens) flags |= kFlagKvLens;
   if (p.has_lse) flags |= kFlagLse;
+  if (p.softcap > 0.0f) flags |= kFlagSoftcap;
+  if (!p.alibi_slopes.empty()) flags |= kFlagAlibi;
+  if (!p.sinks.empty()) flags |= kFlagSinks;
   if (config.kv_splits > 1) flags |= kFlagSplit;
   if (!lanes && config.staged) flags |= kFlagStaged;
   bool kv_vec4 = true;

@@ -30,6 +30,9 @@ enum ShaderFlags : uint32_t {
   kFlagOutVec4 = 128,    // O rows start at multiples of 4 elements, v_dim a multiple of 4
   kFlagStateIn = 256,    // flash_attn_lanes.comp: resume from the previous key chunk's (O, m, l)
   kFlagStateOut = 512,   // flash_attn_lanes.comp: write (O, m, l) for the next chunk or the reduce pass
+  kFlagSoftcap = 1024,   // logits soft-capped
+  kFlagAlibi = 2048,     // ALiBi slopes in the head constants
+  kFlagSinks = 4096,     // sink logits in the head constants
 };
 
 // Specialization constant ids shared by the shaders (each uses some).

@@ -30,7 +30,8 @@ enum Binding : uint32_t {
   kBindingBoolMask = 7,
   kBindingKvLens = 8,
   kBindingPartials = 9,
-  kBindingCount = 10,
+  kBindingHeadConstants = 10,  // per query head: ALiBi slopes, sink logits
+  kBindingCount = 11,
 };
 
 struct Window {

@@ -293,6 +293,9 @@ std::string tuning_class(const Problem& p, uint32_t layout_flags) {
   if (layout_flags & kFlagBoolMask) key += ".bmask";
   if (layout_flags & kFlagKvLens) key += ".lens";
   if (layout_flags & kFlagLse) key += ".lse";
+  if (layout_flags & kFlagSoftcap) key += ".softcap";
+  if (layout_flags & kFlagAlibi) key += ".alibi";
+  if (layout_flags & kFlagSinks) key += ".sinks";
   if (layout_flags & kFlagKvVec4) key += ".kvvec4";
   if (layout_flags & kFlagOutVec4) key += ".ovec4";
   return key;

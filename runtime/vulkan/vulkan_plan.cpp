@@ -30,8 +30,9 @@ struct ShaderParams {
   int32_t masking[4];
   uint32_t split[4];
   float scaling[4];
+  uint32_t heads[4];
 };
-static_assert(sizeof(ShaderParams) == 192, "std140 layout of Params");
+static_assert(sizeof(ShaderParams) == 208, "std140 layout of Params");
 
 // Mirrors the Dispatch push-constant block in shaders/attention_common.glsl.
 struct DispatchConstants {
@@ -80,6 +81,7 @@ class VulkanPlan final : public DevicePlan {
   std::unique_ptr<VulkanBuffer> params_;
   std::unique_ptr<VulkanBuffer> kv_lens_;
   std::unique_ptr<VulkanBuffer> partials_;
+  std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes then sinks, [q_heads] each (when used)
   uint64_t params_stride_ = 0;
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   std::vector<VkDescriptorSet> sets_;
@@ -143,11 +145,24 @@ Status VulkanPlan::initialize() {
     params.split[2] = static_cast<uint32_t>(rows_in_slice(slice));
     params.split[3] = static_cast<uint32_t>((slice.kv_head_end - slice.kv_head_begin) * group);
     params.scaling[0] = p_.scale;
+    params.scaling[1] = p_.softcap;
+    params.heads[0] = static_cast<uint32_t>(slice.kv_head_begin * group);
+    params.heads[1] = static_cast<uint32_t>(p_.q_heads);
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
   if (p_.has_kv_lens) {
     VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 4, true, &kv_lens_));
+  }
+  if (!p_.alibi_slopes.empty() || !p_.sinks.empty()) {
+    // q_heads < 2^30 (kernel_config), so 8 * q_heads bytes cannot overflow.
+    const size_t heads = static_cast<size_t>(p_.q_heads);
+    std::vector<float> constants(2 * heads, 0.0f);
+    std::copy(p_.alibi_slopes.begin(), p_.alibi_slopes.end(), constants.begin());
+    std::copy(p_.sinks.begin(), p_.sinks.end(), constants.begin() + static_cast<std::ptrdiff_t>(heads));
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(constants.size() * 4, true, &head_constants_));
+    std::memcpy(head_constants_->mapped(), constants.data(), constants.size() * 4);
+    VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, constants.size() * 4));
   }
 
   const uint32_t sets = static_cast<uint32_t>(layout_.slices.size());
@@ -183,7 +198,7 @@ Status VulkanPlan::initialize() {
 
 Status VulkanPlan::update_descriptors(const ExecArgs& args) {
   DeviceBuffer* const tensors[kBindingCount] = {nullptr,   args.q,   args.k,   args.v, args.out, args.lse,
-                                                args.additive_mask, args.bool_mask, nullptr, nullptr};
+                                                args.additive_mask, args.bool_mask, nullptr, nullptr, nullptr};
   for (size_t s = 0; s < layout_.slices.size(); ++s) {
     const Slice& slice = layout_.slices[s];
     VkDescriptorBufferInfo infos[kBindingCount];
@@ -194,6 +209,8 @@ Status VulkanPlan::update_descriptors(const ExecArgs& args) {
         info = {params_->handle(), s * params_stride_, sizeof(ShaderParams)};
       } else if (b == kBindingKvLens && kv_lens_ != nullptr) {
         info = {kv_lens_->handle(), 0, VK_WHOLE_SIZE};
+      } else if (b == kBindingHeadConstants && head_constants_ != nullptr) {
+        info = {head_constants_->handle(), 0, VK_WHOLE_SIZE};
       } else if (b == kBindingPartials && partials_ != nullptr) {
         info = {partials_->handle(), 0, slice.windows[b].range};
       } else if (tensors[b] != nullptr) {
@@ -344,7 +361,8 @@ PlanInfo VulkanPlan::info() const {
     if (config_.kv_splits > 1) dispatches += ceil_div(rows_in_slice(slice), uint64_t{max_x});
   }
   info.dispatches = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, dispatches));
-  info.workspace_bytes = params_->size() + (kv_lens_ ? kv_lens_->size() : 0) + (partials_ ? partials_->size() : 0);
+  info.workspace_bytes = params_->size() + (kv_lens_ ? kv_lens_->size() : 0) + (partials_ ? partials_->size() : 0) +
+                         (head_constants_ ? head_constants_->size() : 0);
   return info;
 }
 

@@ -36,6 +36,7 @@ const char kUsage[] =
     "                  [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]\n"
     "                  [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
     "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
+    "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -61,6 +62,10 @@ struct Options {
   int repeat = 1;
   bool json = false;
   bool list_devices = false;
+  float softcap = 0.0f;
+  bool alibi = false;         // the ALiBi paper's default slopes
+  std::string alibi_slopes;   // or f32 [Hq] slopes from a file
+  std::string sinks;          // f32 [Hq] sink logits
   bool tune = false;          // VKATTN_PLAN_TUNE
   std::string tuning_cache;   // vkattn_context_options.tuning_cache_path
 };
@@ -144,6 +149,20 @@ Options parse_args(int argc, char** argv) {
       o.repeat = static_cast<int>(n);
     } else if (arg == "--json" && !has_value) {
       o.json = true;
+    } else if (arg == "--softcap") {
+      const std::string text = take();
+      char* end = nullptr;
+      const float c = std::strtof(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !std::isfinite(c) || c <= 0.0f) {
+        throw usage_error("--softcap needs a finite number > 0, not '" + text + "'");
+      }
+      o.softcap = c;
+    } else if (arg == "--alibi" && !has_value) {
+      o.alibi = true;
+    } else if (arg == "--alibi-slopes") {
+      o.alibi_slopes = take();
+    } else if (arg == "--sinks") {
+      o.sinks = take();
     } else if (arg == "--tune" && !has_value) {
       o.tune = true;
     } else if (arg == "--tuning-cache") {
@@ -159,6 +178,7 @@ Options parse_args(int argc, char** argv) {
     }
   }
   if (o.list_devices) return o;
+  if (o.alibi && !o.alibi_slopes.empty()) throw usage_error("--alibi and --alibi-slopes exclude each other");
   if (!have_q || !have_k || !have_v || !have_out) throw usage_error("--q, --k, --v and --out are required");
   return o;
 }
@@ -328,6 +348,28 @@ int run(const Options& o) {
   desc.window_left = o.window_left;
   desc.window_right = o.window_right;
   desc.has_lse = o.lse.empty() ? 0 : 1;
+  desc.softcap = o.softcap;
+  // Per-head f32 arrays: [Hq] float32 (or float16) files.
+  auto load_heads = [&](const std::string& path, const char* flag) {
+    const NpyArray array = load(path, flag);
+    if (array.shape.size() != 1 || array.shape[0] != desc.q_heads ||
+        (array.type != NpyType::kFloat32 && array.type != NpyType::kFloat16)) {
+      throw input_error(std::string(flag) + " must be a float32 array of shape [" + std::to_string(desc.q_heads) +
+                        "], not " + vkattn_samples::npy_type_name(array.type) + " " + shape_text(array.shape));
+    }
+    const std::vector<uint8_t> bytes = to_device(array, flag, VKATTN_DTYPE_F32);
+    std::vector<float> values(static_cast<size_t>(desc.q_heads));
+    std::memcpy(values.data(), bytes.data(), bytes.size());
+    return values;
+  };
+  if (o.alibi) {
+    pairs.alibi_slopes.resize(static_cast<size_t>(desc.q_heads));
+    check(vkattn_alibi_slopes(desc.q_heads, pairs.alibi_slopes.data()), "vkattn_alibi_slopes");
+  } else if (!o.alibi_slopes.empty()) {
+    pairs.alibi_slopes = load_heads(o.alibi_slopes, "--alibi-slopes");
+  }
+  if (!o.sinks.empty()) pairs.sinks = load_heads(o.sinks, "--sinks");
+  pairs.point_desc();
   vkattn_attention_desc_set_dense_layouts(&desc);
 
   NpyArray mask;

@@ -126,6 +126,38 @@ with tempfile.TemporaryDirectory() as tmp:
         o_ref, _ = reference(q, k, v, scale, np.isfinite(a32), a32)
         expect(np.abs(np.load(path("oa.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(), "additive mask output")
 
+    # 3b. Soft-capping, ALiBi (the paper's default slopes for 8 heads: 2^-1 .. 2^-8) and sinks, causal.
+    sinks = rng.uniform(-1.0, 3.0, Hq).astype(np.float32)
+    np.save(path("sinks.npy"), sinks)
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("os.npy"),
+            "--lse", path("lses.npy"), "--causal", "--softcap", "2.5", "--alibi", "--sinks", path("sinks.npy"))
+    expect(r.returncode == 0, "softcap+alibi+sinks run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        group = Hq // Hkv
+        kk = np.repeat(k.astype(np.float64), group, axis=1)
+        vv = np.repeat(v.astype(np.float64), group, axis=1)
+        s = np.einsum("bhid,bhjd->bhij", q.astype(np.float64), kk) * scale
+        s = 2.5 * np.tanh(s / 2.5)
+        slopes = 2.0 ** -np.arange(1, Hq + 1)
+        diagonal = i + (Skv - Sq)
+        s = s - slopes[None, :, None, None] * np.abs(diagonal - j)[None, None]
+        s = np.where((j <= diagonal)[None, None], s, -np.inf)
+        sink = sinks.astype(np.float64)[None, :, None, None]
+        m = np.maximum(s.max(axis=-1, keepdims=True), sink)
+        p = np.exp(s - m)
+        l = p.sum(axis=-1, keepdims=True) + np.exp(sink - m)
+        o_ref = np.einsum("bhij,bhjd->bhid", p, vv) / l
+        lse_ref = (m + np.log(l))[..., 0]
+        expect(np.abs(np.load(path("os.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(),
+               "softcap+alibi+sinks output matches float64 reference")
+        expect(np.abs(np.load(path("lses.npy")) - lse_ref).max() <= 1e-5 * np.abs(lse_ref).max(),
+               "softcap+alibi+sinks LSE includes the sink")
+    np.save(path("sinks_bad.npy"), np.zeros(Hq + 1, np.float32))
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("ob.npy"),
+            "--sinks", path("sinks_bad.npy"))
+    expect(r.returncode != 0 and "--sinks" in r.stderr and not os.path.exists(path("ob.npy")),
+           "a sinks array of the wrong length is refused by name: " + r.stderr)
+
     # 4. Bad inputs: message naming the problem, non-zero exit, no output file.
     np.save(path("k_heads3.npy"), np.zeros((B, 3, Skv, D), np.float32))
     np.save(path("v_heads3.npy"), np.zeros((B, 3, Skv, Dv), np.float32))

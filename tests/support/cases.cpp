@@ -312,6 +312,51 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(masked);
   }
 
+  // The logit pipeline: soft-capping, ALiBi position bias and attention
+  // sinks, alone and together, with the masks and layouts around them.
+  {
+    auto sinks_for = [](int64_t heads, float base) {
+      std::vector<float> sinks;
+      for (int64_t h = 0; h < heads; ++h) sinks.push_back(base - 0.5f * static_cast<float>(h % 6));
+      return sinks;
+    };
+    for (vkattn_dtype dtype : kDtypes) {
+      CaseSpec capped = make_case("logits", 1, 4, 2, 33, 70, 64, 64, dtype);
+      capped.softcap = 5.0f;
+      capped.logit_target = 40.0;  // most logits beyond the cap
+      cases.push_back(capped);
+      CaseSpec alibi = make_case("logits", 1, 5, 5, 37, 1031, 32, 32, dtype);  // 5 heads: not a power of two
+      alibi.alibi_slopes = paper_alibi_slopes(5);
+      alibi.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+      cases.push_back(alibi);
+      CaseSpec sinks = make_case("logits", 2, 4, 2, 19, 257, 64, 48, dtype);
+      sinks.sinks = sinks_for(4, 1.5f);
+      cases.push_back(sinks);
+      CaseSpec empty = make_case("logits", 2, 4, 4, 9, 40, 32, 32, dtype);
+      empty.sinks = sinks_for(4, 0.5f);
+      empty.empty_rows = true;  // rows with no key: zeros, LSE = sink
+      empty.bool_mask = MaskShape::kDense;
+      cases.push_back(empty);
+      CaseSpec decode = make_case("logits", 1, 8, 2, 1, 4099, 128, 128, dtype);  // split keys
+      decode.sinks = sinks_for(8, 6.0f);  // the sink dominates: outputs shrink
+      decode.alibi_slopes = paper_alibi_slopes(8);
+      decode.softcap = 30.0f;
+      cases.push_back(decode);
+      CaseSpec all = make_case("logits", 2, 6, 2, 45, 300, 80, 64, dtype);
+      all.softcap = 8.0f;
+      all.logit_target = 20.0;
+      all.alibi_slopes = paper_alibi_slopes(6);
+      all.sinks = sinks_for(6, 1.0f);
+      all.causal = VKATTN_CAUSAL_TOP_LEFT;
+      all.window_left = 64;
+      all.window_right = 4;
+      all.additive_mask = MaskShape::kPerBatch;
+      all.kv_lens = true;
+      all.layout = Layout::kBshd;
+      cases.push_back(all);
+    }
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

@@ -157,6 +157,26 @@ std::string describe_failure(const char* call, vkattn_status status) {
 
 }  // namespace
 
+std::vector<float> paper_alibi_slopes(int64_t heads) {
+  // Press et al., "Train Short, Test Long", reference implementation:
+  // a power of two n gets start^1 .. start^n with start = 2^(-8/n); other n
+  // get the slopes of the closest power of two below, then every other
+  // slope of twice that power.
+  auto power_of_two = [](int64_t n) {
+    std::vector<float> slopes;
+    const double start = std::pow(2.0, -std::pow(2.0, -(std::log2(static_cast<double>(n)) - 3.0)));
+    for (int64_t k = 0; k < n; ++k) slopes.push_back(static_cast<float>(std::pow(start, static_cast<double>(k + 1))));
+    return slopes;
+  };
+  int64_t closest = 1;
+  while (closest * 2 <= heads) closest *= 2;
+  std::vector<float> slopes = power_of_two(closest);
+  if (closest == heads) return slopes;
+  const std::vector<float> doubled = power_of_two(2 * closest);
+  for (int64_t k = 0; static_cast<int64_t>(slopes.size()) < heads; k += 2) slopes.push_back(doubled[static_cast<size_t>(k)]);
+  return slopes;
+}
+
 std::string CaseSpec::name() const {
   std::string n = group + "/b" + std::to_string(batch) + "_h" + std::to_string(q_heads) + "x" +
                   std::to_string(kv_heads) + "_q" + std::to_string(q_len) + "_k" + std::to_string(kv_len) + "_d" +
@@ -177,6 +197,9 @@ std::string CaseSpec::name() const {
   if (empty_rows) n += "_emptyrows";
   if (plant_nan) n += "_nan";
   if (runs > 1) n += "_runs" + std::to_string(runs);
+  if (softcap > 0.0f) n += "_softcap" + std::to_string(static_cast<long long>(softcap));
+  if (!alibi_slopes.empty()) n += "_alibi";
+  if (!sinks.empty()) n += "_sinks";
   return n;
 }
 
@@ -199,6 +222,9 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
   d.has_bool_mask = s.bool_mask != MaskShape::kNone;
   d.has_kv_lens = s.kv_lens;
   d.has_lse = s.lse;
+  d.softcap = s.softcap;
+  d.alibi_slopes = s.alibi_slopes.empty() ? nullptr : s.alibi_slopes.data();
+  d.sinks = s.sinks.empty() ? nullptr : s.sinks.data();
   vkattn_attention_desc_set_dense_layouts(&d);
   switch (s.layout) {
     case Layout::kBhsd: break;
@@ -241,6 +267,9 @@ HostInputs make_inputs(const CaseSpec& s) {
   Rng rng(hash_name(s.name()));
   HostInputs in;
   in.desc = make_desc(s);
+  in.alibi_slopes = s.alibi_slopes;
+  in.sinks = s.sinks;
+  in.point_desc();
   const vkattn_attention_desc& d = in.desc;
 
   // Tensor data: uniform in [-1, 1], rounded to the storage dtype; elements

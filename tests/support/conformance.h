@@ -51,6 +51,9 @@ struct CaseSpec {
   bool empty_rows = false;       // make some query rows see no key at all
   bool plant_nan = false;        // NaN in every K/V slot that no query of its group sees
   int runs = 1;                  // > 1: every run must be bitwise identical to the first
+  float softcap = 0.0f;          // > 0: logit soft-capping
+  std::vector<float> alibi_slopes;  // [q_heads] or empty
+  std::vector<float> sinks;         // [q_heads] or empty
 
   std::string name() const;
 };
@@ -75,8 +78,13 @@ struct CaseResult {
   std::string kernel;        // vkattn_plan_info.kernel of the plan that ran
 };
 
-// The descriptor of a case (sizes, masks, layouts), without any data.
+// The descriptor of a case (sizes, masks, layouts), without any data. Its
+// alibi_slopes and sinks point into `spec`, which must outlive it.
 vkattn_attention_desc make_desc(const CaseSpec& spec);
+
+// The ALiBi paper's slopes for `heads` heads, written from the paper (the
+// tests' own copy, independent of vkattn_alibi_slopes).
+std::vector<float> paper_alibi_slopes(int64_t heads);
 
 // Builds the inputs of a case (fixed seed from its name).
 HostInputs make_inputs(const CaseSpec& spec);

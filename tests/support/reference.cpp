@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 namespace vkattn_test {
@@ -73,6 +74,11 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
       magnitude += std::fabs(static_cast<double>(q[c]) * static_cast<double>(k[c]));
     }
     double logit = scale * dot;
+    if (d.softcap > 0.0f) logit = d.softcap * std::tanh(logit / d.softcap);
+    if (!in.alibi_slopes.empty()) {
+      const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (key_length(in, b) - d.q_len);
+      logit -= static_cast<double>(in.alibi_slopes[static_cast<size_t>(h)]) * static_cast<double>(std::llabs(diagonal - j));
+    }
     if (d.has_additive_mask) logit += in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
     logits[j] = logit;
     if (std::isnan(logit)) any_nan = true;
@@ -82,10 +88,14 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   stats->visible_pairs += static_cast<uint64_t>(count);
   stats->max_row_keys = std::max(stats->max_row_keys, count);
   for (int64_t c = 0; c < d.v_dim; ++c) out[c] = 0.0;
+  // A sink is one more logit in the softmax, without a value.
+  const bool has_sink = !in.sinks.empty();
+  const double sink = has_sink ? in.sinks[static_cast<size_t>(h)] : 0.0;
   if (count == 0) {
-    *lse = -std::numeric_limits<double>::infinity();  // out stays zero
+    *lse = has_sink ? sink : -std::numeric_limits<double>::infinity();  // out stays zero
     return;
   }
+  if (has_sink && sink > max_logit) max_logit = sink;
   if (any_nan) max_logit = std::numeric_limits<double>::quiet_NaN();
   double sum = 0.0;
   for (int64_t j = 0; j < d.kv_len; ++j) {
@@ -100,6 +110,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
       stats->max_abs_v = std::fmax(stats->max_abs_v, std::fabs(static_cast<double>(v[c])));
     }
   }
+  if (has_sink) sum += std::exp(sink - max_logit);
   for (int64_t c = 0; c < d.v_dim; ++c) out[c] /= sum;
   *lse = max_logit + std::log(sum);
 }

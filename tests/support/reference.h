@@ -20,6 +20,29 @@ struct HostInputs {
   std::vector<float> additive_mask;
   std::vector<uint8_t> bool_mask;
   std::vector<int32_t> kv_lens;
+  // What desc.alibi_slopes and desc.sinks point into (empty: NULL); copies
+  // point into their own.
+  std::vector<float> alibi_slopes, sinks;
+
+  HostInputs() = default;
+  HostInputs(const HostInputs& other) { *this = other; }
+  HostInputs& operator=(const HostInputs& other) {
+    desc = other.desc;
+    q = other.q, k = other.k, v = other.v;
+    additive_mask = other.additive_mask;
+    bool_mask = other.bool_mask;
+    kv_lens = other.kv_lens;
+    alibi_slopes = other.alibi_slopes;
+    sinks = other.sinks;
+    point_desc();
+    return *this;
+  }
+  HostInputs(HostInputs&&) = default;  // moved vectors keep their storage
+  HostInputs& operator=(HostInputs&&) = default;
+  void point_desc() {
+    desc.alibi_slopes = alibi_slopes.empty() ? nullptr : alibi_slopes.data();
+    desc.sinks = sinks.empty() ? nullptr : sinks.data();
+  }
 };
 
 // Dense results: out [B, Hq, Sq, Dv], lse [B, Hq, Sq] (natural log).

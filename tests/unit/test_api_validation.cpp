@@ -2,11 +2,14 @@
 // INVALID_ARGUMENT and a message that names it.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <string>
 #include <limits>
 #include <vector>
 
 #include "api_helpers.h"
+#include "conformance.h"
 #include "vkattn.h"
 
 using namespace vkattn_test;
@@ -49,6 +52,39 @@ TEST_CASE("plan creation rejects each invalid descriptor field by name") {
   d = small_desc(); d.window_right = -9; expect_rejected(context, d, "window_right");
   d = small_desc(); d.has_additive_mask = 2; expect_rejected(context, d, "has_additive_mask");
   d = small_desc(); d.has_lse = 7; expect_rejected(context, d, "has_lse");
+  d = small_desc(); d.softcap = -1.0f; expect_rejected(context, d, "softcap");
+  d = small_desc(); d.softcap = std::numeric_limits<float>::quiet_NaN(); expect_rejected(context, d, "softcap");
+  d = small_desc(); d.softcap = std::numeric_limits<float>::infinity(); expect_rejected(context, d, "softcap");
+  std::vector<float> heads(static_cast<size_t>(small_desc().q_heads), 0.25f);
+  heads.back() = std::numeric_limits<float>::quiet_NaN();
+  const std::string last = "[" + std::to_string(heads.size() - 1) + "]";
+  d = small_desc(); d.alibi_slopes = heads.data(); expect_rejected(context, d, ("alibi_slopes" + last).c_str());
+  heads.back() = -std::numeric_limits<float>::infinity();
+  d = small_desc(); d.sinks = heads.data(); expect_rejected(context, d, ("sinks" + last).c_str());
+}
+
+TEST_CASE("vkattn_alibi_slopes gives the ALiBi paper's slopes bit for bit, and checks its arguments") {
+  // Powers of two: 2^(-8k/n) exactly.
+  float eight[8];
+  REQUIRE(vkattn_alibi_slopes(8, eight) == VKATTN_SUCCESS);
+  for (int k = 0; k < 8; ++k) CHECK(eight[k] == std::ldexp(1.0f, -(k + 1)));
+  // Six heads: the slopes of four (2^-2, 2^-4, 2^-6, 2^-8), then every
+  // other slope of eight (2^-1, 2^-3).
+  float six[6];
+  REQUIRE(vkattn_alibi_slopes(6, six) == VKATTN_SUCCESS);
+  const float expected_six[6] = {0.25f, 0.0625f, 0.015625f, 0.00390625f, 0.5f, 0.125f};
+  for (int k = 0; k < 6; ++k) CHECK(six[k] == expected_six[k]);
+  // Every head count up to 128 against the tests' own transcription of the
+  // paper's reference code.
+  for (int64_t n = 1; n <= 128; ++n) {
+    CAPTURE(n);
+    std::vector<float> slopes(static_cast<size_t>(n));
+    REQUIRE(vkattn_alibi_slopes(n, slopes.data()) == VKATTN_SUCCESS);
+    CHECK(slopes == paper_alibi_slopes(n));
+  }
+  float one;
+  CHECK_STATUS_MENTIONS(vkattn_alibi_slopes(0, &one), VKATTN_ERROR_INVALID_ARGUMENT, "heads");
+  CHECK_STATUS_MENTIONS(vkattn_alibi_slopes(4, nullptr), VKATTN_ERROR_INVALID_ARGUMENT, "slopes");
 }
 
 TEST_CASE("layouts that overlap, go negative or overflow are rejected by name") {
