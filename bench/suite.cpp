@@ -32,7 +32,7 @@ std::vector<BenchCase> suite() {
           char name[96];
           std::snprintf(name, sizeof(name), "prefill_h%lld_s%lld_d%lld%s_f32", (long long)heads, (long long)seq,
                         (long long)dim, causal ? "_causal" : "");
-          cases.push_back({name, spec(heads, heads, seq, seq, dim, VKATTN_DTYPE_F32, causal), false});
+          cases.push_back({name, spec(heads, heads, seq, seq, dim, VKATTN_DTYPE_F32, causal), false, ""});
         }
       }
     }
@@ -41,11 +41,36 @@ std::vector<BenchCase> suite() {
     for (int64_t kv_len : {1024, 4096, 32768}) {
       char name[96];
       std::snprintf(name, sizeof(name), "decode_q%lld_kv%lld_h32x8_d128_f16", (long long)q_len, (long long)kv_len);
-      cases.push_back({name, spec(32, 8, q_len, kv_len, 128, VKATTN_DTYPE_F16, true), true});
+      cases.push_back({name, spec(32, 8, q_len, kv_len, 128, VKATTN_DTYPE_F16, true), true, ""});
     }
   }
-  cases.push_back({"cross_q77_kv4096_h8_d64_f32", spec(8, 8, 77, 4096, 64, VKATTN_DTYPE_F32, false), false});
-  cases.push_back({"long_s32768_h1_d64_causal_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), false});
+  // The same decodes over a llama.cpp-quantized KV cache (Q and O f16),
+  // each reported against its f16 row.
+  for (int64_t q_len : {1, 4}) {
+    for (int64_t kv_len : {4096, 32768}) {
+      for (vkattn_dtype type : {VKATTN_DTYPE_Q8_0, VKATTN_DTYPE_Q4_0}) {
+        char name[96], f16_name[96];
+        std::snprintf(name, sizeof(name), "decode_q%lld_kv%lld_h32x8_d128_%s", (long long)q_len, (long long)kv_len,
+                      type == VKATTN_DTYPE_Q8_0 ? "q8_0" : "q4_0");
+        std::snprintf(f16_name, sizeof(f16_name), "decode_q%lld_kv%lld_h32x8_d128_f16", (long long)q_len,
+                      (long long)kv_len);
+        vkattn_test::CaseSpec s = spec(32, 8, q_len, kv_len, 128, VKATTN_DTYPE_F16, true);
+        s.k_dtype = s.v_dtype = type;
+        cases.push_back({name, s, true, f16_name});
+      }
+    }
+  }
+  // StreamingLLM's cache policy: 4 global keys and a window of 1024 over
+  // 32768 keys; the keys in between are skipped, so it costs a fraction of
+  // the full decode.
+  {
+    vkattn_test::CaseSpec s = spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, true);
+    s.window_left = 1023;
+    s.global_keys = 4;
+    cases.push_back({"streaming_q1_kv32768_w1024_g4_f16", s, true, "decode_q1_kv32768_h32x8_d128_f16"});
+  }
+  cases.push_back({"cross_q77_kv4096_h8_d64_f32", spec(8, 8, 77, 4096, 64, VKATTN_DTYPE_F32, false), false, ""});
+  cases.push_back({"long_s32768_h1_d64_causal_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), false, ""});
   return cases;
 }
 

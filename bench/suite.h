@@ -15,6 +15,7 @@ struct BenchCase {
   std::string name;
   vkattn_test::CaseSpec spec;
   bool decode = false;  // report bytes/s of K and V against bandwidth
+  std::string compare_to;  // a case whose time this one's is reported against (same run), or empty
 };
 
 std::vector<BenchCase> suite();

@@ -23,6 +23,7 @@
 #include "conformance.h"
 #include "cpu_probes.h"
 #include "f16.h"
+#include "quant_blocks.h"
 #include "json.h"
 #include "reference.h"
 #include "shader_stats.h"
@@ -151,8 +152,16 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
   vkattn_bindings bindings;
   vkattn_bindings_init(&bindings);
   const size_t out_elements = static_cast<size_t>(in.desc.q_heads * in.desc.q_len * in.desc.v_dim);
-  if (!upload(&in.q, 0, &bindings.q) || !upload(&in.k, 0, &bindings.k) || !upload(&in.v, 0, &bindings.v) ||
-      !upload(nullptr, out_elements, &bindings.out)) {
+  // K and V as stored: float like Q, or the q8_0 / q4_0 blocks.
+  auto upload_kv = [&](const std::vector<float>& values, const std::vector<uint8_t>& blocks, vkattn_dtype type,
+                       vkattn_buffer* out) {
+    if (!vkattn_test::is_block_type(type)) return upload(&values, 0, out);
+    if (!check(vkattn_buffer_create(context, blocks.size(), 0, out), "buffer", &r.why_not)) return false;
+    buffers.push_back(*out);
+    return check(vkattn_buffer_write(*out, 0, blocks.data(), blocks.size()), "upload", &r.why_not);
+  };
+  if (!upload(&in.q, 0, &bindings.q) || !upload_kv(in.k, in.k_blocks, in.desc.k_dtype, &bindings.k) ||
+      !upload_kv(in.v, in.v_blocks, in.desc.v_dtype, &bindings.v) || !upload(nullptr, out_elements, &bindings.out)) {
     cleanup();
     return r;
   }
@@ -286,8 +295,12 @@ int main(int argc, char** argv) {
     if (!filter.empty() && bc.name.find(filter) == std::string::npos) continue;
     const HostInputs in = vkattn_test::make_inputs(bc.spec);
     const double flops = 2.0 * (bc.spec.qk_dim + bc.spec.v_dim) * double(vkattn_test::count_visible_pairs(in));
-    const uint64_t kv_bytes = uint64_t(bc.spec.kv_heads) * bc.spec.kv_len * (bc.spec.qk_dim + bc.spec.v_dim) *
-                              (bc.spec.dtype == VKATTN_DTYPE_F16 ? 2 : 4);
+    // Bytes of K and V as stored (q8_0: 34 per 32 values, q4_0: 18).
+    const vkattn_dtype k_type = vkattn_test::is_block_type(bc.spec.k_dtype) ? bc.spec.k_dtype : bc.spec.dtype;
+    const vkattn_dtype v_type = vkattn_test::is_block_type(bc.spec.v_dtype) ? bc.spec.v_dtype : bc.spec.dtype;
+    const uint64_t rows = uint64_t(bc.spec.kv_heads) * bc.spec.kv_len;
+    const uint64_t kv_bytes =
+        vkattn_test::values_bytes(k_type, rows * bc.spec.qk_dim) + vkattn_test::values_bytes(v_type, rows * bc.spec.v_dim);
     vkattn_bench::BaselineResult baseline;
     bool baseline_done = false;
     for (Target& target : targets) {
@@ -340,6 +353,22 @@ int main(int argc, char** argv) {
               "OOM: score matrix over %.0f GiB.\n%%peak: GFLOP/s over the probed FMA peak; %%bw: K+V bytes/s over the "
               "probed read bandwidth. Vulkan times are GPU timestamps. Total %.0f s.\n",
               cpu_threads, vkattn_bench::kBaselineMemoryLimit / double(1 << 30), total_s);
+  // Cases measured against another case of the same run (quantized KV
+  // caches against f16): the ratio of their median times.
+  bool compared = false;
+  for (const BenchCase& bc : vkattn_bench::suite()) {
+    if (bc.compare_to.empty()) continue;
+    for (const Result& r : results) {
+      if (r.case_name != bc.name || !r.ran) continue;
+      for (const Result& other : results) {
+        if (other.case_name != bc.compare_to || other.target != r.target || !other.ran) continue;
+        if (!compared) std::printf("\ntime against another case of this run (median over median):\n");
+        compared = true;
+        std::printf("  %-34s %-9s %.2fx the time of %s\n", bc.name.c_str(), r.target.c_str(),
+                    r.median_ms / other.median_ms, bc.compare_to.c_str());
+      }
+    }
+  }
   for (const Target& target : targets) {
     if (target.bandwidth_probes.size() < 2) continue;
     std::printf("%s read bandwidth probes (start, then before each decode case), GB/s:", target.label.c_str());

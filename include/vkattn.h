@@ -315,8 +315,39 @@ VKATTN_API vkattn_status vkattn_buffer_unmap(vkattn_buffer buffer);
 
 typedef enum vkattn_dtype {
   VKATTN_DTYPE_F32 = 1,
-  VKATTN_DTYPE_F16 = 2 /* IEEE binary16 */
+  VKATTN_DTYPE_F16 = 2, /* IEEE binary16 */
+  /* llama.cpp's block formats, bit-identical to its q8_0 and q4_0, for K
+   * and V only (vkattn_attention_desc.k_dtype, v_dtype). A block holds 32
+   * consecutive values of a row's head dimension:
+   *   Q8_0: f16 scale d, then 32 int8 codes q; value = q * d (34 bytes).
+   *   Q4_0: f16 scale d, then 16 bytes of 4-bit codes, byte i holding value
+   *         i in its low nibble and value i + 16 in its high nibble;
+   *         value = (code - 8) * d (18 bytes).
+   * vkattn_quantize() writes them as llama.cpp's reference quantizer does. */
+  VKATTN_DTYPE_Q8_0 = 3,
+  VKATTN_DTYPE_Q4_0 = 4
 } vkattn_dtype;
+
+/* Values per block of VKATTN_DTYPE_Q8_0 and VKATTN_DTYPE_Q4_0. */
+#define VKATTN_QUANT_BLOCK 32
+
+/* Bytes that `count` values of `dtype` occupy (count a multiple of
+ * VKATTN_QUANT_BLOCK for the block types). */
+VKATTN_API vkattn_status vkattn_dtype_bytes(vkattn_dtype dtype, uint64_t count, uint64_t* out_bytes);
+
+/* Quantizes count values (a multiple of VKATTN_QUANT_BLOCK) into
+ * count / 32 blocks of dtype (Q8_0 or Q4_0), exactly as llama.cpp's
+ * quantize_row_q8_0_ref / quantize_row_q4_0_ref do:
+ *   Q8_0: d = max|x| / 127, codes roundf(x * (1/d)) (0 when d = 0);
+ *   Q4_0: x_m the value of largest magnitude (the first of equals),
+ *         d = x_m / -8, codes min(15, (int8_t)(x * (1/d) + 8.5)) (8 when d = 0).
+ * The scale is stored as f16 (round to nearest even). Values must be finite
+ * (INVALID_ARGUMENT names the first that is not). */
+VKATTN_API vkattn_status vkattn_quantize(vkattn_dtype dtype, const float* values, uint64_t count, void* blocks);
+
+/* The inverse: count values (a multiple of VKATTN_QUANT_BLOCK) from blocks
+ * of dtype (Q8_0 or Q4_0) into values, as f32 (value = code * d, exact). */
+VKATTN_API vkattn_status vkattn_dequantize(vkattn_dtype dtype, const void* blocks, uint64_t count, float* values);
 
 /* Causal masking. With L = the batch's key length (kv_lens[b] when given,
  * else kv_len) and Sq = q_len:
@@ -330,7 +361,10 @@ typedef enum vkattn_causal {
 } vkattn_causal;
 
 /* Where a [batch, heads, seq, dim] tensor lives in its buffer, in elements of
- * its dtype. The dim axis is contiguous (stride 1). All strides >= 0 and the
+ * its dtype. The dim axis is contiguous (stride 1). For the block types
+ * (Q8_0, Q4_0) an element is one value, the offset and every stride must be
+ * multiples of VKATTN_QUANT_BLOCK (32), and value e lives in block e / 32
+ * at byte (e / 32) * (34 or 18), so the dense layouts below work unchanged. All strides >= 0 and the
  * view must not overlap itself (a stride of 0 over an axis of extent > 1, or
  * rows that share elements, are rejected). Strides make BHSD (PyTorch), BSHD
  * (FlashAttention) and packed QKV layouts all work without copies. */
@@ -354,8 +388,8 @@ typedef struct vkattn_mask_layout {
 
 /* The problem a plan solves:
  *   Q   [batch, q_heads,  q_len,  qk_dim]   dtype
- *   K   [batch, kv_heads, kv_len, qk_dim]   dtype
- *   V   [batch, kv_heads, kv_len, v_dim]    dtype
+ *   K   [batch, kv_heads, kv_len, qk_dim]   k_dtype (default: dtype)
+ *   V   [batch, kv_heads, kv_len, v_dim]    v_dtype (default: dtype)
  *   O   [batch, q_heads,  q_len,  v_dim]    dtype
  *   LSE [batch, q_heads,  q_len]            f32, natural-log log-sum-exp
  * Query head h reads KV head h / (q_heads / kv_heads) (MHA, GQA, MQA).
@@ -367,6 +401,8 @@ typedef struct vkattn_mask_layout {
  *     alignment, used when causal is NONE or BOTTOM_RIGHT) or d = i
  *     (TOP_LEFT): j >= d - window_left when window_left >= 0 and
  *     j <= d + window_right when window_right >= 0 (-1 = unbounded);
+ *     keys j < global_keys are exempt from the window (global tokens,
+ *     StreamingLLM's attention-sink tokens);
  *   - the boolean mask, if present, is nonzero at [b, h, i, j];
  *   - the additive mask, if present, is not -inf at [b, h, i, j].
  * Logits, in this order: s = scale * q.k (f32 accumulation); when softcap
@@ -390,7 +426,7 @@ typedef struct vkattn_attention_desc {
   int64_t kv_len;             /* >= 1 */
   int64_t qk_dim;             /* 1..VKATTN_MAX_HEAD_DIM */
   int64_t v_dim;              /* 1..VKATTN_MAX_HEAD_DIM */
-  vkattn_dtype dtype;         /* storage of Q, K, V and O; default F32 */
+  vkattn_dtype dtype;         /* storage of Q and O (and of K, V by default): F32 or F16; default F32 */
   float scale;                /* 0 (default) = 1 / sqrt(qk_dim); finite */
   vkattn_causal causal;       /* default NONE */
   int64_t window_left;        /* -1 (default) = unbounded */
@@ -411,6 +447,20 @@ typedef struct vkattn_attention_desc {
   /* Attention-sink logits (gpt-oss), f32 [q_heads], or NULL (default): no
    * sink. Copied at plan creation; finite. */
   const float* sinks;
+  /* Storage of K and of V: 0 (default) = dtype; dtype itself; or a block
+   * type (VKATTN_DTYPE_Q8_0, VKATTN_DTYPE_Q4_0), which needs the head
+   * dimension (qk_dim for K, v_dim for V) to be a multiple of 32
+   * (UNSUPPORTED otherwise, naming the field). K and V may differ (q8_0 K
+   * with f16 V). A float type other than dtype is UNSUPPORTED. Values are
+   * dequantized exactly (code * d in f32) and attended like f32 values. */
+  vkattn_dtype k_dtype;
+  vkattn_dtype v_dtype;
+  /* Keys [0, global_keys) are visible through any sliding window (causal
+   * masking, key lengths and masks still apply); 0 (default) = none. With
+   * a window this is StreamingLLM's cache policy: the keys between the
+   * global ones and each row's window are skipped, not computed. >= 0;
+   * values beyond the keys simply cover them all. */
+  int64_t global_keys;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
@@ -485,7 +535,7 @@ static inline void vkattn_attention_desc_set_dense_layouts(vkattn_attention_desc
  * and saves it to the tuning cache. This takes a few candidates' pipeline
  * compilations and runs (seconds on a CPU driver). Every plan of that class
  * then uses the entry, with or without this flag, in this context and in
- * later ones sharing the file. A problem class is: storage type, head
+ * later ones sharing the file. A problem class is: storage types, head
  * dimensions, GQA group, q_len, kv_len and batch x kv_heads rounded up to
  * powers of two, causal alignment, window, which masks, key lengths, LSE,
  * and whether rows are 16-byte aligned. Tuning problems fail with a warning

@@ -1,6 +1,7 @@
 // The C entry points. Each one checks its handles and arguments, calls into
 // the C++ runtime, and turns the resulting Status into a return code plus the
 // thread-local message. No exception ever crosses this boundary.
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -12,6 +13,7 @@
 #include "enum_value.h"
 #include "objects.h"
 #include "problem.h"
+#include "quant.h"
 #include "status.h"
 #include "vkattn.h"
 
@@ -156,6 +158,77 @@ vkattn_status vkattn_alibi_slopes(int64_t heads, float* slopes) {
     }
     if (slopes == nullptr) return vkattn::invalid_argument("slopes is NULL");
     vkattn::alibi_default_slopes(heads, slopes);
+    return Status();
+  });
+}
+
+namespace {
+
+// Checks the arguments shared by the block helpers.
+Status check_block_call(vkattn_dtype dtype, uint64_t count, const void* from, const void* to) {
+  if (!vkattn::is_block_dtype(dtype)) {
+    return vkattn::invalid_argument("dtype (%d) must be VKATTN_DTYPE_Q8_0 or VKATTN_DTYPE_Q4_0",
+                                    vkattn::enum_value(dtype));
+  }
+  if (count % vkattn::kQuantBlock != 0) {
+    return vkattn::invalid_argument("count (%llu) must be a multiple of VKATTN_QUANT_BLOCK (%lld)",
+                                    (unsigned long long)count, (long long)vkattn::kQuantBlock);
+  }
+  if (count != 0 && (from == nullptr || to == nullptr)) return vkattn::invalid_argument("a data pointer is NULL");
+  return Status();
+}
+
+}  // namespace
+
+vkattn_status vkattn_dtype_bytes(vkattn_dtype dtype, uint64_t count, uint64_t* out_bytes) {
+  return api_call([&]() -> Status {
+    if (out_bytes == nullptr) return vkattn::invalid_argument("out_bytes is NULL");
+    const int32_t value = vkattn::enum_value(dtype);
+    uint64_t bytes = 0;
+    if (value == VKATTN_DTYPE_F32 || value == VKATTN_DTYPE_F16) {
+      if (!vkattn::checked_mul(count, uint64_t{vkattn::dtype_size(dtype)}, &bytes)) {
+        return vkattn::invalid_argument("count (%llu) values take more than 2^64 bytes", (unsigned long long)count);
+      }
+    } else {
+      VKATTN_RETURN_IF_ERROR(check_block_call(dtype, count, out_bytes, out_bytes));
+      bytes = count / vkattn::kQuantBlock * vkattn::block_bytes(dtype);
+    }
+    *out_bytes = bytes;
+    return Status();
+  });
+}
+
+vkattn_status vkattn_quantize(vkattn_dtype dtype, const float* values, uint64_t count, void* blocks) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(check_block_call(dtype, count, values, blocks));
+    for (uint64_t e = 0; e < count; ++e) {
+      if (!std::isfinite(values[e])) {
+        return vkattn::invalid_argument("values[%llu] (%g) is not finite", (unsigned long long)e,
+                                        static_cast<double>(values[e]));
+      }
+    }
+    uint8_t* out = static_cast<uint8_t*>(blocks);
+    const uint64_t stride = vkattn::block_bytes(dtype);
+    for (uint64_t block = 0; block < count / vkattn::kQuantBlock; ++block) {
+      const float* x = values + block * vkattn::kQuantBlock;
+      if (dtype == VKATTN_DTYPE_Q8_0) {
+        vkattn::quantize_block_q8_0(x, out + block * stride);
+      } else {
+        vkattn::quantize_block_q4_0(x, out + block * stride);
+      }
+    }
+    return Status();
+  });
+}
+
+vkattn_status vkattn_dequantize(vkattn_dtype dtype, const void* blocks, uint64_t count, float* values) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(check_block_call(dtype, count, blocks, values));
+    const uint8_t* in = static_cast<const uint8_t*>(blocks);
+    const uint64_t stride = vkattn::block_bytes(dtype);
+    for (uint64_t block = 0; block < count / vkattn::kQuantBlock; ++block) {
+      vkattn::dequantize_block(dtype, in + block * stride, 1.0f, values + block * vkattn::kQuantBlock);
+    }
     return Status();
   });
 }

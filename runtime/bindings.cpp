@@ -1,5 +1,7 @@
 #include "bindings.h"
 
+#include "quant.h"
+
 namespace vkattn {
 
 TensorBytes tensor_bytes(const Problem& p) {
@@ -7,8 +9,8 @@ TensorBytes tensor_bytes(const Problem& p) {
   const uint64_t element = p.element_size();
   TensorBytes bytes;
   bytes.q = p.q.extent * element;
-  bytes.k = p.k.extent * element;
-  bytes.v = p.v.extent * element;
+  bytes.k = storage_offset(p.k_dtype, p.k.extent);
+  bytes.v = storage_offset(p.v_dtype, p.v.extent);
   bytes.out = p.out.extent * element;
   bytes.lse = p.has_lse ? p.lse.extent * 4 : 0;
   bytes.additive_mask = p.has_additive_mask ? p.additive_mask.extent * 4 : 0;
@@ -73,8 +75,8 @@ Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings
   ExecArgs args;
   Binding inputs[] = {
       {"q", nullptr, bindings.q, true, p.q.offset * element, bytes.q, &args.q},
-      {"k", nullptr, bindings.k, true, p.k.offset * element, bytes.k, &args.k},
-      {"v", nullptr, bindings.v, true, p.v.offset * element, bytes.v, &args.v},
+      {"k", nullptr, bindings.k, true, storage_offset(p.k_dtype, p.k.offset), bytes.k, &args.k},
+      {"v", nullptr, bindings.v, true, storage_offset(p.v_dtype, p.v.offset), bytes.v, &args.v},
       {"additive_mask", "has_additive_mask", bindings.additive_mask, p.has_additive_mask,
        p.additive_mask.offset * 4, bytes.additive_mask, &args.additive_mask},
       {"bool_mask", "has_bool_mask", bindings.bool_mask, p.has_bool_mask, p.bool_mask.offset, bytes.bool_mask,

@@ -5,6 +5,7 @@
 
 #include "checked_math.h"
 #include "enum_value.h"
+#include "quant.h"
 
 namespace vkattn {
 
@@ -14,6 +15,8 @@ const char* dtype_name(vkattn_dtype dtype) {
   switch (dtype) {
     case VKATTN_DTYPE_F32: return "f32";
     case VKATTN_DTYPE_F16: return "f16";
+    case VKATTN_DTYPE_Q8_0: return "q8_0";
+    case VKATTN_DTYPE_Q4_0: return "q4_0";
   }
   return "unknown";
 }
@@ -148,6 +151,36 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
     return invalid_argument("vkattn_attention_desc.dtype (%d) must be VKATTN_DTYPE_F32 or VKATTN_DTYPE_F16", dtype);
   }
   p.dtype = desc.dtype;
+  // K and V storage: dtype, or a block type along a head dimension that
+  // holds whole blocks.
+  const struct {
+    const char* name;
+    vkattn_dtype value;
+    int64_t dim;
+    const char* dim_name;
+    vkattn_dtype* target;
+  } kv_types[] = {{"k_dtype", desc.k_dtype, desc.qk_dim, "qk_dim", &p.k_dtype},
+                  {"v_dtype", desc.v_dtype, desc.v_dim, "v_dim", &p.v_dtype}};
+  for (const auto& kv : kv_types) {
+    const int32_t value = enum_value(kv.value);
+    if (value == 0 || value == dtype) {
+      *kv.target = p.dtype;
+      continue;
+    }
+    if (value == VKATTN_DTYPE_F32 || value == VKATTN_DTYPE_F16) {
+      return unsupported("vkattn_attention_desc.%s (%s) must equal dtype (%s) or be a block type: float K/V of "
+                         "another type than Q are not supported",
+                         kv.name, dtype_name(kv.value), dtype_name(p.dtype));
+    }
+    if (!is_block_dtype(kv.value)) {
+      return invalid_argument("vkattn_attention_desc.%s (%d) is not a vkattn_dtype value", kv.name, value);
+    }
+    if (kv.dim % kQuantBlock != 0) {
+      return unsupported("vkattn_attention_desc.%s %s needs %s to be a multiple of %lld (got %lld)", kv.name,
+                         dtype_name(kv.value), kv.dim_name, (long long)kQuantBlock, (long long)kv.dim);
+    }
+    *kv.target = kv.value;
+  }
 
   if (!std::isfinite(desc.scale)) return invalid_argument("vkattn_attention_desc.scale must be finite");
   p.scale = desc.scale != 0.0f ? desc.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(desc.qk_dim)));
@@ -167,6 +200,10 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   }
   // A window wider than both sequences together hides nothing; normalising it
   // to unbounded keeps the index arithmetic in key_range() small.
+  if (desc.global_keys < 0) {
+    return invalid_argument("vkattn_attention_desc.global_keys must be >= 0 (got %lld)", (long long)desc.global_keys);
+  }
+  p.global_keys = std::min(desc.global_keys, desc.kv_len);
   const int64_t widest = p.q_len + p.kv_len;
   p.window_left = desc.window_left > widest ? -1 : desc.window_left;
   p.window_right = desc.window_right > widest ? -1 : desc.window_right;
@@ -205,6 +242,23 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
     array.target->assign(array.values, array.values + p.q_heads);
   }
 
+  const struct {
+    const char* name;
+    const vkattn_tensor_layout& layout;
+    vkattn_dtype dtype;
+  } block_layouts[] = {{"k_layout", desc.k_layout, p.k_dtype}, {"v_layout", desc.v_layout, p.v_dtype}};
+  for (const auto& block : block_layouts) {
+    if (!is_block_dtype(block.dtype)) continue;
+    const vkattn_tensor_layout& l = block.layout;
+    if (l.offset % kQuantBlock != 0 || l.batch_stride % kQuantBlock != 0 || l.head_stride % kQuantBlock != 0 ||
+        l.seq_stride % kQuantBlock != 0) {
+      return invalid_argument("vkattn_attention_desc.%s: a %s tensor's offset and strides must be multiples of %lld "
+                              "values (got offset %llu, strides %lld, %lld, %lld)",
+                              block.name, dtype_name(block.dtype), (long long)kQuantBlock,
+                              (unsigned long long)l.offset, (long long)l.batch_stride, (long long)l.head_stride,
+                              (long long)l.seq_stride);
+    }
+  }
   VKATTN_RETURN_IF_ERROR(make_tensor_view("q_layout", desc.q_layout, p.batch, p.q_heads, p.q_len, p.qk_dim, &p.q));
   VKATTN_RETURN_IF_ERROR(make_tensor_view("k_layout", desc.k_layout, p.batch, p.kv_heads, p.kv_len, p.qk_dim, &p.k));
   VKATTN_RETURN_IF_ERROR(make_tensor_view("v_layout", desc.v_layout, p.batch, p.kv_heads, p.kv_len, p.v_dim, &p.v));
@@ -219,14 +273,16 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   if (p.has_bool_mask) {
     VKATTN_RETURN_IF_ERROR(make_mask_view("bool_mask_layout", desc.bool_mask_layout, p, &p.bool_mask));
   }
-  // Byte sizes must be representable too (buffers are addressed in bytes).
+  // Byte sizes must be representable too (buffers are addressed in bytes;
+  // a block type's extent is a multiple of 32 and takes at most 34/32
+  // bytes per value).
   const struct {
     const char* name;
     uint64_t extent;
     size_t element;
   } byte_checks[] = {{"q_layout", p.q.extent, p.element_size()},
-                     {"k_layout", p.k.extent, p.element_size()},
-                     {"v_layout", p.v.extent, p.element_size()},
+                     {"k_layout", p.k.extent, is_block_dtype(p.k_dtype) ? 2 : dtype_size(p.k_dtype)},
+                     {"v_layout", p.v.extent, is_block_dtype(p.v_dtype) ? 2 : dtype_size(p.v_dtype)},
                      {"out_layout", p.out.extent, p.element_size()},
                      {"lse_layout", p.lse.extent, 4},
                      {"additive_mask_layout", p.additive_mask.extent, 4},
@@ -257,8 +313,9 @@ uint64_t count_range_visible_pairs(const Problem& p, const int32_t* kv_lens) {
     const int64_t L = kv_lens != nullptr ? kv_lens[b] : p.kv_len;
     uint64_t per_head = 0;
     for (int64_t i = 0; i < p.q_len; ++i) {
-      const KeyRange range = p.key_range(i, L);
-      per_head += static_cast<uint64_t>(range.end - range.begin);
+      KeyRange spans[2];
+      const int count = p.visible_spans(i, L, spans);
+      for (int s = 0; s < count; ++s) per_head += static_cast<uint64_t>(spans[s].end - spans[s].begin);
     }
     pairs += per_head * static_cast<uint64_t>(p.q_heads);
   }

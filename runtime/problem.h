@@ -5,6 +5,7 @@
 // backends apply the same one.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -17,10 +18,11 @@ namespace vkattn {
 // product of two sizes far from int64 overflow; buffers are checked exactly.
 constexpr int64_t kMaxDimension = (int64_t{1} << 31) - 1;
 
-size_t dtype_size(vkattn_dtype dtype);
+size_t dtype_size(vkattn_dtype dtype);  // F32, F16 only
 const char* dtype_name(vkattn_dtype dtype);
 
-// A [batch, heads, seq, dim] view with dim contiguous, in elements.
+// A [batch, heads, seq, dim] view with dim contiguous, in elements (values;
+// for block types every row starts at a multiple of 32, see quant.h).
 struct TensorView {
   uint64_t offset = 0;
   uint64_t batch_stride = 0;
@@ -66,11 +68,14 @@ struct Problem {
   int64_t kv_len = 0;
   int64_t qk_dim = 0;
   int64_t v_dim = 0;
-  vkattn_dtype dtype = VKATTN_DTYPE_F32;
+  vkattn_dtype dtype = VKATTN_DTYPE_F32;    // Q and O
+  vkattn_dtype k_dtype = VKATTN_DTYPE_F32;  // K: dtype or a block type (quant.h)
+  vkattn_dtype v_dtype = VKATTN_DTYPE_F32;  // V: likewise
   float scale = 0.0f;  // resolved: never 0
   vkattn_causal causal = VKATTN_CAUSAL_NONE;
   int64_t window_left = -1;   // -1 = unbounded (also when wider than any sequence)
   int64_t window_right = -1;
+  int64_t global_keys = 0;    // keys [0, global_keys) ignore the window (clamped to kv_len)
   bool has_additive_mask = false;
   bool has_bool_mask = false;
   bool has_kv_lens = false;
@@ -83,7 +88,7 @@ struct Problem {
   MaskView additive_mask, bool_mask;
 
   int64_t group() const { return q_heads / kv_heads; }
-  size_t element_size() const { return dtype_size(dtype); }
+  size_t element_size() const { return dtype_size(dtype); }  // of Q and O
 
   // The aligned position of query row i when the batch's key length is L:
   // the key the causal diagonal, the window and ALiBi distances refer to.
@@ -107,6 +112,31 @@ struct Problem {
   // Visible key interval of the rows [first, last] together.
   KeyRange key_range(int64_t first, int64_t last, int64_t L) const {
     return KeyRange{key_range(first, L).begin, key_range(last, L).end};
+  }
+
+  // The global keys row i sees besides key_range(i, L): [0, end) for the
+  // keys below global_keys that causal masking and the length leave it
+  // (the window does not apply to them). Empty without global keys.
+  KeyRange global_range(int64_t i, int64_t L) const {
+    int64_t end = std::min(global_keys, L);
+    if (causal != VKATTN_CAUSAL_NONE) end = std::min(end, diagonal(i, L) + 1);
+    return KeyRange{0, std::max<int64_t>(end, 0)};
+  }
+
+  // The keys row i sees through causal, window, length and global keys:
+  // up to two disjoint intervals, in order (global keys first). Returns
+  // how many are non-empty.
+  int visible_spans(int64_t i, int64_t L, KeyRange spans[2]) const {
+    const KeyRange window = key_range(i, L);
+    const KeyRange global = global_range(i, L);
+    int count = 0;
+    if (global.end >= window.begin && !window.empty()) {  // they touch: one span
+      spans[count++] = KeyRange{std::min(global.begin, window.begin), std::max(global.end, window.end)};
+    } else {
+      if (!global.empty()) spans[count++] = global;
+      if (!window.empty()) spans[count++] = window;
+    }
+    return count;
   }
 };
 

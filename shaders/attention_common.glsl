@@ -6,7 +6,9 @@
 //   STORAGE_F16   Q, K, V and O hold IEEE binary16 values
 //   USE_SUBGROUPS the shader may use subgroup operations
 //   FP16_MATH     flash_attn.comp computes P.V in f16 (needs shaderFloat16)
-// Everything else is a specialization constant or a parameter.
+// Everything else is a specialization constant or a parameter; among them
+// the storage of K and V (ids 8 and 9): as Q and O, or llama.cpp's q8_0 /
+// q4_0 blocks, read as 32-bit words and dequantized exactly (code * d).
 //
 // f16 tensors are read and written as 32-bit words holding two halves
 // (element e is half e & 1 of word e >> 1, low half first), converted with
@@ -50,7 +52,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
   ivec4 masking;     // x: causal (0 none, 1 bottom-right, 2 top-left), y: window_left, z: window_right (-1 = unbounded), w: first batch of the slice
   uvec4 split;       // x: kv splits, y: keys per split, z: rows per slice (batches * q heads * q_len), w: q heads in slice
   vec4 scaling;      // x: softmax scale, y: softcap (0 = off)
-  uvec4 heads;       // x: first query head of the slice (of all q_heads), y: q_heads
+  uvec4 heads;       // x: first query head of the slice (of all q_heads), y: q_heads, z: global keys (<= kv_len)
 } P;
 
 // Per dispatch. Long key ranges may be walked in chunks of chunk_keys keys,
@@ -71,6 +73,49 @@ layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, set = 0, binding = 9) buffer Partials { float partial_data[]; };  // split-KV (O, m, l) per row
 // Per query head (of all q_heads): ALiBi slopes, then sink logits.
 layout(std430, set = 0, binding = 10) readonly buffer HeadConstants { float head_data[]; };
+
+// K and V storage (runtime/vulkan/plan_layout.h, KvStorage): 0 = as Q and
+// O, 1 = q8_0 blocks, 2 = q4_0 blocks. Block-typed views count bytes.
+layout(constant_id = 8) const uint K_STORAGE = 0u;
+layout(constant_id = 9) const uint V_STORAGE = 0u;
+const uint STORAGE_Q8_0 = 1u;
+const uint STORAGE_Q4_0 = 2u;
+const bool K_BLOCKS = K_STORAGE != 0u;
+const bool V_BLOCKS = V_STORAGE != 0u;
+layout(std430, set = 0, binding = 2) readonly buffer KBlocks { uint k_block_words[]; };
+layout(std430, set = 0, binding = 3) readonly buffer VBlocks { uint v_block_words[]; };
+
+uint block_word(const bool of_v, uint index) { return of_v ? v_block_words[index] : k_block_words[index]; }
+
+// The 4 bytes at even byte address `byte` (blocks are 34 or 18 bytes, so
+// their fields are 2-byte aligned): one word, or the halves of two (which
+// then both hold bytes of the same row, inside the binding window).
+uint block_bytes4(const bool of_v, uint byte) {
+  // Both words are requested without a branch (a branch made every load
+  // wait for the one before it); the second is clamped into the binding,
+  // where it is only used when the bytes do straddle two words.
+  const uint last = uint(of_v ? v_block_words.length() : k_block_words.length()) - 1u;
+  const uint low = block_word(of_v, byte >> 2u);
+  const uint high = block_word(of_v, min((byte >> 2u) + 1u, last));
+  return (byte & 2u) == 0u ? low : (low >> 16u) | (high << 16u);
+}
+
+// Values [e, e + 4) (e a multiple of 4) of the block-typed row starting at
+// byte `row`: code * d exactly as llama.cpp computes it (one f32 rounding).
+// q8_0: f16 d, int8 codes 0..31. q4_0: f16 d, byte i = code i | code i+16 << 4.
+vec4 block_chunk(const bool of_v, uint storage, uint row, uint e) {
+  const uint block = row + (e >> 5u) * (storage == STORAGE_Q8_0 ? 34u : 18u);
+  const float d = unpackHalf2x16(block_word(of_v, block >> 2u) >> ((block & 2u) << 3u)).x;
+  if (storage == STORAGE_Q8_0) {
+    const int codes = int(block_bytes4(of_v, block + 2u + (e & 31u)));
+    return vec4(bitfieldExtract(codes, 0, 8), bitfieldExtract(codes, 8, 8), bitfieldExtract(codes, 16, 8),
+                bitfieldExtract(codes, 24, 8)) * d;
+  }
+  const uint codes = block_bytes4(of_v, block + 2u + (e & 15u)) >> ((e & 16u) >> 2u);  // high nibbles: values 16..31
+  return (vec4(codes & 15u, (codes >> 8u) & 15u, (codes >> 16u) & 15u, (codes >> 24u) & 15u) - 8.0) * d;
+}
+vec4 k_block_chunk(uint row, uint e) { return block_chunk(false, K_STORAGE, row, e); }
+vec4 v_block_chunk(uint row, uint e) { return block_chunk(true, V_STORAGE, row, e); }
 
 #if STORAGE_F16
 layout(std430, set = 0, binding = 1) readonly buffer QWords { uint q_words[]; };
@@ -183,6 +228,15 @@ float add_sink(inout float m, inout float l, uint q_head) {
 
 // The aligned position of query position i (Problem::diagonal).
 int diagonal_of(int i, int L) { return P.masking.x == 2 ? i : i + (L - int(P.sizes.z)); }
+
+// The end of the global keys [0, end) that query position i sees besides
+// key_range(i, L): below P.heads.z, the length and (causal) the diagonal;
+// the window does not apply to them. Mirrors Problem::global_range.
+int global_end(int i, int L) {
+  int end = min(int(P.heads.z), L);
+  if (P.masking.x != 0) end = min(end, diagonal_of(i, L) + 1);
+  return max(end, 0);
+}
 
 // The (O, m, l) record of one query row and key split in the Partials
 // buffer: O (dv floats), m, l, padded to a multiple of 4 floats so that

@@ -32,6 +32,10 @@
 // give hidden keys weight exactly 0, and there a zero weight also drops its
 // value (0 * NaN would be NaN).
 //
+// Block-typed K or V (q8_0, q4_0; K_STORAGE, V_STORAGE) are dequantized as
+// they are loaded from global memory; the plan never stages them or uses
+// FP16_MATH with them (their values are not f16 values).
+//
 // FP16_MATH (needs shaderFloat16; f16 storage only): Q, K and V stay f16
 // in registers (half the registers of f32) and enter the multiply-adds as
 // f16 operands, summed in f32: mixed-precision multiply-adds where the GPU
@@ -133,9 +137,10 @@ uint q_head_of[ROWS];
 bool valid[ROWS];          // rows past the last are computed on a copy of it, never stored
 int diagonal_row[ROWS];    // aligned position of each row (ALiBi distances)
 ivec2 range_of[ROWS];      // keys causal, window and length masking leave each row
+int global_of[ROWS];       // global keys [0, global_of) each row also sees (global_end)
 uint b;                    // batch within the slice
 uint kv_head;
-int key_end;               // end of the workgroup's keys (this split and chunk)
+int key_end;               // end of the keys of the segment being walked (this split and chunk)
 uint k_head;               // element offset of (b, kv_head) in K and V
 uint v_head;
 
@@ -146,6 +151,7 @@ bool v_chunk_exists(uint k) { return V_CHUNKS_EXACT || chunk_of(k) < DV4; }
 // Chunk `c4` (elements 4 c4 .. 4 c4 + 3) of the row at element `base`;
 // elements past `dims` read as 0 without a load.
 vec4 load_k_chunk(uint base, uint c4) {
+  if (K_BLOCKS) return k_block_chunk(base, 4u * c4);
   if (KV_VEC4) return k_vec4(base + 4u * c4);
   vec4 value = vec4(0.0);
   [[unroll]] for (uint e = 0u; e < 4u; ++e) {
@@ -155,6 +161,7 @@ vec4 load_k_chunk(uint base, uint c4) {
 }
 
 vec4 load_v_chunk(uint base, uint c4) {
+  if (V_BLOCKS) return v_block_chunk(base, 4u * c4);
   if (KV_VEC4) return v_vec4(base + 4u * c4);
   vec4 value = vec4(0.0);
   [[unroll]] for (uint e = 0u; e < 4u; ++e) {
@@ -294,11 +301,17 @@ void process_tile(int j0, const bool CHECK) {
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
     [[unroll]] for (uint c = 0u; c < COLS; ++c) s[r][c] = 0.0;
   }
-  CHUNK_T kc[COLS][STAGED ? 1u : K_CHUNKS];
+  // (Block-typed K is dequantized as it is loaded, into kb.)
+  CHUNK_T kc[COLS][STAGED || K_BLOCKS ? 1u : K_CHUNKS];
+  vec4 kb[COLS][K_BLOCKS && !STAGED ? K_CHUNKS : 1u];
   if (!STAGED) {
     [[unroll]] for (uint c = 0u; c < COLS; ++c) {
       [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
-        kc[c][k] = k_chunk_exists(k) ? STAGE_K(k_row[c], chunk_of(k)) : CHUNK_T(0);
+        if (K_BLOCKS) {
+          kb[c][k] = k_chunk_exists(k) ? k_block_chunk(k_row[c], 4u * chunk_of(k)) : vec4(0.0);
+        } else {
+          kc[c][k] = k_chunk_exists(k) ? STAGE_K(k_row[c], chunk_of(k)) : CHUNK_T(0);
+        }
       }
     }
   }
@@ -307,6 +320,8 @@ void process_tile(int j0, const bool CHECK) {
       vec4 kv;
       if (STAGED) {
         kv = k_chunk_exists(k) ? FROM_STAGE(k_stage[k_row[c] * K_STAGE_STRIDE + chunk_of(k)]) : vec4(0.0);
+      } else if (K_BLOCKS) {
+        kv = kb[c][k];
       } else {
         kv = FROM_STAGE(kc[c][k]);
       }
@@ -343,7 +358,7 @@ void process_tile(int j0, const bool CHECK) {
       sees[c] = true;
       if (CHECK) {
         const int j = key[c];
-        sees[c] = j < key_end && j >= range_of[r].x && j < range_of[r].y;
+        sees[c] = j < key_end && ((j >= range_of[r].x && j < range_of[r].y) || j < global_of[r]);
         const uint safe_j = uint(min(j, key_end - 1));
         if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(q_head_of[r], pos_of[r], safe_j);
         if (HAS_ADDITIVE_MASK) {
@@ -503,22 +518,27 @@ void main() {
   k_head = P.k_view.x + b * P.k_view.y + kv_head * P.k_view.z;
   v_head = P.v_view.x + b * P.v_view.y + kv_head * P.v_view.z;
 
-  // The workgroup's keys: those any of its rows sees, within this split
-  // and chunk (ranges grow with the position); and the keys every row sees.
+  // The workgroup's keys, within this split and chunk [lo, hi): those the
+  // windows of its rows leave (one interval: ranges grow with the
+  // position), then the global keys below them (the keys in between are
+  // skipped); and the keys every row sees.
   const int L = HAS_KV_LENS ? int(kv_lens[uint(P.masking.w) + b]) : int(P.sizes.w);
   const ivec2 first_range = key_range(int(row0 / group), L);
   const ivec2 last_range = key_range(int(row_last / group), L);
-  int key_begin = first_range.x;
-  key_end = last_range.y;
   const int split_first = SPLIT ? int(split * P.split.y) : 0;
+  int lo = 0;
+  int hi = L;
   if (SPLIT) {
-    key_begin = max(key_begin, split_first);
-    key_end = min(key_end, split_first + int(P.split.y));
+    lo = split_first;
+    hi = min(hi, split_first + int(P.split.y));
   }
   if (pc.chunk_keys != 0u) {
-    key_begin = max(key_begin, split_first + int(pc.chunk * pc.chunk_keys));
-    key_end = min(key_end, split_first + int((pc.chunk + 1u) * pc.chunk_keys));
+    lo = max(lo, split_first + int(pc.chunk * pc.chunk_keys));
+    hi = min(hi, split_first + int((pc.chunk + 1u) * pc.chunk_keys));
   }
+  const int key_begin = max(first_range.x, lo);
+  const int window_end = min(last_range.y, hi);
+  const int global_last = min(min(global_end(int(row_last / group), L), first_range.x), hi);
   const bool resume = pc.chunk > 0u;                                // state comes from the previous chunk
   const bool keep_state = SPLIT || pc.chunk + 1u < pc.chunk_count;  // unnormalised (O, m, l) out
 
@@ -532,6 +552,7 @@ void main() {
     pos_of[r] = row / group;
     q_head_of[r] = kv_head * group + row % group;
     range_of[r] = key_range(int(pos_of[r]), L);
+    global_of[r] = global_end(int(pos_of[r]), L);
     diagonal_row[r] = diagonal_of(int(pos_of[r]), L);
     const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
     [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
@@ -562,9 +583,14 @@ void main() {
     }
   }
 
-  // Tiles start at key_begin. Interior tiles [t_first, t_end) lie inside
-  // the keys every row sees; the others (before, after, or all of them
-  // when masks are bound) are checked.
+  // The global keys below the windows first, every tile checked.
+  key_end = global_last;
+  for (int j0 = lo; j0 < global_last; j0 += int(BC)) process_tile(j0, true);
+
+  // Window tiles start at key_begin. Interior tiles [t_first, t_end) lie
+  // inside the keys every row sees; the others (before, after, or all of
+  // them when masks are bound) are checked.
+  key_end = window_end;
   const int tiles = key_end > key_begin ? (key_end - key_begin + int(BC) - 1) / int(BC) : 0;
   int t_first = tiles;
   int t_end = tiles;

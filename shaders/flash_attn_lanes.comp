@@ -60,6 +60,7 @@ layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
 // past `dims` read as 0 without a load. After unrolling, `d4` and `dims`
 // are constants, so no branch remains.
 vec4 load_k4(uint base, uint d4, uint dims) {
+  if (K_BLOCKS) return k_block_chunk(base, 4u * d4);  // q8_0 / q4_0: dims is a multiple of 32
   if (KV_VEC4) return k_vec4(base + 4u * d4);
   vec4 value = vec4(0.0);
   [[unroll]] for (uint e = 0u; e < 4u; ++e) {
@@ -69,6 +70,7 @@ vec4 load_k4(uint base, uint d4, uint dims) {
 }
 
 vec4 load_v4(uint base, uint d4, uint dims) {
+  if (V_BLOCKS) return v_block_chunk(base, 4u * d4);
   if (KV_VEC4) return v_vec4(base + 4u * d4);
   vec4 value = vec4(0.0);
   [[unroll]] for (uint e = 0u; e < 4u; ++e) {
@@ -103,18 +105,25 @@ void main() {
   const uint row0 = block * ROWS;
   const uint row_last = min(row0 + ROWS, rows) - 1u;
 
+  // The keys within this split and chunk [lo, hi): the global keys below
+  // the rows' windows [lo, global_last), then the windows' union
+  // [key_begin, key_end); the keys in between are skipped.
   const int L = HAS_KV_LENS ? int(kv_lens[uint(P.masking.w) + b]) : int(P.sizes.w);
-  int key_begin = key_range(int(row0 / group), L).x;
-  int key_end = key_range(int(row_last / group), L).y;
+  const int window_first = key_range(int(row0 / group), L).x;
   const int split_first = SPLIT ? int(split * P.split.y) : 0;
+  int lo = 0;
+  int hi = L;
   if (SPLIT) {
-    key_begin = max(key_begin, split_first);
-    key_end = min(key_end, split_first + int(P.split.y));
+    lo = split_first;
+    hi = min(hi, split_first + int(P.split.y));
   }
   if (pc.chunk_keys != 0u) {
-    key_begin = max(key_begin, split_first + int(pc.chunk * pc.chunk_keys));
-    key_end = min(key_end, split_first + int((pc.chunk + 1u) * pc.chunk_keys));
+    lo = max(lo, split_first + int(pc.chunk * pc.chunk_keys));
+    hi = min(hi, split_first + int((pc.chunk + 1u) * pc.chunk_keys));
   }
+  const int key_begin = max(window_first, lo);
+  const int key_end = min(key_range(int(row_last / group), L).y, hi);
+  const int global_last = min(min(global_end(int(row_last / group), L), window_first), hi);
 
   // The workgroup's rows (the same in every lane). Rows past the last take
   // the last row's addresses (every read in bounds) and store nothing.
@@ -122,6 +131,7 @@ void main() {
   uint pos_of[ROWS];
   bool valid[ROWS];
   ivec2 range[ROWS];
+  int global_keys_of[ROWS];  // global keys [0, global_keys_of) the row sees besides its range
   int diagonal[ROWS];  // aligned position of each row (ALiBi distances)
   uint record[ROWS];
   float q[ROWS][DQK];
@@ -131,6 +141,7 @@ void main() {
     pos_of[r] = row / group;
     q_head_of[r] = kv_head * group + row % group;
     range[r] = key_range(int(pos_of[r]), L);
+    global_keys_of[r] = global_end(int(pos_of[r]), L);
     diagonal[r] = diagonal_of(int(pos_of[r]), L);
     record[r] = state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV);
     const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
@@ -154,15 +165,23 @@ void main() {
     }
   }
 
-  for (int j0 = key_begin; j0 < key_end; j0 += int(WG * TILE)) {
-    // This lane's keys of the tile, clamped into the range so every load is
-    // in bounds without a branch; keys past the range get weight 0 below.
+  // One loop over the tiles of both segments (the global keys', then the
+  // windows'): the key loop stays the only loop.
+  const int tile_keys = int(WG * TILE);
+  const int global_tiles = global_last > lo ? (global_last - lo + tile_keys - 1) / tile_keys : 0;
+  const int window_tiles = key_end > key_begin ? (key_end - key_begin + tile_keys - 1) / tile_keys : 0;
+  for (int t = 0; t < global_tiles + window_tiles; ++t) {
+    const bool global_tile = t < global_tiles;
+    const int j0 = global_tile ? lo + t * tile_keys : key_begin + (t - global_tiles) * tile_keys;
+    const int segment_end = global_tile ? global_last : key_end;
+    // This lane's keys of the tile, clamped into the segment so every load
+    // is in bounds without a branch; keys past it get weight 0 below.
     int key[TILE];
     uint k_base[TILE];
     uint v_base[TILE];
     [[unroll]] for (uint c = 0u; c < TILE; ++c) {
       key[c] = j0 + int(c * WG + lane);
-      const uint j = uint(min(key[c], key_end - 1));
+      const uint j = uint(min(key[c], segment_end - 1));
       k_base[c] = P.k_view.x + b * P.k_view.y + kv_head * P.k_view.z + j * P.k_view.w;
       v_base[c] = P.v_view.x + b * P.v_view.y + kv_head * P.v_view.z + j * P.v_view.w;
     }
@@ -189,8 +208,8 @@ void main() {
       bool sees[TILE];
       [[unroll]] for (uint c = 0u; c < TILE; ++c) {
         const int j = key[c];
-        const uint safe_j = uint(min(j, key_end - 1));
-        sees[c] = j < key_end && j >= range[r].x && j < range[r].y;
+        const uint safe_j = uint(min(j, segment_end - 1));
+        sees[c] = j < segment_end && ((j >= range[r].x && j < range[r].y) || j < global_keys_of[r]);
         if (HAS_SOFTCAP || HAS_ALIBI) s[r][c] = shaped_logit(s[r][c], HAS_SOFTCAP, HAS_ALIBI, q_head_of[r], diagonal[r], j);
         if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(b, q_head_of[r], pos_of[r], safe_j);
         if (HAS_ADDITIVE_MASK) {

@@ -9,6 +9,7 @@
 
 #include "row_ops.h"
 #include "runtime/checked_math.h"
+#include "runtime/quant.h"
 #include "xnn_gemm.h"
 
 namespace vkattn {
@@ -220,42 +221,55 @@ namespace {
 
 // Turns the scores scale * q.k of row `i` (block columns [j0, j0 + n))
 // into its logits: soft-capped, ALiBi-biased, additive mask added; and
-// hides those the range, boolean or additive masks hide.
+// hides those the range (window, causal, length, global keys), boolean or
+// additive masks hide.
 void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64_t i, int64_t L, int64_t j0,
                  int64_t n, float* scores) {
   const float hidden = -std::numeric_limits<float>::infinity();
-  const KeyRange range = p.key_range(i, L);
-  const int64_t first = std::clamp<int64_t>(range.begin - j0, 0, n);
-  const int64_t last = std::clamp<int64_t>(range.end - j0, first, n);
-  for (int64_t c = 0; c < first; ++c) scores[c] = hidden;
-  for (int64_t c = last; c < n; ++c) scores[c] = hidden;
-  if (p.softcap > 0.0f) {
-    const float cap = p.softcap, inverse = 1.0f / p.softcap;
-    for (int64_t c = first; c < last; ++c) scores[c] = cap * std::tanh(scores[c] * inverse);
-  }
-  if (!p.alibi_slopes.empty()) {
-    const float slope = p.alibi_slopes[static_cast<size_t>(h)];
-    const int64_t d = p.diagonal(i, L);
-    for (int64_t c = first; c < last; ++c) {
-      const int64_t distance = d >= j0 + c ? d - (j0 + c) : j0 + c - d;
-      scores[c] -= slope * static_cast<float>(distance);
+  const float* additive =
+      p.has_additive_mask ? t.additive_mask + p.additive_mask.row(b, h, i) + static_cast<uint64_t>(j0) * p.additive_mask.col_stride
+                          : nullptr;
+  const uint8_t* boolean =
+      p.has_bool_mask ? t.bool_mask + p.bool_mask.row(b, h, i) + static_cast<uint64_t>(j0) * p.bool_mask.col_stride
+                      : nullptr;
+  // Columns [first, last) are visible through the range: shape their logits.
+  auto shape = [&](int64_t first, int64_t last) {
+    if (p.softcap > 0.0f) {
+      const float cap = p.softcap, inverse = 1.0f / p.softcap;
+      for (int64_t c = first; c < last; ++c) scores[c] = cap * std::tanh(scores[c] * inverse);
     }
-  }
-  if (p.has_bool_mask) {
-    const uint8_t* mask = t.bool_mask + p.bool_mask.row(b, h, i) + static_cast<uint64_t>(j0) * p.bool_mask.col_stride;
-    const uint64_t stride = p.bool_mask.col_stride;
-    for (int64_t c = first; c < last; ++c) scores[c] = mask[c * stride] != 0 ? scores[c] : hidden;
-  }
-  if (p.has_additive_mask) {
-    const float* mask =
-        t.additive_mask + p.additive_mask.row(b, h, i) + static_cast<uint64_t>(j0) * p.additive_mask.col_stride;
-    const uint64_t stride = p.additive_mask.col_stride;
-    // A -inf mask entry hides the key whatever its score (even NaN).
-    for (int64_t c = first; c < last; ++c) {
-      const float add = mask[c * stride];
-      scores[c] = add == hidden ? hidden : scores[c] + add;
+    if (!p.alibi_slopes.empty()) {
+      const float slope = p.alibi_slopes[static_cast<size_t>(h)];
+      const int64_t d = p.diagonal(i, L);
+      for (int64_t c = first; c < last; ++c) {
+        const int64_t distance = d >= j0 + c ? d - (j0 + c) : j0 + c - d;
+        scores[c] -= slope * static_cast<float>(distance);
+      }
     }
+    if (boolean != nullptr) {
+      const uint64_t stride = p.bool_mask.col_stride;
+      for (int64_t c = first; c < last; ++c) scores[c] = boolean[c * stride] != 0 ? scores[c] : hidden;
+    }
+    if (additive != nullptr) {
+      const uint64_t stride = p.additive_mask.col_stride;
+      // A -inf mask entry hides the key whatever its score (even NaN).
+      for (int64_t c = first; c < last; ++c) {
+        const float add = additive[c * stride];
+        scores[c] = add == hidden ? hidden : scores[c] + add;
+      }
+    }
+  };
+  KeyRange spans[2];
+  const int count = p.visible_spans(i, L, spans);
+  int64_t done = 0;  // columns [0, done) are hidden or shaped
+  for (int s = 0; s < count; ++s) {
+    const int64_t first = std::clamp<int64_t>(spans[s].begin - j0, done, n);
+    const int64_t last = std::clamp<int64_t>(spans[s].end - j0, first, n);
+    for (int64_t c = done; c < first; ++c) scores[c] = hidden;
+    shape(first, last);
+    done = last;
   }
+  for (int64_t c = done; c < n; ++c) scores[c] = hidden;
 }
 
 }  // namespace
@@ -294,73 +308,82 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   std::fill(ws.row_sum, ws.row_sum + rows, 0.0f);
   std::fill(ws.acc, ws.acc + rows * p.v_dim, 0.0f);
 
-  KeyRange task_keys = p.key_range(r0, r1 - 1, L);
-  task_keys.begin = std::max(task_keys.begin, split * tiling_.split_len);
-  task_keys.end = std::min(task_keys.end, (split + 1) * tiling_.split_len);
+  // The task's keys: those its rows' windows leave (one interval), and the
+  // global keys below it (the keys in between are skipped), each within
+  // this task's split.
+  const KeyRange window = p.key_range(r0, r1 - 1, L);
+  const KeyRange segments[2] = {KeyRange{0, std::min(p.global_range(r1 - 1, L).end, window.begin)}, window};
+  const int64_t split_begin = split * tiling_.split_len, split_end = (split + 1) * tiling_.split_len;
   XnnGemm qk;  // S = Q . K_block^T
   XnnGemm pv;  // O_part = P . V_block
-  for (int64_t j0 = task_keys.begin; j0 < task_keys.end; j0 += bkv) {
-    const int64_t n = std::min(bkv, task_keys.end - j0);
-    const uint8_t* keys = t.k + p.k.row(b, kv_head, j0) * element;  // n rows, seq_stride apart
-    const uint8_t* values = t.v + p.v.row(b, kv_head, j0) * element;
-    bool values_finite = true;
-    if (!tiling_.direct) {
-      // Packed once per task for XNNPACK, then reused by every sub-tile.
-      for (int64_t c = 0; c < n; ++c) {
-        ops_.load_row(keys + c * p.k.seq_stride * element, p.dtype, p.qk_dim, 1.0f, ws.keys + c * p.qk_dim);
-        values_finite &= ops_.load_row_check_finite(values + c * p.v.seq_stride * element, p.dtype, p.v_dim,
-                                                    ws.values + c * p.v_dim);
-      }
-      VKATTN_RETURN_IF_ERROR(qk.create(p.qk_dim, n, ws.keys, /*transposed=*/false));
-      VKATTN_RETURN_IF_ERROR(pv.create(n, p.v_dim, ws.values, /*transposed=*/true));
-    }
-
-    for (int64_t s0 = 0; s0 < rows; s0 += bq) {
-      const int64_t s1 = std::min(rows, s0 + bq);
-      const int64_t sub_rows = s1 - s0;
-      const KeyRange sub_keys = p.key_range(r0 + s0 / group, r0 + (s1 - 1) / group, L);
-      if (sub_keys.end <= j0 || sub_keys.begin >= j0 + n) continue;  // block hidden from these rows
-      const float* queries = ws.queries + s0 * p.qk_dim;
-      float* acc = ws.acc + s0 * p.v_dim;
-
-      if (tiling_.direct) {
-        // While the scores stream K, this block's V rows are requested; while
-        // the products stream V, the next block's K rows.
-        const RowPrefetch block_values{values, static_cast<int64_t>(p.v.seq_stride * element), n,
-                                       static_cast<int64_t>(p.v_dim * element)};
-        ops_.dot_rows(queries, sub_rows, keys, p.dtype, static_cast<int64_t>(p.k.seq_stride), n, p.qk_dim,
-                      ws.scores, block_values);
-      } else {
-        VKATTN_RETURN_IF_ERROR(qk.run(sub_rows, queries, ws.scores));
-      }
-      for (int64_t r = 0; r < sub_rows; ++r) {
-        const int64_t local = s0 + r;
-        float* scores = ws.scores + r * n;
-        mask_scores(p, t, b, kv_head * group + local % group, r0 + local / group, L, j0, n, scores);
-        const float alpha = ops_.softmax_step(scores, n, ws.row_max + local, ws.row_sum + local);
-        if (alpha != 1.0f) ops_.scale_row(acc + r * p.v_dim, p.v_dim, alpha);
-      }
-      if (tiling_.direct) {
-        // Values straight from the tensor; a NaN/Inf value under a zero
-        // weight would poison a row (0 * NaN), so such a block is redone
-        // with the path that skips zero weights.
-        RowPrefetch next_keys;
-        if (j0 + n < task_keys.end) {
-          next_keys = RowPrefetch{keys + n * p.k.seq_stride * element, static_cast<int64_t>(p.k.seq_stride * element),
-                                  std::min(bkv, task_keys.end - j0 - n), static_cast<int64_t>(p.qk_dim * element)};
+  // K and V rows: bytes from one key to the next (q8_0 / q4_0 blocks are
+  // dequantized as the row kernels load them).
+  const int64_t k_step = static_cast<int64_t>(storage_offset(p.k_dtype, p.k.seq_stride));
+  const int64_t v_step = static_cast<int64_t>(storage_offset(p.v_dtype, p.v.seq_stride));
+  for (const KeyRange& segment : segments) {
+    const KeyRange task_keys{std::max(segment.begin, split_begin), std::min(segment.end, split_end)};
+    for (int64_t j0 = task_keys.begin; j0 < task_keys.end; j0 += bkv) {
+      const int64_t n = std::min(bkv, task_keys.end - j0);
+      const uint8_t* keys = t.k + storage_offset(p.k_dtype, p.k.row(b, kv_head, j0));  // n rows, k_step bytes apart
+      const uint8_t* values = t.v + storage_offset(p.v_dtype, p.v.row(b, kv_head, j0));
+      bool values_finite = true;
+      if (!tiling_.direct) {
+        // Packed once per task for XNNPACK, then reused by every sub-tile.
+        for (int64_t c = 0; c < n; ++c) {
+          ops_.load_row(keys + c * k_step, p.k_dtype, p.qk_dim, 1.0f, ws.keys + c * p.qk_dim);
+          values_finite &= ops_.load_row_check_finite(values + c * v_step, p.v_dtype, p.v_dim, ws.values + c * p.v_dim);
         }
-        std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
-        if (!ops_.accumulate_products(ws.scores, sub_rows, n, values, p.dtype, static_cast<int64_t>(p.v.seq_stride),
-                                      p.v_dim, acc, next_keys)) {
-          std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
-          ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, values, p.dtype,
-                                        static_cast<int64_t>(p.v.seq_stride), p.v_dim, acc);
+        VKATTN_RETURN_IF_ERROR(qk.create(p.qk_dim, n, ws.keys, /*transposed=*/false));
+        VKATTN_RETURN_IF_ERROR(pv.create(n, p.v_dim, ws.values, /*transposed=*/true));
+      }
+
+      for (int64_t s0 = 0; s0 < rows; s0 += bq) {
+        const int64_t s1 = std::min(rows, s0 + bq);
+        const int64_t sub_rows = s1 - s0;
+        const KeyRange sub_keys = p.key_range(r0 + s0 / group, r0 + (s1 - 1) / group, L);
+        const bool window_seen = sub_keys.end > j0 && sub_keys.begin < j0 + n;
+        if (!window_seen && p.global_range(r0 + (s1 - 1) / group, L).end <= j0) continue;  // block hidden from these rows
+        const float* queries = ws.queries + s0 * p.qk_dim;
+        float* acc = ws.acc + s0 * p.v_dim;
+
+        if (tiling_.direct) {
+          // While the scores stream K, this block's V rows are requested; while
+          // the products stream V, the next block's K rows.
+          const RowPrefetch block_values{values, v_step, n, static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim))};
+          ops_.dot_rows(queries, sub_rows, keys, p.k_dtype, static_cast<int64_t>(p.k.seq_stride), n, p.qk_dim,
+                        ws.scores, block_values);
+        } else {
+          VKATTN_RETURN_IF_ERROR(qk.run(sub_rows, queries, ws.scores));
         }
-      } else if (!values_finite) {
-        ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, ws.values, VKATTN_DTYPE_F32, p.v_dim, p.v_dim, acc);
-      } else {
-        VKATTN_RETURN_IF_ERROR(pv.run(sub_rows, ws.scores, ws.products));
-        for (int64_t r = 0; r < sub_rows; ++r) ops_.add_row(acc + r * p.v_dim, ws.products + r * p.v_dim, p.v_dim);
+        for (int64_t r = 0; r < sub_rows; ++r) {
+          const int64_t local = s0 + r;
+          float* scores = ws.scores + r * n;
+          mask_scores(p, t, b, kv_head * group + local % group, r0 + local / group, L, j0, n, scores);
+          const float alpha = ops_.softmax_step(scores, n, ws.row_max + local, ws.row_sum + local);
+          if (alpha != 1.0f) ops_.scale_row(acc + r * p.v_dim, p.v_dim, alpha);
+        }
+        if (tiling_.direct) {
+          // Values straight from the tensor; a NaN/Inf value under a zero
+          // weight would poison a row (0 * NaN), so such a block is redone
+          // with the path that skips zero weights.
+          RowPrefetch next_keys;
+          if (j0 + n < task_keys.end) {
+            next_keys = RowPrefetch{keys + n * k_step, k_step, std::min(bkv, task_keys.end - j0 - n),
+                                    static_cast<int64_t>(storage_offset(p.k_dtype, p.qk_dim))};
+          }
+          std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
+          if (!ops_.accumulate_products(ws.scores, sub_rows, n, values, p.v_dtype, static_cast<int64_t>(p.v.seq_stride),
+                                        p.v_dim, acc, next_keys)) {
+            std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
+            ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, values, p.v_dtype,
+                                          static_cast<int64_t>(p.v.seq_stride), p.v_dim, acc);
+          }
+        } else if (!values_finite) {
+          ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, ws.values, VKATTN_DTYPE_F32, p.v_dim, p.v_dim, acc);
+        } else {
+          VKATTN_RETURN_IF_ERROR(pv.run(sub_rows, ws.scores, ws.products));
+          for (int64_t r = 0; r < sub_rows; ++r) ops_.add_row(acc + r * p.v_dim, ws.products + r * p.v_dim, p.v_dim);
+        }
       }
     }
   }

@@ -51,6 +51,8 @@ struct RowOps {
   // dst[c] += src[c] * scale (a multiply, then an add: no fused rounding).
   void (*add_scaled_row)(float* dst, const float* src, int64_t n, float scale);
 
+  // Storage dtypes below: F32, F16, and for K/V rows Q8_0 / Q4_0 (n and dim
+  // multiples of 32, strides in values, each value code * d exactly).
   // Copies n elements of storage dtype to f32, multiplying by `scale`.
   void (*load_row)(const void* src, vkattn_dtype dtype, int64_t n, float scale, float* dst);
 

@@ -6,6 +6,7 @@
 
 #include "row_ops.h"
 #include "runtime/half.h"
+#include "runtime/quant.h"
 
 #if defined(__F16C__)
 #include <immintrin.h>
@@ -114,8 +115,35 @@ static inline void halves_to_floats(const uint16_t* in, int64_t n, float* out) {
   for (; c < n; ++c) out[c] = half_to_float(in[c]);
 }
 
+// A row of n values (a multiple of 32) in q8_0 / q4_0 blocks (quant.h),
+// times scale: code * d * scale, which is llama.cpp's code * d for scale 1.
+// (Written here rather than calling quant.h's dequantize_block so that each
+// instruction-set build has its own copy: an inline function shared by
+// builds with different flags could be linked from the wrong one.)
+static inline void dequantize_row(const void* src, vkattn_dtype dtype, int64_t n, float scale, float* dst) {
+  const uint8_t* block = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b < n / kQuantBlock; ++b, dst += kQuantBlock) {
+    uint16_t bits;
+    std::memcpy(&bits, block, 2);
+    const float d = half_to_float(bits);
+    const uint8_t* codes = block + 2;
+    if (dtype == VKATTN_DTYPE_Q8_0) {
+      for (int j = 0; j < kQuantBlock; ++j) dst[j] = static_cast<float>(static_cast<int8_t>(codes[j])) * d * scale;
+      block += kQ8BlockBytes;
+    } else {
+      for (int j = 0; j < kQuantBlock / 2; ++j) {
+        dst[j] = static_cast<float>((codes[j] & 0x0f) - 8) * d * scale;
+        dst[j + 16] = static_cast<float>((codes[j] >> 4) - 8) * d * scale;
+      }
+      block += kQ4BlockBytes;
+    }
+  }
+}
+
 static void load_row(const void* src, vkattn_dtype dtype, int64_t n, float scale, float* dst) {
-  if (dtype == VKATTN_DTYPE_F16) {
+  if (is_block_dtype(dtype)) {
+    dequantize_row(src, dtype, n, scale, dst);
+  } else if (dtype == VKATTN_DTYPE_F16) {
     halves_to_floats(static_cast<const uint16_t*>(src), n, dst);
     if (scale != 1.0f) scale_row(dst, n, scale);
   } else {
@@ -125,6 +153,19 @@ static void load_row(const void* src, vkattn_dtype dtype, int64_t n, float scale
 }
 
 static bool load_row_check_finite(const void* src, vkattn_dtype dtype, int64_t n, float* dst) {
+  if (is_block_dtype(dtype)) {
+    // Codes are finite integers: a value is NaN or Inf only through its
+    // block's scale.
+    const uint8_t* blocks = static_cast<const uint8_t*>(src);
+    uint32_t special = 0;
+    for (int64_t b = 0; b < n / kQuantBlock; ++b) {
+      uint16_t bits;
+      std::memcpy(&bits, blocks + static_cast<uint64_t>(b) * (dtype == VKATTN_DTYPE_Q8_0 ? kQ8BlockBytes : kQ4BlockBytes), 2);
+      special |= (bits & 0x7c00u) == 0x7c00u ? 1u : 0u;
+    }
+    dequantize_row(src, dtype, n, 1.0f, dst);
+    return special == 0;
+  }
   if (dtype == VKATTN_DTYPE_F16) {
     const uint16_t* in = static_cast<const uint16_t*>(src);
     uint32_t special = 0;  // any half with an all-ones exponent (Inf or NaN)
@@ -256,6 +297,108 @@ static inline __attribute__((always_inline)) Vec16 tree_sum16(const Vec16 v[16])
 #undef VKATTN_SHUFFLE2
 }
 
+// A position in a q8_0 / q4_0 tensor (quant.h): the tensor's bytes and a
+// value index, which `+` moves like a pointer's element index, so the
+// templates below read blocks as they read f32 or f16 rows. Loads are 16
+// values from one block (the index is a multiple of 16 wherever load16 is
+// used: head dimensions are multiples of 32), each code * d exactly as
+// dequantization gives it.
+template <vkattn_dtype TYPE>
+struct BlockPointer {
+  const uint8_t* bytes;
+  int64_t element;
+  BlockPointer operator+(int64_t n) const { return BlockPointer{bytes, element + n}; }
+  static constexpr uint64_t kBlockBytes = TYPE == VKATTN_DTYPE_Q8_0 ? kQ8BlockBytes : kQ4BlockBytes;
+  // (element is never negative: unsigned arithmetic spares the signed-division fixups.)
+  const uint8_t* block() const { return bytes + static_cast<uint64_t>(element) / kQuantBlock * kBlockBytes; }
+};
+typedef BlockPointer<VKATTN_DTYPE_Q8_0> Q8Pointer;
+typedef BlockPointer<VKATTN_DTYPE_Q4_0> Q4Pointer;
+
+template <vkattn_dtype TYPE>
+static inline float block_scale_of(const BlockPointer<TYPE>& p) {
+  uint16_t bits;
+  std::memcpy(&bits, p.block(), 2);
+#if defined(__F16C__)
+  return _cvtsh_ss(bits);
+#else
+  return half_to_float(bits);
+#endif
+}
+
+// 16 block codes as floats: signed bytes (q8_0), or the low or high
+// nibbles of 16 bytes (q4_0), widened in registers where the level can.
+static inline Vec16 signed_bytes_to_floats(const uint8_t* p) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<Vec16>(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
+#elif defined(__AVX2__)
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+  const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
+  Vec16 r;
+  std::memcpy(reinterpret_cast<float*>(&r), &lo, 32);
+  std::memcpy(reinterpret_cast<float*>(&r) + 8, &hi, 32);
+  return r;
+#else
+  float lanes[kLanes];
+  for (int j = 0; j < kLanes; ++j) lanes[j] = static_cast<float>(static_cast<int8_t>(p[j]));
+  return load16(lanes);
+#endif
+}
+
+static inline Vec16 nibbles_to_floats(const uint8_t* p, bool high) {
+#if defined(__AVX512F__) || defined(__AVX2__)
+  __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if (high) bytes = _mm_srli_epi16(bytes, 4);
+  bytes = _mm_and_si128(bytes, _mm_set1_epi8(15));
+#if defined(__AVX512F__)
+  return reinterpret_cast<Vec16>(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)));
+#else
+  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+  const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)));
+  Vec16 r;
+  std::memcpy(reinterpret_cast<float*>(&r), &lo, 32);
+  std::memcpy(reinterpret_cast<float*>(&r) + 8, &hi, 32);
+  return r;
+#endif
+#else
+  float lanes[kLanes];
+  for (int j = 0; j < kLanes; ++j) lanes[j] = static_cast<float>(high ? p[j] >> 4 : p[j] & 15);
+  return load16(lanes);
+#endif
+}
+
+static inline Vec16 load16(const Q8Pointer& p) {
+  return signed_bytes_to_floats(p.block() + 2 + static_cast<uint64_t>(p.element) % kQuantBlock) * splat16(block_scale_of(p));
+}
+
+// Values 0-15 of a block are the low nibbles of its 16 code bytes, 16-31 the high ones.
+static inline Vec16 load16(const Q4Pointer& p) {
+  return (nibbles_to_floats(p.block() + 2, static_cast<uint64_t>(p.element) % kQuantBlock >= 16) - splat16(8.0f)) * splat16(block_scale_of(p));
+}
+
+static inline float load_scalar(const Q8Pointer& p) {
+  return static_cast<float>(static_cast<int8_t>(p.block()[2 + static_cast<uint64_t>(p.element) % kQuantBlock])) * block_scale_of(p);
+}
+
+static inline float load_scalar(const Q4Pointer& p) {
+  const int j = static_cast<int>(static_cast<uint64_t>(p.element) % kQuantBlock);
+  const uint8_t byte = p.block()[2 + j % 16];
+  return static_cast<float>((j < 16 ? byte & 15 : byte >> 4) - 8) * block_scale_of(p);
+}
+
+// Where a row starts and how many bytes its `dim` values take.
+template <typename E>
+static inline const uint8_t* row_address(const E* row) { return reinterpret_cast<const uint8_t*>(row); }
+template <typename E>
+static inline int64_t row_bytes(const E*, int64_t dim) { return dim * static_cast<int64_t>(sizeof(E)); }
+template <vkattn_dtype TYPE>
+static inline const uint8_t* row_address(const BlockPointer<TYPE>& row) { return row.block(); }
+template <vkattn_dtype TYPE>
+static inline int64_t row_bytes(const BlockPointer<TYPE>&, int64_t dim) {
+  return dim / kQuantBlock * static_cast<int64_t>(BlockPointer<TYPE>::kBlockBytes);
+}
+
 #define VKATTN_INLINE inline __attribute__((always_inline))
 
 // Rows this far ahead are requested from memory while the current ones are
@@ -263,11 +406,9 @@ static inline __attribute__((always_inline)) Vec16 tree_sum16(const Vec16 v[16])
 constexpr int64_t kPrefetchRows = 16;
 
 template <typename T>
-static VKATTN_INLINE void prefetch_row(const T* row, int64_t dim) {
-  const char* bytes = reinterpret_cast<const char*>(row);
-  for (int64_t offset = 0; offset < dim * static_cast<int64_t>(sizeof(T)); offset += 64) {
-    __builtin_prefetch(bytes + offset);
-  }
+static VKATTN_INLINE void prefetch_row(T row, int64_t dim) {
+  const uint8_t* bytes = row_address(row);
+  for (int64_t offset = 0; offset < row_bytes(row, dim); offset += 64) __builtin_prefetch(bytes + offset);
 }
 
 // Requests rows [first, first + count) of `ahead` into L2 (they are read a
@@ -284,7 +425,7 @@ static VKATTN_INLINE void prefetch_ahead(const RowPrefetch& ahead, int64_t first
 // Keys whose dimension is a whole number of vectors: no tail, so the
 // accumulators never leave registers.
 template <int R, int KEYS, typename T>
-static VKATTN_INLINE void dot_keys_full(const float* q, const T* k, int64_t stride, int64_t dim, int64_t out_stride,
+static VKATTN_INLINE void dot_keys_full(const float* q, T k, int64_t stride, int64_t dim, int64_t out_stride,
                                         float* scores) {
   for (int c = 0; c < KEYS; ++c) prefetch_row(k + (c + kPrefetchRows) * stride, dim);
   Vec16 acc[KEYS][R];
@@ -315,7 +456,7 @@ static VKATTN_INLINE void dot_keys_full(const float* q, const T* k, int64_t stri
 // Any dimension: the last partial vector padded with zeros, in the same lanes
 // at every level.
 template <int R, typename T>
-static inline void dot_key_any(const float* q, const T* k, int64_t dim, int64_t out_stride, float* scores) {
+static inline void dot_key_any(const float* q, T k, int64_t dim, int64_t out_stride, float* scores) {
   Vec16 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = Vec16{};
   int64_t d = 0;
@@ -342,7 +483,7 @@ static inline void dot_key_any(const float* q, const T* k, int64_t dim, int64_t 
 // query vector serves four keys. Every key's sum has the same order on every
 // path.
 template <int R, typename T>
-static inline void dot_rows_block(const float* q, const T* k, int64_t stride, int64_t n, int64_t dim, int64_t out_stride,
+static inline void dot_rows_block(const float* q, T k, int64_t stride, int64_t n, int64_t dim, int64_t out_stride,
                                   float* scores, const RowPrefetch& ahead) {
   int64_t c = 0;
   if (dim % kLanes == 0) {
@@ -358,7 +499,7 @@ static inline void dot_rows_block(const float* q, const T* k, int64_t stride, in
 }
 
 template <typename T>
-static void dot_rows_typed(const float* q, int64_t rows, const T* k, int64_t stride, int64_t n, int64_t dim,
+static void dot_rows_typed(const float* q, int64_t rows, T k, int64_t stride, int64_t n, int64_t dim,
                            float* scores, const RowPrefetch& ahead) {
   const RowPrefetch none;
   int64_t r = 0;
@@ -368,7 +509,12 @@ static void dot_rows_typed(const float* q, int64_t rows, const T* k, int64_t str
 
 static void dot_rows(const float* q, int64_t rows, const void* k, vkattn_dtype dtype, int64_t stride, int64_t n,
                      int64_t dim, float* scores, const RowPrefetch& ahead) {
-  if (dtype == VKATTN_DTYPE_F16) {
+  const uint8_t* bytes = static_cast<const uint8_t*>(k);
+  if (dtype == VKATTN_DTYPE_Q8_0) {
+    dot_rows_typed(q, rows, Q8Pointer{bytes, 0}, stride, n, dim, scores, ahead);
+  } else if (dtype == VKATTN_DTYPE_Q4_0) {
+    dot_rows_typed(q, rows, Q4Pointer{bytes, 0}, stride, n, dim, scores, ahead);
+  } else if (dtype == VKATTN_DTYPE_F16) {
     dot_rows_typed(q, rows, static_cast<const uint16_t*>(k), stride, n, dim, scores, ahead);
   } else {
     dot_rows_typed(q, rows, static_cast<const float*>(k), stride, n, dim, scores, ahead);
@@ -384,7 +530,7 @@ static void dot_rows(const float* q, int64_t rows, const void* k, vkattn_dtype d
 // the cache), and with them the rows of `ahead` from ahead_first on, one per
 // key (so `ahead` is requested on that first pass only).
 template <bool PROBE, int R, int V, typename T>
-static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n, const T* v, int64_t stride,
+static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n, T v, int64_t stride,
                                     int64_t dim, int64_t prefetch, const RowPrefetch& ahead, int64_t ahead_first,
                                     float* out) {
   Vec16 acc[R][V] = {};
@@ -392,7 +538,7 @@ static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n,
   // harmlessly, when the sum overflows: the caller then takes the slow path).
   Vec16 probe = {};
   for (int64_t c = 0; c < n; ++c) {
-    const T* value = v + c * stride;
+    T value = v + c * stride;
     if (prefetch > 0) {
       prefetch_row(value + kPrefetchRows * stride, prefetch);
       prefetch_ahead(ahead, ahead_first + c, 1);
@@ -416,7 +562,7 @@ static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n,
 
 // The same for the last width < 16 dims, one lane array at a time.
 template <bool PROBE, int R, typename T>
-static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, const T* v, int64_t stride,
+static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, T v, int64_t stride,
                                    int64_t dim, int64_t width, float* out) {
   Vec16 acc[R] = {};
   Vec16 probe = {};
@@ -444,13 +590,13 @@ static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, 
 constexpr int64_t kValueChunk = 32;
 
 template <bool PROBE, int R, typename T>
-static bool accumulate_rows(const float* p, int64_t n, const T* v, int64_t stride, int64_t dim, float* out,
+static bool accumulate_rows(const float* p, int64_t n, T v, int64_t stride, int64_t dim, float* out,
                             const RowPrefetch& ahead) {
   bool finite = true;
   for (int64_t c0 = 0; c0 < n; c0 += kValueChunk) {
     const int64_t count = n - c0 < kValueChunk ? n - c0 : kValueChunk;
     const float* weights = p + c0;
-    const T* values = v + c0 * stride;
+    T values = v + c0 * stride;
     int64_t d0 = 0;
     for (; d0 + 4 * kLanes <= dim; d0 += 4 * kLanes) {
       finite &= accumulate_block<PROBE, R, 4>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
@@ -475,7 +621,7 @@ static bool accumulate_rows(const float* p, int64_t n, const T* v, int64_t strid
 }
 
 template <bool PROBE, typename T>
-static bool accumulate_products_typed(const float* p, int64_t rows, int64_t n, const T* v, int64_t stride,
+static bool accumulate_products_typed(const float* p, int64_t rows, int64_t n, T v, int64_t stride,
                                       int64_t dim, float* out, const RowPrefetch& ahead) {
   const RowPrefetch none;
   bool finite = true;
@@ -503,6 +649,17 @@ static bool accumulate_products(const float* p, int64_t rows, int64_t n, const v
   for (; i < count; ++i) lane_min[0] = p[i] < lane_min[0] ? p[i] : lane_min[0];
   bool zero_weight = false;
   for (int j = 0; j < kLanes; ++j) zero_weight |= lane_min[j] == 0.0f;  // weights are >= 0
+  const uint8_t* bytes = static_cast<const uint8_t*>(v);
+  if (dtype == VKATTN_DTYPE_Q8_0) {
+    const Q8Pointer values{bytes, 0};
+    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
+                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
+  }
+  if (dtype == VKATTN_DTYPE_Q4_0) {
+    const Q4Pointer values{bytes, 0};
+    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
+                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
+  }
   if (dtype == VKATTN_DTYPE_F16) {
     const uint16_t* values = static_cast<const uint16_t*>(v);
     return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
@@ -514,10 +671,10 @@ static bool accumulate_products(const float* p, int64_t rows, int64_t n, const v
 }
 
 template <typename T>
-static void accumulate_weighted_typed(const float* p, int64_t rows, int64_t n, const T* v, int64_t stride,
+static void accumulate_weighted_typed(const float* p, int64_t rows, int64_t n, T v, int64_t stride,
                                       int64_t dim, float* out) {
   for (int64_t c = 0; c < n; ++c) {
-    const T* value = v + c * stride;
+    T value = v + c * stride;
     for (int64_t r = 0; r < rows; ++r) {
       const float weight = p[r * n + c];
       if (weight == 0.0f) continue;
@@ -529,7 +686,12 @@ static void accumulate_weighted_typed(const float* p, int64_t rows, int64_t n, c
 
 static void accumulate_weighted_rows(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
                                      int64_t stride, int64_t dim, float* out) {
-  if (dtype == VKATTN_DTYPE_F16) {
+  const uint8_t* bytes = static_cast<const uint8_t*>(v);
+  if (dtype == VKATTN_DTYPE_Q8_0) {
+    accumulate_weighted_typed(p, rows, n, Q8Pointer{bytes, 0}, stride, dim, out);
+  } else if (dtype == VKATTN_DTYPE_Q4_0) {
+    accumulate_weighted_typed(p, rows, n, Q4Pointer{bytes, 0}, stride, dim, out);
+  } else if (dtype == VKATTN_DTYPE_F16) {
     accumulate_weighted_typed(p, rows, n, static_cast<const uint16_t*>(v), stride, dim, out);
   } else {
     accumulate_weighted_typed(p, rows, n, static_cast<const float*>(v), stride, dim, out);

@@ -8,6 +8,7 @@
 
 #include "device_caps.h"
 #include "runtime/checked_math.h"
+#include "runtime/quant.h"
 
 namespace vkattn {
 namespace vk {
@@ -144,6 +145,9 @@ Status choose_tiled_config(const Problem& p, const DeviceCaps& device, const Qui
     c.cols_per_thread = forced.cols_per_thread;
   } else {
     c.cols_per_thread = chunks <= kChunksPerThread ? kColsPerThread : chunks <= 2 * kChunksPerThread ? 2 : 1;
+    // q8_0 / q4_0 K arrives as f32 chunks (twice the registers of f16
+    // words): half the keys in flight (measured: 4 keys spilled on navi21).
+    if (is_block_dtype(p.k_dtype) || is_block_dtype(p.v_dtype)) c.cols_per_thread = std::max<uint32_t>(1, c.cols_per_thread / 2);
     c.cols_per_thread = std::min<uint32_t>(c.cols_per_thread, max_cols);
   }
   uint32_t teams = std::max<uint32_t>(1, std::min<uint32_t>(kTargetWorkgroup, max_workgroup) / team);
@@ -152,15 +156,19 @@ Status choose_tiled_config(const Problem& p, const DeviceCaps& device, const Qui
   c.block_q = teams * c.rows_per_thread;
 
   // fp16 arithmetic applies to f16 storage only (f32 storage keeps f32
-  // arithmetic, forced or not).
-  const bool f16 = p.dtype == VKATTN_DTYPE_F16;
+  // arithmetic, forced or not). q8_0 / q4_0 K or V are dequantized as they
+  // are loaded, in f32, straight from global memory: neither fp16
+  // arithmetic nor staging applies to them, forced or not (their values
+  // are not f16 values, and the stage holds K/V as stored).
+  const bool float_kv = !is_block_dtype(p.k_dtype) && !is_block_dtype(p.v_dtype);
+  const bool f16 = p.dtype == VKATTN_DTYPE_F16 && float_kv;
   if (f16 && forced.fp16_math == KernelOverride::Choice::yes && !device.float16_arithmetic) {
     return unsupported("the fp16-arithmetic variant needs shaderFloat16, which %s does not support",
                        device.name.c_str());
   }
   c.fp16_math = f16 && choose(forced.fp16_math, device.float16_arithmetic);
   const bool staged_useful = teams > 1 && !quirks.shared_memory_is_global;
-  c.staged = choose(forced.staged, staged_useful);
+  c.staged = float_kv && choose(forced.staged, staged_useful);
 
   // Shrink what the shared memory cannot hold: keys per thread, then the
   // staging, then (without subgroups) the team.

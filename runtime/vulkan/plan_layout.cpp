@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "runtime/checked_math.h"
+#include "runtime/quant.h"
 
 namespace vkattn {
 namespace vk {
@@ -11,6 +12,10 @@ namespace {
 
 // Whether every row of a view starts at a multiple of 4 elements, so that a
 // row of `dims` elements can be read as vec4s.
+KvStorage kv_storage(vkattn_dtype dtype) {
+  return dtype == VKATTN_DTYPE_Q8_0 ? kStorageQ8_0 : dtype == VKATTN_DTYPE_Q4_0 ? kStorageQ4_0 : kStorageAsQ;
+}
+
 bool rows_vec4_aligned(const RelativeView& view, int64_t dims) {
   return dims % 4 == 0 && view.offset % 4 == 0 && view.batch_stride % 4 == 0 && view.head_stride % 4 == 0 &&
          view.seq_stride % 4 == 0;
@@ -119,7 +124,9 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   bool kv_vec4 = true;
   bool out_vec4 = true;
   for (const Slice& slice : layout.slices) {
-    kv_vec4 = kv_vec4 && rows_vec4_aligned(slice.k, p.qk_dim) && rows_vec4_aligned(slice.v, p.v_dim);
+    // (Block-typed views count bytes and are read by their own path.)
+    kv_vec4 = kv_vec4 && (is_block_dtype(p.k_dtype) || rows_vec4_aligned(slice.k, p.qk_dim)) &&
+              (is_block_dtype(p.v_dtype) || rows_vec4_aligned(slice.v, p.v_dim));
     out_vec4 = out_vec4 && rows_vec4_aligned(slice.out, p.v_dim);
   }
   if (kv_vec4) flags |= kFlagKvVec4;
@@ -145,6 +152,8 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   constants[kSpecVDim] = static_cast<uint32_t>(p.v_dim);
   constants[kSpecDSplit] = lanes ? 0 : config.d_split;
   constants[kSpecColThreads] = lanes ? 0 : config.col_threads;
+  constants[kSpecKStorage] = kv_storage(p.k_dtype);
+  constants[kSpecVStorage] = kv_storage(p.v_dtype);
   // flash_attn.comp reads a chunk's role from the push constants; the lanes
   // kernel has it specialised (a run-time branch would put its loads under
   // a mask), one pipeline per role the plan uses.

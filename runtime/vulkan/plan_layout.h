@@ -45,7 +45,16 @@ enum SpecConstant : uint32_t {
   kSpecDSplit = 5,      // tiled
   kSpecColThreads = 6,  // tiled
   kSpecFlags = 7,
-  kSpecCount = 8,
+  kSpecKStorage = 8,    // KvStorage of K
+  kSpecVStorage = 9,    // KvStorage of V
+  kSpecCount = 10,
+};
+
+// How K or V is stored (mirrors K_STORAGE / V_STORAGE in attention_common.glsl).
+enum KvStorage : uint32_t {
+  kStorageAsQ = 0,  // the storage type of Q and O
+  kStorageQ8_0 = 1,
+  kStorageQ4_0 = 2,
 };
 
 // One pipeline of a plan.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/quant.h"
+
 namespace vkattn {
 namespace vk {
 
@@ -51,6 +53,19 @@ Extent tensor_extent(const char* name, const TensorView& v, int64_t b0, int64_t 
   return e;
 }
 
+// A K or V view: in elements of the float type, or, for q8_0 / q4_0
+// blocks, in bytes (every row starts at a whole block, so each row is a run
+// of bytes and every offset and stride converts exactly).
+Extent kv_extent(const char* name, const TensorView& v, vkattn_dtype dtype, int64_t b0, int64_t b1, int64_t h0,
+                 int64_t h1, int64_t seq, int64_t dim) {
+  if (!is_block_dtype(dtype)) return tensor_extent(name, v, b0, b1, h0, h1, seq, dim, dtype_size(dtype));
+  Extent e = tensor_extent(name, v, b0, b1, h0, h1, seq, dim, 1);
+  e.first = storage_offset(dtype, e.first);
+  for (int a = 0; a < 3; ++a) e.strides[a] = storage_offset(dtype, e.strides[a]);
+  e.counts[3] = storage_offset(dtype, static_cast<uint64_t>(dim));
+  return e;
+}
+
 Extent mask_extent(const char* name, const MaskView& v, const Problem& p, int64_t b0, int64_t b1, int64_t h0,
                    int64_t h1, uint64_t element_bytes) {
   Extent e{name,
@@ -78,8 +93,8 @@ bool build_slice(const Problem& p, const SliceLimits& limits, uint64_t scratch_b
     bool used;
   } items[] = {
       {tensor_extent("Q", p.q, b0, b1, g0 * group, g1 * group, p.q_len, p.qk_dim, element), kBindingQ, &slice->q, true},
-      {tensor_extent("K", p.k, b0, b1, g0, g1, p.kv_len, p.qk_dim, element), kBindingK, &slice->k, true},
-      {tensor_extent("V", p.v, b0, b1, g0, g1, p.kv_len, p.v_dim, element), kBindingV, &slice->v, true},
+      {kv_extent("K", p.k, p.k_dtype, b0, b1, g0, g1, p.kv_len, p.qk_dim), kBindingK, &slice->k, true},
+      {kv_extent("V", p.v, p.v_dtype, b0, b1, g0, g1, p.kv_len, p.v_dim), kBindingV, &slice->v, true},
       {tensor_extent("O", p.out, b0, b1, g0 * group, g1 * group, p.q_len, p.v_dim, element), kBindingOut, &slice->out,
        true},
       {tensor_extent("LSE", p.lse, b0, b1, g0 * group, g1 * group, p.q_len, 1, 4), kBindingLse, &slice->lse,

@@ -39,7 +39,8 @@ struct Window {
   uint64_t range = 0;   // bytes, a multiple of 4 (0 = binding unused)
 };
 
-// Offsets and strides relative to a window, in elements (bytes for the boolean mask).
+// Offsets and strides relative to a window, in elements (bytes for the
+// boolean mask and for q8_0 / q4_0 K and V).
 struct RelativeView {
   uint32_t offset = 0;
   uint32_t batch_stride = 0;

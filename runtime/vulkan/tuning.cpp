@@ -12,6 +12,7 @@
 #include "runtime/bindings.h"
 #include "runtime/checked_math.h"
 #include "runtime/half.h"
+#include "runtime/quant.h"
 #include "vulkan_device.h"
 
 namespace vkattn {
@@ -208,10 +209,40 @@ Status make_tensors(VulkanDevice& device, const Problem& p, Tensors* t) {
   };
   VKATTN_RETURN_IF_ERROR(make(bytes.q, &t->q));
   VKATTN_RETURN_IF_ERROR(fill(*t->q, bytes.q, values));
+  // q8_0 / q4_0 K or V: blocks quantized from the same kind of values (the
+  // bytes between rows too, which nothing reads).
+  // fill() hands out chunks that need not end on a block boundary, so the
+  // block stream carries its partly written block from one chunk to the next.
+  auto blocks_of = [&random](vkattn_dtype dtype) {
+    return [&random, dtype, block = std::vector<uint8_t>(block_bytes(dtype)),
+            used = block_bytes(dtype)](uint8_t* data, uint64_t size) mutable {
+      for (uint64_t i = 0; i < size; ++i) {
+        if (used == block.size()) {
+          float x[kQuantBlock];
+          for (float& value : x) value = random.next();
+          if (dtype == VKATTN_DTYPE_Q8_0) {
+            quantize_block_q8_0(x, block.data());
+          } else {
+            quantize_block_q4_0(x, block.data());
+          }
+          used = 0;
+        }
+        data[i] = block[used++];
+      }
+    };
+  };
   VKATTN_RETURN_IF_ERROR(make(bytes.k, &t->k));
-  VKATTN_RETURN_IF_ERROR(fill(*t->k, bytes.k, values));
+  if (is_block_dtype(p.k_dtype)) {
+    VKATTN_RETURN_IF_ERROR(fill(*t->k, bytes.k, blocks_of(p.k_dtype)));
+  } else {
+    VKATTN_RETURN_IF_ERROR(fill(*t->k, bytes.k, values));
+  }
   VKATTN_RETURN_IF_ERROR(make(bytes.v, &t->v));
-  VKATTN_RETURN_IF_ERROR(fill(*t->v, bytes.v, values));
+  if (is_block_dtype(p.v_dtype)) {
+    VKATTN_RETURN_IF_ERROR(fill(*t->v, bytes.v, blocks_of(p.v_dtype)));
+  } else {
+    VKATTN_RETURN_IF_ERROR(fill(*t->v, bytes.v, values));
+  }
   VKATTN_RETURN_IF_ERROR(make(bytes.out, &t->out));
   t->args.q = t->q.get();
   t->args.k = t->k.get();
@@ -281,6 +312,8 @@ Status time_plan(DevicePlan& plan, const ExecArgs& args, double best_ms, double*
 
 std::string tuning_class(const Problem& p, uint32_t layout_flags) {
   std::string key = p.dtype == VKATTN_DTYPE_F16 ? "f16" : "f32";
+  if (p.k_dtype != p.dtype) key += std::string(".k-") + dtype_name(p.k_dtype);
+  if (p.v_dtype != p.dtype) key += std::string(".v-") + dtype_name(p.v_dtype);
   key += ".d" + std::to_string(p.qk_dim) + "x" + std::to_string(p.v_dim);
   key += ".g" + std::to_string(p.group());
   key += ".q" + std::to_string(next_pow2(p.q_len));
@@ -289,6 +322,7 @@ std::string tuning_class(const Problem& p, uint32_t layout_flags) {
   if (p.causal == VKATTN_CAUSAL_TOP_LEFT) key += ".causal-tl";
   if (p.causal == VKATTN_CAUSAL_BOTTOM_RIGHT) key += ".causal-br";
   if (p.window_left >= 0 || p.window_right >= 0) key += ".window";
+  if (p.global_keys > 0) key += ".global";
   if (layout_flags & kFlagAdditiveMask) key += ".amask";
   if (layout_flags & kFlagBoolMask) key += ".bmask";
   if (layout_flags & kFlagKvLens) key += ".lens";

@@ -23,7 +23,7 @@ namespace vk {
 class VulkanDevice;
 
 // The class a tuned configuration is reused for, e.g.
-// "f16.d128x128.g4.q1.kv4096.bh8.causal-br.lens.kvvec4": storage type, head
+// "f16.d128x128.g4.q1.kv4096.bh8.causal-br.lens.kvvec4": storage types, head
 // dimensions, GQA group, query and key lengths and batch x kv heads rounded
 // up to powers of two, causal alignment, window, masks, key lengths, LSE and
 // the vector alignment of K/V and O rows (`layout_flags`: the automatic

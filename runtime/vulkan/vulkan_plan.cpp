@@ -148,6 +148,7 @@ Status VulkanPlan::initialize() {
     params.scaling[1] = p_.softcap;
     params.heads[0] = static_cast<uint32_t>(slice.kv_head_begin * group);
     params.heads[1] = static_cast<uint32_t>(p_.q_heads);
+    params.heads[2] = static_cast<uint32_t>(p_.global_keys);  // <= kv_len < 2^30 (kernel_config.cpp)
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));

@@ -37,6 +37,7 @@ const char kUsage[] =
     "                  [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
     "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
+    "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G]\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -53,9 +54,12 @@ struct Options {
   std::string q, k, v, out, mask, kv_lens, lse;
   vkattn_causal causal = VKATTN_CAUSAL_NONE;
   int64_t window_left = -1, window_right = -1;
+  int64_t global_keys = 0;
   float scale = 0.0f;
   bool dtype_given = false;
   vkattn_dtype dtype = VKATTN_DTYPE_F32;
+  bool kv_dtype_given = false;
+  vkattn_dtype kv_dtype = VKATTN_DTYPE_F32;  // K and V storage; q8_0 / q4_0 quantized by vkattn
   vkattn_backend backend = VKATTN_BACKEND_AUTO;
   int32_t device = -1;
   int32_t threads = 0;
@@ -117,6 +121,11 @@ Options parse_args(int argc, char** argv) {
           !parse_int(text.substr(comma + 1), -1, INT64_MAX / 4, &o.window_right)) {
         throw usage_error("--window takes L,R with integers >= -1 (-1 = unbounded), not '" + text + "'");
       }
+    } else if (arg == "--global-keys") {
+      const std::string text = take();
+      if (!parse_int(text, 0, INT64_MAX / 4, &o.global_keys)) {
+        throw usage_error("--global-keys needs an integer >= 0, not '" + text + "'");
+      }
     } else if (arg == "--scale") {
       const std::string text = take();
       char* end = nullptr;
@@ -129,6 +138,14 @@ Options parse_args(int argc, char** argv) {
       else if (text == "f16") o.dtype = VKATTN_DTYPE_F16;
       else throw usage_error("--dtype must be f32 or f16, not '" + text + "'");
       o.dtype_given = true;
+    } else if (arg == "--kv-dtype") {
+      const std::string text = take();
+      if (text == "f32") o.kv_dtype = VKATTN_DTYPE_F32;
+      else if (text == "f16") o.kv_dtype = VKATTN_DTYPE_F16;
+      else if (text == "q8_0") o.kv_dtype = VKATTN_DTYPE_Q8_0;
+      else if (text == "q4_0") o.kv_dtype = VKATTN_DTYPE_Q4_0;
+      else throw usage_error("--kv-dtype must be f32, f16, q8_0 or q4_0, not '" + text + "'");
+      o.kv_dtype_given = true;
     } else if (arg == "--backend") {
       const std::string text = take();
       if (text == "auto") o.backend = VKATTN_BACKEND_AUTO;
@@ -179,6 +196,17 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.list_devices) return o;
   if (o.alibi && !o.alibi_slopes.empty()) throw usage_error("--alibi and --alibi-slopes exclude each other");
+  // Float K and V share Q's storage: --kv-dtype f32|f16 sets both, and a
+  // different --dtype contradicts it.
+  const bool float_kv = o.kv_dtype == VKATTN_DTYPE_F32 || o.kv_dtype == VKATTN_DTYPE_F16;
+  if (o.kv_dtype_given && float_kv) {
+    if (o.dtype_given && o.dtype != o.kv_dtype) {
+      throw usage_error("--kv-dtype f32|f16 must match --dtype (float K and V are stored like Q); use q8_0 or q4_0 "
+                        "for another K/V storage");
+    }
+    o.dtype = o.kv_dtype;
+    o.dtype_given = true;
+  }
   if (!have_q || !have_k || !have_v || !have_out) throw usage_error("--q, --k, --v and --out are required");
   return o;
 }
@@ -347,8 +375,11 @@ int run(const Options& o) {
   desc.causal = o.causal;
   desc.window_left = o.window_left;
   desc.window_right = o.window_right;
+  desc.global_keys = o.global_keys;
   desc.has_lse = o.lse.empty() ? 0 : 1;
   desc.softcap = o.softcap;
+  const bool quantized_kv = o.kv_dtype == VKATTN_DTYPE_Q8_0 || o.kv_dtype == VKATTN_DTYPE_Q4_0;
+  if (quantized_kv) desc.k_dtype = desc.v_dtype = o.kv_dtype;
   // Per-head f32 arrays: [Hq] float32 (or float16) files.
   auto load_heads = [&](const std::string& path, const char* flag) {
     const NpyArray array = load(path, flag);
@@ -452,14 +483,26 @@ int run(const Options& o) {
     const std::vector<uint8_t> qb = to_device(q, "Q", desc.dtype);
     bindings.q = h.upload(qb.data(), qb.size());
   }
-  {
-    const std::vector<uint8_t> kb = to_device(k, "K", desc.dtype);
-    bindings.k = h.upload(kb.data(), kb.size());
-  }
-  {
-    const std::vector<uint8_t> vb = to_device(v, "V", desc.dtype);
-    bindings.v = h.upload(vb.data(), vb.size());
-  }
+  // K and V in their storage: float as Q, or quantized by vkattn (the plan
+  // has checked that the head dimensions hold whole blocks).
+  auto upload_kv = [&](const NpyArray& array, const char* name) {
+    if (!quantized_kv) {
+      const std::vector<uint8_t> bytes = to_device(array, name, desc.dtype);
+      return h.upload(bytes.data(), bytes.size());
+    }
+    const std::vector<uint8_t> f32_bytes = to_device(array, name, VKATTN_DTYPE_F32);
+    const uint64_t count = static_cast<uint64_t>(array.count());
+    std::vector<float> floats(static_cast<size_t>(count));
+    std::memcpy(floats.data(), f32_bytes.data(), f32_bytes.size());
+    uint64_t bytes = 0;
+    check(vkattn_dtype_bytes(o.kv_dtype, count, &bytes), "vkattn_dtype_bytes");
+    std::vector<uint8_t> blocks(static_cast<size_t>(bytes));
+    check(vkattn_quantize(o.kv_dtype, floats.data(), count, blocks.data()),
+          (std::string("quantizing ") + name).c_str());
+    return h.upload(blocks.data(), blocks.size());
+  };
+  bindings.k = upload_kv(k, "K");
+  bindings.v = upload_kv(v, "V");
   if (desc.has_additive_mask) bindings.additive_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_bool_mask) bindings.bool_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_kv_lens) bindings.kv_lens = pairs.kv_lens.data();
@@ -511,13 +554,18 @@ int run(const Options& o) {
   vkattn_plan_info plan_info;
   vkattn_plan_info_init(&plan_info);
   check(vkattn_plan_get_info(h.plan, &plan_info), "vkattn_plan_get_info");
+  const char* kv_dtype_name = o.kv_dtype == VKATTN_DTYPE_Q8_0   ? "q8_0"
+                              : o.kv_dtype == VKATTN_DTYPE_Q4_0 ? "q4_0"
+                              : desc.dtype == VKATTN_DTYPE_F16  ? "f16"
+                                                                : "f32";
   if (o.json) {
     std::printf(
-        "{\"backend\": \"%s\", \"device\": \"%s\", \"kernel\": \"%s\", \"dtype\": \"%s\", \"batch\": %lld, "
+        "{\"backend\": \"%s\", \"device\": \"%s\", \"kernel\": \"%s\", \"dtype\": \"%s\", \"kv_dtype\": \"%s\", "
+        "\"batch\": %lld, "
         "\"q_heads\": %lld, \"kv_heads\": %lld, \"q_len\": %lld, \"kv_len\": %lld, \"qk_dim\": %lld, \"v_dim\": %lld, "
         "\"repeat\": %d, \"ms\": %.6f, \"min_ms\": %.6f, \"visible_pairs\": %llu, \"gflops\": %.4f, \"tuned\": %s}\n",
         backend_name(info.backend), vkattn_samples::json_escape(info.name).c_str(), vkattn_samples::json_escape(plan_info.kernel).c_str(),
-        desc.dtype == VKATTN_DTYPE_F16 ? "f16" : "f32", (long long)desc.batch, (long long)desc.q_heads,
+        desc.dtype == VKATTN_DTYPE_F16 ? "f16" : "f32", kv_dtype_name, (long long)desc.batch, (long long)desc.q_heads,
         (long long)desc.kv_heads, (long long)desc.q_len, (long long)desc.kv_len, (long long)desc.qk_dim,
         (long long)desc.v_dim, o.repeat, median, sorted.front(), (unsigned long long)visible, gflops,
         plan_info.tuned ? "true" : "false");

@@ -158,6 +158,67 @@ with tempfile.TemporaryDirectory() as tmp:
     expect(r.returncode != 0 and "--sinks" in r.stderr and not os.path.exists(path("ob.npy")),
            "a sinks array of the wrong length is refused by name: " + r.stderr)
 
+    # 3c. --kv-dtype q8_0 / q4_0: vkattn quantizes K and V; the output matches float64 attention over the
+    # values llama.cpp's reference quantizer gives (transcribed here from its formulas), and not the
+    # unquantized inputs' (the quantization happened).
+    def f16_round(x):
+        return np.float32(x).astype(np.float16).astype(np.float32)
+
+    def round_away(x):  # C's roundf: halves away from zero
+        return np.where(x >= 0, np.floor(x.astype(np.float64) + 0.5), np.ceil(x.astype(np.float64) - 0.5))
+
+    def dequantized(x, kind):
+        blocks = x.reshape(-1, 32).astype(np.float32)
+        out = np.empty_like(blocks)
+        for n, block in enumerate(blocks):
+            if kind == "q8_0":
+                d = np.float32(np.abs(block).max() / np.float32(127))
+                inv = np.float32(1) / d if d != 0 else np.float32(0)
+                codes = round_away(block * inv)
+                out[n] = codes.astype(np.float32) * f16_round(d)
+            else:
+                xm = block[np.argmax(np.abs(block))]  # the first of equal magnitudes
+                d = np.float32(xm / np.float32(-8))
+                inv = np.float32(1) / d if d != 0 else np.float32(0)
+                codes = np.minimum(15, np.trunc((block * inv + np.float32(8.5)).astype(np.float32)))
+                out[n] = (codes - 8).astype(np.float32) * f16_round(d)
+        return out.reshape(x.shape)
+
+    v64 = rng.standard_normal((B, Hkv, Skv, 64), dtype=np.float32)
+    np.save(path("v64.npy"), v64)
+    visible = (j <= i + (Skv - Sq))[None, None]
+    exact, _ = reference(q, k, v64, scale, visible)
+    for kind in ("q8_0", "q4_0"):
+        r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v64.npy"), "--out", path("oq.npy"),
+                "--causal", "--kv-dtype", kind, "--json")
+        expect(r.returncode == 0, kind + " run succeeds: " + r.stderr)
+        if r.returncode == 0:
+            expect(json.loads(r.stdout)["kv_dtype"] == kind, "--json names the K/V storage " + kind)
+            o_ref, _ = reference(q, dequantized(k, kind), dequantized(v64, kind), scale, visible)
+            o = np.load(path("oq.npy"))
+            expect(np.abs(o - o_ref).max() <= 1e-5 * np.abs(o_ref).max(),
+                   kind + " output matches float64 attention over the dequantized K and V")
+            expect(np.abs(o - exact).max() > 1e-3 * np.abs(exact).max(), kind + " K and V were quantized")
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("ob.npy"),
+            "--kv-dtype", "q4_0")
+    expect(r.returncode != 0 and "v_dim" in r.stderr and not os.path.exists(path("ob.npy")),
+           "q4_0 V with a head dimension of 48 is refused naming v_dim: " + r.stderr)
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("ob.npy"),
+            "--kv-dtype", "f16", "--dtype", "f32")
+    expect(r.returncode == 2 and "--kv-dtype" in r.stderr, "--kv-dtype f16 contradicting --dtype f32 is a usage error")
+
+    # 3d. --global-keys: the first keys stay visible through a sliding window (StreamingLLM).
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("og.npy"),
+            "--causal", "--window", "10,-1", "--global-keys", "3", "--json")
+    expect(r.returncode == 0, "global keys run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        diagonal = i + (Skv - Sq)
+        visible = ((j <= diagonal) & ((j >= diagonal - 10) | (j < 3)))[None, None]
+        o_ref, _ = reference(q, k, v, scale, visible)
+        expect(np.abs(np.load(path("og.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(),
+               "global keys output matches float64 reference")
+        expect(json.loads(r.stdout)["visible_pairs"] == int(visible.sum()) * Hq * B, "visible_pairs counts the global keys")
+
     # 4. Bad inputs: message naming the problem, non-zero exit, no output file.
     np.save(path("k_heads3.npy"), np.zeros((B, 3, Skv, D), np.float32))
     np.save(path("v_heads3.npy"), np.zeros((B, 3, Skv, Dv), np.float32))
@@ -188,6 +249,8 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--q", path("q.npy")] + base + ["--bogus"], "unknown argument"),
         (["--q", path("q.npy")] + base + ["--window", "x,1"], "--window"),
         (["--q", path("q.npy")] + base + ["--dtype", "bf16"], "--dtype"),
+        (["--q", path("q.npy")] + base + ["--kv-dtype", "q5_1"], "--kv-dtype"),
+        (["--q", path("q.npy")] + base + ["--global-keys", "-1"], "--global-keys"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")], "required"),
     ]
     for args, needle in bad_cases:

@@ -2,7 +2,8 @@
 // execution of every accepted plan on the CPU backend.
 //
 // The fuzzer builds a vkattn_attention_desc field by field from its input
-// (sizes, strides, offsets, flags, struct_size, masks, windows, scale),
+// (sizes, strides, offsets, flags, struct_size, masks, windows, global keys,
+// scale, soft-capping, ALiBi slopes, sinks, q8_0 / q4_0 K and V),
 // mostly near the valid region so that plans get accepted and run. Checks:
 //   - plan creation returns a defined status, and a message on failure;
 //   - an accepted plan executes successfully with buffers sized exactly as
@@ -10,7 +11,8 @@
 //     library), so any read or write past them is caught by ASan;
 //   - kv_lens outside [0, kv_len] are refused at execution;
 //   - with V = 0.5 everywhere and finite logits, every output element is 0.5
-//     (a convex combination) or 0 (a row that sees no key).
+//     (a convex combination) or 0 (a row that sees no key); with sinks,
+//     anything in [0, 0.5] (the sink takes a share without a value).
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
@@ -111,7 +113,20 @@ bool make_buffer(uint64_t bytes, OwnedBuffer* out, const std::vector<uint8_t>& f
   return true;
 }
 
+// One storage unit holding `value` (0.25 or 0.5): an element, or for the
+// block types a whole block whose every value is 0.5 (scale 0.5, code 1;
+// q4_0 code 9), which the fill repeats block by block.
 std::vector<uint8_t> repeated_value(float value, vkattn_dtype dtype) {
+  if (dtype == VKATTN_DTYPE_Q8_0) {
+    std::vector<uint8_t> block(34, 1);
+    block[0] = 0x00, block[1] = 0x38;
+    return block;
+  }
+  if (dtype == VKATTN_DTYPE_Q4_0) {
+    std::vector<uint8_t> block(18, 0x99);
+    block[0] = 0x00, block[1] = 0x38;
+    return block;
+  }
   if (dtype == VKATTN_DTYPE_F16) {
     // 0.5 and 0.25 are exact in f16: sign 0, exponents 14 and 13.
     const uint16_t half = value == 0.5f ? 0x3800 : 0x3400;
@@ -143,6 +158,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   desc.scale = in.ConsumeBool() ? 0.0f : in.ConsumeFloatingPoint<float>();
   desc.window_left = in.ConsumeBool() ? -1 : in.ConsumeIntegralInRange<int64_t>(-3, 80);
   desc.window_right = in.ConsumeBool() ? -1 : in.ConsumeIntegralInRange<int64_t>(-3, 80);
+  desc.global_keys = in.ConsumeBool() ? 0 : in.ConsumeIntegralInRange<int64_t>(-2, 80);
+  // K/V storage: mostly as Q, sometimes a block type or something invalid.
+  const vkattn_dtype kv_types[] = {static_cast<vkattn_dtype>(0), VKATTN_DTYPE_Q8_0, VKATTN_DTYPE_Q4_0,
+                                   VKATTN_DTYPE_F16, static_cast<vkattn_dtype>(7)};  // 7: not a dtype, within the enum's range
+  if (in.ConsumeIntegralInRange<int>(0, 3) == 0) desc.k_dtype = kv_types[in.ConsumeIntegralInRange<int>(0, 4)];
+  if (in.ConsumeIntegralInRange<int>(0, 3) == 0) desc.v_dtype = kv_types[in.ConsumeIntegralInRange<int>(0, 4)];
+  if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
+    desc.softcap = in.ConsumeBool() ? in.ConsumeFloatingPointInRange<float>(0.5f, 50.0f) : in.ConsumeFloatingPoint<float>();
+  }
+  // Per-head arrays of q_heads floats (when q_heads is small enough to hold).
+  std::vector<float> slopes, sinks;
+  if (desc.q_heads > 0 && desc.q_heads <= 64) {
+    if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
+      for (int64_t h = 0; h < desc.q_heads; ++h) slopes.push_back(in.ConsumeFloatingPointInRange<float>(0.0f, 1.0f));
+      desc.alibi_slopes = slopes.data();
+    }
+    if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
+      for (int64_t h = 0; h < desc.q_heads; ++h) {
+        sinks.push_back(in.ConsumeBool() ? in.ConsumeFloatingPointInRange<float>(-20.0f, 20.0f) : in.ConsumeFloatingPoint<float>());
+      }
+      desc.sinks = sinks.data();
+    }
+  }
   desc.has_additive_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
   desc.has_bool_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
   desc.has_kv_lens = in.ConsumeBool();
@@ -177,6 +215,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Execute it if it is small enough to be quick.
   const int64_t b = desc.batch, hq = desc.q_heads, hkv = desc.kv_heads, sq = desc.q_len, skv = desc.kv_len;
   const uint64_t item = desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+  // Bytes of `elements` values of K or V's storage (an accepted block-typed
+  // layout addresses whole blocks: a multiple of 32 values).
+  const vkattn_dtype k_type = desc.k_dtype == 0 ? desc.dtype : desc.k_dtype;
+  const vkattn_dtype v_type = desc.v_dtype == 0 ? desc.dtype : desc.v_dtype;
+  auto storage_bytes = [&](vkattn_dtype type, uint64_t elements) -> uint64_t {
+    if (type == VKATTN_DTYPE_Q8_0 || type == VKATTN_DTYPE_Q4_0) {
+      require(elements % 32 == 0);
+      return elements / 32 * (type == VKATTN_DTYPE_Q8_0 ? 34 : 18);
+    }
+    return elements * item;
+  };
   const vkattn_tensor_layout& ql = desc.q_layout;
   const vkattn_tensor_layout& kl = desc.k_layout;
   const vkattn_tensor_layout& vl = desc.v_layout;
@@ -217,8 +266,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   OwnedBuffer q, k, v, out, lse, amask, bmask;
   require(make_buffer(q_elems * item, &q, repeated_value(0.25f, desc.dtype)));
-  require(make_buffer(k_elems * item, &k, repeated_value(0.25f, desc.dtype)));
-  require(make_buffer(v_elems * item, &v, repeated_value(0.5f, desc.dtype)));
+  require(make_buffer(storage_bytes(k_type, k_elems), &k, repeated_value(0.25f, k_type)));
+  require(make_buffer(storage_bytes(v_type, v_elems), &v, repeated_value(0.5f, v_type)));
   require(make_buffer(o_elems * item, &out, {}));
   vkattn_bindings bindings;
   vkattn_bindings_init(&bindings);
@@ -256,11 +305,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               if (desc.dtype == VKATTN_DTYPE_F16) {
                 uint16_t half;
                 std::memcpy(&half, static_cast<uint8_t*>(mapped) + at * 2, 2);
-                value = half == 0 ? 0.0f : (half == 0x3800 ? 0.5f : NAN);
+                const int exponent = (half >> 10) & 0x1f, mantissa = half & 0x3ff;
+                value = exponent == 0x1f ? NAN
+                        : exponent == 0  ? std::ldexp(float(mantissa), -24)
+                                         : std::ldexp(1.0f + float(mantissa) / 1024.0f, exponent - 15);
+                if (half & 0x8000) value = -value;
               } else {
                 std::memcpy(&value, static_cast<uint8_t*>(mapped) + at * 4, 4);
               }
-              require(value == 0.0f || std::fabs(value - 0.5f) < 1e-5f);
+              if (desc.sinks != nullptr) {
+                require(value >= 0.0f && value <= 0.5f + 1e-5f);
+              } else {
+                require(value == 0.0f || std::fabs(value - 0.5f) < 1e-5f);
+              }
             }
       require(vkattn_buffer_unmap(out.buffer) == VKATTN_SUCCESS);
     }

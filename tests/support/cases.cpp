@@ -357,6 +357,100 @@ std::vector<CaseSpec> conformance_cases() {
     }
   }
 
+  // Global keys exempt from the sliding window (StreamingLLM: sink tokens
+  // plus a recent window): both causal alignments, windows on one or both
+  // sides, global keys overlapping the window, more global keys than a
+  // sequence has, split decodes, masks and key lengths on top.
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec streaming = make_case("global_keys", 1, 8, 2, 1, 4099, 64, 64, dtype);  // split decode
+    streaming.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    streaming.window_left = 1000;
+    streaming.global_keys = 4;
+    cases.push_back(streaming);
+    CaseSpec prefill = make_case("global_keys", 2, 4, 2, 300, 300, 64, 64, dtype);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.window_left = 32;
+    prefill.global_keys = 5;
+    prefill.kv_lens = true;
+    prefill.plant_nan = true;  // keys between the global ones and every window: NaN, never read
+    cases.push_back(prefill);
+    CaseSpec top_left = make_case("global_keys", 1, 3, 3, 90, 200, 32, 48, dtype);
+    top_left.causal = VKATTN_CAUSAL_TOP_LEFT;
+    top_left.window_left = 10;
+    top_left.window_right = 0;
+    top_left.global_keys = 40;  // overlaps early rows' windows
+    top_left.bool_mask = MaskShape::kDense;
+    cases.push_back(top_left);
+    CaseSpec two_sided = make_case("global_keys", 2, 2, 1, 37, 129, 64, 64, dtype);
+    two_sided.window_left = 8;
+    two_sided.window_right = 8;  // no causal: global keys also pass the window's right edge
+    two_sided.global_keys = 3;
+    two_sided.additive_mask = MaskShape::kPerBatch;
+    two_sided.layout = Layout::kBshd;
+    cases.push_back(two_sided);
+    CaseSpec beyond = make_case("global_keys", 2, 4, 4, 7, 20, 32, 32, dtype);
+    beyond.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    beyond.window_left = 2;
+    beyond.global_keys = 1000;  // more than the keys: every key is global
+    beyond.kv_lens = true;
+    beyond.empty_rows = true;
+    cases.push_back(beyond);
+  }
+
+  // K and V stored as llama.cpp's q8_0 / q4_0 blocks (the reference attends
+  // their exact values): each type alone and mixed with float V, decode with
+  // split keys, prefill with masks, gapped layouts, blocks of zeros (scale
+  // 0) and NaN blocks under keys no query sees.
+  {
+    const vkattn_dtype q8 = VKATTN_DTYPE_Q8_0, q4 = VKATTN_DTYPE_Q4_0;
+    for (vkattn_dtype dtype : kDtypes) {
+      for (vkattn_dtype type : {q8, q4}) {
+        CaseSpec decode = make_case("quantized", 1, 8, 2, 1, 4099, 128, 128, dtype);  // split keys
+        decode.k_dtype = decode.v_dtype = type;
+        cases.push_back(decode);
+        CaseSpec prefill = make_case("quantized", 2, 4, 2, 37, 300, 64, 64, dtype);
+        prefill.k_dtype = prefill.v_dtype = type;
+        prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+        prefill.kv_lens = true;
+        cases.push_back(prefill);
+      }
+      CaseSpec mixed = make_case("quantized", 1, 6, 3, 4, 1000, 64, 96, dtype);
+      mixed.k_dtype = q8;  // V stays dtype
+      mixed.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+      cases.push_back(mixed);
+      CaseSpec float_k = make_case("quantized", 2, 2, 2, 50, 77, 40, 32, dtype);  // qk_dim not a multiple of 32
+      float_k.v_dtype = q4;
+      float_k.bool_mask = MaskShape::kDense;
+      cases.push_back(float_k);
+      CaseSpec padded = make_case("quantized", 2, 4, 4, 33, 130, 96, 64, dtype);
+      padded.k_dtype = q4;
+      padded.v_dtype = q8;
+      padded.layout = Layout::kPadded;
+      padded.window_left = 40;
+      padded.window_right = 3;
+      cases.push_back(padded);
+      CaseSpec hidden_nan = make_case("quantized", 3, 4, 2, 9, 200, 32, 32, dtype);
+      hidden_nan.k_dtype = hidden_nan.v_dtype = q4;
+      hidden_nan.kv_lens = true;
+      hidden_nan.causal = VKATTN_CAUSAL_TOP_LEFT;
+      hidden_nan.plant_nan = true;
+      cases.push_back(hidden_nan);
+      CaseSpec combined = make_case("quantized", 2, 8, 2, 21, 513, 64, 64, dtype);
+      combined.k_dtype = q4;
+      combined.v_dtype = q8;
+      combined.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+      combined.window_left = 100;
+      combined.global_keys = 4;
+      combined.kv_lens = true;
+      combined.softcap = 20.0f;
+      combined.alibi_slopes = paper_alibi_slopes(8);
+      combined.sinks = std::vector<float>(8, 1.0f);
+      combined.layout = Layout::kBshd;
+      combined.plant_nan = true;  // NaN blocks between the global keys and the windows
+      cases.push_back(combined);
+    }
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

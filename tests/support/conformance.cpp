@@ -9,6 +9,7 @@
 #include <set>
 
 #include "f16.h"
+#include "quant_blocks.h"
 #include "tolerance.h"
 
 namespace vkattn_test {
@@ -91,6 +92,16 @@ vkattn_tensor_layout padded_layout(int64_t heads, int64_t seq, int64_t dim) {
   layout.seq_stride = dim + 3;
   layout.head_stride = seq * layout.seq_stride + 5;
   layout.batch_stride = heads * layout.head_stride + 7;
+  return layout;
+}
+
+// The same for q8_0 / q4_0 tensors: gaps of whole blocks.
+vkattn_tensor_layout block_padded_layout(int64_t heads, int64_t seq, int64_t dim) {
+  vkattn_tensor_layout layout;
+  layout.offset = 32;
+  layout.seq_stride = dim + 32;
+  layout.head_stride = seq * layout.seq_stride + 64;
+  layout.batch_stride = heads * layout.head_stride + 96;
   return layout;
 }
 
@@ -188,6 +199,7 @@ std::string CaseSpec::name() const {
   if (window_left >= 0 || window_right >= 0) {
     n += "_win" + std::to_string(window_left) + "," + std::to_string(window_right);
   }
+  if (global_keys > 0) n += "_global" + std::to_string(global_keys);
   if (additive_mask != MaskShape::kNone) n += std::string("_amask-") + mask_name(additive_mask);
   if (bool_mask != MaskShape::kNone) n += std::string("_bmask-") + mask_name(bool_mask);
   if (kv_lens) n += "_kvlens";
@@ -200,6 +212,9 @@ std::string CaseSpec::name() const {
   if (softcap > 0.0f) n += "_softcap" + std::to_string(static_cast<long long>(softcap));
   if (!alibi_slopes.empty()) n += "_alibi";
   if (!sinks.empty()) n += "_sinks";
+  auto type_word = [](vkattn_dtype t) { return t == VKATTN_DTYPE_Q8_0 ? "q8_0" : "q4_0"; };
+  if (is_block_type(k_dtype)) n += std::string("_k") + type_word(k_dtype);
+  if (is_block_type(v_dtype)) n += std::string("_v") + type_word(v_dtype);
   return n;
 }
 
@@ -225,6 +240,9 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
   d.softcap = s.softcap;
   d.alibi_slopes = s.alibi_slopes.empty() ? nullptr : s.alibi_slopes.data();
   d.sinks = s.sinks.empty() ? nullptr : s.sinks.data();
+  d.k_dtype = s.k_dtype;
+  d.v_dtype = s.v_dtype;
+  d.global_keys = s.global_keys;
   vkattn_attention_desc_set_dense_layouts(&d);
   switch (s.layout) {
     case Layout::kBhsd: break;
@@ -236,8 +254,10 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
       break;
     case Layout::kPadded:
       d.q_layout = padded_layout(s.q_heads, s.q_len, s.qk_dim);
-      d.k_layout = padded_layout(s.kv_heads, s.kv_len, s.qk_dim);
-      d.v_layout = padded_layout(s.kv_heads, s.kv_len, s.v_dim);
+      d.k_layout = is_block_type(s.k_dtype) ? block_padded_layout(s.kv_heads, s.kv_len, s.qk_dim)
+                                            : padded_layout(s.kv_heads, s.kv_len, s.qk_dim);
+      d.v_layout = is_block_type(s.v_dtype) ? block_padded_layout(s.kv_heads, s.kv_len, s.v_dim)
+                                            : padded_layout(s.kv_heads, s.kv_len, s.v_dim);
       d.out_layout = padded_layout(s.q_heads, s.q_len, s.v_dim);
       d.lse_layout = padded_layout(s.q_heads, s.q_len, 1);
       break;
@@ -382,7 +402,48 @@ HostInputs make_inputs(const CaseSpec& s) {
       in.v = in.q;
     }
   }
+  // One block in seven all zeros (scale 0: every value reads 0).
+  auto zero_blocks = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t heads, int64_t seq,
+                         int64_t dim) {
+    for (int64_t b = 0; b < s.batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < seq; ++i)
+          for (int64_t c = 0; c < dim; c += kBlockValues) {
+            const uint64_t first = tensor_index(layout, b, h, i) + static_cast<uint64_t>(c);
+            if (first / kBlockValues % 7 != 3 || std::isnan(data[first])) continue;
+            std::fill(&data[first], &data[first] + kBlockValues, 0.0f);
+          }
+  };
+  if (is_block_type(s.k_dtype)) zero_blocks(in.k, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
+  if (is_block_type(s.v_dtype)) zero_blocks(in.v, d.v_layout, s.kv_heads, s.kv_len, s.v_dim);
+  if (is_block_type(s.k_dtype)) quantize_view(in.k, d.k_layout, s.batch, s.kv_heads, s.kv_len, s.qk_dim, s.k_dtype, &in.k_blocks);
+  if (is_block_type(s.v_dtype)) quantize_view(in.v, d.v_layout, s.batch, s.kv_heads, s.kv_len, s.v_dim, s.v_dtype, &in.v_blocks);
   return in;
+}
+
+void quantize_view(std::vector<float>& values, const vkattn_tensor_layout& layout, int64_t batch, int64_t heads,
+                   int64_t seq, int64_t dim, vkattn_dtype dtype, std::vector<uint8_t>* blocks) {
+  const uint64_t extent = tensor_extent(layout, batch, heads, seq, dim);
+  blocks->assign(values_bytes(dtype, extent), 0xff);
+  const uint64_t block_bytes = block_size_bytes(dtype);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < seq; ++i)
+        for (int64_t c = 0; c < dim; c += kBlockValues) {
+          const uint64_t first = tensor_index(layout, b, h, i) + static_cast<uint64_t>(c);
+          float* x = &values[first];
+          uint8_t* block = &(*blocks)[first / kBlockValues * block_bytes];
+          bool has_nan = false;
+          for (int j = 0; j < kBlockValues; ++j) has_nan = has_nan || std::isnan(x[j]);
+          if (has_nan) {
+            std::fill(block, block + block_bytes, 0);
+            block[0] = 0x00;  // f16 0x7e00: NaN
+            block[1] = 0x7e;
+          } else {
+            encode_block(dtype, x, block);
+          }
+          for (int j = 0; j < kBlockValues; ++j) x[j] = decode_block_value(dtype, block, j);
+        }
 }
 
 CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec)
@@ -425,8 +486,10 @@ CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec, HostI
     bindings_.k = bindings_.q;
     bindings_.v = bindings_.q;
   } else {
-    const std::vector<uint8_t> k_bytes = encode_tensor(inputs_.k, d.dtype);
-    const std::vector<uint8_t> v_bytes = encode_tensor(inputs_.v, d.dtype);
+    const std::vector<uint8_t> k_bytes =
+        is_block_type(d.k_dtype) ? inputs_.k_blocks : encode_tensor(inputs_.k, d.dtype);
+    const std::vector<uint8_t> v_bytes =
+        is_block_type(d.v_dtype) ? inputs_.v_blocks : encode_tensor(inputs_.v, d.dtype);
     if (!upload(&bindings_.k, k_bytes.data(), k_bytes.size()) || !upload(&bindings_.v, v_bytes.data(), v_bytes.size())) {
       return;
     }

@@ -54,6 +54,9 @@ struct CaseSpec {
   float softcap = 0.0f;          // > 0: logit soft-capping
   std::vector<float> alibi_slopes;  // [q_heads] or empty
   std::vector<float> sinks;         // [q_heads] or empty
+  int64_t global_keys = 0;          // keys exempt from the window
+  vkattn_dtype k_dtype{};           // 0: dtype; or VKATTN_DTYPE_Q8_0 / Q4_0
+  vkattn_dtype v_dtype{};
 
   std::string name() const;
 };
@@ -91,6 +94,13 @@ HostInputs make_inputs(const CaseSpec& spec);
 
 // Float values as the bytes of the storage dtype (f16 rounds to nearest even).
 std::vector<uint8_t> encode_tensor(const std::vector<float>& values, vkattn_dtype dtype);
+
+// Replaces the float values of a K or V view by their q8_0 / q4_0 blocks'
+// exact values, writing the blocks to *blocks (sized for the view's extent;
+// bytes outside the view are 0xff, a NaN scale). A block with a NaN value
+// gets a NaN scale, so all of its values read NaN.
+void quantize_view(std::vector<float>& values, const vkattn_tensor_layout& layout, int64_t batch, int64_t heads,
+                   int64_t seq, int64_t dim, vkattn_dtype dtype, std::vector<uint8_t>* blocks);
 
 // One case's plan and buffers on a context (inputs uploaded, outputs filled
 // with NaN), ready to execute any number of times.

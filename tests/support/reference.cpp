@@ -38,8 +38,10 @@ bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, in
   // on the last key; top-left puts query i on key i.
   const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - d.q_len);
   if (d.causal != VKATTN_CAUSAL_NONE && j > diagonal) return false;
-  if (d.window_left >= 0 && j < diagonal - d.window_left) return false;
-  if (d.window_right >= 0 && j > diagonal + d.window_right) return false;
+  // The first global_keys keys are exempt from the window.
+  const bool global = j < d.global_keys;
+  if (!global && d.window_left >= 0 && j < diagonal - d.window_left) return false;
+  if (!global && d.window_right >= 0 && j > diagonal + d.window_right) return false;
   if (d.has_bool_mask && in.bool_mask[mask_index(d.bool_mask_layout, b, h, i, j)] == 0) return false;
   if (d.has_additive_mask) {
     const float add = in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
@@ -143,7 +145,8 @@ uint64_t count_visible_pairs(const HostInputs& in) {
   const vkattn_attention_desc& d = in.desc;
   uint64_t pairs = 0;
   if (!d.has_bool_mask && !d.has_additive_mask) {
-    // Without data masks each query sees one interval of keys; count it per
+    // Without data masks each query sees one interval of keys through its
+    // window, and the global keys [0, global_end) besides; count them per
     // row (the same for every head) instead of testing every pair.
     for (int64_t b = 0; b < d.batch; ++b) {
       const int64_t L = key_length(in, b);
@@ -151,9 +154,12 @@ uint64_t count_visible_pairs(const HostInputs& in) {
         const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - d.q_len);
         int64_t first = 0, end = L;
         if (d.causal != VKATTN_CAUSAL_NONE) end = std::min(end, diagonal + 1);
+        const int64_t global_end = std::max<int64_t>(0, std::min(end, d.global_keys));
         if (d.window_left >= 0) first = std::max(first, diagonal - d.window_left);
         if (d.window_right >= 0) end = std::min(end, diagonal + d.window_right + 1);
-        if (end > first) pairs += static_cast<uint64_t>(end - first) * static_cast<uint64_t>(d.q_heads);
+        int64_t row = global_end;
+        if (end > first) row += (end - first) - std::max<int64_t>(0, std::min(end, global_end) - first);
+        pairs += static_cast<uint64_t>(row) * static_cast<uint64_t>(d.q_heads);
       }
     }
     return pairs;

@@ -23,6 +23,9 @@ struct HostInputs {
   // What desc.alibi_slopes and desc.sinks point into (empty: NULL); copies
   // point into their own.
   std::vector<float> alibi_slopes, sinks;
+  // K and V as stored when desc.k_dtype / v_dtype is a block type (q8_0,
+  // q4_0): the blocks whose exact values k / v hold. Empty otherwise.
+  std::vector<uint8_t> k_blocks, v_blocks;
 
   HostInputs() = default;
   HostInputs(const HostInputs& other) { *this = other; }
@@ -34,6 +37,7 @@ struct HostInputs {
     kv_lens = other.kv_lens;
     alibi_slopes = other.alibi_slopes;
     sinks = other.sinks;
+    k_blocks = other.k_blocks, v_blocks = other.v_blocks;
     point_desc();
     return *this;
   }

@@ -53,6 +53,7 @@ TEST_CASE("plan creation rejects each invalid descriptor field by name") {
   d = small_desc(); d.has_additive_mask = 2; expect_rejected(context, d, "has_additive_mask");
   d = small_desc(); d.has_lse = 7; expect_rejected(context, d, "has_lse");
   d = small_desc(); d.softcap = -1.0f; expect_rejected(context, d, "softcap");
+  d = small_desc(); d.global_keys = -2; expect_rejected(context, d, "global_keys");
   d = small_desc(); d.softcap = std::numeric_limits<float>::quiet_NaN(); expect_rejected(context, d, "softcap");
   d = small_desc(); d.softcap = std::numeric_limits<float>::infinity(); expect_rejected(context, d, "softcap");
   std::vector<float> heads(static_cast<size_t>(small_desc().q_heads), 0.25f);

@@ -74,3 +74,39 @@ TEST_CASE("count_range_visible_pairs counts what the reference counts") {
   CHECK(vkattn::count_range_visible_pairs(p, in.kv_lens.data()) == naive);
   CHECK(vkattn_test::count_visible_pairs(in) == naive);
 }
+
+TEST_CASE("visible_spans with global keys match the reference's per-key visibility, and the counts agree") {
+  const vkattn_causal modes[] = {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT};
+  const int64_t windows[][2] = {{-1, -1}, {0, 0}, {3, -1}, {-1, 2}, {5, 1}, {2, 2}};
+  const int64_t lens[][2] = {{7, 13}, {13, 7}, {1, 9}, {9, 1}, {6, 6}};
+  for (vkattn_causal causal : modes)
+    for (const auto& w : windows)
+      for (const auto& len : lens)
+        for (int64_t global : {1, 3, 8, 40}) {
+          vkattn_test::HostInputs in;
+          in.desc = desc_for(len[0], len[1], causal, w[0], w[1]);
+          in.desc.global_keys = global;
+          vkattn::Problem p;
+          REQUIRE(vkattn::make_problem(in.desc, &p).ok());
+          in.desc.has_kv_lens = 1;
+          for (int64_t L = 0; L <= len[1]; ++L) {
+            in.kv_lens = {static_cast<int32_t>(L)};
+            uint64_t counted = 0;
+            for (int64_t i = 0; i < len[0]; ++i) {
+              vkattn::KeyRange spans[2];
+              const int count = p.visible_spans(i, L, spans);
+              REQUIRE((count == 2 ? spans[0].end < spans[1].begin : true));  // disjoint, in order
+              for (int64_t j = 0; j < len[1]; ++j) {
+                bool inside = false;
+                for (int s = 0; s < count; ++s) inside = inside || (j >= spans[s].begin && j < spans[s].end);
+                REQUIRE_MESSAGE(inside == vkattn_test::reference_visible(in, 0, 0, i, j),
+                                "causal " << causal << " window " << w[0] << "," << w[1] << " global " << global
+                                          << " L " << L << " i " << i << " j " << j);
+                counted += inside ? 1 : 0;
+              }
+            }
+            CHECK(vkattn::count_range_visible_pairs(p, in.kv_lens.data()) == counted);
+            CHECK(vkattn_test::count_visible_pairs(in) == counted);
+          }
+        }
+}

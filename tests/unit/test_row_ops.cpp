@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "f16.h"
+#include "quant_blocks.h"
 #include "runtime/cpu/row_ops.h"
 
 using vkattn::cpu::RowOps;
@@ -185,5 +186,79 @@ TEST_CASE("accumulate_weighted_rows never lets a value under a zero weight throu
     CHECK(out[1] == 3.0f);
     float blocked[2] = {0.0f, 0.0f};
     CHECK_FALSE(ops->accumulate_products(p, 1, 3, v, VKATTN_DTYPE_F32, 2, 2, blocked, {}));  // reports the NaN
+  }
+}
+
+TEST_CASE("q8_0 and q4_0 rows: every level loads, multiplies and accumulates the exact block values, bit for bit alike") {
+  // 9 key rows of 64 values (two blocks each), 96 values apart, so the gap
+  // block after each row (a NaN scale) is never read. Codes and scales from
+  // the tests' own codec (quant_blocks.h).
+  const int dim = 64, n = 9, rows = 5, stride = 96;
+  const std::vector<float> q = ramp(rows * dim, 0.8f);
+  for (vkattn_dtype type : {VKATTN_DTYPE_Q8_0, VKATTN_DTYPE_Q4_0}) {
+    CAPTURE(type);
+    const uint64_t block_bytes = vkattn_test::block_size_bytes(type);
+    std::vector<uint8_t> blocks(static_cast<size_t>(n * stride / 32 * block_bytes), 0xff);
+    std::vector<float> exact(static_cast<size_t>(n * dim));  // the values the blocks hold
+    const std::vector<float> source = ramp(n * dim, 3.0f);
+    for (int j = 0; j < n; ++j) {
+      for (int b = 0; b < dim / 32; ++b) {
+        uint8_t* block = &blocks[static_cast<size_t>((j * stride / 32 + b) * block_bytes)];
+        vkattn_test::encode_block(type, &source[static_cast<size_t>(j * dim + b * 32)], block);
+        for (int e = 0; e < 32; ++e) exact[static_cast<size_t>(j * dim + b * 32 + e)] = vkattn_test::decode_block_value(type, block, e);
+      }
+    }
+    std::vector<float> reference_scores, reference_out;
+    for (const RowOps* ops : all_levels()) {
+      CAPTURE(ops->isa);
+      std::vector<float> loaded(static_cast<size_t>(dim));
+      ops->load_row(&blocks[static_cast<size_t>(2 * stride / 32 * block_bytes)], type, dim, 1.0f, loaded.data());
+      CHECK(std::memcmp(loaded.data(), &exact[2 * dim], sizeof(float) * dim) == 0);
+      CHECK(ops->load_row_check_finite(&blocks[0], type, dim, loaded.data()));
+      std::vector<float> scores(static_cast<size_t>(rows * n));
+      ops->dot_rows(q.data(), rows, blocks.data(), type, stride, n, dim, scores.data(), {});
+      double worst = 0.0;
+      for (int r = 0; r < rows; ++r) {
+        for (int j = 0; j < n; ++j) {
+          double want = 0.0;
+          for (int d = 0; d < dim; ++d) want += double(q[r * dim + d]) * exact[j * dim + d];
+          worst = std::fmax(worst, std::fabs(scores[r * n + j] - want));
+        }
+      }
+      CHECK(worst < 1e-4);
+      std::vector<float> weights(static_cast<size_t>(rows * n));
+      for (size_t i = 0; i < weights.size(); ++i) weights[i] = 0.05f + 0.01f * static_cast<float>(i % 7);
+      std::vector<float> out(static_cast<size_t>(rows * dim), 0.0f);
+      CHECK(ops->accumulate_products(weights.data(), rows, n, blocks.data(), type, stride, dim, out.data(), {}));
+      worst = 0.0;
+      for (int r = 0; r < rows; ++r) {
+        for (int d = 0; d < dim; ++d) {
+          double want = 0.0;
+          for (int j = 0; j < n; ++j) want += double(weights[r * n + j]) * exact[j * dim + d];
+          worst = std::fmax(worst, std::fabs(out[r * dim + d] - want));
+        }
+      }
+      CHECK(worst < 1e-4);
+      if (reference_scores.empty()) {
+        reference_scores = scores;
+        reference_out = out;
+      } else {
+        CHECK(std::memcmp(scores.data(), reference_scores.data(), sizeof(float) * scores.size()) == 0);
+        CHECK(std::memcmp(out.data(), reference_out.data(), sizeof(float) * out.size()) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("a q8_0 or q4_0 block with a NaN scale is reported as non-finite at every level") {
+  std::vector<uint8_t> blocks(34 * 2, 0);
+  blocks[34] = 0x00;  // second block's scale: f16 0x7e00, NaN
+  blocks[35] = 0x7e;
+  std::vector<float> out(64);
+  for (const RowOps* ops : all_levels()) {
+    CAPTURE(ops->isa);
+    CHECK_FALSE(ops->load_row_check_finite(blocks.data(), VKATTN_DTYPE_Q8_0, 64, out.data()));
+    CHECK(std::isnan(out[40]));
+    CHECK(out[3] == 0.0f);
   }
 }
