@@ -60,6 +60,20 @@ std::vector<BenchCase> suite() {
       }
     }
   }
+  // The same decodes over a paged KV cache (pages of 16 in shuffled order,
+  // vLLM's layout), each reported against its contiguous row.
+  for (vkattn_dtype type : {VKATTN_DTYPE_F16, VKATTN_DTYPE_Q8_0, VKATTN_DTYPE_Q4_0}) {
+    const char* word = type == VKATTN_DTYPE_F16 ? "f16" : type == VKATTN_DTYPE_Q8_0 ? "q8_0" : "q4_0";
+    char name[96], contiguous[96];
+    std::snprintf(name, sizeof(name), "decode_q1_kv32768_h32x8_d128_%s_p16", word);
+    std::snprintf(contiguous, sizeof(contiguous), "decode_q1_kv32768_h32x8_d128_%s", word);
+    vkattn_test::CaseSpec s = spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, true);
+    if (type != VKATTN_DTYPE_F16) s.k_dtype = s.v_dtype = type;
+    s.kv_lens = true;  // paged K/V need them (one sequence: its whole length)
+    s.page_size = 16;
+    s.pages_head_major = true;
+    cases.push_back({name, s, true, contiguous});
+  }
   // StreamingLLM's cache policy: 4 global keys and a window of 1024 over
   // 32768 keys; the keys in between are skipped, so it costs a fraction of
   // the full decode.

@@ -160,6 +160,8 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
     buffers.push_back(*out);
     return check(vkattn_buffer_write(*out, 0, blocks.data(), blocks.size()), "upload", &r.why_not);
   };
+  if (in.desc.has_kv_lens) bindings.kv_lens = in.kv_lens.data();
+  if (in.desc.page_size > 0) bindings.block_table = in.block_table.data();
   if (!upload(&in.q, 0, &bindings.q) || !upload_kv(in.k, in.k_blocks, in.desc.k_dtype, &bindings.k) ||
       !upload_kv(in.v, in.v_blocks, in.desc.v_dtype, &bindings.v) || !upload(nullptr, out_elements, &bindings.out)) {
     cleanup();
@@ -316,7 +318,8 @@ int main(int argc, char** argv) {
         // The baseline once per case, on the CPU threads, same time budget.
         const double estimate_s = flops / 40e9;  // tutorials reach a few tens of GFLOP/s here
         baseline = estimate_s > case_seconds ? vkattn_bench::BaselineResult{}
-                                             : vkattn_bench::run_baseline(in, cpu_threads, estimate_s > 2 ? 1 : 3);
+                                             : vkattn_bench::run_baseline(in.desc.page_size > 0 ? vkattn_test::unpage_kv(in) : in,
+                                                                          cpu_threads, estimate_s > 2 ? 1 : 3);
         if (estimate_s > case_seconds) baseline.why_not = "skipped: over the time budget";
         baseline_done = true;
       }

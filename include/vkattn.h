@@ -461,6 +461,21 @@ typedef struct vkattn_attention_desc {
    * global ones and each row's window are skipped, not computed. >= 0;
    * values beyond the keys simply cover them all. */
   int64_t global_keys;
+  /* Paged K and V (vLLM / FlashInfer page tables). page_size 0 (default):
+   * K and V are the [batch, kv_heads, kv_len, dim] tensors their layouts
+   * describe. page_size P in 1..256: K and V each live in a pool of
+   * num_pages pages of P keys of every kv head, and k_layout / v_layout
+   * describe the pool as a [num_pages, kv_heads, P, dim] tensor
+   * (batch_stride = from one page to the next; vkattn_layout_pages gives
+   * vLLM's [num_pages, P, kv_heads, dim]). Key j of sequence b is key
+   * j % P of page block_table[b * max_pages + j / P]
+   * (vkattn_bindings.block_table). Needs has_kv_lens, and kv_len <=
+   * max_pages * P. Pages may come in any order and serve several
+   * sequences (a shared prompt prefix); results are bitwise those of the
+   * same keys stored contiguously. Powers of two are the fastest P. */
+  int64_t page_size;
+  int64_t num_pages;
+  int64_t max_pages;  /* pages per sequence: the block table's row length */
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
@@ -501,6 +516,17 @@ static inline vkattn_tensor_layout vkattn_layout_bshd(int64_t heads, int64_t seq
   layout.head_stride = dim;
   layout.seq_stride = heads * dim;
   layout.batch_stride = seq * heads * dim;
+  return layout;
+}
+
+/* A page pool [num_pages, page_size, heads, dim] (vLLM's K/V cache layout),
+ * for paged K and V: batch_stride is the page stride. */
+static inline vkattn_tensor_layout vkattn_layout_pages(int64_t heads, int64_t page_size, int64_t dim) {
+  vkattn_tensor_layout layout;
+  layout.offset = 0;
+  layout.head_stride = dim;
+  layout.seq_stride = heads * dim;
+  layout.batch_stride = page_size * heads * dim;
   return layout;
 }
 
@@ -586,6 +612,10 @@ typedef struct vkattn_bindings {
   /* iff desc.has_kv_lens: host array of batch values, each in [0, kv_len],
    * read during the call (the array need not outlive it). */
   const int32_t* kv_lens;
+  /* iff desc.page_size > 0: host array int32 [batch, max_pages], read
+   * during the call. Entries for the pages holding keys [0, kv_lens[b])
+   * must be in [0, num_pages); the others are ignored. */
+  const int32_t* block_table;
 } vkattn_bindings;
 
 static inline void vkattn_bindings_init(vkattn_bindings* bindings) {
@@ -622,6 +652,7 @@ typedef struct vkattn_host_tensors {
   const uint8_t* bool_mask;     /* iff desc.has_bool_mask */
   float* lse;                   /* iff desc.has_lse */
   const int32_t* kv_lens;       /* iff desc.has_kv_lens */
+  const int32_t* block_table;   /* iff desc.page_size > 0 */
 } vkattn_host_tensors;
 
 static inline void vkattn_host_tensors_init(vkattn_host_tensors* tensors) {

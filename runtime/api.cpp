@@ -166,9 +166,9 @@ namespace {
 
 // Checks the arguments shared by the block helpers.
 Status check_block_call(vkattn_dtype dtype, uint64_t count, const void* from, const void* to) {
-  if (!vkattn::is_block_dtype(dtype)) {
-    return vkattn::invalid_argument("dtype (%d) must be VKATTN_DTYPE_Q8_0 or VKATTN_DTYPE_Q4_0",
-                                    vkattn::enum_value(dtype));
+  const int32_t value = vkattn::enum_value(dtype);  // raw bits: any int may arrive from C
+  if (value != VKATTN_DTYPE_Q8_0 && value != VKATTN_DTYPE_Q4_0) {
+    return vkattn::invalid_argument("dtype (%d) must be VKATTN_DTYPE_Q8_0 or VKATTN_DTYPE_Q4_0", value);
   }
   if (count % vkattn::kQuantBlock != 0) {
     return vkattn::invalid_argument("count (%llu) must be a multiple of VKATTN_QUANT_BLOCK (%lld)",
@@ -558,6 +558,7 @@ Status attention_on_host(vkattn_context context, const vkattn_attention_desc& de
     return vkattn::invalid_argument("vkattn_host_tensors.lse is set but desc.has_lse is 0");
   }
   bindings.kv_lens = tensors.kv_lens;
+  bindings.block_table = tensors.block_table;
 
   vkattn::ExecArgs args;
   VKATTN_RETURN_IF_ERROR(vkattn::check_bindings(plan, bindings, &args));

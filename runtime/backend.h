@@ -37,6 +37,7 @@ struct ExecArgs {
   DeviceBuffer* bool_mask = nullptr;
   DeviceBuffer* lse = nullptr;
   std::vector<int32_t> kv_lens;  // empty unless problem.has_kv_lens
+  std::vector<int32_t> block_table;  // [batch, max_pages]; empty unless problem.paged(); checked entries
 };
 
 struct PlanInfo {

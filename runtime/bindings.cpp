@@ -114,6 +114,28 @@ Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings
   } else if (bindings.kv_lens != nullptr) {
     return invalid_argument("vkattn_bindings.kv_lens is set but the plan was created without has_kv_lens");
   }
+  if (p.paged()) {
+    if (bindings.block_table == nullptr) {
+      return invalid_argument("vkattn_bindings.block_table is NULL but the plan has paged K/V (page_size > 0)");
+    }
+    args.block_table.assign(bindings.block_table, bindings.block_table + p.batch * p.max_pages);
+    // The pages that hold each sequence's keys must exist; the rest of a
+    // row is never read.
+    for (int64_t b = 0; b < p.batch; ++b) {
+      const int64_t used = (static_cast<int64_t>(args.kv_lens[b]) + p.page_size - 1) / p.page_size;
+      for (int64_t page = 0; page < used; ++page) {
+        const int32_t entry = args.block_table[b * p.max_pages + page];
+        if (entry < 0 || entry >= p.num_pages) {
+          return invalid_argument("vkattn_bindings.block_table[%lld] (batch %lld, page %lld) = %d is outside "
+                                  "[0, num_pages = %lld)",
+                                  (long long)(b * p.max_pages + page), (long long)b, (long long)page, entry,
+                                  (long long)p.num_pages);
+        }
+      }
+    }
+  } else if (bindings.block_table != nullptr) {
+    return invalid_argument("vkattn_bindings.block_table is set but the plan has no paged K/V");
+  }
   *out = std::move(args);
   return Status();
 }

@@ -153,33 +153,36 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   p.dtype = desc.dtype;
   // K and V storage: dtype, or a block type along a head dimension that
   // holds whole blocks.
+  // (The fields are read as raw bits: a C caller may store any int there.)
   const struct {
     const char* name;
-    vkattn_dtype value;
+    const vkattn_dtype* field;
     int64_t dim;
     const char* dim_name;
     vkattn_dtype* target;
-  } kv_types[] = {{"k_dtype", desc.k_dtype, desc.qk_dim, "qk_dim", &p.k_dtype},
-                  {"v_dtype", desc.v_dtype, desc.v_dim, "v_dim", &p.v_dtype}};
+  } kv_types[] = {{"k_dtype", &desc.k_dtype, desc.qk_dim, "qk_dim", &p.k_dtype},
+                  {"v_dtype", &desc.v_dtype, desc.v_dim, "v_dim", &p.v_dtype}};
   for (const auto& kv : kv_types) {
-    const int32_t value = enum_value(kv.value);
+    const int32_t value = enum_value(*kv.field);
     if (value == 0 || value == dtype) {
       *kv.target = p.dtype;
       continue;
     }
+    if (value != VKATTN_DTYPE_F32 && value != VKATTN_DTYPE_F16 && value != VKATTN_DTYPE_Q8_0 &&
+        value != VKATTN_DTYPE_Q4_0) {
+      return invalid_argument("vkattn_attention_desc.%s (%d) is not a vkattn_dtype value", kv.name, value);
+    }
+    const vkattn_dtype type = static_cast<vkattn_dtype>(value);  // a valid enumerator now
     if (value == VKATTN_DTYPE_F32 || value == VKATTN_DTYPE_F16) {
       return unsupported("vkattn_attention_desc.%s (%s) must equal dtype (%s) or be a block type: float K/V of "
                          "another type than Q are not supported",
-                         kv.name, dtype_name(kv.value), dtype_name(p.dtype));
-    }
-    if (!is_block_dtype(kv.value)) {
-      return invalid_argument("vkattn_attention_desc.%s (%d) is not a vkattn_dtype value", kv.name, value);
+                         kv.name, dtype_name(type), dtype_name(p.dtype));
     }
     if (kv.dim % kQuantBlock != 0) {
       return unsupported("vkattn_attention_desc.%s %s needs %s to be a multiple of %lld (got %lld)", kv.name,
-                         dtype_name(kv.value), kv.dim_name, (long long)kQuantBlock, (long long)kv.dim);
+                         dtype_name(type), kv.dim_name, (long long)kQuantBlock, (long long)kv.dim);
     }
-    *kv.target = kv.value;
+    *kv.target = type;
   }
 
   if (!std::isfinite(desc.scale)) return invalid_argument("vkattn_attention_desc.scale must be finite");
@@ -260,8 +263,31 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
     }
   }
   VKATTN_RETURN_IF_ERROR(make_tensor_view("q_layout", desc.q_layout, p.batch, p.q_heads, p.q_len, p.qk_dim, &p.q));
-  VKATTN_RETURN_IF_ERROR(make_tensor_view("k_layout", desc.k_layout, p.batch, p.kv_heads, p.kv_len, p.qk_dim, &p.k));
-  VKATTN_RETURN_IF_ERROR(make_tensor_view("v_layout", desc.v_layout, p.batch, p.kv_heads, p.kv_len, p.v_dim, &p.v));
+  // Paged K/V: the layouts describe pools [num_pages, kv_heads, page_size, dim].
+  if (desc.page_size != 0) {
+    if (desc.page_size < 1 || desc.page_size > kMaxPageSize) {
+      return invalid_argument("vkattn_attention_desc.page_size must be 0 (contiguous K/V) or 1 to %lld (got %lld)",
+                              (long long)kMaxPageSize, (long long)desc.page_size);
+    }
+    VKATTN_RETURN_IF_ERROR(check_size("num_pages", desc.num_pages, kMaxDimension));
+    VKATTN_RETURN_IF_ERROR(check_size("max_pages", desc.max_pages, kMaxDimension));
+    if (desc.kv_len > desc.max_pages * desc.page_size) {
+      return invalid_argument("vkattn_attention_desc.kv_len (%lld) exceeds max_pages x page_size (%lld x %lld)",
+                              (long long)desc.kv_len, (long long)desc.max_pages, (long long)desc.page_size);
+    }
+    if (!p.has_kv_lens) {
+      return invalid_argument("vkattn_attention_desc.page_size > 0 needs has_kv_lens (each sequence's key count)");
+    }
+    p.page_size = desc.page_size;
+    p.num_pages = desc.num_pages;
+    p.max_pages = desc.max_pages;
+  } else if (desc.num_pages != 0 || desc.max_pages != 0) {
+    return invalid_argument("vkattn_attention_desc.num_pages and max_pages must be 0 without page_size");
+  }
+  const int64_t kv_outer = p.paged() ? p.num_pages : p.batch;    // batch or page axis
+  const int64_t kv_rows = p.paged() ? p.page_size : p.kv_len;    // keys per (batch or page, head)
+  VKATTN_RETURN_IF_ERROR(make_tensor_view("k_layout", desc.k_layout, kv_outer, p.kv_heads, kv_rows, p.qk_dim, &p.k));
+  VKATTN_RETURN_IF_ERROR(make_tensor_view("v_layout", desc.v_layout, kv_outer, p.kv_heads, kv_rows, p.v_dim, &p.v));
   VKATTN_RETURN_IF_ERROR(
       make_tensor_view("out_layout", desc.out_layout, p.batch, p.q_heads, p.q_len, p.v_dim, &p.out));
   if (p.has_lse) {

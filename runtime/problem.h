@@ -18,6 +18,9 @@ namespace vkattn {
 // product of two sizes far from int64 overflow; buffers are checked exactly.
 constexpr int64_t kMaxDimension = (int64_t{1} << 31) - 1;
 
+// Keys per page of paged K/V, at most.
+constexpr int64_t kMaxPageSize = 256;
+
 size_t dtype_size(vkattn_dtype dtype);  // F32, F16 only
 const char* dtype_name(vkattn_dtype dtype);
 
@@ -76,6 +79,9 @@ struct Problem {
   int64_t window_left = -1;   // -1 = unbounded (also when wider than any sequence)
   int64_t window_right = -1;
   int64_t global_keys = 0;    // keys [0, global_keys) ignore the window (clamped to kv_len)
+  int64_t page_size = 0;      // > 0: K and V in page pools (views' batch axis = pages, seq axis = page rows)
+  int64_t num_pages = 0;
+  int64_t max_pages = 0;      // block-table row length
   bool has_additive_mask = false;
   bool has_bool_mask = false;
   bool has_kv_lens = false;
@@ -88,6 +94,15 @@ struct Problem {
   MaskView additive_mask, bool_mask;
 
   int64_t group() const { return q_heads / kv_heads; }
+  bool paged() const { return page_size > 0; }
+
+  // Element index of key j of (batch b, kv head h) in the K or V view
+  // `view`: through the block table (row b of [batch, max_pages]) when
+  // paged. The table entries were checked at execution.
+  uint64_t key_row(const TensorView& view, const int32_t* block_table, int64_t b, int64_t h, int64_t j) const {
+    if (!paged()) return view.row(b, h, j);
+    return view.row(block_table[b * max_pages + j / page_size], h, j % page_size);
+  }
   size_t element_size() const { return dtype_size(dtype); }  // of Q and O
 
   // The aligned position of query row i when the batch's key length is L:

@@ -47,7 +47,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
   uvec4 lse_view;
   uvec4 amask_view;  // offset, batch, head, row stride (elements)
   uvec4 bmask_view;  // offset, batch, head, row stride (bytes)
-  uvec4 mask_cols;   // x: additive mask column stride, y: boolean mask column stride
+  uvec4 mask_cols;   // x: additive mask column stride, y: boolean mask column stride, z: block-table row length (paged)
   uvec4 sizes;       // x: batches in slice, y: group (q heads per kv head), z: q_len, w: kv_len
   ivec4 masking;     // x: causal (0 none, 1 bottom-right, 2 top-left), y: window_left, z: window_right (-1 = unbounded), w: first batch of the slice
   uvec4 split;       // x: kv splits, y: keys per split, z: rows per slice (batches * q heads * q_len), w: q heads in slice
@@ -116,6 +116,24 @@ vec4 block_chunk(const bool of_v, uint storage, uint row, uint e) {
 }
 vec4 k_block_chunk(uint row, uint e) { return block_chunk(false, K_STORAGE, row, e); }
 vec4 v_block_chunk(uint row, uint e) { return block_chunk(true, V_STORAGE, row, e); }
+
+// Paged K/V (runtime/vulkan/, kSpecPageSize): keys per page, 0 when K and
+// V are contiguous; the block table [batch, max_pages] (row length in
+// P.mask_cols.z) names each sequence's pages.
+layout(constant_id = 10) const uint PAGE_SIZE = 0u;
+const bool PAGED = PAGE_SIZE != 0u;
+layout(std430, set = 0, binding = 11) readonly buffer BlockTable { int block_table[]; };
+
+// Where the row of key j of the slice's batch b and kv head `kv_head`
+// starts in the K or V view `view` (offset, batch or page stride, head
+// stride, row stride): in the batch, or in the page the block table names
+// for it. The plan checked every table entry a key below the sequence's
+// length can reach; callers pass only such keys.
+uint key_row_offset(uvec4 view, uint b, uint kv_head, uint j) {
+  if (!PAGED) return view.x + b * view.y + kv_head * view.z + j * view.w;
+  const uint page = uint(block_table[(uint(P.masking.w) + b) * P.mask_cols.z + j / PAGE_SIZE]);
+  return view.x + page * view.y + kv_head * view.z + (j % PAGE_SIZE) * view.w;
+}
 
 #if STORAGE_F16
 layout(std430, set = 0, binding = 1) readonly buffer QWords { uint q_words[]; };

@@ -141,8 +141,6 @@ int global_of[ROWS];       // global keys [0, global_of) each row also sees (glo
 uint b;                    // batch within the slice
 uint kv_head;
 int key_end;               // end of the keys of the segment being walked (this split and chunk)
-uint k_head;               // element offset of (b, kv_head) in K and V
-uint v_head;
 
 uint chunk_of(uint k) { return d_lane + k * D_SPLIT; }
 bool k_chunk_exists(uint k) { return K_CHUNKS_EXACT || chunk_of(k) < DQK4; }
@@ -262,8 +260,8 @@ void process_tile(int j0, const bool CHECK) {
   [[unroll]] for (uint c = 0u; c < COLS; ++c) {
     key[c] = j0 + int(c * COL_THREADS + col);
     const uint j = CHECK ? uint(min(key[c], key_end - 1)) : uint(key[c]);
-    k_row[c] = STAGED ? c * COL_THREADS + col : k_head + j * P.k_view.w;
-    v_row[c] = STAGED ? c * COL_THREADS + col : v_head + j * P.v_view.w;
+    k_row[c] = STAGED ? c * COL_THREADS + col : key_row_offset(P.k_view, b, kv_head, j);
+    v_row[c] = STAGED ? c * COL_THREADS + col : key_row_offset(P.v_view, b, kv_head, j);
   }
 
   if (STAGED) {
@@ -277,7 +275,7 @@ void process_tile(int j0, const bool CHECK) {
         const uint c4 = e % DQK4;
         const int j = j0 + int(c);
         CHUNK_T chunk = CHUNK_T(0);
-        if (!CHECK || j < key_end) chunk = STAGE_K(k_head + uint(j) * P.k_view.w, c4);
+        if (!CHECK || j < key_end) chunk = STAGE_K(key_row_offset(P.k_view, b, kv_head, uint(j)), c4);
         k_stage[c * K_STAGE_STRIDE + c4] = chunk;
       }
     }
@@ -288,7 +286,7 @@ void process_tile(int j0, const bool CHECK) {
         const uint c4 = e % DV4;
         const int j = j0 + int(c);
         CHUNK_T chunk = CHUNK_T(0);
-        if (!CHECK || j < key_end) chunk = STAGE_V(v_head + uint(j) * P.v_view.w, c4);
+        if (!CHECK || j < key_end) chunk = STAGE_V(key_row_offset(P.v_view, b, kv_head, uint(j)), c4);
         v_stage[c * V_STAGE_STRIDE + c4] = chunk;
       }
     }
@@ -515,8 +513,6 @@ void main() {
   const uint row0 = block * BR;
   if (row0 >= rows) return;  // the whole workgroup leaves together
   const uint row_last = min(row0 + BR, rows) - 1u;
-  k_head = P.k_view.x + b * P.k_view.y + kv_head * P.k_view.z;
-  v_head = P.v_view.x + b * P.v_view.y + kv_head * P.v_view.z;
 
   // The workgroup's keys, within this split and chunk [lo, hi): those the
   // windows of its rows leave (one interval: ranges grow with the

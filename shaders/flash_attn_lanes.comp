@@ -182,8 +182,8 @@ void main() {
     [[unroll]] for (uint c = 0u; c < TILE; ++c) {
       key[c] = j0 + int(c * WG + lane);
       const uint j = uint(min(key[c], segment_end - 1));
-      k_base[c] = P.k_view.x + b * P.k_view.y + kv_head * P.k_view.z + j * P.k_view.w;
-      v_base[c] = P.v_view.x + b * P.v_view.y + kv_head * P.v_view.z + j * P.v_view.w;
+      k_base[c] = key_row_offset(P.k_view, b, kv_head, j);
+      v_base[c] = key_row_offset(P.v_view, b, kv_head, j);
     }
 
     // s = q.k: each K element gathered serves ROWS multiply-adds.

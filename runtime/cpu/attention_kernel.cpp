@@ -272,6 +272,14 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
   for (int64_t c = done; c < n; ++c) scores[c] = hidden;
 }
 
+// Requests n rows of row_bytes each into L2 (paged K/V: rows a later phase
+// reads, as RowPrefetch does for strided rows).
+void prefetch_rows(const uint8_t* const* rows, int64_t n, int64_t row_bytes) {
+  for (int64_t c = 0; c < n; ++c) {
+    for (int64_t offset = 0; offset < row_bytes; offset += 64) __builtin_prefetch(rows[c] + offset, 0, 2);
+  }
+}
+
 }  // namespace
 
 AttentionKernel::WorkUnit AttentionKernel::work_unit(int64_t unit) const {
@@ -324,14 +332,30 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
     const KeyRange task_keys{std::max(segment.begin, split_begin), std::min(segment.end, split_end)};
     for (int64_t j0 = task_keys.begin; j0 < task_keys.end; j0 += bkv) {
       const int64_t n = std::min(bkv, task_keys.end - j0);
-      const uint8_t* keys = t.k + storage_offset(p.k_dtype, p.k.row(b, kv_head, j0));  // n rows, k_step bytes apart
-      const uint8_t* values = t.v + storage_offset(p.v_dtype, p.v.row(b, kv_head, j0));
+      // Contiguous: the block's n rows, k_step / v_step bytes apart. Paged:
+      // each row wherever its page is (the same keys, in the same blocks,
+      // so the results are bitwise those of contiguous K/V).
+      const uint8_t* keys = t.k + storage_offset(p.k_dtype, p.key_row(p.k, t.block_table, b, kv_head, j0));
+      const uint8_t* values = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, j0));
+      // (Paged: the block's rows, then the rows of the keys after it, or
+      // the last again, for the row kernels to prefetch.)
+      const uint8_t* key_rows[kMaxBlockKv + kGatherPrefetchRows];
+      const uint8_t* value_rows[kMaxBlockKv + kGatherPrefetchRows];
+      if (p.paged()) {
+        for (int64_t c = 0; c < n + kGatherPrefetchRows; ++c) {
+          const int64_t j = std::min(j0 + c, task_keys.end - 1);
+          key_rows[c] = t.k + storage_offset(p.k_dtype, p.key_row(p.k, t.block_table, b, kv_head, j));
+          value_rows[c] = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, j));
+        }
+      }
+      auto key_at = [&](int64_t c) { return p.paged() ? key_rows[c] : keys + c * k_step; };
+      auto value_at = [&](int64_t c) { return p.paged() ? value_rows[c] : values + c * v_step; };
       bool values_finite = true;
       if (!tiling_.direct) {
         // Packed once per task for XNNPACK, then reused by every sub-tile.
         for (int64_t c = 0; c < n; ++c) {
-          ops_.load_row(keys + c * k_step, p.k_dtype, p.qk_dim, 1.0f, ws.keys + c * p.qk_dim);
-          values_finite &= ops_.load_row_check_finite(values + c * v_step, p.v_dtype, p.v_dim, ws.values + c * p.v_dim);
+          ops_.load_row(key_at(c), p.k_dtype, p.qk_dim, 1.0f, ws.keys + c * p.qk_dim);
+          values_finite &= ops_.load_row_check_finite(value_at(c), p.v_dtype, p.v_dim, ws.values + c * p.v_dim);
         }
         VKATTN_RETURN_IF_ERROR(qk.create(p.qk_dim, n, ws.keys, /*transposed=*/false));
         VKATTN_RETURN_IF_ERROR(pv.create(n, p.v_dim, ws.values, /*transposed=*/true));
@@ -346,7 +370,11 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
         const float* queries = ws.queries + s0 * p.qk_dim;
         float* acc = ws.acc + s0 * p.v_dim;
 
-        if (tiling_.direct) {
+        if (tiling_.direct && p.paged()) {
+          // This block's V rows are requested while the scores stream K.
+          prefetch_rows(value_rows, n, static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim)));
+          ops_.dot_rows_gather(queries, sub_rows, key_rows, p.k_dtype, n, p.qk_dim, ws.scores);
+        } else if (tiling_.direct) {
           // While the scores stream K, this block's V rows are requested; while
           // the products stream V, the next block's K rows.
           const RowPrefetch block_values{values, v_step, n, static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim))};
@@ -362,7 +390,15 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
           const float alpha = ops_.softmax_step(scores, n, ws.row_max + local, ws.row_sum + local);
           if (alpha != 1.0f) ops_.scale_row(acc + r * p.v_dim, p.v_dim, alpha);
         }
-        if (tiling_.direct) {
+        if (tiling_.direct && p.paged()) {
+          // The next block's first K rows are requested while the products stream V.
+          prefetch_rows(key_rows + n, kGatherPrefetchRows, static_cast<int64_t>(storage_offset(p.k_dtype, p.qk_dim)));
+          std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
+          if (!ops_.accumulate_products_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc)) {
+            std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
+            ops_.accumulate_weighted_rows_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc);
+          }
+        } else if (tiling_.direct) {
           // Values straight from the tensor; a NaN/Inf value under a zero
           // weight would poison a row (0 * NaN), so such a block is redone
           // with the path that skips zero weights.

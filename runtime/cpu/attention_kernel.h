@@ -51,6 +51,7 @@ struct Tensors {
   const uint8_t* bool_mask = nullptr;
   float* lse = nullptr;
   const int32_t* kv_lens = nullptr;
+  const int32_t* block_table = nullptr;  // paged K/V: [batch, max_pages]
 };
 
 class AttentionKernel {

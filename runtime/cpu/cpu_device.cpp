@@ -108,6 +108,7 @@ class CpuPlan final : public DevicePlan {
     tensors.bool_mask = bytes_of(args.bool_mask);
     tensors.lse = reinterpret_cast<float*>(const_cast<uint8_t*>(bytes_of(args.lse)));
     tensors.kv_lens = args.kv_lens.empty() ? nullptr : args.kv_lens.data();
+    tensors.block_table = args.block_table.empty() ? nullptr : args.block_table.data();
     const auto start = std::chrono::steady_clock::now();
     const Status status = kernel_->run(pool_, tensors);
     last_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

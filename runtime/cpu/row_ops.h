@@ -80,7 +80,25 @@ struct RowOps {
   // reaches out.
   void (*accumulate_weighted_rows)(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
                                    int64_t stride, int64_t dim, float* out);
+
+  // The same three over key rows given one pointer each (paged K/V), in
+  // the same order of operations: bitwise the results of the strided ones
+  // over the same rows. rows[n .. n + kGatherPrefetchRows) must point at
+  // rows too (the keys that follow, or any valid row): they are requested
+  // ahead, as the strided kernels request the rows after theirs.
+  void (*dot_rows_gather)(const float* q, int64_t rows, const uint8_t* const* k, vkattn_dtype dtype, int64_t n,
+                          int64_t dim, float* scores);
+  bool (*accumulate_products_gather)(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
+                                     vkattn_dtype dtype, int64_t dim, float* out);
+  void (*accumulate_weighted_rows_gather)(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
+                                          vkattn_dtype dtype, int64_t dim, float* out);
 };
+
+// The index stride between gathered rows in the row templates' index
+// space (head dimensions are far below it).
+constexpr int64_t kGatherStride = int64_t{1} << 24;
+// Row pointers a gathered block carries past its n keys, for prefetching.
+constexpr int64_t kGatherPrefetchRows = 16;
 
 // The best implementation this CPU supports (chosen once per process).
 const RowOps& row_ops();

@@ -326,6 +326,17 @@ static inline float block_scale_of(const BlockPointer<TYPE>& p) {
 #endif
 }
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// 16 int32 lanes, as two vectors of 8, converted to floats.
+static inline Vec16 int_halves_to_floats(__m256i lo, __m256i hi) {
+  const __m256 flo = _mm256_cvtepi32_ps(lo), fhi = _mm256_cvtepi32_ps(hi);
+  Vec16 r;
+  std::memcpy(reinterpret_cast<float*>(&r), &flo, 32);
+  std::memcpy(reinterpret_cast<float*>(&r) + 8, &fhi, 32);
+  return r;
+}
+#endif
+
 // 16 block codes as floats: signed bytes (q8_0), or the low or high
 // nibbles of 16 bytes (q4_0), widened in registers where the level can.
 static inline Vec16 signed_bytes_to_floats(const uint8_t* p) {
@@ -333,12 +344,7 @@ static inline Vec16 signed_bytes_to_floats(const uint8_t* p) {
   return reinterpret_cast<Vec16>(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
 #elif defined(__AVX2__)
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-  const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
-  Vec16 r;
-  std::memcpy(reinterpret_cast<float*>(&r), &lo, 32);
-  std::memcpy(reinterpret_cast<float*>(&r) + 8, &hi, 32);
-  return r;
+  return int_halves_to_floats(_mm256_cvtepi8_epi32(bytes), _mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
 #else
   float lanes[kLanes];
   for (int j = 0; j < kLanes; ++j) lanes[j] = static_cast<float>(static_cast<int8_t>(p[j]));
@@ -354,12 +360,7 @@ static inline Vec16 nibbles_to_floats(const uint8_t* p, bool high) {
 #if defined(__AVX512F__)
   return reinterpret_cast<Vec16>(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)));
 #else
-  const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
-  const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)));
-  Vec16 r;
-  std::memcpy(reinterpret_cast<float*>(&r), &lo, 32);
-  std::memcpy(reinterpret_cast<float*>(&r) + 8, &hi, 32);
-  return r;
+  return int_halves_to_floats(_mm256_cvtepu8_epi32(bytes), _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)));
 #endif
 #else
   float lanes[kLanes];
@@ -399,6 +400,49 @@ static inline int64_t row_bytes(const BlockPointer<TYPE>&, int64_t dim) {
   return dim / kQuantBlock * static_cast<int64_t>(BlockPointer<TYPE>::kBlockBytes);
 }
 
+// A block of key rows given one pointer each (paged K/V, whose rows lie in
+// pages anywhere in a pool), read through the same templates: `+` moves an
+// index key * kGatherStride + value, and every access resolves its key's
+// row pointer. E is the element pointer type (const float*, const
+// uint16_t*, Q8Pointer, Q4Pointer).
+template <typename E>
+struct GatherPointer {
+  const uint8_t* const* rows;
+  int64_t index;
+  GatherPointer operator+(int64_t n) const { return GatherPointer{rows, index + n}; }
+  E at() const;
+};
+
+static inline const float* element_at(const uint8_t* row, int64_t value, const float*) {
+  return reinterpret_cast<const float*>(row) + value;
+}
+static inline const uint16_t* element_at(const uint8_t* row, int64_t value, const uint16_t*) {
+  return reinterpret_cast<const uint16_t*>(row) + value;
+}
+template <vkattn_dtype TYPE>
+static inline BlockPointer<TYPE> element_at(const uint8_t* row, int64_t value, const BlockPointer<TYPE>&) {
+  return BlockPointer<TYPE>{row, value};
+}
+
+template <typename E>
+inline E GatherPointer<E>::at() const {
+  const uint64_t i = static_cast<uint64_t>(index);
+  const uint64_t stride = static_cast<uint64_t>(kGatherStride);
+  return element_at(rows[i / stride], static_cast<int64_t>(i % stride), E{});
+}
+
+// A row's element pointer, found once per row so that the loads along it
+// are plain pointer arithmetic: itself, or a gathered row's own pointer.
+template <typename T>
+static inline T resolve(T p) { return p; }
+template <typename E>
+static inline E resolve(const GatherPointer<E>& p) { return p.at(); }
+
+template <typename E>
+static inline Vec16 load16(const GatherPointer<E>& p) { return load16(p.at()); }
+template <typename E>
+static inline float load_scalar(const GatherPointer<E>& p) { return load_scalar(p.at()); }
+
 #define VKATTN_INLINE inline __attribute__((always_inline))
 
 // Rows this far ahead are requested from memory while the current ones are
@@ -410,6 +454,14 @@ static VKATTN_INLINE void prefetch_row(T row, int64_t dim) {
   const uint8_t* bytes = row_address(row);
   for (int64_t offset = 0; offset < row_bytes(row, dim); offset += 64) __builtin_prefetch(bytes + offset);
 }
+
+// Gathered rows: the row a key ahead points at (callers provide
+// kGatherPrefetchRows pointers past their keys).
+template <typename E>
+static VKATTN_INLINE void prefetch_row(const GatherPointer<E>& row, int64_t dim) {
+  prefetch_row(row.at(), dim);
+}
+static_assert(kPrefetchRows <= kGatherPrefetchRows, "gathered blocks carry the rows prefetching reaches");
 
 // Requests rows [first, first + count) of `ahead` into L2 (they are read a
 // whole phase later, too late for L1).
@@ -432,9 +484,11 @@ static VKATTN_INLINE void dot_keys_full(const float* q, T k, int64_t stride, int
   for (int c = 0; c < KEYS; ++c) {
     for (int r = 0; r < R; ++r) acc[c][r] = Vec16{};
   }
+  decltype(resolve(k)) rows[KEYS];
+  for (int c = 0; c < KEYS; ++c) rows[c] = resolve(k + c * stride);
   for (int64_t d = 0; d < dim; d += kLanes) {
     for (int c = 0; c < KEYS; ++c) {
-      const Vec16 kv = load16(k + c * stride + d);
+      const Vec16 kv = load16(rows[c] + d);
       for (int r = 0; r < R; ++r) acc[c][r] = fma16(load16(q + r * dim + d), kv, acc[c][r]);
     }
   }
@@ -457,16 +511,17 @@ static VKATTN_INLINE void dot_keys_full(const float* q, T k, int64_t stride, int
 // at every level.
 template <int R, typename T>
 static inline void dot_key_any(const float* q, T k, int64_t dim, int64_t out_stride, float* scores) {
+  const auto row = resolve(k);
   Vec16 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = Vec16{};
   int64_t d = 0;
   for (; d + kLanes <= dim; d += kLanes) {
-    const Vec16 kv = load16(k + d);
+    const Vec16 kv = load16(row + d);
     for (int r = 0; r < R; ++r) acc[r] = fma16(load16(q + r * dim + d), kv, acc[r]);
   }
   if (d < dim) {
     float key_tail[kLanes] = {};
-    for (int j = 0; d + j < dim; ++j) key_tail[j] = load_scalar(k + d + j);
+    for (int j = 0; d + j < dim; ++j) key_tail[j] = load_scalar(row + d + j);
     for (int r = 0; r < R; ++r) {
       float tail[kLanes] = {};
       for (int j = 0; d + j < dim; ++j) tail[j] = q[r * dim + d + j];
@@ -543,9 +598,10 @@ static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n,
       prefetch_row(value + kPrefetchRows * stride, prefetch);
       prefetch_ahead(ahead, ahead_first + c, 1);
     }
+    const auto row = resolve(value);
     Vec16 x[V];
     for (int u = 0; u < V; ++u) {
-      x[u] = load16(value + u * kLanes);
+      x[u] = load16(row + u * kLanes);
       if (PROBE) probe += x[u];
     }
     for (int r = 0; r < R; ++r) {
@@ -568,7 +624,8 @@ static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, 
   Vec16 probe = {};
   for (int64_t c = 0; c < n; ++c) {
     float lanes[kLanes] = {};
-    for (int j = 0; j < width; ++j) lanes[j] = load_scalar(v + c * stride + j);
+    const auto row = resolve(v + c * stride);
+    for (int j = 0; j < width; ++j) lanes[j] = load_scalar(row + j);
     const Vec16 x = load16(lanes);
     if (PROBE) probe += x;
     for (int r = 0; r < R; ++r) acc[r] = fma16(splat16(p[r * p_stride + c]), x, acc[r]);
@@ -637,18 +694,23 @@ static bool accumulate_products_typed(const float* p, int64_t rows, int64_t n, T
 
 // Only a zero weight can hide a value from a row; without one, NaN or Inf
 // values reach every row as IEEE arithmetic says, so no check is needed.
-static bool accumulate_products(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
-                                int64_t stride, int64_t dim, float* out, const RowPrefetch& ahead) {
+// Whether some of the `count` weights (all >= 0) is exactly 0.
+static bool has_zero_weight(const float* p, int64_t count) {
   float lane_min[kLanes];
   for (int j = 0; j < kLanes; ++j) lane_min[j] = 1.0f;
-  const int64_t count = rows * n;
   int64_t i = 0;
   for (; i + kLanes <= count; i += kLanes) {
     for (int j = 0; j < kLanes; ++j) lane_min[j] = p[i + j] < lane_min[j] ? p[i + j] : lane_min[j];
   }
   for (; i < count; ++i) lane_min[0] = p[i] < lane_min[0] ? p[i] : lane_min[0];
   bool zero_weight = false;
-  for (int j = 0; j < kLanes; ++j) zero_weight |= lane_min[j] == 0.0f;  // weights are >= 0
+  for (int j = 0; j < kLanes; ++j) zero_weight |= lane_min[j] == 0.0f;
+  return zero_weight;
+}
+
+static bool accumulate_products(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
+                                int64_t stride, int64_t dim, float* out, const RowPrefetch& ahead) {
+  const bool zero_weight = has_zero_weight(p, rows * n);
   const uint8_t* bytes = static_cast<const uint8_t*>(v);
   if (dtype == VKATTN_DTYPE_Q8_0) {
     const Q8Pointer values{bytes, 0};
@@ -674,7 +736,7 @@ template <typename T>
 static void accumulate_weighted_typed(const float* p, int64_t rows, int64_t n, T v, int64_t stride,
                                       int64_t dim, float* out) {
   for (int64_t c = 0; c < n; ++c) {
-    T value = v + c * stride;
+    const auto value = resolve(v + c * stride);
     for (int64_t r = 0; r < rows; ++r) {
       const float weight = p[r * n + c];
       if (weight == 0.0f) continue;
@@ -698,10 +760,60 @@ static void accumulate_weighted_rows(const float* p, int64_t rows, int64_t n, co
   }
 }
 
+// The same three products over gathered rows (kGatherStride apart in the
+// templates' index space).
+static void dot_rows_gather(const float* q, int64_t rows, const uint8_t* const* k, vkattn_dtype dtype, int64_t n,
+                            int64_t dim, float* scores) {
+  const RowPrefetch none;
+  if (dtype == VKATTN_DTYPE_Q8_0) {
+    dot_rows_typed(q, rows, GatherPointer<Q8Pointer>{k, 0}, kGatherStride, n, dim, scores, none);
+  } else if (dtype == VKATTN_DTYPE_Q4_0) {
+    dot_rows_typed(q, rows, GatherPointer<Q4Pointer>{k, 0}, kGatherStride, n, dim, scores, none);
+  } else if (dtype == VKATTN_DTYPE_F16) {
+    dot_rows_typed(q, rows, GatherPointer<const uint16_t*>{k, 0}, kGatherStride, n, dim, scores, none);
+  } else {
+    dot_rows_typed(q, rows, GatherPointer<const float*>{k, 0}, kGatherStride, n, dim, scores, none);
+  }
+}
+
+template <typename E>
+static bool accumulate_gathered(const float* p, int64_t rows, int64_t n, GatherPointer<E> values, int64_t dim,
+                                float* out, bool zero_weight) {
+  const RowPrefetch none;
+  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, kGatherStride, dim, out, none)
+                     : accumulate_products_typed<false>(p, rows, n, values, kGatherStride, dim, out, none);
+}
+
+static bool accumulate_products_gather(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
+                                       vkattn_dtype dtype, int64_t dim, float* out) {
+  const bool zero_weight = has_zero_weight(p, rows * n);
+  if (dtype == VKATTN_DTYPE_Q8_0) return accumulate_gathered(p, rows, n, GatherPointer<Q8Pointer>{v, 0}, dim, out, zero_weight);
+  if (dtype == VKATTN_DTYPE_Q4_0) return accumulate_gathered(p, rows, n, GatherPointer<Q4Pointer>{v, 0}, dim, out, zero_weight);
+  if (dtype == VKATTN_DTYPE_F16) {
+    return accumulate_gathered(p, rows, n, GatherPointer<const uint16_t*>{v, 0}, dim, out, zero_weight);
+  }
+  return accumulate_gathered(p, rows, n, GatherPointer<const float*>{v, 0}, dim, out, zero_weight);
+}
+
+static void accumulate_weighted_rows_gather(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
+                                            vkattn_dtype dtype, int64_t dim, float* out) {
+  if (dtype == VKATTN_DTYPE_Q8_0) {
+    accumulate_weighted_typed(p, rows, n, GatherPointer<Q8Pointer>{v, 0}, kGatherStride, dim, out);
+  } else if (dtype == VKATTN_DTYPE_Q4_0) {
+    accumulate_weighted_typed(p, rows, n, GatherPointer<Q4Pointer>{v, 0}, kGatherStride, dim, out);
+  } else if (dtype == VKATTN_DTYPE_F16) {
+    accumulate_weighted_typed(p, rows, n, GatherPointer<const uint16_t*>{v, 0}, kGatherStride, dim, out);
+  } else {
+    accumulate_weighted_typed(p, rows, n, GatherPointer<const float*>{v, 0}, kGatherStride, dim, out);
+  }
+}
+
 extern const RowOps kRowOps;
-const RowOps kRowOps = {VKATTN_ISA_NAME, exp_nonpositive, softmax_step,        scale_row,
-                        add_row,         add_scaled_row,  load_row,            load_row_check_finite,
-                        store_row,       dot_rows,        accumulate_products, accumulate_weighted_rows};
+const RowOps kRowOps = {VKATTN_ISA_NAME,          exp_nonpositive,     softmax_step,
+                        scale_row,                add_row,             add_scaled_row,
+                        load_row,                 load_row_check_finite, store_row,
+                        dot_rows,                 accumulate_products, accumulate_weighted_rows,
+                        dot_rows_gather,          accumulate_products_gather, accumulate_weighted_rows_gather};
 
 }  // namespace VKATTN_ISA
 }  // namespace cpu

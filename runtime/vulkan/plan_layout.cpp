@@ -154,6 +154,7 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   constants[kSpecColThreads] = lanes ? 0 : config.col_threads;
   constants[kSpecKStorage] = kv_storage(p.k_dtype);
   constants[kSpecVStorage] = kv_storage(p.v_dtype);
+  constants[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
   // flash_attn.comp reads a chunk's role from the push constants; the lanes
   // kernel has it specialised (a run-time branch would put its loads under
   // a mask), one pipeline per role the plan uses.

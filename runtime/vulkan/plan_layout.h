@@ -47,7 +47,8 @@ enum SpecConstant : uint32_t {
   kSpecFlags = 7,
   kSpecKStorage = 8,    // KvStorage of K
   kSpecVStorage = 9,    // KvStorage of V
-  kSpecCount = 10,
+  kSpecPageSize = 10,   // paged K/V: keys per page (0: contiguous)
+  kSpecCount = 11,
 };
 
 // How K or V is stored (mirrors K_STORAGE / V_STORAGE in attention_common.glsl).

@@ -60,6 +60,7 @@ Extent kv_extent(const char* name, const TensorView& v, vkattn_dtype dtype, int6
                  int64_t h1, int64_t seq, int64_t dim) {
   if (!is_block_dtype(dtype)) return tensor_extent(name, v, b0, b1, h0, h1, seq, dim, dtype_size(dtype));
   Extent e = tensor_extent(name, v, b0, b1, h0, h1, seq, dim, 1);
+  // (b0, b1, seq: pages and rows per page for paged K/V.)
   e.first = storage_offset(dtype, e.first);
   for (int a = 0; a < 3; ++a) e.strides[a] = storage_offset(dtype, e.strides[a]);
   e.counts[3] = storage_offset(dtype, static_cast<uint64_t>(dim));
@@ -82,6 +83,10 @@ bool build_slice(const Problem& p, const SliceLimits& limits, uint64_t scratch_b
                  int64_t g0, int64_t g1, Slice* slice, const char** failed, uint64_t* failed_bytes) {
   const int64_t group = p.group();
   const uint64_t element = p.element_size();
+  // Paged K and V: every slice binds the pool's pages (any sequence may
+  // name any page), for its kv heads.
+  const int64_t kv_first = p.paged() ? 0 : b0, kv_end = p.paged() ? p.num_pages : b1;
+  const int64_t kv_rows = p.paged() ? p.page_size : p.kv_len;
   slice->batch_begin = b0;
   slice->batch_end = b1;
   slice->kv_head_begin = g0;
@@ -93,8 +98,8 @@ bool build_slice(const Problem& p, const SliceLimits& limits, uint64_t scratch_b
     bool used;
   } items[] = {
       {tensor_extent("Q", p.q, b0, b1, g0 * group, g1 * group, p.q_len, p.qk_dim, element), kBindingQ, &slice->q, true},
-      {kv_extent("K", p.k, p.k_dtype, b0, b1, g0, g1, p.kv_len, p.qk_dim), kBindingK, &slice->k, true},
-      {kv_extent("V", p.v, p.v_dtype, b0, b1, g0, g1, p.kv_len, p.v_dim), kBindingV, &slice->v, true},
+      {kv_extent("K", p.k, p.k_dtype, kv_first, kv_end, g0, g1, kv_rows, p.qk_dim), kBindingK, &slice->k, true},
+      {kv_extent("V", p.v, p.v_dtype, kv_first, kv_end, g0, g1, kv_rows, p.v_dim), kBindingV, &slice->v, true},
       {tensor_extent("O", p.out, b0, b1, g0 * group, g1 * group, p.q_len, p.v_dim, element), kBindingOut, &slice->out,
        true},
       {tensor_extent("LSE", p.lse, b0, b1, g0 * group, g1 * group, p.q_len, 1, 4), kBindingLse, &slice->lse,

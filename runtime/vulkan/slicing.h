@@ -31,7 +31,8 @@ enum Binding : uint32_t {
   kBindingKvLens = 8,
   kBindingPartials = 9,
   kBindingHeadConstants = 10,  // per query head: ALiBi slopes, sink logits
-  kBindingCount = 11,
+  kBindingBlockTable = 11,     // paged K/V: int32 [batch, max_pages]
+  kBindingCount = 12,
 };
 
 struct Window {

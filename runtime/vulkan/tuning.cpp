@@ -270,6 +270,12 @@ Status make_tensors(VulkanDevice& device, const Problem& p, Tensors* t) {
     t->args.bool_mask = t->bool_mask.get();
   }
   if (p.has_kv_lens) t->args.kv_lens.assign(static_cast<size_t>(p.batch), static_cast<int32_t>(p.kv_len));
+  if (p.paged()) {  // every sequence's pages, spread over the pool
+    t->args.block_table.resize(static_cast<size_t>(p.batch * p.max_pages));
+    for (size_t i = 0; i < t->args.block_table.size(); ++i) {
+      t->args.block_table[i] = static_cast<int32_t>(i % static_cast<size_t>(p.num_pages));
+    }
+  }
   return Status();
 }
 
@@ -323,6 +329,7 @@ std::string tuning_class(const Problem& p, uint32_t layout_flags) {
   if (p.causal == VKATTN_CAUSAL_BOTTOM_RIGHT) key += ".causal-br";
   if (p.window_left >= 0 || p.window_right >= 0) key += ".window";
   if (p.global_keys > 0) key += ".global";
+  if (p.paged()) key += ".pages" + std::to_string(p.page_size);
   if (layout_flags & kFlagAdditiveMask) key += ".amask";
   if (layout_flags & kFlagBoolMask) key += ".bmask";
   if (layout_flags & kFlagKvLens) key += ".lens";

@@ -80,6 +80,7 @@ class VulkanPlan final : public DevicePlan {
   VkPipeline reduce_ = VK_NULL_HANDLE;
   std::unique_ptr<VulkanBuffer> params_;
   std::unique_ptr<VulkanBuffer> kv_lens_;
+  std::unique_ptr<VulkanBuffer> block_table_;  // paged K/V: this execution's block table
   std::unique_ptr<VulkanBuffer> partials_;
   std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes then sinks, [q_heads] each (when used)
   uint64_t params_stride_ = 0;
@@ -149,11 +150,21 @@ Status VulkanPlan::initialize() {
     params.heads[0] = static_cast<uint32_t>(slice.kv_head_begin * group);
     params.heads[1] = static_cast<uint32_t>(p_.q_heads);
     params.heads[2] = static_cast<uint32_t>(p_.global_keys);  // <= kv_len < 2^30 (kernel_config.cpp)
+    params.mask_cols[2] = static_cast<uint32_t>(p_.max_pages);  // paged: the block table's row length
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
   if (p_.has_kv_lens) {
     VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 4, true, &kv_lens_));
+  }
+  if (p_.paged()) {
+    uint64_t bytes = 0;
+    if (!checked_mul(static_cast<uint64_t>(p_.batch), static_cast<uint64_t>(p_.max_pages) * 4, &bytes) ||
+        bytes > caps.max_storage_buffer_range) {
+      return unsupported("the block table (batch %lld x max_pages %lld) exceeds maxStorageBufferRange (%llu bytes)",
+                         (long long)p_.batch, (long long)p_.max_pages, (unsigned long long)caps.max_storage_buffer_range);
+    }
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(bytes, true, &block_table_));
   }
   if (!p_.alibi_slopes.empty() || !p_.sinks.empty()) {
     // q_heads < 2^30 (kernel_config), so 8 * q_heads bytes cannot overflow.
@@ -199,7 +210,7 @@ Status VulkanPlan::initialize() {
 
 Status VulkanPlan::update_descriptors(const ExecArgs& args) {
   DeviceBuffer* const tensors[kBindingCount] = {nullptr,   args.q,   args.k,   args.v, args.out, args.lse,
-                                                args.additive_mask, args.bool_mask, nullptr, nullptr, nullptr};
+                                                args.additive_mask, args.bool_mask, nullptr, nullptr, nullptr, nullptr};
   for (size_t s = 0; s < layout_.slices.size(); ++s) {
     const Slice& slice = layout_.slices[s];
     VkDescriptorBufferInfo infos[kBindingCount];
@@ -210,6 +221,8 @@ Status VulkanPlan::update_descriptors(const ExecArgs& args) {
         info = {params_->handle(), s * params_stride_, sizeof(ShaderParams)};
       } else if (b == kBindingKvLens && kv_lens_ != nullptr) {
         info = {kv_lens_->handle(), 0, VK_WHOLE_SIZE};
+      } else if (b == kBindingBlockTable && block_table_ != nullptr) {
+        info = {block_table_->handle(), 0, VK_WHOLE_SIZE};
       } else if (b == kBindingHeadConstants && head_constants_ != nullptr) {
         info = {head_constants_->handle(), 0, VK_WHOLE_SIZE};
       } else if (b == kBindingPartials && partials_ != nullptr) {
@@ -321,6 +334,10 @@ Status VulkanPlan::execute(const ExecArgs& args) {
     std::memcpy(kv_lens_->mapped(), args.kv_lens.data(), args.kv_lens.size() * 4);
     VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, args.kv_lens.size() * 4));
   }
+  if (block_table_ != nullptr) {
+    std::memcpy(block_table_->mapped(), args.block_table.data(), args.block_table.size() * 4);
+    VKATTN_RETURN_IF_ERROR(block_table_->flush(0, args.block_table.size() * 4));
+  }
   VKATTN_RETURN_IF_ERROR(device_.submit(commands_, fence_));
   executed_ = true;
   return Status();
@@ -362,7 +379,7 @@ PlanInfo VulkanPlan::info() const {
     if (config_.kv_splits > 1) dispatches += ceil_div(rows_in_slice(slice), uint64_t{max_x});
   }
   info.dispatches = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, dispatches));
-  info.workspace_bytes = params_->size() + (kv_lens_ ? kv_lens_->size() : 0) + (partials_ ? partials_->size() : 0) +
+  info.workspace_bytes = params_->size() + (kv_lens_ ? kv_lens_->size() : 0) + (block_table_ ? block_table_->size() : 0) + (partials_ ? partials_->size() : 0) +
                          (head_constants_ ? head_constants_->size() : 0);
   return info;
 }

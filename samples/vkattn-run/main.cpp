@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -37,7 +38,7 @@ const char kUsage[] =
     "                  [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
     "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
-    "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G]\n"
+    "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -55,6 +56,7 @@ struct Options {
   vkattn_causal causal = VKATTN_CAUSAL_NONE;
   int64_t window_left = -1, window_right = -1;
   int64_t global_keys = 0;
+  int64_t page_size = 0;      // > 0: K and V laid into a shuffled page pool
   float scale = 0.0f;
   bool dtype_given = false;
   vkattn_dtype dtype = VKATTN_DTYPE_F32;
@@ -126,6 +128,9 @@ Options parse_args(int argc, char** argv) {
       if (!parse_int(text, 0, INT64_MAX / 4, &o.global_keys)) {
         throw usage_error("--global-keys needs an integer >= 0, not '" + text + "'");
       }
+    } else if (arg == "--page-size") {
+      const std::string text = take();
+      if (!parse_int(text, 1, 256, &o.page_size)) throw usage_error("--page-size needs an integer from 1 to 256, not '" + text + "'");
     } else if (arg == "--scale") {
       const std::string text = take();
       char* end = nullptr;
@@ -464,6 +469,27 @@ int run(const Options& o) {
     desc.has_kv_lens = 1;
   }
 
+  // --page-size: K and V go into a pool of pages in shuffled order, with a
+  // block table naming each sequence's pages (and key lengths, which paged
+  // K/V need: the whole kv_len unless --kv-lens says otherwise).
+  std::vector<int32_t> block_table;
+  if (o.page_size > 0) {
+    const int64_t pages = (desc.kv_len + o.page_size - 1) / o.page_size;
+    if (!desc.has_kv_lens) {
+      pairs.kv_lens.assign(static_cast<size_t>(desc.batch), static_cast<int32_t>(desc.kv_len));
+      desc.has_kv_lens = 1;
+    }
+    desc.page_size = o.page_size;
+    desc.max_pages = pages;
+    desc.num_pages = desc.batch * pages;
+    desc.k_layout = vkattn_layout_pages(desc.kv_heads, o.page_size, desc.qk_dim);
+    desc.v_layout = vkattn_layout_pages(desc.kv_heads, o.page_size, desc.v_dim);
+    block_table.resize(static_cast<size_t>(desc.num_pages));
+    for (size_t i = 0; i < block_table.size(); ++i) block_table[i] = static_cast<int32_t>(i);
+    std::mt19937 shuffle(20261130);
+    std::shuffle(block_table.begin(), block_table.end(), shuffle);
+  }
+
   PendingFile out_file(o.out);
   PendingFile lse_file(o.lse.empty() ? o.out + ".lse" : o.lse);
 
@@ -485,15 +511,40 @@ int run(const Options& o) {
   }
   // K and V in their storage: float as Q, or quantized by vkattn (the plan
   // has checked that the head dimensions hold whole blocks).
-  auto upload_kv = [&](const NpyArray& array, const char* name) {
-    if (!quantized_kv) {
+  auto upload_kv = [&](const NpyArray& array, const char* name, int64_t dim) {
+    if (!quantized_kv && o.page_size == 0) {
       const std::vector<uint8_t> bytes = to_device(array, name, desc.dtype);
       return h.upload(bytes.data(), bytes.size());
     }
     const std::vector<uint8_t> f32_bytes = to_device(array, name, VKATTN_DTYPE_F32);
-    const uint64_t count = static_cast<uint64_t>(array.count());
-    std::vector<float> floats(static_cast<size_t>(count));
+    std::vector<float> floats(f32_bytes.size() / 4);
     std::memcpy(floats.data(), f32_bytes.data(), f32_bytes.size());
+    if (o.page_size > 0) {
+      // [B, Hkv, Skv, D] into the pool [pages, P, Hkv, D]; rows past kv_len stay 0.
+      const int64_t P = o.page_size, heads = desc.kv_heads;
+      std::vector<float> pool(static_cast<size_t>(desc.num_pages * P * heads * dim), 0.0f);
+      for (int64_t b = 0; b < desc.batch; ++b)
+        for (int64_t h = 0; h < heads; ++h)
+          for (int64_t j = 0; j < desc.kv_len; ++j) {
+            const int64_t page = block_table[static_cast<size_t>(b * desc.max_pages + j / P)];
+            std::copy_n(&floats[static_cast<size_t>(((b * heads + h) * desc.kv_len + j) * dim)], dim,
+                        &pool[static_cast<size_t>(((page * P + j % P) * heads + h) * dim)]);
+          }
+      floats = std::move(pool);
+    }
+    const uint64_t count = floats.size();
+    if (!quantized_kv) {
+      std::vector<uint8_t> bytes(count * (desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
+      for (uint64_t i = 0; i < count; ++i) {
+        if (desc.dtype == VKATTN_DTYPE_F16) {
+          const uint16_t half = vkattn::float_to_half(floats[i]);
+          std::memcpy(&bytes[2 * i], &half, 2);
+        } else {
+          std::memcpy(&bytes[4 * i], &floats[i], 4);
+        }
+      }
+      return h.upload(bytes.data(), bytes.size());
+    }
     uint64_t bytes = 0;
     check(vkattn_dtype_bytes(o.kv_dtype, count, &bytes), "vkattn_dtype_bytes");
     std::vector<uint8_t> blocks(static_cast<size_t>(bytes));
@@ -501,8 +552,9 @@ int run(const Options& o) {
           (std::string("quantizing ") + name).c_str());
     return h.upload(blocks.data(), blocks.size());
   };
-  bindings.k = upload_kv(k, "K");
-  bindings.v = upload_kv(v, "V");
+  bindings.k = upload_kv(k, "K", desc.qk_dim);
+  bindings.v = upload_kv(v, "V", desc.v_dim);
+  if (o.page_size > 0) bindings.block_table = block_table.data();
   if (desc.has_additive_mask) bindings.additive_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_bool_mask) bindings.bool_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_kv_lens) bindings.kv_lens = pairs.kv_lens.data();

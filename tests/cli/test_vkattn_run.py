@@ -219,6 +219,18 @@ with tempfile.TemporaryDirectory() as tmp:
                "global keys output matches float64 reference")
         expect(json.loads(r.stdout)["visible_pairs"] == int(visible.sum()) * Hq * B, "visible_pairs counts the global keys")
 
+    # 3e. --page-size: K and V in a shuffled page pool give bitwise the contiguous result.
+    for extra in ([], ["--kv-dtype", "q8_0"]):
+        common = ["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v64.npy"), "--causal",
+                  "--kv-lens", path("lens.npy")] + extra
+        r1 = run(*common, "--out", path("oc.npy"), "--lse", path("lc.npy"))
+        r2 = run(*common, "--out", path("op.npy"), "--lse", path("lp.npy"), "--page-size", "7")
+        expect(r1.returncode == 0 and r2.returncode == 0, "paged runs succeed: " + r1.stderr + r2.stderr)
+        if r1.returncode == 0 and r2.returncode == 0:
+            expect(np.array_equal(np.load(path("oc.npy")), np.load(path("op.npy")), equal_nan=True) and
+                   np.array_equal(np.load(path("lc.npy")), np.load(path("lp.npy"))),
+                   "--page-size 7 gives bitwise the contiguous output " + " ".join(extra))
+
     # 4. Bad inputs: message naming the problem, non-zero exit, no output file.
     np.save(path("k_heads3.npy"), np.zeros((B, 3, Skv, D), np.float32))
     np.save(path("v_heads3.npy"), np.zeros((B, 3, Skv, Dv), np.float32))
@@ -251,6 +263,7 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--q", path("q.npy")] + base + ["--dtype", "bf16"], "--dtype"),
         (["--q", path("q.npy")] + base + ["--kv-dtype", "q5_1"], "--kv-dtype"),
         (["--q", path("q.npy")] + base + ["--global-keys", "-1"], "--global-keys"),
+        (["--q", path("q.npy")] + base + ["--page-size", "257"], "--page-size"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")], "required"),
     ]
     for args, needle in bad_cases:

@@ -32,6 +32,18 @@ TEST_CASE("conformance matrix on the CPU backend") {
           worst[VKATTN_DTYPE_F32], ", f16 ", worst[VKATTN_DTYPE_F16]);
 }
 
+TEST_CASE("paged K/V give bitwise the results of the same keys stored contiguously (CPU)") {
+  const CpuContext context;
+  int compared = 0;
+  for (const CaseSpec& spec : conformance_cases()) {
+    if (spec.page_size == 0) continue;
+    INFO(spec.name());
+    CHECK(compare_paged_with_contiguous(context, spec) == "");
+    ++compared;
+  }
+  CHECK(compared >= 10);
+}
+
 TEST_CASE("every conformance case, executed 100 times, is bitwise identical each time (CPU)") {
   const CpuContext context;
   int repeated = 0;

@@ -397,6 +397,52 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(beyond);
   }
 
+  // Paged K and V: page pools in shuffled order with a random block table,
+  // spare pages and rows past each sequence's length NaN (never read).
+  // Page sizes 1, 7 (odd), 16, 256; vLLM's [pages, P, Hkv, D] pools and
+  // head-major ones; pages shared by every sequence (a common prefix);
+  // everything at once with quantized K/V.
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec decode = make_case("paged", 3, 8, 2, 1, 4099, 128, 128, dtype);  // split keys
+    decode.kv_lens = true;
+    decode.page_size = 16;
+    cases.push_back(decode);
+    CaseSpec odd = make_case("paged", 2, 4, 2, 37, 300, 64, 48, dtype);
+    odd.kv_lens = true;
+    odd.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    odd.page_size = 7;
+    odd.pages_head_major = true;
+    cases.push_back(odd);
+    CaseSpec single = make_case("paged", 2, 2, 1, 5, 20, 32, 32, dtype);
+    single.kv_lens = true;
+    single.page_size = 1;
+    single.bool_mask = MaskShape::kDense;
+    cases.push_back(single);
+    CaseSpec large = make_case("paged", 2, 4, 4, 3, 600, 64, 64, dtype);
+    large.kv_lens = true;
+    large.page_size = 256;
+    large.layout = Layout::kBshd;  // Q and O; K and V are pools
+    cases.push_back(large);
+    CaseSpec shared = make_case("paged", 4, 4, 2, 9, 200, 64, 64, dtype);
+    shared.kv_lens = true;
+    shared.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    shared.page_size = 16;
+    shared.shared_pages = 5;
+    cases.push_back(shared);
+    CaseSpec all = make_case("paged", 2, 8, 2, 21, 513, 64, 64, dtype);
+    all.kv_lens = true;
+    all.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    all.page_size = 16;
+    all.k_dtype = VKATTN_DTYPE_Q4_0;
+    all.v_dtype = VKATTN_DTYPE_Q8_0;
+    all.window_left = 100;
+    all.global_keys = 4;
+    all.sinks = std::vector<float>(8, 1.0f);
+    all.softcap = 20.0f;
+    all.alibi_slopes = paper_alibi_slopes(8);
+    cases.push_back(all);
+  }
+
   // K and V stored as llama.cpp's q8_0 / q4_0 blocks (the reference attends
   // their exact values): each type alone and mixed with float V, decode with
   // split keys, prefill with masks, gapped layouts, blocks of zeros (scale

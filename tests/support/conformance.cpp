@@ -200,6 +200,8 @@ std::string CaseSpec::name() const {
     n += "_win" + std::to_string(window_left) + "," + std::to_string(window_right);
   }
   if (global_keys > 0) n += "_global" + std::to_string(global_keys);
+  if (page_size > 0) n += std::string("_pages") + std::to_string(page_size) + (pages_head_major ? "hnd" : "nhd");
+  if (shared_pages > 0) n += "_shared" + std::to_string(shared_pages);
   if (additive_mask != MaskShape::kNone) n += std::string("_amask-") + mask_name(additive_mask);
   if (bool_mask != MaskShape::kNone) n += std::string("_bmask-") + mask_name(bool_mask);
   if (kv_lens) n += "_kvlens";
@@ -283,6 +285,70 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
   return d;
 }
 
+namespace {
+
+// Moves contiguous K and V ([batch, kv_heads, kv_len, dim]) into page pools
+// with a random block table: pages in shuffled order, the first
+// spec.shared_pages pages of every sequence shared with sequence 0, spare
+// pages no table entry names, and everything no sequence holds (rows past
+// a sequence's length, spare pages) NaN. Entries past a sequence's pages
+// are -1 (never read).
+void page_kv(const CaseSpec& s, Rng& rng, HostInputs* in) {
+  vkattn_attention_desc& d = in->desc;
+  const int64_t P = s.page_size;
+  const int64_t max_pages = (s.kv_len + P - 1) / P;
+  auto length = [&](int64_t b) { return in->kv_lens.empty() ? s.kv_len : static_cast<int64_t>(in->kv_lens[b]); };
+  // Page ids: sequence 0 owns its pages, later ones share the prefix.
+  std::vector<int64_t> owners;  // (b, page) of each distinct pool page, in allocation order
+  std::vector<int32_t> table(static_cast<size_t>(s.batch * max_pages), -1);
+  for (int64_t b = 0; b < s.batch; ++b) {
+    const int64_t used = (length(b) + P - 1) / P;
+    for (int64_t page = 0; page < used; ++page) {
+      if (b > 0 && page < s.shared_pages) {
+        table[b * max_pages + page] = table[page];
+        continue;
+      }
+      table[b * max_pages + page] = static_cast<int32_t>(owners.size());
+      owners.push_back(b * max_pages + page);
+    }
+  }
+  // Shuffle the pool: id -> slot, with three spare pages mixed in.
+  const int64_t num_pages = static_cast<int64_t>(owners.size()) + 3;
+  std::vector<int32_t> slot(static_cast<size_t>(num_pages));
+  for (int64_t i = 0; i < num_pages; ++i) slot[i] = static_cast<int32_t>(i);
+  for (int64_t i = num_pages - 1; i > 0; --i) std::swap(slot[i], slot[rng.below(i + 1)]);
+  for (int32_t& entry : table) {
+    if (entry >= 0) entry = slot[entry];
+  }
+  const vkattn_tensor_layout contiguous_k = d.k_layout, contiguous_v = d.v_layout;
+  auto pool_layout = [&](int64_t dim) {
+    return s.pages_head_major ? vkattn_layout_bhsd(s.kv_heads, P, dim) : vkattn_layout_pages(s.kv_heads, P, dim);
+  };
+  d.page_size = P;
+  d.num_pages = num_pages;
+  d.max_pages = max_pages;
+  d.k_layout = pool_layout(s.qk_dim);
+  d.v_layout = pool_layout(s.v_dim);
+  auto move = [&](const std::vector<float>& from, const vkattn_tensor_layout& from_layout, const vkattn_tensor_layout& pool,
+                  int64_t dim) {
+    std::vector<float> to(tensor_extent(pool, num_pages, s.kv_heads, P, dim), kNaN);
+    for (size_t id = 0; id < owners.size(); ++id) {
+      const int64_t b = owners[id] / max_pages, page = owners[id] % max_pages;
+      const int32_t target = slot[id];
+      for (int64_t h = 0; h < s.kv_heads; ++h)
+        for (int64_t r = 0; r < P && page * P + r < length(b); ++r) {
+          std::copy_n(&from[tensor_index(from_layout, b, h, page * P + r)], dim, &to[tensor_index(pool, target, h, r)]);
+        }
+    }
+    return to;
+  };
+  in->k = move(in->k, contiguous_k, d.k_layout, s.qk_dim);
+  in->v = move(in->v, contiguous_v, d.v_layout, s.v_dim);
+  in->block_table = std::move(table);
+}
+
+}  // namespace
+
 HostInputs make_inputs(const CaseSpec& s) {
   Rng rng(hash_name(s.name()));
   HostInputs in;
@@ -313,6 +379,18 @@ HostInputs make_inputs(const CaseSpec& s) {
   } else {
     fill(in.k, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
     fill(in.v, d.v_layout, s.kv_heads, s.kv_len, s.v_dim);
+  }
+
+  if (s.shared_pages > 0) {
+    // A shared prompt prefix: every sequence's first keys are sequence 0's,
+    // so their pages can be shared (paged below).
+    const int64_t shared_keys = std::min(s.kv_len, s.shared_pages * s.page_size);
+    for (int64_t b = 1; b < s.batch; ++b)
+      for (int64_t h = 0; h < s.kv_heads; ++h)
+        for (int64_t j = 0; j < shared_keys; ++j) {
+          std::copy_n(&in.k[tensor_index(d.k_layout, 0, h, j)], s.qk_dim, &in.k[tensor_index(d.k_layout, b, h, j)]);
+          std::copy_n(&in.v[tensor_index(d.v_layout, 0, h, j)], s.v_dim, &in.v[tensor_index(d.v_layout, b, h, j)]);
+        }
   }
 
   if (s.logit_target > 0) {
@@ -402,10 +480,15 @@ HostInputs make_inputs(const CaseSpec& s) {
       in.v = in.q;
     }
   }
+  if (s.page_size > 0) page_kv(s, rng, &in);
+  // K and V as [outer, heads, rows, dim]: batches and keys, or pool pages
+  // and their rows.
+  const int64_t kv_outer = s.page_size > 0 ? in.desc.num_pages : s.batch;
+  const int64_t kv_rows = s.page_size > 0 ? s.page_size : s.kv_len;
   // One block in seven all zeros (scale 0: every value reads 0).
   auto zero_blocks = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t heads, int64_t seq,
                          int64_t dim) {
-    for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t b = 0; b < kv_outer; ++b)
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t i = 0; i < seq; ++i)
           for (int64_t c = 0; c < dim; c += kBlockValues) {
@@ -414,10 +497,10 @@ HostInputs make_inputs(const CaseSpec& s) {
             std::fill(&data[first], &data[first] + kBlockValues, 0.0f);
           }
   };
-  if (is_block_type(s.k_dtype)) zero_blocks(in.k, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
-  if (is_block_type(s.v_dtype)) zero_blocks(in.v, d.v_layout, s.kv_heads, s.kv_len, s.v_dim);
-  if (is_block_type(s.k_dtype)) quantize_view(in.k, d.k_layout, s.batch, s.kv_heads, s.kv_len, s.qk_dim, s.k_dtype, &in.k_blocks);
-  if (is_block_type(s.v_dtype)) quantize_view(in.v, d.v_layout, s.batch, s.kv_heads, s.kv_len, s.v_dim, s.v_dtype, &in.v_blocks);
+  if (is_block_type(s.k_dtype)) zero_blocks(in.k, d.k_layout, s.kv_heads, kv_rows, s.qk_dim);
+  if (is_block_type(s.v_dtype)) zero_blocks(in.v, d.v_layout, s.kv_heads, kv_rows, s.v_dim);
+  if (is_block_type(s.k_dtype)) quantize_view(in.k, d.k_layout, kv_outer, s.kv_heads, kv_rows, s.qk_dim, s.k_dtype, &in.k_blocks);
+  if (is_block_type(s.v_dtype)) quantize_view(in.v, d.v_layout, kv_outer, s.kv_heads, kv_rows, s.v_dim, s.v_dtype, &in.v_blocks);
   return in;
 }
 
@@ -444,6 +527,36 @@ void quantize_view(std::vector<float>& values, const vkattn_tensor_layout& layou
           }
           for (int j = 0; j < kBlockValues; ++j) x[j] = decode_block_value(dtype, block, j);
         }
+}
+
+HostInputs unpage_kv(const HostInputs& paged) {
+  HostInputs in = paged;
+  vkattn_attention_desc& d = in.desc;
+  const vkattn_tensor_layout k_pool = d.k_layout, v_pool = d.v_layout;
+  d.page_size = d.num_pages = d.max_pages = 0;
+  d.k_layout = vkattn_layout_bhsd(d.kv_heads, d.kv_len, d.qk_dim);
+  d.v_layout = vkattn_layout_bhsd(d.kv_heads, d.kv_len, d.v_dim);
+  in.block_table.clear();
+  auto gather = [&](const std::vector<float>& pool, const std::vector<uint8_t>& pool_blocks, vkattn_dtype type,
+                    const vkattn_tensor_layout& from, const vkattn_tensor_layout& to, int64_t dim,
+                    std::vector<float>* values, std::vector<uint8_t>* blocks) {
+    values->assign(tensor_extent(to, d.batch, d.kv_heads, d.kv_len, dim), kNaN);
+    const bool quantized = is_block_type(type);
+    if (quantized) blocks->assign(values_bytes(type, values->size()), 0xff);
+    for (int64_t b = 0; b < d.batch; ++b)
+      for (int64_t h = 0; h < d.kv_heads; ++h)
+        for (int64_t j = 0; j < in.kv_lens[b]; ++j) {
+          const uint64_t source = key_index(paged, from, b, h, j), target = tensor_index(to, b, h, j);
+          std::copy_n(&pool[source], dim, &(*values)[target]);
+          if (quantized) {
+            const uint64_t row_bytes = values_bytes(type, static_cast<uint64_t>(dim));
+            std::copy_n(&pool_blocks[values_bytes(type, source)], row_bytes, &(*blocks)[values_bytes(type, target)]);
+          }
+        }
+  };
+  gather(paged.k, paged.k_blocks, d.k_dtype, k_pool, d.k_layout, d.qk_dim, &in.k, &in.k_blocks);
+  gather(paged.v, paged.v_blocks, d.v_dtype, v_pool, d.v_layout, d.v_dim, &in.v, &in.v_blocks);
+  return in;
 }
 
 CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec)
@@ -509,6 +622,7 @@ CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec, HostI
   }
   if (d.has_bool_mask && !upload(&bindings_.bool_mask, inputs_.bool_mask.data(), inputs_.bool_mask.size())) return;
   if (d.has_kv_lens) bindings_.kv_lens = inputs_.kv_lens.data();
+  if (d.page_size > 0) bindings_.block_table = inputs_.block_table.data();
   ready_ = true;
 }
 
@@ -576,6 +690,23 @@ CaseResult check_repeatable(vkattn_context context, const CaseSpec& spec, int mi
   }
   result.passed = true;
   return result;
+}
+
+std::string compare_paged_with_contiguous(vkattn_context context, const CaseSpec& spec) {
+  const HostInputs paged_inputs = make_inputs(spec);
+  CaseSpec contiguous_spec = spec;
+  contiguous_spec.page_size = 0;
+  contiguous_spec.shared_pages = 0;
+  CaseExecution paged(context, spec, paged_inputs);
+  CaseExecution contiguous(context, contiguous_spec, unpage_kv(paged_inputs));
+  if (!paged.ready()) return "paged: " + paged.error();
+  if (!contiguous.ready()) return "contiguous: " + contiguous.error();
+  std::vector<uint8_t> paged_out, paged_lse, out, lse;
+  if (!paged.run(&paged_out, &paged_lse)) return "paged: " + paged.error();
+  if (!contiguous.run(&out, &lse)) return "contiguous: " + contiguous.error();
+  if (paged_out != out) return "the outputs differ";
+  if (paged_lse != lse) return "the LSEs differ";
+  return "";
 }
 
 CaseResult run_case(vkattn_context context, const CaseSpec& spec) {

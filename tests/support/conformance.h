@@ -55,6 +55,9 @@ struct CaseSpec {
   std::vector<float> alibi_slopes;  // [q_heads] or empty
   std::vector<float> sinks;         // [q_heads] or empty
   int64_t global_keys = 0;          // keys exempt from the window
+  int64_t page_size = 0;            // > 0: K and V in shuffled page pools with a random block table
+  bool pages_head_major = false;    // pools [pages, Hkv, P, D] instead of vLLM's [pages, P, Hkv, D]
+  int64_t shared_pages = 0;         // every sequence's first pages are sequence 0's (a shared prefix)
   vkattn_dtype k_dtype{};           // 0: dtype; or VKATTN_DTYPE_Q8_0 / Q4_0
   vkattn_dtype v_dtype{};
 
@@ -102,6 +105,11 @@ std::vector<uint8_t> encode_tensor(const std::vector<float>& values, vkattn_dtyp
 void quantize_view(std::vector<float>& values, const vkattn_tensor_layout& layout, int64_t batch, int64_t heads,
                    int64_t seq, int64_t dim, vkattn_dtype dtype, std::vector<uint8_t>* blocks);
 
+// The same problem with paged K and V gathered into contiguous BHSD tensors
+// (floats and, for q8_0 / q4_0, their blocks): key j of sequence b where
+// the block table put it. Keys past a sequence's length are NaN.
+HostInputs unpage_kv(const HostInputs& paged);
+
 // One case's plan and buffers on a context (inputs uploaded, outputs filled
 // with NaN), ready to execute any number of times.
 class CaseExecution {
@@ -142,6 +150,11 @@ class CaseExecution {
   double last_ms_ = 0.0;
   std::string kernel_;
 };
+
+// Runs a paged case (spec.page_size > 0) as it is and with the same keys
+// stored contiguously (unpage_kv) on one context; "" when both give the
+// same output and LSE bytes, else what differs.
+std::string compare_paged_with_contiguous(vkattn_context context, const CaseSpec& spec);
 
 // Runs one case on a context through the public API and checks it.
 CaseResult run_case(vkattn_context context, const CaseSpec& spec);

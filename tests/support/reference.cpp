@@ -30,6 +30,15 @@ double effective_scale(const vkattn_attention_desc& desc) {
   return static_cast<double>(static_cast<float>(1.0 / std::sqrt(static_cast<double>(desc.qk_dim))));
 }
 
+// Where key j of (b, kv head h) lives in K or V: row j of the batch, or,
+// with paged K/V, row j % page_size of page block_table[b][j / page_size].
+uint64_t key_index(const HostInputs& in, const vkattn_tensor_layout& layout, int64_t b, int64_t h, int64_t j) {
+  const vkattn_attention_desc& d = in.desc;
+  if (d.page_size == 0) return tensor_index(layout, b, h, j);
+  const int32_t page = in.block_table[static_cast<size_t>(b * d.max_pages + j / d.page_size)];
+  return tensor_index(layout, page, h, j % d.page_size);
+}
+
 bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, int64_t j) {
   const vkattn_attention_desc& d = in.desc;
   const int64_t L = key_length(in, b);
@@ -68,7 +77,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     visible[j] = reference_visible(in, b, h, i, j);
     if (!visible[j]) continue;
     ++count;
-    const float* k = &in.k[tensor_index(d.k_layout, b, kv_head, j)];
+    const float* k = &in.k[key_index(in, d.k_layout, b, kv_head, j)];
     double dot = 0.0;
     double magnitude = 0.0;
     for (int64_t c = 0; c < d.qk_dim; ++c) {
@@ -106,7 +115,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     // A zero weight contributes nothing, whatever the value holds.
     if (weight == 0.0) continue;
     sum += weight;
-    const float* v = &in.v[tensor_index(d.v_layout, b, kv_head, j)];
+    const float* v = &in.v[key_index(in, d.v_layout, b, kv_head, j)];
     for (int64_t c = 0; c < d.v_dim; ++c) {
       out[c] += weight * static_cast<double>(v[c]);
       stats->max_abs_v = std::fmax(stats->max_abs_v, std::fabs(static_cast<double>(v[c])));

@@ -26,6 +26,9 @@ struct HostInputs {
   // K and V as stored when desc.k_dtype / v_dtype is a block type (q8_0,
   // q4_0): the blocks whose exact values k / v hold. Empty otherwise.
   std::vector<uint8_t> k_blocks, v_blocks;
+  // With paged K/V (desc.page_size > 0): [batch, max_pages]; k and v (and
+  // their blocks) are then the page pools.
+  std::vector<int32_t> block_table;
 
   HostInputs() = default;
   HostInputs(const HostInputs& other) { *this = other; }
@@ -38,6 +41,7 @@ struct HostInputs {
     alibi_slopes = other.alibi_slopes;
     sinks = other.sinks;
     k_blocks = other.k_blocks, v_blocks = other.v_blocks;
+    block_table = other.block_table;
     point_desc();
     return *this;
   }
@@ -62,6 +66,10 @@ struct ReferenceOutput {
 // The scale the library applies: desc.scale, or 1/sqrt(qk_dim) rounded to
 // float (the API carries scale as a float).
 double effective_scale(const vkattn_attention_desc& desc);
+
+// The element index of key j of (batch b, kv head h) in K or V laid out by
+// `layout`, through the block table when K/V are paged.
+uint64_t key_index(const HostInputs& inputs, const vkattn_tensor_layout& layout, int64_t b, int64_t h, int64_t j);
 
 // Whether key j is visible to query i of batch b, head h, per include/vkattn.h.
 bool reference_visible(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, int64_t j);

@@ -217,3 +217,66 @@ TEST_CASE("kv_lens values outside [0, kv_len] are rejected by index") {
   CHECK(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
   vkattn_plan_destroy(plan);
 }
+
+TEST_CASE("paged K/V descriptors and block tables are validated by name") {
+  CpuContext context;
+  // Two sequences of up to 32 keys in pages of 8: 4 pages per sequence, a
+  // pool of 6 pages [6, 8, 2, 32] (vLLM's layout).
+  auto paged_desc = [] {
+    vkattn_attention_desc d = small_desc();
+    d.has_kv_lens = 1;
+    d.page_size = 8;
+    d.num_pages = 6;
+    d.max_pages = 4;
+    d.k_layout = d.v_layout = vkattn_layout_pages(d.kv_heads, 8, 32);
+    return d;
+  };
+  vkattn_attention_desc d;
+  d = paged_desc(); d.page_size = 257; expect_rejected(context, d, "page_size");
+  d = paged_desc(); d.page_size = -1; expect_rejected(context, d, "page_size");
+  d = paged_desc(); d.num_pages = 0; expect_rejected(context, d, "num_pages");
+  d = paged_desc(); d.max_pages = 3; expect_rejected(context, d, "kv_len (32) exceeds max_pages x page_size");
+  d = paged_desc(); d.has_kv_lens = 0; expect_rejected(context, d, "has_kv_lens");
+  d = paged_desc(); d.page_size = 0; expect_rejected(context, d, "num_pages and max_pages must be 0");
+  d = paged_desc(); d.k_layout.head_stride = 8; expect_rejected(context, d, "k_layout overlaps itself");
+
+  d = paged_desc();
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  // The pool needs 6 pages x 8 keys x 2 heads x 32 floats; Q and O are dense.
+  Buffer q(context, 2 * 4 * 16 * 32 * 4), out(context, 2 * 4 * 16 * 32 * 4);
+  Buffer pool(context, 6 * 8 * 2 * 32 * 4), short_pool(context, 6 * 8 * 2 * 32 * 4 - 4);
+  std::vector<float> zeros(6 * 8 * 2 * 32, 0.0f);
+  REQUIRE(vkattn_buffer_write(pool, 0, zeros.data(), zeros.size() * 4) == VKATTN_SUCCESS);
+  vkattn_bindings bindings;
+  vkattn_bindings_init(&bindings);
+  bindings.q = q;
+  bindings.k = pool;
+  bindings.v = pool;
+  bindings.out = out;
+  const int32_t lens[2] = {20, 9};  // 3 pages, then 2
+  bindings.kv_lens = lens;
+  int32_t table[8] = {5, 0, 3, -1, 1, 2, 77, -9};  // unused entries may hold anything
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &bindings), VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_bindings.block_table is NULL");
+  bindings.block_table = table;
+  bindings.k = short_pool;  // one float short of the pool
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &bindings), VKATTN_ERROR_INVALID_ARGUMENT, "vkattn_bindings.k");
+  bindings.k = pool;
+  CHECK(vkattn_plan_execute(plan, &bindings) == VKATTN_SUCCESS);
+  table[5] = 6;  // batch 1, page 1: used (keys 8..15 of 9), outside the pool
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &bindings), VKATTN_ERROR_INVALID_ARGUMENT,
+                        "vkattn_bindings.block_table[5] (batch 1, page 1) = 6");
+  table[5] = -1;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &bindings), VKATTN_ERROR_INVALID_ARGUMENT, "block_table[5]");
+  vkattn_plan_destroy(plan);
+
+  // A contiguous plan refuses a block table.
+  d = small_desc();
+  REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  Buffer k(context, 2 * 2 * 32 * 32 * 4);
+  bindings.k = bindings.v = k;
+  bindings.kv_lens = nullptr;
+  bindings.block_table = table;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &bindings), VKATTN_ERROR_INVALID_ARGUMENT, "no paged K/V");
+  vkattn_plan_destroy(plan);
+}

@@ -139,6 +139,30 @@ TEST_CASE("the largest head dimension matches the reference (tiled kernel)") {
   REQUIRE(unsetenv("VKATTN_VULKAN_KERNEL") == 0);
 }
 
+TEST_CASE("paged K/V give bitwise the results of the same keys stored contiguously (device's kernel and tiled)") {
+  for (const char* kernel : {"auto", "tiled"}) {
+    REQUIRE(setenv("VKATTN_VULKAN_KERNEL", kernel, 1) == 0);
+    for (uint32_t device : usable_vulkan_devices()) {
+      CAPTURE(device);
+      CAPTURE(kernel);
+      LogCollector log;
+      vkattn_context context = nullptr;
+      REQUIRE(create_validated_context(device, &log, nullptr, &context) == VKATTN_SUCCESS);
+      int compared = 0;
+      for (const CaseSpec& spec : conformance_cases()) {
+        if (spec.page_size == 0) continue;
+        INFO(spec.name());
+        CHECK(compare_paged_with_contiguous(context, spec) == "");
+        ++compared;
+      }
+      CHECK(compared >= 10);
+      CHECK(vkattn_context_destroy(context) == VKATTN_SUCCESS);
+      CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
+    }
+  }
+  REQUIRE(unsetenv("VKATTN_VULKAN_KERNEL") == 0);
+}
+
 TEST_CASE("a buffer larger than the device heap is OUT_OF_DEVICE_MEMORY and the context keeps working") {
   Context c;
   const vkattn_device_info info = c.device_info();
