@@ -579,10 +579,6 @@ void main() {
     }
   }
 
-  // The global keys below the windows first, every tile checked.
-  key_end = global_last;
-  for (int j0 = lo; j0 < global_last; j0 += int(BC)) process_tile(j0, true);
-
   // Window tiles start at key_begin. Interior tiles [t_first, t_end) lie
   // inside the keys every row sees; the others (before, after, or all of
   // them when masks are bound) are checked.
@@ -603,6 +599,11 @@ void main() {
     const int t = u < t_first ? u : u - t_first + t_end;
     process_tile(key_begin + t * int(BC), true);
   }
+  // Then the global keys below the windows, every tile checked. (After
+  // the window tiles: the interior loop stays the first key loop, the one
+  // the shader report measures.)
+  key_end = global_last;
+  for (int j0 = lo; j0 < global_last; j0 += int(BC)) process_tile(j0, true);
 
   merge_columns();
 
