@@ -83,6 +83,15 @@ std::vector<BenchCase> suite() {
     s.global_keys = 4;
     cases.push_back({"streaming_q1_kv32768_w1024_g4_f16", s, true, "decode_q1_kv32768_h32x8_d128_f16"});
   }
+  // A Llama-style prefill with RoPE turning Q on the fly (NeoX, all 128
+  // dimensions), against the same prefill without it: the rotation costs
+  // one pass over each query row.
+  {
+    vkattn_test::CaseSpec s = spec(32, 8, 2048, 2048, 128, VKATTN_DTYPE_F16, true);
+    cases.push_back({"prefill_h32x8_s2048_d128_causal_f16", s, false, ""});
+    s.rope.style = VKATTN_ROPE_NEOX;
+    cases.push_back({"prefill_h32x8_s2048_d128_causal_rope_f16", s, false, "prefill_h32x8_s2048_d128_causal_f16"});
+  }
   cases.push_back({"cross_q77_kv4096_h8_d64_f32", spec(8, 8, 77, 4096, 64, VKATTN_DTYPE_F32, false), false, ""});
   cases.push_back({"long_s32768_h1_d64_causal_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), false, ""});
   return cases;

@@ -360,6 +360,28 @@ typedef enum vkattn_causal {
   VKATTN_CAUSAL_TOP_LEFT = 2
 } vkattn_causal;
 
+/* Rotary position embedding (RoPE, Su et al.) over the first R = dims
+ * dimensions of every head: pair p (0 <= p < R / 2) is turned by the angle
+ * a = pos * theta^(-2p / R),
+ *   (x, y) -> (x cos a - y sin a, x sin a + y cos a),
+ * where the pair (x, y) is
+ *   VKATTN_ROPE_NEOX  (e[p], e[p + R/2])   rotate halves: GPT-NeoX, Llama, Qwen, Gemma
+ *   VKATTN_ROPE_GPTJ  (e[2p], e[2p + 1])   rotate pairs: GPT-J, ChatGLM
+ * Dimensions R and above are left as they are (partial rotary). Angles
+ * are reduced exactly (in fixed point) before the sine and cosine, so
+ * positions of any size keep f32 accuracy. */
+typedef enum vkattn_rope_style {
+  VKATTN_ROPE_NONE = 0,
+  VKATTN_ROPE_NEOX = 1,
+  VKATTN_ROPE_GPTJ = 2
+} vkattn_rope_style;
+
+typedef struct vkattn_rope {
+  vkattn_rope_style style; /* NONE (default): no rotation */
+  float theta;             /* base; 0 (default) = 10000; else finite and > 0 */
+  int64_t dims;            /* R: 0 (default) = the head dimension; else even, 2..head dimension */
+} vkattn_rope;
+
 /* Where a [batch, heads, seq, dim] tensor lives in its buffer, in elements of
  * its dtype. The dim axis is contiguous (stride 1). For the block types
  * (Q8_0, Q4_0) an element is one value, the offset and every stride must be
@@ -476,6 +498,12 @@ typedef struct vkattn_attention_desc {
   int64_t page_size;
   int64_t num_pages;
   int64_t max_pages;  /* pages per sequence: the block table's row length */
+  /* RoPE applied to Q as it is loaded (K is stored rotated: see
+   * vkattn_append_plan_create, which rotates keys at their cache
+   * positions). Query i of batch b is at position L_b - q_len + i (L_b as
+   * for causal masking), so a query and its own key turn alike. Over
+   * qk_dim; style NONE (default) = off. */
+  vkattn_rope rope;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
@@ -626,6 +654,7 @@ static inline void vkattn_bindings_init(vkattn_bindings* bindings) {
 /* Runs the plan. On the CPU backend the work is done when this returns; on
  * Vulkan it is recorded and submitted, and vkattn_context_finish (or any
  * buffer read/write/map) waits for it. */
+/* INVALID_ARGUMENT for an append plan (see vkattn_append_execute). */
 VKATTN_API vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bindings* bindings);
 
 /* The duration of the plan's most recent execution, in milliseconds: device
@@ -635,6 +664,89 @@ VKATTN_API vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bind
  * the plan was never executed; VKATTN_ERROR_UNSUPPORTED if the Vulkan queue
  * has no timestamps. */
 VKATTN_API vkattn_status vkattn_plan_get_last_time(vkattn_plan plan, double* out_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Appending to a KV cache                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Writes new_tokens new keys and values of every sequence into a K/V cache
+ * (the K and V an attention plan with the same cache fields reads), at
+ * per-sequence positions given at execution, optionally rotating the keys
+ * (RoPE at their cache positions) and quantizing as it goes, on the
+ * plan's device: decoding a token is one append and one attention call,
+ * with no host copy of the cache.
+ *   new K [batch, kv_heads, new_tokens, qk_dim]  src_dtype  (k_src_layout)
+ *   new V [batch, kv_heads, new_tokens, v_dim]   src_dtype  (v_src_layout)
+ *   K cache, V cache: as vkattn_attention_desc describes them (k_dtype,
+ *   v_dtype, k_layout, v_layout, page_size, num_pages, max_pages, kv_len).
+ * Token t of sequence b lands at cache position positions[b] + t.
+ * Conversions: f32 -> f16 rounds to nearest even; q8_0 / q4_0 blocks are
+ * vkattn_quantize's (the same formulas; on Vulkan the divisions for d and
+ * 1/d are the device's f32 division, which Vulkan lets be off by 2.5 ulp,
+ * so a code can differ from the host quantizer's by one where x/d falls
+ * within a few ulps of a rounding boundary, and rarely the scale by its
+ * last bit; lavapipe and SwiftShader divide exactly); a block holding NaN or Inf gets a NaN scale (all its values
+ * read NaN). The cache rows written are whole: nothing else changes. */
+typedef struct vkattn_append_desc {
+  size_t struct_size;
+  uint32_t flags;        /* reserved, must be 0 */
+  int64_t batch;         /* sequences, >= 1 */
+  int64_t kv_heads;      /* >= 1 */
+  int64_t new_tokens;    /* tokens appended to every sequence per execution, >= 1 */
+  int64_t kv_len;        /* keys each sequence's cache holds (paged: <= max_pages * page_size) */
+  int64_t qk_dim;        /* 1..VKATTN_MAX_HEAD_DIM */
+  int64_t v_dim;         /* 1..VKATTN_MAX_HEAD_DIM */
+  vkattn_dtype src_dtype; /* of the new K and V: F32 or F16; default F32 */
+  /* Cache storage: F32, F16, Q8_0 or Q4_0 (the block types need the head
+   * dimension to be a multiple of 32, UNSUPPORTED otherwise); 0 (default)
+   * = src_dtype. */
+  vkattn_dtype k_dtype;
+  vkattn_dtype v_dtype;
+  vkattn_tensor_layout k_src_layout, v_src_layout; /* in src_dtype elements */
+  vkattn_tensor_layout k_layout, v_layout;         /* the caches, as in vkattn_attention_desc */
+  int64_t page_size;     /* 0: contiguous caches; 1..256: page pools, as in vkattn_attention_desc */
+  int64_t num_pages;
+  int64_t max_pages;
+  vkattn_rope rope;      /* applied to the new keys at their cache positions, over qk_dim */
+} vkattn_append_desc;
+
+/* Sets struct_size and the defaults documented above; sizes and layouts 0. */
+static inline void vkattn_append_desc_init(vkattn_append_desc* desc) {
+  memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+  desc->src_dtype = VKATTN_DTYPE_F32;
+}
+
+/* Validates the append problem (INVALID_ARGUMENT / UNSUPPORTED name the
+ * field or the device limit) and prepares it. The plan runs with
+ * vkattn_append_execute; vkattn_plan_get_info, vkattn_plan_get_last_time
+ * and vkattn_plan_destroy work as for attention plans. flags: 0. */
+VKATTN_API vkattn_status vkattn_append_plan_create(vkattn_context context, const vkattn_append_desc* desc,
+                                                   uint32_t flags, vkattn_plan* out_plan);
+
+typedef struct vkattn_append_bindings {
+  size_t struct_size;
+  vkattn_buffer k_src, v_src;     /* the new keys and values */
+  vkattn_buffer k_cache, v_cache; /* written; may share a buffer if the views do not overlap */
+  /* Host int32 [batch], read during the call: sequence b's tokens go to
+   * positions[b] .. positions[b] + new_tokens - 1, each in [0, kv_len). */
+  const int32_t* positions;
+  /* iff page_size > 0: host int32 [batch, max_pages], read during the
+   * call. Entries of the pages written must be in [0, num_pages), and no
+   * two sequences may write the same key slot of a page. */
+  const int32_t* block_table;
+} vkattn_append_bindings;
+
+static inline void vkattn_append_bindings_init(vkattn_append_bindings* bindings) {
+  memset(bindings, 0, sizeof(*bindings));
+  bindings->struct_size = sizeof(*bindings);
+}
+
+/* Runs an append plan (INVALID_ARGUMENT for an attention plan). Sources
+ * must not overlap the caches. On Vulkan the work is submitted in order
+ * with the context's other executions: an attention plan executed next
+ * sees the new keys. */
+VKATTN_API vkattn_status vkattn_append_execute(vkattn_plan plan, const vkattn_append_bindings* bindings);
 
 /* ------------------------------------------------------------------------ */
 /* Host-pointer convenience                                                  */

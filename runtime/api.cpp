@@ -453,7 +453,7 @@ vkattn_status vkattn_plan_get_info(vkattn_plan plan, vkattn_plan_info* info) {
           "vkattn_plan_info.struct_size is %zu but this library expects %zu; use vkattn_plan_info_init()",
           info->struct_size, sizeof(vkattn_plan_info));
     }
-    const vkattn::PlanInfo chosen = plan->impl->info();
+    const vkattn::PlanInfo chosen = plan->impl ? plan->impl->info() : plan->append_impl->info();
     vkattn_plan_info_init(info);
     std::snprintf(info->kernel, sizeof(info->kernel), "%s", chosen.kernel.c_str());
     info->block_q = chosen.block_q;
@@ -471,6 +471,7 @@ vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bindings* bindi
   return api_call([&]() -> Status {
     VKATTN_RETURN_IF_ERROR(open_plan(plan));
     if (bindings == nullptr) return vkattn::invalid_argument("bindings is NULL");
+    if (plan->impl == nullptr) return vkattn::invalid_argument("plan is an append plan; run it with vkattn_append_execute");
     vkattn::ExecArgs args;
     VKATTN_RETURN_IF_ERROR(vkattn::check_bindings(*plan, *bindings, &args));
     return plan->impl->execute(args);
@@ -481,7 +482,40 @@ vkattn_status vkattn_plan_get_last_time(vkattn_plan plan, double* out_ms) {
   return api_call([&]() -> Status {
     VKATTN_RETURN_IF_ERROR(open_plan(plan));
     if (out_ms == nullptr) return vkattn::invalid_argument("out_ms is NULL");
-    return plan->impl->last_time(out_ms);
+    return plan->impl ? plan->impl->last_time(out_ms) : plan->append_impl->last_time(out_ms);
+  });
+}
+
+vkattn_status vkattn_append_plan_create(vkattn_context context, const vkattn_append_desc* desc, uint32_t flags,
+                                        vkattn_plan* out_plan) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(open_context(context, "context"));
+    if (desc == nullptr) return vkattn::invalid_argument("desc is NULL");
+    if (out_plan == nullptr) return vkattn::invalid_argument("out_plan is NULL");
+    if (flags != 0) return vkattn::invalid_argument("vkattn_append_plan_create flags (0x%x) must be 0", flags);
+    vkattn::AppendProblem problem;
+    VKATTN_RETURN_IF_ERROR(vkattn::make_append_problem(*desc, &problem));
+    std::unique_ptr<vkattn::DeviceAppendPlan> impl;
+    VKATTN_RETURN_IF_ERROR(context->state->device->create_append_plan(problem, &impl));
+    auto* plan = new vkattn_plan_t();
+    plan->context = context->state;
+    plan->append_problem = std::move(problem);
+    plan->append_impl = std::move(impl);
+    *out_plan = plan;
+    return Status();
+  });
+}
+
+vkattn_status vkattn_append_execute(vkattn_plan plan, const vkattn_append_bindings* bindings) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(open_plan(plan));
+    if (bindings == nullptr) return vkattn::invalid_argument("bindings is NULL");
+    if (plan->append_impl == nullptr) {
+      return vkattn::invalid_argument("plan is an attention plan; run it with vkattn_plan_execute");
+    }
+    vkattn::AppendArgs args;
+    VKATTN_RETURN_IF_ERROR(vkattn::check_append_bindings(*plan, plan->append_problem, *bindings, &args));
+    return plan->append_impl->execute(args);
   });
 }
 

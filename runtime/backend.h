@@ -60,6 +60,18 @@ class DevicePlan {
   virtual Status last_time(double* ms) = 0;
 };
 
+struct AppendProblem;
+struct AppendArgs;
+
+// Writes new keys and values into a K/V cache (vkattn_append_desc).
+class DeviceAppendPlan {
+ public:
+  virtual ~DeviceAppendPlan() = default;
+  virtual Status execute(const AppendArgs& args) = 0;
+  virtual PlanInfo info() const = 0;
+  virtual Status last_time(double* ms) = 0;
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -67,6 +79,7 @@ class Device {
   virtual Status create_buffer(uint64_t size, uint32_t flags, std::unique_ptr<DeviceBuffer>* out) = 0;
   // flags: VKATTN_PLAN_* (checked by the caller).
   virtual Status create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) = 0;
+  virtual Status create_append_plan(const AppendProblem& problem, std::unique_ptr<DeviceAppendPlan>* out) = 0;
   // Waits for all submitted work. After a failure, work may still run.
   virtual Status finish() = 0;
   // For destruction: like finish, but returns only when no submitted work can

@@ -1,5 +1,8 @@
 #include "bindings.h"
 
+#include <algorithm>
+
+#include "append.h"
 #include "quant.h"
 
 namespace vkattn {
@@ -21,7 +24,7 @@ TensorBytes tensor_bytes(const Problem& p) {
 namespace {
 
 struct Binding {
-  const char* name;        // field of vkattn_bindings
+  const char* name;        // field of the bindings struct
   const char* need_flag;   // descriptor flag that requires it, or null
   vkattn_buffer handle;
   bool required;
@@ -30,28 +33,29 @@ struct Binding {
   DeviceBuffer** target;
 };
 
-Status check_one(const vkattn_plan_t& plan, const Binding& binding) {
+// `owner` names the bindings struct in messages.
+Status check_one(const vkattn_plan_t& plan, const Binding& binding, const char* owner = "vkattn_bindings") {
   if (binding.handle == nullptr) {
     if (!binding.required) return Status();
-    return invalid_argument("vkattn_bindings.%s is NULL but the plan needs it%s%s", binding.name,
+    return invalid_argument("%s.%s is NULL but the plan needs it%s%s", owner, binding.name,
                             binding.need_flag ? " (" : "", binding.need_flag ? binding.need_flag : "");
   }
   if (!binding.required) {
-    return invalid_argument("vkattn_bindings.%s is set but the plan was created without %s", binding.name,
+    return invalid_argument("%s.%s is set but the plan was created without %s", owner, binding.name,
                             binding.need_flag);
   }
   if (binding.handle->kind != HandleKind::kBuffer) {
-    return invalid_argument("vkattn_bindings.%s is not a live vkattn_buffer handle", binding.name);
+    return invalid_argument("%s.%s is not a live vkattn_buffer handle", owner, binding.name);
   }
   if (binding.handle->context != plan.context) {
-    return invalid_argument("vkattn_bindings.%s belongs to another context than the plan", binding.name);
+    return invalid_argument("%s.%s belongs to another context than the plan", owner, binding.name);
   }
   if (binding.handle->mapped) {
-    return failed_precondition("vkattn_bindings.%s is mapped; unmap it before executing", binding.name);
+    return failed_precondition("%s.%s is mapped; unmap it before executing", owner, binding.name);
   }
   const uint64_t size = binding.handle->impl->size();
   if (binding.end_byte > size) {
-    return invalid_argument("vkattn_bindings.%s holds %llu bytes but its layout addresses %llu bytes", binding.name,
+    return invalid_argument("%s.%s holds %llu bytes but its layout addresses %llu bytes", owner, binding.name,
                             (unsigned long long)size, (unsigned long long)binding.end_byte);
   }
   *binding.target = binding.handle->impl.get();
@@ -135,6 +139,87 @@ Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings
     }
   } else if (bindings.block_table != nullptr) {
     return invalid_argument("vkattn_bindings.block_table is set but the plan has no paged K/V");
+  }
+  *out = std::move(args);
+  return Status();
+}
+
+Status check_append_bindings(const vkattn_plan_t& plan, const AppendProblem& p, const vkattn_append_bindings& bindings,
+                             AppendArgs* out) {
+  const char* const kOwner = "vkattn_append_bindings";
+  if (bindings.struct_size != sizeof(vkattn_append_bindings)) {
+    return invalid_argument("%s.struct_size is %zu but this library expects %zu; use vkattn_append_bindings_init()",
+                            kOwner, bindings.struct_size, sizeof(vkattn_append_bindings));
+  }
+  // make_append_problem() proved these products fit in 64 bits.
+  const uint64_t src = dtype_size(p.src_dtype);
+  AppendArgs args;
+  Binding inputs[] = {
+      {"k_src", nullptr, bindings.k_src, true, p.k_src.offset * src, p.k_src.extent * src, &args.k_src},
+      {"v_src", nullptr, bindings.v_src, true, p.v_src.offset * src, p.v_src.extent * src, &args.v_src},
+  };
+  Binding outputs[] = {
+      {"k_cache", nullptr, bindings.k_cache, true, storage_offset(p.k_dtype, p.k.offset),
+       storage_offset(p.k_dtype, p.k.extent), &args.k_cache},
+      {"v_cache", nullptr, bindings.v_cache, true, storage_offset(p.v_dtype, p.v.offset),
+       storage_offset(p.v_dtype, p.v.extent), &args.v_cache},
+  };
+  for (const Binding& binding : inputs) VKATTN_RETURN_IF_ERROR(check_one(plan, binding, kOwner));
+  for (const Binding& binding : outputs) VKATTN_RETURN_IF_ERROR(check_one(plan, binding, kOwner));
+  for (const Binding& output : outputs) {
+    for (const Binding& input : inputs) {
+      if (ranges_overlap(output, input)) {
+        return invalid_argument("%s.%s overlaps %s.%s in the same buffer", kOwner, output.name, kOwner, input.name);
+      }
+    }
+  }
+  // The two caches are written at once: rows of one must not be rows of
+  // the other. Their views do not overlap themselves; their byte ranges
+  // must be disjoint too (interleaved K/V layouts live in two buffers).
+  if (ranges_overlap(outputs[0], outputs[1])) {
+    return invalid_argument("%s.k_cache and %s.v_cache overlap in the same buffer", kOwner, kOwner);
+  }
+
+  if (bindings.positions == nullptr) return invalid_argument("%s.positions is NULL", kOwner);
+  args.positions.assign(bindings.positions, bindings.positions + p.batch);
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t position = args.positions[static_cast<size_t>(b)];
+    if (position < 0 || position > p.kv_len - p.new_tokens) {
+      return invalid_argument("%s.positions[%lld] = %lld: the %lld new tokens must fit positions [0, kv_len = %lld)",
+                              kOwner, (long long)b, (long long)position, (long long)p.new_tokens, (long long)p.kv_len);
+    }
+  }
+  if (p.paged()) {
+    if (bindings.block_table == nullptr) {
+      return invalid_argument("%s.block_table is NULL but the plan has paged caches (page_size > 0)", kOwner);
+    }
+    args.block_table.assign(bindings.block_table, bindings.block_table + p.batch * p.max_pages);
+    // Every page written exists, and no key slot is written twice (two
+    // sequences sharing a page may share its filled prefix, not the slots
+    // they append to: the result would depend on the order of writes).
+    std::vector<int64_t> slots;
+    slots.reserve(static_cast<size_t>(p.batch * p.new_tokens));
+    for (int64_t b = 0; b < p.batch; ++b) {
+      const int64_t first = args.positions[static_cast<size_t>(b)];
+      for (int64_t j = first; j < first + p.new_tokens; ++j) {
+        const int64_t index = b * p.max_pages + j / p.page_size;
+        const int32_t entry = args.block_table[static_cast<size_t>(index)];
+        if (entry < 0 || entry >= p.num_pages) {
+          return invalid_argument("%s.block_table[%lld] (batch %lld, page %lld) = %d is outside [0, num_pages = %lld)",
+                                  kOwner, (long long)index, (long long)b, (long long)(j / p.page_size), entry,
+                                  (long long)p.num_pages);
+        }
+        slots.push_back(static_cast<int64_t>(entry) * p.page_size + j % p.page_size);
+      }
+    }
+    std::sort(slots.begin(), slots.end());
+    const auto repeated = std::adjacent_find(slots.begin(), slots.end());
+    if (repeated != slots.end()) {
+      return invalid_argument("%s.block_table: key slot %lld of page %lld is written by two sequences", kOwner,
+                              (long long)(*repeated % p.page_size), (long long)(*repeated / p.page_size));
+    }
+  } else if (bindings.block_table != nullptr) {
+    return invalid_argument("%s.block_table is set but the plan has contiguous caches", kOwner);
   }
   *out = std::move(args);
   return Status();

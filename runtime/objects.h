@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "append.h"
 #include "backend.h"
 #include "platform/log.h"
 #include "problem.h"
@@ -50,9 +51,12 @@ struct vkattn_buffer_t {
   bool mapped = false;
 };
 
+// An attention plan (impl) or an append plan (append_impl); exactly one is set.
 struct vkattn_plan_t {
   vkattn::HandleKind kind = vkattn::HandleKind::kPlan;
   std::shared_ptr<vkattn::ContextState> context;
   vkattn::Problem problem;
   std::unique_ptr<vkattn::DevicePlan> impl;
+  vkattn::AppendProblem append_problem;
+  std::unique_ptr<vkattn::DeviceAppendPlan> append_impl;
 };

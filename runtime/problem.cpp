@@ -29,18 +29,22 @@ struct Axis {
   uint64_t stride;
 };
 
-Status check_size(const char* field, int64_t value, int64_t max) {
-  if (value < 1) return invalid_argument("vkattn_attention_desc.%s must be >= 1 (got %lld)", field, (long long)value);
+}  // namespace
+
+Status check_size(const char* desc, const char* field, int64_t value, int64_t max) {
+  if (value < 1) return invalid_argument("%s.%s must be >= 1 (got %lld)", desc, field, (long long)value);
   if (value > max) {
-    return invalid_argument("vkattn_attention_desc.%s (%lld) exceeds the maximum %lld", field, (long long)value,
+    return invalid_argument("%s.%s (%lld) exceeds the maximum %lld", desc, field, (long long)value,
                             (long long)max);
   }
   return Status();
 }
 
-Status check_stride(const char* layout, const char* axis, int64_t stride) {
+namespace {
+
+Status check_stride(const char* desc, const char* layout, const char* axis, int64_t stride) {
   if (stride < 0) {
-    return invalid_argument("vkattn_attention_desc.%s.%s must be >= 0 (got %lld)", layout, axis, (long long)stride);
+    return invalid_argument("%s.%s.%s must be >= 0 (got %lld)", desc, layout, axis, (long long)stride);
   }
   return Status();
 }
@@ -48,17 +52,17 @@ Status check_stride(const char* layout, const char* axis, int64_t stride) {
 // Computes the extent (one past the highest element touched) of a strided view
 // and, if `injective`, rejects views where two indices address one element:
 // sorted by stride, each axis must step past everything the smaller axes span.
-Status view_extent(const char* layout, uint64_t offset, Axis* axes, int count, bool injective, uint64_t* extent) {
+Status view_extent(const char* desc, const char* layout, uint64_t offset, Axis* axes, int count, bool injective, uint64_t* extent) {
   uint64_t span = 0;  // highest index reached relative to offset
   for (int a = 0; a < count; ++a) {
     uint64_t reach = 0;
     if (!checked_mul(axes[a].extent - 1, axes[a].stride, &reach) || !checked_add(span, reach, &span)) {
-      return invalid_argument("vkattn_attention_desc.%s: the view's index range overflows 64 bits (axis %s)", layout,
+      return invalid_argument("%s.%s: the view's index range overflows 64 bits (axis %s)", desc, layout,
                               axes[a].name);
     }
   }
   if (!checked_add(offset, span, extent) || !checked_add(*extent, uint64_t{1}, extent)) {
-    return invalid_argument("vkattn_attention_desc.%s.offset (%llu) puts the view beyond 64-bit addressing", layout,
+    return invalid_argument("%s.%s.offset (%llu) puts the view beyond 64-bit addressing", desc, layout,
                             (unsigned long long)offset);
   }
   if (!injective) return Status();
@@ -68,20 +72,22 @@ Status view_extent(const char* layout, uint64_t offset, Axis* axes, int count, b
     if (axes[a].extent <= 1) continue;
     if (axes[a].stride <= inner_span) {
       return invalid_argument(
-          "vkattn_attention_desc.%s overlaps itself: the %s stride (%llu) must exceed the %llu elements spanned by the "
+          "%s.%s overlaps itself: the %s stride (%llu) must exceed the %llu elements spanned by the "
           "axes inside it",
-          layout, axes[a].name, (unsigned long long)axes[a].stride, (unsigned long long)inner_span);
+          desc, layout, axes[a].name, (unsigned long long)axes[a].stride, (unsigned long long)inner_span);
     }
     inner_span += (axes[a].extent - 1) * axes[a].stride;  // cannot overflow: bounded by span above
   }
   return Status();
 }
 
-Status make_tensor_view(const char* layout_name, const vkattn_tensor_layout& layout, int64_t batch, int64_t heads,
+}  // namespace
+
+Status make_tensor_view(const char* desc, const char* layout_name, const vkattn_tensor_layout& layout, int64_t batch, int64_t heads,
                         int64_t seq, int64_t dim, TensorView* view) {
-  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "batch_stride", layout.batch_stride));
-  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "head_stride", layout.head_stride));
-  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "seq_stride", layout.seq_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(desc, layout_name, "batch_stride", layout.batch_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(desc, layout_name, "head_stride", layout.head_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(desc, layout_name, "seq_stride", layout.seq_stride));
   Axis axes[4] = {
       {"batch", static_cast<uint64_t>(batch), static_cast<uint64_t>(layout.batch_stride)},
       {"head", static_cast<uint64_t>(heads), static_cast<uint64_t>(layout.head_stride)},
@@ -92,14 +98,16 @@ Status make_tensor_view(const char* layout_name, const vkattn_tensor_layout& lay
   view->batch_stride = static_cast<uint64_t>(layout.batch_stride);
   view->head_stride = static_cast<uint64_t>(layout.head_stride);
   view->seq_stride = static_cast<uint64_t>(layout.seq_stride);
-  return view_extent(layout_name, layout.offset, axes, 4, /*injective=*/true, &view->extent);
+  return view_extent(desc, layout_name, layout.offset, axes, 4, /*injective=*/true, &view->extent);
 }
 
-Status make_mask_view(const char* layout_name, const vkattn_mask_layout& layout, const Problem& p, MaskView* view) {
-  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "batch_stride", layout.batch_stride));
-  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "head_stride", layout.head_stride));
-  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "row_stride", layout.row_stride));
-  VKATTN_RETURN_IF_ERROR(check_stride(layout_name, "col_stride", layout.col_stride));
+namespace {
+
+Status make_mask_view(const char* desc, const char* layout_name, const vkattn_mask_layout& layout, const Problem& p, MaskView* view) {
+  VKATTN_RETURN_IF_ERROR(check_stride(desc, layout_name, "batch_stride", layout.batch_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(desc, layout_name, "head_stride", layout.head_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(desc, layout_name, "row_stride", layout.row_stride));
+  VKATTN_RETURN_IF_ERROR(check_stride(desc, layout_name, "col_stride", layout.col_stride));
   Axis axes[4] = {
       {"batch", static_cast<uint64_t>(p.batch), static_cast<uint64_t>(layout.batch_stride)},
       {"head", static_cast<uint64_t>(p.q_heads), static_cast<uint64_t>(layout.head_stride)},
@@ -112,12 +120,45 @@ Status make_mask_view(const char* layout_name, const vkattn_mask_layout& layout,
   view->row_stride = static_cast<uint64_t>(layout.row_stride);
   view->col_stride = static_cast<uint64_t>(layout.col_stride);
   // Masks are read-only and broadcast by design: no overlap rule.
-  return view_extent(layout_name, layout.offset, axes, 4, /*injective=*/false, &view->extent);
+  return view_extent(desc, layout_name, layout.offset, axes, 4, /*injective=*/false, &view->extent);
 }
 
 }  // namespace
 
+Status check_block_layout(const char* desc, const char* name, const vkattn_tensor_layout& l, vkattn_dtype dtype) {
+  if (!is_block_dtype(dtype)) return Status();
+  if (l.offset % kQuantBlock != 0 || l.batch_stride % kQuantBlock != 0 || l.head_stride % kQuantBlock != 0 ||
+      l.seq_stride % kQuantBlock != 0) {
+    return invalid_argument("%s.%s: a %s tensor's offset and strides must be multiples of %lld values (got offset "
+                            "%llu, strides %lld, %lld, %lld)",
+                            desc, name, dtype_name(dtype), (long long)kQuantBlock, (unsigned long long)l.offset,
+                            (long long)l.batch_stride, (long long)l.head_stride, (long long)l.seq_stride);
+  }
+  return Status();
+}
+
+Status check_pages(const char* desc, int64_t page_size, int64_t num_pages, int64_t max_pages, int64_t kv_len) {
+  if (page_size == 0) {
+    if (num_pages != 0 || max_pages != 0) {
+      return invalid_argument("%s.num_pages and max_pages must be 0 without page_size", desc);
+    }
+    return Status();
+  }
+  if (page_size < 1 || page_size > kMaxPageSize) {
+    return invalid_argument("%s.page_size must be 0 (contiguous K/V) or 1 to %lld (got %lld)", desc,
+                            (long long)kMaxPageSize, (long long)page_size);
+  }
+  VKATTN_RETURN_IF_ERROR(check_size(desc, "num_pages", num_pages, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size(desc, "max_pages", max_pages, kMaxDimension));
+  if (kv_len > max_pages * page_size) {
+    return invalid_argument("%s.kv_len (%lld) exceeds max_pages x page_size (%lld x %lld)", desc, (long long)kv_len,
+                            (long long)max_pages, (long long)page_size);
+  }
+  return Status();
+}
+
 Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
+  const char* const kDesc = "vkattn_attention_desc";
   if (desc.struct_size != sizeof(vkattn_attention_desc)) {
     return invalid_argument(
         "vkattn_attention_desc.struct_size is %zu but this library expects %zu; initialise the descriptor with "
@@ -127,13 +168,13 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   if (desc.flags != 0) return invalid_argument("vkattn_attention_desc.flags (0x%x) must be 0", desc.flags);
 
   Problem p;
-  VKATTN_RETURN_IF_ERROR(check_size("batch", desc.batch, kMaxDimension));
-  VKATTN_RETURN_IF_ERROR(check_size("q_heads", desc.q_heads, kMaxDimension));
-  VKATTN_RETURN_IF_ERROR(check_size("kv_heads", desc.kv_heads, kMaxDimension));
-  VKATTN_RETURN_IF_ERROR(check_size("q_len", desc.q_len, kMaxDimension));
-  VKATTN_RETURN_IF_ERROR(check_size("kv_len", desc.kv_len, kMaxDimension));
-  VKATTN_RETURN_IF_ERROR(check_size("qk_dim", desc.qk_dim, VKATTN_MAX_HEAD_DIM));
-  VKATTN_RETURN_IF_ERROR(check_size("v_dim", desc.v_dim, VKATTN_MAX_HEAD_DIM));
+  VKATTN_RETURN_IF_ERROR(check_size(kDesc, "batch", desc.batch, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size(kDesc, "q_heads", desc.q_heads, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size(kDesc, "kv_heads", desc.kv_heads, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size(kDesc, "q_len", desc.q_len, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size(kDesc, "kv_len", desc.kv_len, kMaxDimension));
+  VKATTN_RETURN_IF_ERROR(check_size(kDesc, "qk_dim", desc.qk_dim, VKATTN_MAX_HEAD_DIM));
+  VKATTN_RETURN_IF_ERROR(check_size(kDesc, "v_dim", desc.v_dim, VKATTN_MAX_HEAD_DIM));
   if (desc.q_heads % desc.kv_heads != 0) {
     return invalid_argument("vkattn_attention_desc.kv_heads (%lld) must divide q_heads (%lld)",
                             (long long)desc.kv_heads, (long long)desc.q_heads);
@@ -245,59 +286,33 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
     array.target->assign(array.values, array.values + p.q_heads);
   }
 
-  const struct {
-    const char* name;
-    const vkattn_tensor_layout& layout;
-    vkattn_dtype dtype;
-  } block_layouts[] = {{"k_layout", desc.k_layout, p.k_dtype}, {"v_layout", desc.v_layout, p.v_dtype}};
-  for (const auto& block : block_layouts) {
-    if (!is_block_dtype(block.dtype)) continue;
-    const vkattn_tensor_layout& l = block.layout;
-    if (l.offset % kQuantBlock != 0 || l.batch_stride % kQuantBlock != 0 || l.head_stride % kQuantBlock != 0 ||
-        l.seq_stride % kQuantBlock != 0) {
-      return invalid_argument("vkattn_attention_desc.%s: a %s tensor's offset and strides must be multiples of %lld "
-                              "values (got offset %llu, strides %lld, %lld, %lld)",
-                              block.name, dtype_name(block.dtype), (long long)kQuantBlock,
-                              (unsigned long long)l.offset, (long long)l.batch_stride, (long long)l.head_stride,
-                              (long long)l.seq_stride);
-    }
-  }
-  VKATTN_RETURN_IF_ERROR(make_tensor_view("q_layout", desc.q_layout, p.batch, p.q_heads, p.q_len, p.qk_dim, &p.q));
+  VKATTN_RETURN_IF_ERROR(make_rope("vkattn_attention_desc", desc.rope, p.qk_dim, "qk_dim", &p.rope));
+
+  VKATTN_RETURN_IF_ERROR(check_block_layout(kDesc, "k_layout", desc.k_layout, p.k_dtype));
+  VKATTN_RETURN_IF_ERROR(check_block_layout(kDesc, "v_layout", desc.v_layout, p.v_dtype));
+  VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "q_layout", desc.q_layout, p.batch, p.q_heads, p.q_len, p.qk_dim, &p.q));
   // Paged K/V: the layouts describe pools [num_pages, kv_heads, page_size, dim].
-  if (desc.page_size != 0) {
-    if (desc.page_size < 1 || desc.page_size > kMaxPageSize) {
-      return invalid_argument("vkattn_attention_desc.page_size must be 0 (contiguous K/V) or 1 to %lld (got %lld)",
-                              (long long)kMaxPageSize, (long long)desc.page_size);
-    }
-    VKATTN_RETURN_IF_ERROR(check_size("num_pages", desc.num_pages, kMaxDimension));
-    VKATTN_RETURN_IF_ERROR(check_size("max_pages", desc.max_pages, kMaxDimension));
-    if (desc.kv_len > desc.max_pages * desc.page_size) {
-      return invalid_argument("vkattn_attention_desc.kv_len (%lld) exceeds max_pages x page_size (%lld x %lld)",
-                              (long long)desc.kv_len, (long long)desc.max_pages, (long long)desc.page_size);
-    }
-    if (!p.has_kv_lens) {
-      return invalid_argument("vkattn_attention_desc.page_size > 0 needs has_kv_lens (each sequence's key count)");
-    }
-    p.page_size = desc.page_size;
-    p.num_pages = desc.num_pages;
-    p.max_pages = desc.max_pages;
-  } else if (desc.num_pages != 0 || desc.max_pages != 0) {
-    return invalid_argument("vkattn_attention_desc.num_pages and max_pages must be 0 without page_size");
+  VKATTN_RETURN_IF_ERROR(check_pages(kDesc, desc.page_size, desc.num_pages, desc.max_pages, desc.kv_len));
+  if (desc.page_size != 0 && !p.has_kv_lens) {
+    return invalid_argument("vkattn_attention_desc.page_size > 0 needs has_kv_lens (each sequence's key count)");
   }
+  p.page_size = desc.page_size;
+  p.num_pages = desc.num_pages;
+  p.max_pages = desc.max_pages;
   const int64_t kv_outer = p.paged() ? p.num_pages : p.batch;    // batch or page axis
   const int64_t kv_rows = p.paged() ? p.page_size : p.kv_len;    // keys per (batch or page, head)
-  VKATTN_RETURN_IF_ERROR(make_tensor_view("k_layout", desc.k_layout, kv_outer, p.kv_heads, kv_rows, p.qk_dim, &p.k));
-  VKATTN_RETURN_IF_ERROR(make_tensor_view("v_layout", desc.v_layout, kv_outer, p.kv_heads, kv_rows, p.v_dim, &p.v));
+  VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "k_layout", desc.k_layout, kv_outer, p.kv_heads, kv_rows, p.qk_dim, &p.k));
+  VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "v_layout", desc.v_layout, kv_outer, p.kv_heads, kv_rows, p.v_dim, &p.v));
   VKATTN_RETURN_IF_ERROR(
-      make_tensor_view("out_layout", desc.out_layout, p.batch, p.q_heads, p.q_len, p.v_dim, &p.out));
+      make_tensor_view(kDesc, "out_layout", desc.out_layout, p.batch, p.q_heads, p.q_len, p.v_dim, &p.out));
   if (p.has_lse) {
-    VKATTN_RETURN_IF_ERROR(make_tensor_view("lse_layout", desc.lse_layout, p.batch, p.q_heads, p.q_len, 1, &p.lse));
+    VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "lse_layout", desc.lse_layout, p.batch, p.q_heads, p.q_len, 1, &p.lse));
   }
   if (p.has_additive_mask) {
-    VKATTN_RETURN_IF_ERROR(make_mask_view("additive_mask_layout", desc.additive_mask_layout, p, &p.additive_mask));
+    VKATTN_RETURN_IF_ERROR(make_mask_view(kDesc, "additive_mask_layout", desc.additive_mask_layout, p, &p.additive_mask));
   }
   if (p.has_bool_mask) {
-    VKATTN_RETURN_IF_ERROR(make_mask_view("bool_mask_layout", desc.bool_mask_layout, p, &p.bool_mask));
+    VKATTN_RETURN_IF_ERROR(make_mask_view(kDesc, "bool_mask_layout", desc.bool_mask_layout, p, &p.bool_mask));
   }
   // Byte sizes must be representable too (buffers are addressed in bytes;
   // a block type's extent is a multiple of 32 and takes at most 34/32
@@ -320,6 +335,28 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
     }
   }
   *out = p;
+  return Status();
+}
+
+Status make_rope(const char* desc_name, const vkattn_rope& rope, int64_t head_dim, const char* dim_name, Rope* out) {
+  const int32_t style = enum_value(rope.style);
+  if (style != VKATTN_ROPE_NONE && style != VKATTN_ROPE_NEOX && style != VKATTN_ROPE_GPTJ) {
+    return invalid_argument("%s.rope.style (%d) is not a vkattn_rope_style value", desc_name, style);
+  }
+  if (style == VKATTN_ROPE_NONE) {
+    *out = Rope();
+    return Status();
+  }
+  if (!std::isfinite(rope.theta) || rope.theta < 0.0f) {
+    return invalid_argument("%s.rope.theta must be 0 (10000) or finite and > 0 (got %g)", desc_name,
+                            static_cast<double>(rope.theta));
+  }
+  const int64_t dims = rope.dims != 0 ? rope.dims : head_dim;
+  if (dims < 2 || dims > head_dim || dims % 2 != 0) {
+    return invalid_argument("%s.rope.dims (%lld, 0 = %s) must be even and in [2, %s = %lld]", desc_name,
+                            (long long)dims, dim_name, dim_name, (long long)head_dim);
+  }
+  *out = Rope::make(static_cast<vkattn_rope_style>(style), rope.theta != 0.0f ? rope.theta : 10000.0, dims);
   return Status();
 }
 

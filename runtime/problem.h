@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "rope.h"
 #include "status.h"
 #include "vkattn.h"
 
@@ -89,6 +90,7 @@ struct Problem {
   float softcap = 0.0f;             // > 0: logits soft-capped (Gemma 2)
   std::vector<float> alibi_slopes;  // [q_heads] ALiBi slopes, or empty
   std::vector<float> sinks;         // [q_heads] attention-sink logits, or empty
+  Rope rope;                        // applied to Q at position L - q_len + i
 
   TensorView q, k, v, out, lse;
   MaskView additive_mask, bool_mask;
@@ -154,6 +156,24 @@ struct Problem {
     return count;
   }
 };
+
+// Descriptor checks shared by the attention and append problems; messages
+// name "<desc>.<field>".
+// 1 <= value <= max.
+Status check_size(const char* desc, const char* field, int64_t value, int64_t max);
+// A [batch, heads, seq, dim] view (dim contiguous) that does not overlap
+// itself, with its extent.
+Status make_tensor_view(const char* desc, const char* layout_name, const vkattn_tensor_layout& layout, int64_t batch,
+                        int64_t heads, int64_t seq, int64_t dim, TensorView* view);
+// Paged K/V fields: page_size 0 (then num_pages = max_pages = 0) or 1..256
+// with 1 <= num_pages, max_pages and kv_len <= max_pages x page_size.
+Status check_pages(const char* desc, int64_t page_size, int64_t num_pages, int64_t max_pages, int64_t kv_len);
+// For q8_0 / q4_0 tensors: offset and strides are whole blocks.
+Status check_block_layout(const char* desc, const char* name, const vkattn_tensor_layout& layout, vkattn_dtype dtype);
+
+// Validates a vkattn_rope of descriptor `desc_name` rotating heads of
+// head_dim (named dim_name) and fills *out.
+Status make_rope(const char* desc_name, const vkattn_rope& rope, int64_t head_dim, const char* dim_name, Rope* out);
 
 // Validates every field of desc; on success fills *out. Messages name the
 // field ("vkattn_attention_desc.kv_heads (3) must divide q_heads (8)").

@@ -35,6 +35,8 @@ const uint FLAG_STATE_OUT = 512u; // flash_attn_lanes.comp: write (O, m, l) for 
 const uint FLAG_SOFTCAP = 1024u;  // logits soft-capped at P.scaling.y
 const uint FLAG_ALIBI = 2048u;    // ALiBi slopes in head_data[0, q_heads)
 const uint FLAG_SINKS = 4096u;    // sink logits in head_data[q_heads, 2 q_heads)
+const uint FLAG_ROPE_NEOX = 8192u;  // Q turned by RoPE (NeoX pairs), frequencies in head_words[2 q_heads, ...)
+const uint FLAG_ROPE_GPTJ = 16384u; // likewise, GPT-J pairs
 
 // Per-slice parameters, written once at plan creation. Every element offset
 // and stride is relative to the binding's window (see runtime/vulkan/), so
@@ -52,7 +54,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
   ivec4 masking;     // x: causal (0 none, 1 bottom-right, 2 top-left), y: window_left, z: window_right (-1 = unbounded), w: first batch of the slice
   uvec4 split;       // x: kv splits, y: keys per split, z: rows per slice (batches * q heads * q_len), w: q heads in slice
   vec4 scaling;      // x: softmax scale, y: softcap (0 = off)
-  uvec4 heads;       // x: first query head of the slice (of all q_heads), y: q_heads, z: global keys (<= kv_len)
+  uvec4 heads;       // x: first query head of the slice (of all q_heads), y: q_heads, z: global keys (<= kv_len), w: RoPE dims
 } P;
 
 // Per dispatch. Long key ranges may be walked in chunks of chunk_keys keys,
@@ -71,8 +73,12 @@ layout(std430, set = 0, binding = 6) readonly buffer AdditiveMask { float amask_
 layout(std430, set = 0, binding = 7) readonly buffer BoolMask { uint bmask_words[]; };  // bytes, read by word
 layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };
 layout(std430, set = 0, binding = 9) buffer Partials { float partial_data[]; };  // split-KV (O, m, l) per row
-// Per query head (of all q_heads): ALiBi slopes, then sink logits.
+// Per query head (of all q_heads): ALiBi slopes, then sink logits; then
+// the RoPE frequencies (runtime/rope.h), two words per pair.
 layout(std430, set = 0, binding = 10) readonly buffer HeadConstants { float head_data[]; };
+layout(std430, set = 0, binding = 10) readonly buffer HeadConstantWords { uint head_words[]; };
+
+#include "rope.glsl"
 
 // K and V storage (runtime/vulkan/plan_layout.h, KvStorage): 0 = as Q and
 // O, 1 = q8_0 blocks, 2 = q4_0 blocks. Block-typed views count bytes.
@@ -184,6 +190,20 @@ vec4 v_vec4(uint e) { return v_data4[e >> 2u]; }
 void o_store(uint e, float value) { o_data[e] = value; }
 void o_store4(uint e, vec4 value) { o_data4[e >> 2u] = value; }
 #endif
+
+// Element d of the Q row at element q_base, turned by RoPE (neox or
+// gptj: the FLAGS bits) to query position `position`: rotated from its
+// own value and its pair partner's; dimensions from P.heads.w up as stored.
+float query_element(uint q_base, uint d, bool neox, bool gptj, int position) {
+  const float x = q_element(q_base + d);
+  if (!(neox || gptj) || d >= P.heads.w) return x;
+  uint p, partner;
+  float sign;
+  rope_pair(neox, P.heads.w, d, p, partner, sign);
+  const uint table = 2u * P.heads.y + 2u * p;
+  const vec2 cs = rope_cos_sin(position, head_words[table], head_words[table + 1u]);
+  return x * cs.x + sign * q_element(q_base + partner) * cs.y;
+}
 
 // NaN and Inf tests on the bit pattern. Without the SignedZeroInfNanPreserve
 // execution mode a GPU compiler may assume no float is NaN or Inf and fold

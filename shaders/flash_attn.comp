@@ -78,6 +78,8 @@ const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
 const bool HAS_SOFTCAP = (FLAGS & FLAG_SOFTCAP) != 0u;
 const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
+const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
+const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
 const bool SPLIT = (FLAGS & FLAG_SPLIT) != 0u;
 const bool STAGED = (FLAGS & FLAG_STAGED) != 0u;
 const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
@@ -555,7 +557,7 @@ void main() {
       vec4 value = vec4(0.0);
       [[unroll]] for (uint e = 0u; e < 4u; ++e) {
         const uint d = 4u * chunk_of(k) + e;
-        if (d < DQK) value[e] = q_element(q_base + d);
+        if (d < DQK) value[e] = query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, L - int(q_len) + int(pos_of[r]));
       }
 #if FP16_MATH
       q[r][k] = f16vec4(value);  // exact: the values are f16

@@ -52,6 +52,8 @@ const bool O_VEC4 = (FLAGS & FLAG_O_VEC4) != 0u;
 const bool HAS_SOFTCAP = (FLAGS & FLAG_SOFTCAP) != 0u;
 const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
+const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
+const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
 
 // The records again, four floats at a time (alias of binding 9).
 layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
@@ -145,7 +147,10 @@ void main() {
     diagonal[r] = diagonal_of(int(pos_of[r]), L);
     record[r] = state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV);
     const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
-    [[unroll]] for (uint d = 0u; d < DQK; ++d) q[r][d] = q_element(q_base + d) * P.scaling.x;
+    const int position = L - int(q_len) + int(pos_of[r]);  // RoPE position of the query
+    [[unroll]] for (uint d = 0u; d < DQK; ++d) {
+      q[r][d] = query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, position) * P.scaling.x;
+    }
   }
 
   // This lane's running state per row. A resumed chunk's state goes to

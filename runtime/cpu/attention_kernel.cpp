@@ -310,7 +310,9 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   for (int64_t local = 0; local < rows; ++local) {
     const int64_t i = r0 + local / group;
     const int64_t h = kv_head * group + local % group;
-    ops_.load_row(t.q + p.q.row(b, h, i) * element, p.dtype, p.qk_dim, p.scale, ws.queries + local * p.qk_dim);
+    float* query = ws.queries + local * p.qk_dim;
+    ops_.load_row(t.q + p.q.row(b, h, i) * element, p.dtype, p.qk_dim, p.scale, query);
+    p.rope.rotate(query, L - p.q_len + i);  // (a rotation commutes with the scale)
   }
   std::fill(ws.row_max, ws.row_max + rows, kScoreFloor);
   std::fill(ws.row_sum, ws.row_sum + rows, 0.0f);

@@ -15,7 +15,9 @@
 #include <new>
 #include <thread>
 
+#include "append_kernel.h"
 #include "attention_kernel.h"
+#include "runtime/append.h"
 #include "runtime/backend.h"
 #include "runtime/checked_math.h"
 #include "xnn_gemm.h"
@@ -139,6 +141,44 @@ class CpuPlan final : public DevicePlan {
   double last_ms_ = -1.0;
 };
 
+class CpuAppendPlan final : public DeviceAppendPlan {
+ public:
+  CpuAppendPlan(pthreadpool_t pool, const AppendProblem& problem) : pool_(pool), problem_(problem) {}
+
+  Status execute(const AppendArgs& args) override {
+    cpu::AppendTensors tensors;
+    tensors.k_src = bytes_of(args.k_src);
+    tensors.v_src = bytes_of(args.v_src);
+    tensors.k_cache = const_cast<uint8_t*>(bytes_of(args.k_cache));
+    tensors.v_cache = const_cast<uint8_t*>(bytes_of(args.v_cache));
+    tensors.positions = args.positions.data();
+    tensors.block_table = args.block_table.empty() ? nullptr : args.block_table.data();
+    const auto start = std::chrono::steady_clock::now();
+    cpu::run_append(pool_, problem_, tensors);
+    last_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return Status();
+  }
+
+  Status last_time(double* ms) override {
+    if (last_ms_ < 0) return failed_precondition("the plan has not been executed yet");
+    *ms = last_ms_;
+    return Status();
+  }
+
+  PlanInfo info() const override {
+    PlanInfo info;
+    info.kernel = "cpu.append";
+    info.tasks = static_cast<uint32_t>(
+        std::min<int64_t>(problem_.batch * problem_.kv_heads * problem_.new_tokens, UINT32_MAX));
+    return info;
+  }
+
+ private:
+  pthreadpool_t pool_;
+  AppendProblem problem_;
+  double last_ms_ = -1.0;
+};
+
 class CpuDevice final : public Device {
  public:
   explicit CpuDevice(pthreadpool_t pool) : pool_(pool) {
@@ -157,6 +197,10 @@ class CpuDevice final : public Device {
     std::unique_ptr<cpu::AttentionKernel> kernel;
     VKATTN_RETURN_IF_ERROR(cpu::AttentionKernel::create(problem, static_cast<int>(info_.compute_units), &kernel));
     out->reset(new CpuPlan(pool_, std::move(kernel)));
+    return Status();
+  }
+  Status create_append_plan(const AppendProblem& problem, std::unique_ptr<DeviceAppendPlan>* out) override {
+    out->reset(new CpuAppendPlan(pool_, problem));
     return Status();
   }
   Status finish() override { return Status(); }  // executions are synchronous

@@ -119,6 +119,8 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   if (p.softcap > 0.0f) flags |= kFlagSoftcap;
   if (!p.alibi_slopes.empty()) flags |= kFlagAlibi;
   if (!p.sinks.empty()) flags |= kFlagSinks;
+  if (p.rope.style == VKATTN_ROPE_NEOX) flags |= kFlagRopeNeox;
+  if (p.rope.style == VKATTN_ROPE_GPTJ) flags |= kFlagRopeGptj;
   if (config.kv_splits > 1) flags |= kFlagSplit;
   if (!lanes && config.staged) flags |= kFlagStaged;
   bool kv_vec4 = true;

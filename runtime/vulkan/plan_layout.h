@@ -33,6 +33,8 @@ enum ShaderFlags : uint32_t {
   kFlagSoftcap = 1024,   // logits soft-capped
   kFlagAlibi = 2048,     // ALiBi slopes in the head constants
   kFlagSinks = 4096,     // sink logits in the head constants
+  kFlagRopeNeox = 8192,  // Q turned by RoPE, NeoX pairs (frequencies after the head constants)
+  kFlagRopeGptj = 16384, // likewise, GPT-J pairs
 };
 
 // Specialization constant ids shared by the shaders (each uses some).

@@ -337,6 +337,7 @@ std::string tuning_class(const Problem& p, uint32_t layout_flags) {
   if (layout_flags & kFlagSoftcap) key += ".softcap";
   if (layout_flags & kFlagAlibi) key += ".alibi";
   if (layout_flags & kFlagSinks) key += ".sinks";
+  if (layout_flags & (kFlagRopeNeox | kFlagRopeGptj)) key += ".rope";
   if (layout_flags & kFlagKvVec4) key += ".kvvec4";
   if (layout_flags & kFlagOutVec4) key += ".ovec4";
   return key;

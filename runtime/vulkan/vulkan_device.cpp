@@ -426,6 +426,10 @@ Status VulkanDevice::tuned_choice(const Problem& problem, uint32_t flags, const 
   return Status();
 }
 
+Status VulkanDevice::create_append_plan(const AppendProblem& problem, std::unique_ptr<DeviceAppendPlan>* out) {
+  return create_vulkan_append_plan(*this, problem, out);
+}
+
 Status VulkanDevice::create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) {
   VKATTN_RETURN_IF_ERROR(usable());
   if (!forced_.automatic()) {  // the environment pins the choices: no tuning
@@ -518,6 +522,18 @@ Status VulkanDevice::drain() {
     in_flight_.clear();
   }
   return finished;
+}
+
+Status VulkanDevice::elapsed_ms(VkQueryPool queries, VkFence fence, double* ms) {
+  if (queries == VK_NULL_HANDLE) return unsupported("%s has no timestamp queries on its compute queue", caps_.name.c_str());
+  VKATTN_RETURN_IF_ERROR(wait(fence));
+  uint64_t ticks[2] = {0, 0};
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkGetQueryPoolResults(device_, queries, 0, 2, sizeof(ticks), ticks, sizeof(uint64_t),
+                                                         VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+                               "vkGetQueryPoolResults"));
+  const uint64_t mask = caps_.timestamp_bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << caps_.timestamp_bits) - 1;
+  *ms = static_cast<double>((ticks[1] - ticks[0]) & mask) * caps_.timestamp_period_ns * 1e-6;
+  return Status();
 }
 
 void VulkanDevice::record_barrier_after_prior_work(VkCommandBuffer cmd) const {

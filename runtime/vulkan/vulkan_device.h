@@ -115,6 +115,7 @@ class VulkanDevice final : public Device {
   // tuning table has one, measuring it first when flags has
   // VKATTN_PLAN_TUNE (tuning.h); VKATTN_VULKAN_KERNEL overrides both.
   Status create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) override;
+  Status create_append_plan(const AppendProblem& problem, std::unique_ptr<DeviceAppendPlan>* out) override;
   Status finish() override;
   Status drain() override;
 
@@ -147,6 +148,9 @@ class VulkanDevice final : public Device {
   Status pipeline(const PipelineSpec& spec, VkPipeline* out);
   // Whether pipelines keep their executables' statistics (shader report).
   bool captures_statistics() const { return capture_statistics_; }
+  // Milliseconds between the two timestamps of `queries` (written by the
+  // work `fence` tracks), waiting for it; UNSUPPORTED without timestamps.
+  Status elapsed_ms(VkQueryPool queries, VkFence fence, double* ms);
   // Global barriers that order this command buffer after / before everything.
   void record_barrier_after_prior_work(VkCommandBuffer cmd) const;
   void record_barrier_before_host_reads(VkCommandBuffer cmd) const;
@@ -210,6 +214,10 @@ void fill_device_info(const DeviceCaps& caps, vkattn_device_info* info);
 // (vulkan_plan.cpp).
 Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned,
                           std::unique_ptr<DevicePlan>* out);
+
+// An append plan (vkattn_append_desc) on `device` (append_plan.cpp).
+Status create_vulkan_append_plan(VulkanDevice& device, const AppendProblem& problem,
+                                 std::unique_ptr<DeviceAppendPlan>* out);
 
 }  // namespace vk
 }  // namespace vkattn

@@ -82,7 +82,7 @@ class VulkanPlan final : public DevicePlan {
   std::unique_ptr<VulkanBuffer> kv_lens_;
   std::unique_ptr<VulkanBuffer> block_table_;  // paged K/V: this execution's block table
   std::unique_ptr<VulkanBuffer> partials_;
-  std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes then sinks, [q_heads] each (when used)
+  std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes, sinks ([q_heads] each), RoPE turns (when used)
   uint64_t params_stride_ = 0;
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   std::vector<VkDescriptorSet> sets_;
@@ -150,6 +150,7 @@ Status VulkanPlan::initialize() {
     params.heads[0] = static_cast<uint32_t>(slice.kv_head_begin * group);
     params.heads[1] = static_cast<uint32_t>(p_.q_heads);
     params.heads[2] = static_cast<uint32_t>(p_.global_keys);  // <= kv_len < 2^30 (kernel_config.cpp)
+    params.heads[3] = static_cast<uint32_t>(p_.rope.dims);     // 0 without RoPE
     params.mask_cols[2] = static_cast<uint32_t>(p_.max_pages);  // paged: the block table's row length
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
@@ -166,15 +167,21 @@ Status VulkanPlan::initialize() {
     }
     VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(bytes, true, &block_table_));
   }
-  if (!p_.alibi_slopes.empty() || !p_.sinks.empty()) {
-    // q_heads < 2^30 (kernel_config), so 8 * q_heads bytes cannot overflow.
+  if (!p_.alibi_slopes.empty() || !p_.sinks.empty() || p_.rope.enabled()) {
+    // q_heads < 2^30 (kernel_config) and dims <= 4096: 4 * (2 q_heads +
+    // dims) bytes cannot overflow. Words: ALiBi slopes and sink logits (f32
+    // bits), then each RoPE pair's turns, high word first.
     const size_t heads = static_cast<size_t>(p_.q_heads);
-    std::vector<float> constants(2 * heads, 0.0f);
-    std::copy(p_.alibi_slopes.begin(), p_.alibi_slopes.end(), constants.begin());
-    std::copy(p_.sinks.begin(), p_.sinks.end(), constants.begin() + static_cast<std::ptrdiff_t>(heads));
-    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(constants.size() * 4, true, &head_constants_));
-    std::memcpy(head_constants_->mapped(), constants.data(), constants.size() * 4);
-    VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, constants.size() * 4));
+    std::vector<uint32_t> words(2 * heads + 2 * p_.rope.turns.size(), 0u);
+    std::memcpy(words.data(), p_.alibi_slopes.data(), p_.alibi_slopes.size() * 4);
+    std::memcpy(words.data() + heads, p_.sinks.data(), p_.sinks.size() * 4);
+    for (size_t pair = 0; pair < p_.rope.turns.size(); ++pair) {
+      words[2 * heads + 2 * pair] = static_cast<uint32_t>(p_.rope.turns[pair] >> 32);
+      words[2 * heads + 2 * pair + 1] = static_cast<uint32_t>(p_.rope.turns[pair]);
+    }
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(words.size() * 4, true, &head_constants_));
+    std::memcpy(head_constants_->mapped(), words.data(), words.size() * 4);
+    VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, words.size() * 4));
   }
 
   const uint32_t sets = static_cast<uint32_t>(layout_.slices.size());
@@ -345,19 +352,7 @@ Status VulkanPlan::execute(const ExecArgs& args) {
 
 Status VulkanPlan::last_time(double* ms) {
   if (!executed_) return failed_precondition("the plan has not been executed yet");
-  if (timestamps_ == VK_NULL_HANDLE) {
-    return unsupported("%s has no timestamp queries on its compute queue", device_.caps().name.c_str());
-  }
-  VKATTN_RETURN_IF_ERROR(device_.wait(fence_));
-  uint64_t ticks[2] = {0, 0};
-  VKATTN_RETURN_IF_ERROR(device_.check(
-      device_.fn().vkGetQueryPoolResults(device_.handle(), timestamps_, 0, 2, sizeof(ticks), ticks, sizeof(uint64_t),
-                                         VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
-      "vkGetQueryPoolResults"));
-  const uint32_t bits = device_.caps().timestamp_bits;
-  const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
-  *ms = static_cast<double>((ticks[1] - ticks[0]) & mask) * device_.caps().timestamp_period_ns * 1e-6;
-  return Status();
+  return device_.elapsed_ms(timestamps_, fence_, ms);
 }
 
 PlanInfo VulkanPlan::info() const {

@@ -39,6 +39,7 @@ const char kUsage[] =
     "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
+    "                  [--rope neox|gptj [--rope-theta T] [--rope-dims R]]\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -57,6 +58,7 @@ struct Options {
   int64_t window_left = -1, window_right = -1;
   int64_t global_keys = 0;
   int64_t page_size = 0;      // > 0: K and V laid into a shuffled page pool
+  vkattn_rope rope{};         // RoPE: keys turned as they are appended to the cache, queries on the fly
   float scale = 0.0f;
   bool dtype_given = false;
   vkattn_dtype dtype = VKATTN_DTYPE_F32;
@@ -131,6 +133,24 @@ Options parse_args(int argc, char** argv) {
     } else if (arg == "--page-size") {
       const std::string text = take();
       if (!parse_int(text, 1, 256, &o.page_size)) throw usage_error("--page-size needs an integer from 1 to 256, not '" + text + "'");
+    } else if (arg == "--rope") {
+      const std::string text = take();
+      if (text == "neox") o.rope.style = VKATTN_ROPE_NEOX;
+      else if (text == "gptj") o.rope.style = VKATTN_ROPE_GPTJ;
+      else throw usage_error("--rope must be neox or gptj, not '" + text + "'");
+    } else if (arg == "--rope-theta") {
+      const std::string text = take();
+      char* end = nullptr;
+      const float theta = std::strtof(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !std::isfinite(theta) || theta <= 0.0f) {
+        throw usage_error("--rope-theta needs a finite number > 0, not '" + text + "'");
+      }
+      o.rope.theta = theta;
+    } else if (arg == "--rope-dims") {
+      const std::string text = take();
+      if (!parse_int(text, 2, INT64_MAX / 4, &o.rope.dims) || o.rope.dims % 2 != 0) {
+        throw usage_error("--rope-dims needs an even integer >= 2, not '" + text + "'");
+      }
     } else if (arg == "--scale") {
       const std::string text = take();
       char* end = nullptr;
@@ -201,6 +221,9 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.list_devices) return o;
   if (o.alibi && !o.alibi_slopes.empty()) throw usage_error("--alibi and --alibi-slopes exclude each other");
+  if (o.rope.style == VKATTN_ROPE_NONE && (o.rope.theta != 0.0f || o.rope.dims != 0)) {
+    throw usage_error("--rope-theta and --rope-dims need --rope neox|gptj");
+  }
   // Float K and V share Q's storage: --kv-dtype f32|f16 sets both, and a
   // different --dtype contradicts it.
   const bool float_kv = o.kv_dtype == VKATTN_DTYPE_F32 || o.kv_dtype == VKATTN_DTYPE_F16;
@@ -331,10 +354,12 @@ class PendingFile {
 struct Handles {
   vkattn_context context = nullptr;
   vkattn_plan plan = nullptr;
+  vkattn_plan append = nullptr;
   std::vector<vkattn_buffer> buffers;
   ~Handles() {
     for (vkattn_buffer b : buffers) vkattn_buffer_destroy(b);
     vkattn_plan_destroy(plan);
+    vkattn_plan_destroy(append);
     vkattn_context_destroy(context);
   }
   vkattn_buffer upload(const void* data, size_t bytes) {
@@ -383,6 +408,7 @@ int run(const Options& o) {
   desc.global_keys = o.global_keys;
   desc.has_lse = o.lse.empty() ? 0 : 1;
   desc.softcap = o.softcap;
+  desc.rope = o.rope;
   const bool quantized_kv = o.kv_dtype == VKATTN_DTYPE_Q8_0 || o.kv_dtype == VKATTN_DTYPE_Q4_0;
   if (quantized_kv) desc.k_dtype = desc.v_dtype = o.kv_dtype;
   // Per-head f32 arrays: [Hq] float32 (or float16) files.
@@ -509,51 +535,55 @@ int run(const Options& o) {
     const std::vector<uint8_t> qb = to_device(q, "Q", desc.dtype);
     bindings.q = h.upload(qb.data(), qb.size());
   }
-  // K and V in their storage: float as Q, or quantized by vkattn (the plan
-  // has checked that the head dimensions hold whole blocks).
-  auto upload_kv = [&](const NpyArray& array, const char* name, int64_t dim) {
-    if (!quantized_kv && o.page_size == 0) {
-      const std::vector<uint8_t> bytes = to_device(array, name, desc.dtype);
-      return h.upload(bytes.data(), bytes.size());
-    }
-    const std::vector<uint8_t> f32_bytes = to_device(array, name, VKATTN_DTYPE_F32);
-    std::vector<float> floats(f32_bytes.size() / 4);
-    std::memcpy(floats.data(), f32_bytes.data(), f32_bytes.size());
-    if (o.page_size > 0) {
-      // [B, Hkv, Skv, D] into the pool [pages, P, Hkv, D]; rows past kv_len stay 0.
-      const int64_t P = o.page_size, heads = desc.kv_heads;
-      std::vector<float> pool(static_cast<size_t>(desc.num_pages * P * heads * dim), 0.0f);
-      for (int64_t b = 0; b < desc.batch; ++b)
-        for (int64_t h = 0; h < heads; ++h)
-          for (int64_t j = 0; j < desc.kv_len; ++j) {
-            const int64_t page = block_table[static_cast<size_t>(b * desc.max_pages + j / P)];
-            std::copy_n(&floats[static_cast<size_t>(((b * heads + h) * desc.kv_len + j) * dim)], dim,
-                        &pool[static_cast<size_t>(((page * P + j % P) * heads + h) * dim)]);
-          }
-      floats = std::move(pool);
-    }
-    const uint64_t count = floats.size();
-    if (!quantized_kv) {
-      std::vector<uint8_t> bytes(count * (desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
-      for (uint64_t i = 0; i < count; ++i) {
-        if (desc.dtype == VKATTN_DTYPE_F16) {
-          const uint16_t half = vkattn::float_to_half(floats[i]);
-          std::memcpy(&bytes[2 * i], &half, 2);
-        } else {
-          std::memcpy(&bytes[4 * i], &floats[i], 4);
-        }
-      }
-      return h.upload(bytes.data(), bytes.size());
-    }
-    uint64_t bytes = 0;
-    check(vkattn_dtype_bytes(o.kv_dtype, count, &bytes), "vkattn_dtype_bytes");
-    std::vector<uint8_t> blocks(static_cast<size_t>(bytes));
-    check(vkattn_quantize(o.kv_dtype, floats.data(), count, blocks.data()),
-          (std::string("quantizing ") + name).c_str());
-    return h.upload(blocks.data(), blocks.size());
-  };
-  bindings.k = upload_kv(k, "K", desc.qk_dim);
-  bindings.v = upload_kv(v, "V", desc.v_dim);
+  // K and V reach their storage the way an application's cache does: an
+  // append plan writes every key and value (as f32) at positions 0..kv_len-1
+  // of each sequence into the plan's K/V (dense, or the shuffled page pool),
+  // converting or quantizing on the device and turning the keys by RoPE.
+  {
+    vkattn_append_desc append;
+    vkattn_append_desc_init(&append);
+    append.batch = desc.batch;
+    append.kv_heads = desc.kv_heads;
+    append.new_tokens = desc.kv_len;
+    append.kv_len = desc.kv_len;
+    append.qk_dim = desc.qk_dim;
+    append.v_dim = desc.v_dim;
+    append.src_dtype = VKATTN_DTYPE_F32;
+    append.k_dtype = quantized_kv ? o.kv_dtype : desc.dtype;
+    append.v_dtype = append.k_dtype;
+    append.k_src_layout = vkattn_layout_bhsd(desc.kv_heads, desc.kv_len, desc.qk_dim);
+    append.v_src_layout = vkattn_layout_bhsd(desc.kv_heads, desc.kv_len, desc.v_dim);
+    append.k_layout = desc.k_layout;
+    append.v_layout = desc.v_layout;
+    append.page_size = desc.page_size;
+    append.num_pages = desc.num_pages;
+    append.max_pages = desc.max_pages;
+    append.rope = desc.rope;
+    check(vkattn_append_plan_create(h.context, &append, 0, &h.append), "creating the append plan");
+    // A cache holds its extent in its storage type (pages: the whole pool).
+    auto cache = [&](const vkattn_tensor_layout& layout, int64_t dim) {
+      const int64_t outer = desc.page_size > 0 ? desc.num_pages : desc.batch;
+      const int64_t rows = desc.page_size > 0 ? desc.page_size : desc.kv_len;
+      const uint64_t values = static_cast<uint64_t>(layout.offset + (outer - 1) * layout.batch_stride +
+                                                    (desc.kv_heads - 1) * layout.head_stride +
+                                                    (rows - 1) * layout.seq_stride + dim);
+      uint64_t bytes = 0;
+      check(vkattn_dtype_bytes(append.k_dtype, values, &bytes), "vkattn_dtype_bytes");
+      return h.upload(nullptr, bytes);
+    };
+    const std::vector<uint8_t> k_bytes = to_device(k, "K", VKATTN_DTYPE_F32);
+    const std::vector<uint8_t> v_bytes = to_device(v, "V", VKATTN_DTYPE_F32);
+    vkattn_append_bindings fill;
+    vkattn_append_bindings_init(&fill);
+    fill.k_src = h.upload(k_bytes.data(), k_bytes.size());
+    fill.v_src = h.upload(v_bytes.data(), v_bytes.size());
+    fill.k_cache = bindings.k = cache(desc.k_layout, desc.qk_dim);
+    fill.v_cache = bindings.v = cache(desc.v_layout, desc.v_dim);
+    const std::vector<int32_t> positions(static_cast<size_t>(desc.batch), 0);
+    fill.positions = positions.data();
+    if (o.page_size > 0) fill.block_table = block_table.data();
+    check(vkattn_append_execute(h.append, &fill), "appending K and V to the cache");
+  }
   if (o.page_size > 0) bindings.block_table = block_table.data();
   if (desc.has_additive_mask) bindings.additive_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_bool_mask) bindings.bool_mask = h.upload(mask.data.data(), mask.data.size());

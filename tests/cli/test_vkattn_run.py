@@ -231,6 +231,39 @@ with tempfile.TemporaryDirectory() as tmp:
                    np.array_equal(np.load(path("lc.npy")), np.load(path("lp.npy"))),
                    "--page-size 7 gives bitwise the contiguous output " + " ".join(extra))
 
+    # 3f. --rope: keys turned at their cache positions j as they are appended, queries at L_b - Sq + i
+    # (each sequence's own length), NeoX halves or GPT-J pairs over the first R dimensions.
+    def rope(x, positions, style, theta, dims):
+        x = x.astype(np.float64).copy()
+        p = np.arange(dims // 2)
+        angle = positions[..., None] * theta ** (-2.0 * p / dims)  # [..., S, R/2]
+        first, second = (p, p + dims // 2) if style == "neox" else (2 * p, 2 * p + 1)
+        a, b = x[..., first].copy(), x[..., second].copy()
+        x[..., first] = a * np.cos(angle) - b * np.sin(angle)
+        x[..., second] = a * np.sin(angle) + b * np.cos(angle)
+        return x
+
+    for style, theta, dims in (("neox", 10000.0, D), ("gptj", 500.0, 32)):
+        args = ["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("or.npy"),
+                "--causal", "--kv-lens", path("lens.npy"), "--rope", style, "--rope-dims", str(dims)]
+        if theta != 10000.0:
+            args += ["--rope-theta", str(theta)]
+        r = run(*args)
+        expect(r.returncode == 0, "rope run succeeds: " + r.stderr)
+        if r.returncode == 0:
+            q_pos = np.stack([lens[b] - Sq + np.arange(Sq) for b in range(B)]).astype(np.float64)[:, None, :]
+            k_pos = np.arange(Skv, dtype=np.float64)[None, None, :]
+            visible = np.zeros((B, 1, Sq, Skv), dtype=bool)
+            for b in range(B):
+                visible[b, 0] = (j < lens[b]) & (j <= i + (lens[b] - Sq))
+            o_ref, _ = reference(rope(q, q_pos, style, theta, dims), rope(k, k_pos, style, theta, dims), v, scale,
+                                 visible)
+            o = np.load(path("or.npy"))
+            expect(np.abs(o - o_ref).max() <= 1e-5 * np.abs(o_ref).max(),
+                   f"--rope {style} output matches float64 attention over turned Q and K")
+            plain, _ = reference(q, k, v, scale, visible)
+            expect(np.abs(o - plain).max() > 1e-2 * np.abs(plain).max(), f"--rope {style} turned Q and K")
+
     # 4. Bad inputs: message naming the problem, non-zero exit, no output file.
     np.save(path("k_heads3.npy"), np.zeros((B, 3, Skv, D), np.float32))
     np.save(path("v_heads3.npy"), np.zeros((B, 3, Skv, Dv), np.float32))
@@ -264,6 +297,10 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--q", path("q.npy")] + base + ["--kv-dtype", "q5_1"], "--kv-dtype"),
         (["--q", path("q.npy")] + base + ["--global-keys", "-1"], "--global-keys"),
         (["--q", path("q.npy")] + base + ["--page-size", "257"], "--page-size"),
+        (["--q", path("q.npy")] + base + ["--rope", "yarn"], "--rope"),
+        (["--q", path("q.npy")] + base + ["--rope", "neox", "--rope-dims", "7"], "--rope-dims"),
+        (["--q", path("q.npy")] + base + ["--rope", "neox", "--rope-dims", "66"], "rope.dims"),
+        (["--q", path("q.npy")] + base + ["--rope-theta", "100"], "--rope"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")], "required"),
     ]
     for args, needle in bad_cases:

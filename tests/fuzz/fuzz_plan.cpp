@@ -167,6 +167,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
     desc.softcap = in.ConsumeBool() ? in.ConsumeFloatingPointInRange<float>(0.5f, 50.0f) : in.ConsumeFloatingPoint<float>();
   }
+  if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {  // RoPE on Q: mostly valid, sometimes not
+    desc.rope.style = static_cast<vkattn_rope_style>(in.ConsumeIntegralInRange<int>(0, 3));
+    desc.rope.theta = in.ConsumeBool() ? 0.0f : in.ConsumeFloatingPoint<float>();
+    desc.rope.dims = in.ConsumeBool() ? 0 : in.ConsumeIntegralInRange<int64_t>(-2, 80);
+  }
   // Per-head arrays of q_heads floats (when q_heads is small enough to hold).
   std::vector<float> slopes, sinks;
   if (desc.q_heads > 0 && desc.q_heads <= 64) {

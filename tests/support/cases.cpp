@@ -497,6 +497,52 @@ std::vector<CaseSpec> conformance_cases() {
     }
   }
 
+  // RoPE applied to Q on the fly (the keys stand for keys already turned at
+  // their cache positions): both pair styles, partial rotary dimensions,
+  // odd head dimensions, Qwen's theta at far positions, split decodes, key
+  // lengths (each sequence's own query positions), and with everything else.
+  auto rope = [](vkattn_rope_style style, int64_t dims, float theta) {
+    vkattn_rope r{};
+    r.style = style;
+    r.dims = dims;
+    r.theta = theta;
+    return r;
+  };
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec prefill = make_case("rope", 2, 4, 2, 45, 300, 64, 64, dtype);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.kv_lens = true;
+    prefill.rope = rope(VKATTN_ROPE_NEOX, 0, 0.0f);
+    cases.push_back(prefill);
+    CaseSpec partial = make_case("rope", 1, 8, 2, 1, 4099, 128, 128, dtype);  // split decode
+    partial.rope = rope(VKATTN_ROPE_GPTJ, 32, 0.0f);
+    cases.push_back(partial);
+    CaseSpec far = make_case("rope", 1, 4, 1, 3, 20000, 64, 64, dtype);  // positions near 20000
+    far.rope = rope(VKATTN_ROPE_NEOX, 0, 1000000.0f);
+    far.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cases.push_back(far);
+    CaseSpec odd = make_case("rope", 2, 3, 3, 17, 40, 33, 20, dtype);  // odd head dimension, even rotary part
+    odd.rope = rope(VKATTN_ROPE_NEOX, 32, 0.0f);
+    odd.causal = VKATTN_CAUSAL_TOP_LEFT;
+    odd.layout = Layout::kBshd;
+    cases.push_back(odd);
+    CaseSpec gptj = make_case("rope", 1, 2, 2, 30, 30, 34, 34, dtype);
+    gptj.rope = rope(VKATTN_ROPE_GPTJ, 0, 500.0f);
+    gptj.layout = Layout::kPacked;
+    cases.push_back(gptj);
+    CaseSpec all = make_case("rope", 2, 8, 2, 21, 513, 64, 64, dtype);
+    all.kv_lens = true;
+    all.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    all.page_size = 16;
+    all.k_dtype = VKATTN_DTYPE_Q4_0;
+    all.v_dtype = VKATTN_DTYPE_Q8_0;
+    all.window_left = 100;
+    all.global_keys = 4;
+    all.sinks = std::vector<float>(8, 1.0f);
+    all.rope = rope(VKATTN_ROPE_NEOX, 0, 0.0f);
+    cases.push_back(all);
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

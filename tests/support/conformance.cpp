@@ -217,6 +217,11 @@ std::string CaseSpec::name() const {
   auto type_word = [](vkattn_dtype t) { return t == VKATTN_DTYPE_Q8_0 ? "q8_0" : "q4_0"; };
   if (is_block_type(k_dtype)) n += std::string("_k") + type_word(k_dtype);
   if (is_block_type(v_dtype)) n += std::string("_v") + type_word(v_dtype);
+  if (rope.style != VKATTN_ROPE_NONE) {
+    n += std::string(rope.style == VKATTN_ROPE_NEOX ? "_rope-neox" : "_rope-gptj") +
+         std::to_string(rope.dims != 0 ? rope.dims : qk_dim);
+    if (rope.theta != 0.0f) n += "-theta" + std::to_string(static_cast<long long>(rope.theta));
+  }
   return n;
 }
 
@@ -245,6 +250,7 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
   d.k_dtype = s.k_dtype;
   d.v_dtype = s.v_dtype;
   d.global_keys = s.global_keys;
+  d.rope = s.rope;
   vkattn_attention_desc_set_dense_layouts(&d);
   switch (s.layout) {
     case Layout::kBhsd: break;

@@ -60,6 +60,7 @@ struct CaseSpec {
   int64_t shared_pages = 0;         // every sequence's first pages are sequence 0's (a shared prefix)
   vkattn_dtype k_dtype{};           // 0: dtype; or VKATTN_DTYPE_Q8_0 / Q4_0
   vkattn_dtype v_dtype{};
+  vkattn_rope rope{};               // RoPE on Q (K holds keys as already rotated)
 
   std::string name() const;
 };

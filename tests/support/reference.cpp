@@ -25,6 +25,21 @@ int64_t key_length(const HostInputs& in, int64_t b) {
 
 }  // namespace
 
+void rotate_rope(const vkattn_rope& rope, int64_t head_dim, int64_t position, double* x) {
+  const int64_t dims = rope.dims != 0 ? rope.dims : head_dim;
+  const double theta = rope.theta != 0.0f ? rope.theta : 10000.0;
+  const int64_t half = dims / 2;
+  for (int64_t p = 0; p < half; ++p) {
+    const double angle = static_cast<double>(position) * std::pow(theta, -2.0 * static_cast<double>(p) / dims);
+    // NeoX turns (x[p], x[p + R/2]); GPT-J turns (x[2p], x[2p + 1]).
+    const int64_t a = rope.style == VKATTN_ROPE_NEOX ? p : 2 * p;
+    const int64_t c = rope.style == VKATTN_ROPE_NEOX ? p + half : 2 * p + 1;
+    const double first = x[a], second = x[c];
+    x[a] = first * std::cos(angle) - second * std::sin(angle);
+    x[c] = first * std::sin(angle) + second * std::cos(angle);
+  }
+}
+
 double effective_scale(const vkattn_attention_desc& desc) {
   if (desc.scale != 0.0f) return desc.scale;
   return static_cast<double>(static_cast<float>(1.0 / std::sqrt(static_cast<double>(desc.qk_dim))));
@@ -67,7 +82,11 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   const vkattn_attention_desc& d = in.desc;
   const double scale = effective_scale(d);
   const int64_t kv_head = h / (d.q_heads / d.kv_heads);
-  const float* q = &in.q[tensor_index(d.q_layout, b, h, i)];
+  // Q as the kernel sees it: turned by RoPE to position L - q_len + i.
+  std::vector<double> q(static_cast<size_t>(d.qk_dim));
+  const float* q_stored = &in.q[tensor_index(d.q_layout, b, h, i)];
+  for (int64_t c = 0; c < d.qk_dim; ++c) q[c] = q_stored[c];
+  if (d.rope.style != VKATTN_ROPE_NONE) rotate_rope(d.rope, d.qk_dim, key_length(in, b) - d.q_len + i, q.data());
   std::vector<double> logits(static_cast<size_t>(d.kv_len));
   std::vector<char> visible(static_cast<size_t>(d.kv_len));
   double max_logit = -std::numeric_limits<double>::infinity();
@@ -81,8 +100,8 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     double dot = 0.0;
     double magnitude = 0.0;
     for (int64_t c = 0; c < d.qk_dim; ++c) {
-      dot += static_cast<double>(q[c]) * static_cast<double>(k[c]);
-      magnitude += std::fabs(static_cast<double>(q[c]) * static_cast<double>(k[c]));
+      dot += q[c] * static_cast<double>(k[c]);
+      magnitude += std::fabs(q[c] * static_cast<double>(k[c]));
     }
     double logit = scale * dot;
     if (d.softcap > 0.0f) logit = d.softcap * std::tanh(logit / d.softcap);

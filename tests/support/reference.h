@@ -63,6 +63,10 @@ struct ReferenceOutput {
   int64_t max_row_keys = 0;        // most keys any one query row sees
 };
 
+// Turns the first rope.dims (0: head_dim) values of x by RoPE to
+// `position` (include/vkattn.h, vkattn_rope), in double.
+void rotate_rope(const vkattn_rope& rope, int64_t head_dim, int64_t position, double* x);
+
 // The scale the library applies: desc.scale, or 1/sqrt(qk_dim) rounded to
 // float (the API carries scale as a float).
 double effective_scale(const vkattn_attention_desc& desc);

@@ -62,6 +62,14 @@ TEST_CASE("plan creation rejects each invalid descriptor field by name") {
   d = small_desc(); d.alibi_slopes = heads.data(); expect_rejected(context, d, ("alibi_slopes" + last).c_str());
   heads.back() = -std::numeric_limits<float>::infinity();
   d = small_desc(); d.sinks = heads.data(); expect_rejected(context, d, ("sinks" + last).c_str());
+  d = small_desc(); d.rope.style = static_cast<vkattn_rope_style>(3); expect_rejected(context, d, "rope.style");
+  d = small_desc(); d.rope.style = VKATTN_ROPE_NEOX; d.rope.dims = 7; expect_rejected(context, d, "rope.dims");
+  d = small_desc(); d.rope.style = VKATTN_ROPE_GPTJ; d.rope.dims = d.qk_dim + 2; expect_rejected(context, d, "rope.dims");
+  d = small_desc(); d.rope.style = VKATTN_ROPE_NEOX; d.rope.dims = -2; expect_rejected(context, d, "rope.dims");
+  d = small_desc(); d.rope.style = VKATTN_ROPE_NEOX; d.rope.theta = -1.0f; expect_rejected(context, d, "rope.theta");
+  d = small_desc(); d.rope.style = VKATTN_ROPE_NEOX; d.rope.theta = std::numeric_limits<float>::infinity();
+  expect_rejected(context, d, "rope.theta");
+  d = small_desc(); d.qk_dim = 33; d.rope.style = VKATTN_ROPE_NEOX; expect_rejected(context, d, "rope.dims");
 }
 
 TEST_CASE("vkattn_alibi_slopes gives the ALiBi paper's slopes bit for bit, and checks its arguments") {
