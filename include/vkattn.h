@@ -350,7 +350,7 @@ VKATTN_API vkattn_status vkattn_quantize(vkattn_dtype dtype, const float* values
 VKATTN_API vkattn_status vkattn_dequantize(vkattn_dtype dtype, const void* blocks, uint64_t count, float* values);
 
 /* Causal masking. With L = the batch's key length (kv_lens[b] when given,
- * else kv_len) and Sq = q_len:
+ * else kv_len) and Sq = its query count (q_lens[b] when given, else q_len):
  *   BOTTOM_RIGHT  query i sees keys j <= i + (L - Sq): the last query sees
  *                 every key (KV-cache, FlashAttention-2 convention).
  *   TOP_LEFT      query i sees keys j <= i (PyTorch's is_causal=True). */
@@ -504,6 +504,14 @@ typedef struct vkattn_attention_desc {
    * for causal masking), so a query and its own key turn alike. Over
    * qk_dim; style NONE (default) = off. */
   vkattn_rope rope;
+  /* Ragged batches (several prompts of different lengths in one call): 1 =
+   * pass int32 q_lens[batch] at execution, each in [0, q_len]. Sequence b
+   * then has q_lens[b] query rows, rows 0 .. q_lens[b] - 1 of its Q and O
+   * (and LSE) views; rows from q_lens[b] on are neither read, computed nor
+   * written. Everything that refers to the query count uses the sequence's
+   * own: bottom-right alignment d = i + (L_b - q_lens[b]) (causal, windows,
+   * ALiBi distances) and RoPE positions L_b - q_lens[b] + i. */
+  uint32_t has_q_lens;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
@@ -644,6 +652,9 @@ typedef struct vkattn_bindings {
    * during the call. Entries for the pages holding keys [0, kv_lens[b])
    * must be in [0, num_pages); the others are ignored. */
   const int32_t* block_table;
+  /* iff desc.has_q_lens: host array of batch values, each in [0, q_len],
+   * read during the call. */
+  const int32_t* q_lens;
 } vkattn_bindings;
 
 static inline void vkattn_bindings_init(vkattn_bindings* bindings) {
@@ -765,6 +776,7 @@ typedef struct vkattn_host_tensors {
   float* lse;                   /* iff desc.has_lse */
   const int32_t* kv_lens;       /* iff desc.has_kv_lens */
   const int32_t* block_table;   /* iff desc.page_size > 0 */
+  const int32_t* q_lens;        /* iff desc.has_q_lens */
 } vkattn_host_tensors;
 
 static inline void vkattn_host_tensors_init(vkattn_host_tensors* tensors) {

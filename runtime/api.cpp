@@ -592,6 +592,7 @@ Status attention_on_host(vkattn_context context, const vkattn_attention_desc& de
     return vkattn::invalid_argument("vkattn_host_tensors.lse is set but desc.has_lse is 0");
   }
   bindings.kv_lens = tensors.kv_lens;
+  bindings.q_lens = tensors.q_lens;
   bindings.block_table = tensors.block_table;
 
   vkattn::ExecArgs args;

@@ -12,7 +12,7 @@ const char* const kDesc = "vkattn_append_desc";
 
 // A cache's storage type: 0 = the sources' type, else any vkattn_dtype; a
 // block type needs whole blocks along the head dimension.
-Status cache_dtype(const char* field, vkattn_dtype value_field, vkattn_dtype src, int64_t dim, const char* dim_name,
+Status cache_dtype(const char* field, const vkattn_dtype& value_field, vkattn_dtype src, int64_t dim, const char* dim_name,
                    vkattn_dtype* out) {
   const int32_t value = enum_value(value_field);
   if (value == 0) {

@@ -38,6 +38,7 @@ struct ExecArgs {
   DeviceBuffer* lse = nullptr;
   std::vector<int32_t> kv_lens;  // empty unless problem.has_kv_lens
   std::vector<int32_t> block_table;  // [batch, max_pages]; empty unless problem.paged(); checked entries
+  std::vector<int32_t> q_lens;       // empty unless problem.has_q_lens
 };
 
 struct PlanInfo {

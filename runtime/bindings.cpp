@@ -118,6 +118,20 @@ Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings
   } else if (bindings.kv_lens != nullptr) {
     return invalid_argument("vkattn_bindings.kv_lens is set but the plan was created without has_kv_lens");
   }
+  if (p.has_q_lens) {
+    if (bindings.q_lens == nullptr) {
+      return invalid_argument("vkattn_bindings.q_lens is NULL but the plan was created with has_q_lens");
+    }
+    args.q_lens.assign(bindings.q_lens, bindings.q_lens + p.batch);
+    for (int64_t b = 0; b < p.batch; ++b) {
+      if (args.q_lens[b] < 0 || args.q_lens[b] > p.q_len) {
+        return invalid_argument("vkattn_bindings.q_lens[%lld] = %d is outside [0, q_len = %lld]", (long long)b,
+                                args.q_lens[b], (long long)p.q_len);
+      }
+    }
+  } else if (bindings.q_lens != nullptr) {
+    return invalid_argument("vkattn_bindings.q_lens is set but the plan was created without has_q_lens");
+  }
   if (p.paged()) {
     if (bindings.block_table == nullptr) {
       return invalid_argument("vkattn_bindings.block_table is NULL but the plan has paged K/V (page_size > 0)");

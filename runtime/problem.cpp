@@ -259,7 +259,8 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   } flags[] = {{"has_additive_mask", desc.has_additive_mask, &p.has_additive_mask},
                {"has_bool_mask", desc.has_bool_mask, &p.has_bool_mask},
                {"has_kv_lens", desc.has_kv_lens, &p.has_kv_lens},
-               {"has_lse", desc.has_lse, &p.has_lse}};
+               {"has_lse", desc.has_lse, &p.has_lse},
+               {"has_q_lens", desc.has_q_lens, &p.has_q_lens}};
   for (const Flag& flag : flags) {
     if (flag.value > 1) return invalid_argument("vkattn_attention_desc.%s must be 0 or 1 (got %u)", flag.name, flag.value);
     *flag.target = flag.value == 1;
@@ -370,14 +371,14 @@ void alibi_default_slopes(int64_t heads, float* out) {
   for (int64_t m = 0; m < heads - p; ++m) out[p + m] = static_cast<float>(std::exp2(-4.0 * (2 * m + 1) / p));
 }
 
-uint64_t count_range_visible_pairs(const Problem& p, const int32_t* kv_lens) {
+uint64_t count_range_visible_pairs(const Problem& p, const int32_t* kv_lens, const int32_t* q_lens) {
   uint64_t pairs = 0;
   for (int64_t b = 0; b < p.batch; ++b) {
-    const int64_t L = kv_lens != nullptr ? kv_lens[b] : p.kv_len;
+    const SequenceLengths seq = p.sequence(kv_lens, q_lens, b);
     uint64_t per_head = 0;
-    for (int64_t i = 0; i < p.q_len; ++i) {
+    for (int64_t i = 0; i < seq.queries; ++i) {
       KeyRange spans[2];
-      const int count = p.visible_spans(i, L, spans);
+      const int count = p.visible_spans(i, seq, spans);
       for (int s = 0; s < count; ++s) per_head += static_cast<uint64_t>(spans[s].end - spans[s].begin);
     }
     pairs += per_head * static_cast<uint64_t>(p.q_heads);

@@ -64,6 +64,13 @@ struct KeyRange {
   bool empty() const { return end <= begin; }
 };
 
+// The lengths of one sequence of a batch at execution: its keys (kv_lens[b]
+// or kv_len) and its query rows (q_lens[b] or q_len).
+struct SequenceLengths {
+  int64_t keys = 0;
+  int64_t queries = 0;
+};
+
 struct Problem {
   int64_t batch = 0;
   int64_t q_heads = 0;
@@ -87,10 +94,11 @@ struct Problem {
   bool has_bool_mask = false;
   bool has_kv_lens = false;
   bool has_lse = false;
+  bool has_q_lens = false;          // ragged batches: q_lens[b] query rows per sequence
   float softcap = 0.0f;             // > 0: logits soft-capped (Gemma 2)
   std::vector<float> alibi_slopes;  // [q_heads] ALiBi slopes, or empty
   std::vector<float> sinks;         // [q_heads] attention-sink logits, or empty
-  Rope rope;                        // applied to Q at position L - q_len + i
+  Rope rope;                        // applied to Q at position L_b - Sq_b + i
 
   TensorView q, k, v, out, lse;
   MaskView additive_mask, bool_mask;
@@ -107,13 +115,24 @@ struct Problem {
   }
   size_t element_size() const { return dtype_size(dtype); }  // of Q and O
 
-  // The aligned position of query row i when the batch's key length is L:
-  // the key the causal diagonal, the window and ALiBi distances refer to.
-  int64_t diagonal(int64_t i, int64_t L) const { return causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - q_len); }
+  // Sequence b's lengths; kv_lens and q_lens (checked) may be null.
+  SequenceLengths sequence(const int32_t* kv_lens, const int32_t* q_lens, int64_t b) const {
+    return SequenceLengths{kv_lens != nullptr ? kv_lens[b] : kv_len, q_lens != nullptr ? q_lens[b] : q_len};
+  }
 
-  // Visible key interval of query row i when the batch's key length is L.
-  KeyRange key_range(int64_t i, int64_t L) const {
-    const int64_t diagonal = this->diagonal(i, L);
+  // The aligned position of query row i of sequence s: the key the causal
+  // diagonal, the window and ALiBi distances refer to.
+  int64_t diagonal(int64_t i, const SequenceLengths& s) const {
+    return causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (s.keys - s.queries);
+  }
+
+  // RoPE position of query row i of sequence s.
+  static int64_t query_position(int64_t i, const SequenceLengths& s) { return s.keys - s.queries + i; }
+
+  // Visible key interval of query row i of sequence s.
+  KeyRange key_range(int64_t i, const SequenceLengths& s) const {
+    const int64_t L = s.keys;
+    const int64_t diagonal = this->diagonal(i, s);
     int64_t begin = 0;
     int64_t end = L;
     if (causal != VKATTN_CAUSAL_NONE && diagonal + 1 < end) end = diagonal + 1;
@@ -127,25 +146,25 @@ struct Problem {
   }
 
   // Visible key interval of the rows [first, last] together.
-  KeyRange key_range(int64_t first, int64_t last, int64_t L) const {
-    return KeyRange{key_range(first, L).begin, key_range(last, L).end};
+  KeyRange key_range(int64_t first, int64_t last, const SequenceLengths& s) const {
+    return KeyRange{key_range(first, s).begin, key_range(last, s).end};
   }
 
-  // The global keys row i sees besides key_range(i, L): [0, end) for the
+  // The global keys row i sees besides key_range(i, s): [0, end) for the
   // keys below global_keys that causal masking and the length leave it
   // (the window does not apply to them). Empty without global keys.
-  KeyRange global_range(int64_t i, int64_t L) const {
-    int64_t end = std::min(global_keys, L);
-    if (causal != VKATTN_CAUSAL_NONE) end = std::min(end, diagonal(i, L) + 1);
+  KeyRange global_range(int64_t i, const SequenceLengths& s) const {
+    int64_t end = std::min(global_keys, s.keys);
+    if (causal != VKATTN_CAUSAL_NONE) end = std::min(end, diagonal(i, s) + 1);
     return KeyRange{0, std::max<int64_t>(end, 0)};
   }
 
   // The keys row i sees through causal, window, length and global keys:
   // up to two disjoint intervals, in order (global keys first). Returns
   // how many are non-empty.
-  int visible_spans(int64_t i, int64_t L, KeyRange spans[2]) const {
-    const KeyRange window = key_range(i, L);
-    const KeyRange global = global_range(i, L);
+  int visible_spans(int64_t i, const SequenceLengths& s, KeyRange spans[2]) const {
+    const KeyRange window = key_range(i, s);
+    const KeyRange global = global_range(i, s);
     int count = 0;
     if (global.end >= window.begin && !window.empty()) {  // they touch: one span
       spans[count++] = KeyRange{std::min(global.begin, window.begin), std::max(global.end, window.end)};
@@ -184,7 +203,7 @@ void alibi_default_slopes(int64_t heads, float* out);
 
 // Query-key pairs visible through causal/window/length masking alone (the
 // boolean and additive masks are data and are not counted), summed over
-// batch and heads. kv_lens may be null.
-uint64_t count_range_visible_pairs(const Problem& problem, const int32_t* kv_lens);
+// batch and heads. kv_lens and q_lens may be null.
+uint64_t count_range_visible_pairs(const Problem& problem, const int32_t* kv_lens, const int32_t* q_lens);
 
 }  // namespace vkattn

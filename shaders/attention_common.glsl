@@ -37,6 +37,7 @@ const uint FLAG_ALIBI = 2048u;    // ALiBi slopes in head_data[0, q_heads)
 const uint FLAG_SINKS = 4096u;    // sink logits in head_data[q_heads, 2 q_heads)
 const uint FLAG_ROPE_NEOX = 8192u;  // Q turned by RoPE (NeoX pairs), frequencies in head_words[2 q_heads, ...)
 const uint FLAG_ROPE_GPTJ = 16384u; // likewise, GPT-J pairs
+const uint FLAG_Q_LENS = 32768u;    // ragged batches: query lengths in kv_lens[P.mask_cols.w, ...)
 
 // Per-slice parameters, written once at plan creation. Every element offset
 // and stride is relative to the binding's window (see runtime/vulkan/), so
@@ -49,7 +50,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
   uvec4 lse_view;
   uvec4 amask_view;  // offset, batch, head, row stride (elements)
   uvec4 bmask_view;  // offset, batch, head, row stride (bytes)
-  uvec4 mask_cols;   // x: additive mask column stride, y: boolean mask column stride, z: block-table row length (paged)
+  uvec4 mask_cols;   // x: additive mask column stride, y: boolean mask column stride, z: block-table row length (paged), w: batch (where the query lengths start)
   uvec4 sizes;       // x: batches in slice, y: group (q heads per kv head), z: q_len, w: kv_len
   ivec4 masking;     // x: causal (0 none, 1 bottom-right, 2 top-left), y: window_left, z: window_right (-1 = unbounded), w: first batch of the slice
   uvec4 split;       // x: kv splits, y: keys per split, z: rows per slice (batches * q heads * q_len), w: q heads in slice
@@ -71,7 +72,7 @@ layout(push_constant) uniform Dispatch {
 layout(std430, set = 0, binding = 5) writeonly buffer LseBuffer { float lse_data[]; };
 layout(std430, set = 0, binding = 6) readonly buffer AdditiveMask { float amask_data[]; };
 layout(std430, set = 0, binding = 7) readonly buffer BoolMask { uint bmask_words[]; };  // bytes, read by word
-layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };
+layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };  // key lengths [batch], then query lengths [batch]
 layout(std430, set = 0, binding = 9) buffer Partials { float partial_data[]; };  // split-KV (O, m, l) per row
 // Per query head (of all q_heads): ALiBi slopes, then sink logits; then
 // the RoPE frequencies (runtime/rope.h), two words per pair.
@@ -264,8 +265,16 @@ float add_sink(inout float m, inout float l, uint q_head) {
   return w;
 }
 
+// The query rows of the slice's batch b: its q_lens entry (ragged batches)
+// or q_len.
+uint query_count(uint b, bool ragged) { return ragged ? kv_lens[P.mask_cols.w + uint(P.masking.w) + b] : P.sizes.z; }
+
+// The query rows of the batch this invocation works on; every shader sets
+// it first thing in main() (query_count), before any position is aligned.
+int sequence_queries;
+
 // The aligned position of query position i (Problem::diagonal).
-int diagonal_of(int i, int L) { return P.masking.x == 2 ? i : i + (L - int(P.sizes.z)); }
+int diagonal_of(int i, int L) { return P.masking.x == 2 ? i : i + (L - sequence_queries); }
 
 // The end of the global keys [0, end) that query position i sees besides
 // key_range(i, L): below P.heads.z, the length and (causal) the diagonal;

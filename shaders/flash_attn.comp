@@ -80,6 +80,7 @@ const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
 const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
+const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
 const bool SPLIT = (FLAGS & FLAG_SPLIT) != 0u;
 const bool STAGED = (FLAGS & FLAG_STAGED) != 0u;
 const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
@@ -510,10 +511,11 @@ void main() {
   b = gl_WorkGroupID.z / P.split.x;
   const uint split = gl_WorkGroupID.z % P.split.x;
   const uint group = P.sizes.y;
-  const uint q_len = P.sizes.z;
-  const uint rows = group * q_len;
+  const uint q_len = P.sizes.z;  // the Q/O views' rows (state records are laid out by it)
+  sequence_queries = int(query_count(b, HAS_Q_LENS));
+  const uint rows = group * uint(sequence_queries);
   const uint row0 = block * BR;
-  if (row0 >= rows) return;  // the whole workgroup leaves together
+  if (row0 >= rows) return;  // the whole workgroup leaves together (also past a ragged sequence's rows)
   const uint row_last = min(row0 + BR, rows) - 1u;
 
   // The workgroup's keys, within this split and chunk [lo, hi): those the
@@ -557,7 +559,7 @@ void main() {
       vec4 value = vec4(0.0);
       [[unroll]] for (uint e = 0u; e < 4u; ++e) {
         const uint d = 4u * chunk_of(k) + e;
-        if (d < DQK) value[e] = query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, L - int(q_len) + int(pos_of[r]));
+        if (d < DQK) value[e] = query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, L - sequence_queries + int(pos_of[r]));
       }
 #if FP16_MATH
       q[r][k] = f16vec4(value);  // exact: the values are f16

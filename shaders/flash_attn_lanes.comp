@@ -54,6 +54,7 @@ const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
 const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
+const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
 
 // The records again, four floats at a time (alias of binding 9).
 layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
@@ -99,13 +100,15 @@ void main() {
   const uint b = gl_WorkGroupID.z / P.split.x;
   const uint split = gl_WorkGroupID.z % P.split.x;
   const uint group = P.sizes.y;
-  const uint q_len = P.sizes.z;
-  const uint rows = group * q_len;
-  // The plan dispatches exactly ceil(rows / ROWS) blocks, so every
-  // workgroup has rows; no early exit (it would put all that follows under
-  // a mask).
+  const uint q_len = P.sizes.z;  // the Q/O views' rows (state records are laid out by it)
+  sequence_queries = int(query_count(b, HAS_Q_LENS));
+  const uint rows = group * uint(sequence_queries);
+  // The plan dispatches exactly ceil(group * q_len / ROWS) blocks; no early
+  // exit (it would put all that follows under a mask): a workgroup past a
+  // ragged sequence's rows walks no keys and stores nothing.
   const uint row0 = block * ROWS;
-  const uint row_last = min(row0 + ROWS, rows) - 1u;
+  const bool has_rows = row0 < rows;
+  const uint row_last = has_rows ? min(row0 + ROWS, rows) - 1u : row0;
 
   // The keys within this split and chunk [lo, hi): the global keys below
   // the rows' windows [lo, global_last), then the windows' union
@@ -114,7 +117,7 @@ void main() {
   const int window_first = key_range(int(row0 / group), L).x;
   const int split_first = SPLIT ? int(split * P.split.y) : 0;
   int lo = 0;
-  int hi = L;
+  int hi = has_rows ? L : 0;
   if (SPLIT) {
     lo = split_first;
     hi = min(hi, split_first + int(P.split.y));
@@ -138,7 +141,7 @@ void main() {
   uint record[ROWS];
   float q[ROWS][DQK];
   [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-    const uint row = min(row0 + r, rows - 1u);
+    const uint row = min(row0 + r, row_last);
     valid[r] = row0 + r < rows;
     pos_of[r] = row / group;
     q_head_of[r] = kv_head * group + row % group;
@@ -147,7 +150,7 @@ void main() {
     diagonal[r] = diagonal_of(int(pos_of[r]), L);
     record[r] = state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV);
     const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
-    const int position = L - int(q_len) + int(pos_of[r]);  // RoPE position of the query
+    const int position = L - sequence_queries + int(pos_of[r]);  // RoPE position of the query
     [[unroll]] for (uint d = 0u; d < DQK; ++d) {
       q[r][d] = query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, position) * P.scaling.x;
     }

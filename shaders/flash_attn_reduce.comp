@@ -14,6 +14,7 @@ layout(constant_id = 4) const uint DV = 64;
 layout(constant_id = 7) const uint FLAGS = 0;
 const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
+const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
 const uint MAX_SPLITS = 64u;  // kernel_config.cpp never chooses more
 
 shared float split_weight[MAX_SPLITS];
@@ -26,6 +27,8 @@ void main() {
   const uint row = gl_WorkGroupID.x + pc.block_base;  // (b * q_heads + q_head) * q_len + i, within the slice
   const uint rows = P.split.z;
   if (row >= rows) return;
+  // Rows past a ragged sequence's query count were never computed: nothing to merge or store.
+  if (row % P.sizes.z >= query_count(row / P.sizes.z / P.split.w, HAS_Q_LENS)) return;
   const uint splits = P.split.x;
   const uint stride = state_stride(DV);
 

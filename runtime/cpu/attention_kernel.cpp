@@ -223,8 +223,8 @@ namespace {
 // into its logits: soft-capped, ALiBi-biased, additive mask added; and
 // hides those the range (window, causal, length, global keys), boolean or
 // additive masks hide.
-void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64_t i, int64_t L, int64_t j0,
-                 int64_t n, float* scores) {
+void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64_t i, const SequenceLengths& seq,
+                 int64_t j0, int64_t n, float* scores) {
   const float hidden = -std::numeric_limits<float>::infinity();
   const float* additive =
       p.has_additive_mask ? t.additive_mask + p.additive_mask.row(b, h, i) + static_cast<uint64_t>(j0) * p.additive_mask.col_stride
@@ -240,7 +240,7 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
     }
     if (!p.alibi_slopes.empty()) {
       const float slope = p.alibi_slopes[static_cast<size_t>(h)];
-      const int64_t d = p.diagonal(i, L);
+      const int64_t d = p.diagonal(i, seq);
       for (int64_t c = first; c < last; ++c) {
         const int64_t distance = d >= j0 + c ? d - (j0 + c) : j0 + c - d;
         scores[c] -= slope * static_cast<float>(distance);
@@ -260,7 +260,7 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
     }
   };
   KeyRange spans[2];
-  const int count = p.visible_spans(i, L, spans);
+  const int count = p.visible_spans(i, seq, spans);
   int64_t done = 0;  // columns [0, done) are hidden or shaped
   for (int s = 0; s < count; ++s) {
     const int64_t first = std::clamp<int64_t>(spans[s].begin - j0, done, n);
@@ -297,12 +297,14 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   const int64_t group = p.group();
   const int64_t split = task % tiling_.kv_splits;
   const WorkUnit u = work_unit(task / tiling_.kv_splits);
-  const int64_t b = u.batch, kv_head = u.kv_head, r0 = u.first_query, r1 = u.end_query;
+  const SequenceLengths seq = p.sequence(t.kv_lens, t.q_lens, u.batch);
+  // Rows past the sequence's query count (ragged batches) are not computed.
+  const int64_t b = u.batch, kv_head = u.kv_head, r0 = u.first_query, r1 = std::min(u.end_query, seq.queries);
+  if (r1 <= r0) return Status();
   // The task's rows, position-major: local row = (i - r0) * group + g, so a
   // sub-tile spans every query head of the kv head (each K/V block serves
   // them all) and only a few positions (causal ranges stay tight).
   const int64_t rows = (r1 - r0) * group;
-  const int64_t L = t.kv_lens != nullptr ? t.kv_lens[b] : p.kv_len;
   const size_t element = p.element_size();
   const int64_t bkv = tiling_.block_kv;
   const int64_t bq = tiling_.block_q;
@@ -312,7 +314,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
     const int64_t h = kv_head * group + local % group;
     float* query = ws.queries + local * p.qk_dim;
     ops_.load_row(t.q + p.q.row(b, h, i) * element, p.dtype, p.qk_dim, p.scale, query);
-    p.rope.rotate(query, L - p.q_len + i);  // (a rotation commutes with the scale)
+    p.rope.rotate(query, Problem::query_position(i, seq));  // (a rotation commutes with the scale)
   }
   std::fill(ws.row_max, ws.row_max + rows, kScoreFloor);
   std::fill(ws.row_sum, ws.row_sum + rows, 0.0f);
@@ -321,8 +323,8 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   // The task's keys: those its rows' windows leave (one interval), and the
   // global keys below it (the keys in between are skipped), each within
   // this task's split.
-  const KeyRange window = p.key_range(r0, r1 - 1, L);
-  const KeyRange segments[2] = {KeyRange{0, std::min(p.global_range(r1 - 1, L).end, window.begin)}, window};
+  const KeyRange window = p.key_range(r0, r1 - 1, seq);
+  const KeyRange segments[2] = {KeyRange{0, std::min(p.global_range(r1 - 1, seq).end, window.begin)}, window};
   const int64_t split_begin = split * tiling_.split_len, split_end = (split + 1) * tiling_.split_len;
   XnnGemm qk;  // S = Q . K_block^T
   XnnGemm pv;  // O_part = P . V_block
@@ -366,9 +368,9 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
       for (int64_t s0 = 0; s0 < rows; s0 += bq) {
         const int64_t s1 = std::min(rows, s0 + bq);
         const int64_t sub_rows = s1 - s0;
-        const KeyRange sub_keys = p.key_range(r0 + s0 / group, r0 + (s1 - 1) / group, L);
+        const KeyRange sub_keys = p.key_range(r0 + s0 / group, r0 + (s1 - 1) / group, seq);
         const bool window_seen = sub_keys.end > j0 && sub_keys.begin < j0 + n;
-        if (!window_seen && p.global_range(r0 + (s1 - 1) / group, L).end <= j0) continue;  // block hidden from these rows
+        if (!window_seen && p.global_range(r0 + (s1 - 1) / group, seq).end <= j0) continue;  // block hidden from these rows
         const float* queries = ws.queries + s0 * p.qk_dim;
         float* acc = ws.acc + s0 * p.v_dim;
 
@@ -388,7 +390,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
         for (int64_t r = 0; r < sub_rows; ++r) {
           const int64_t local = s0 + r;
           float* scores = ws.scores + r * n;
-          mask_scores(p, t, b, kv_head * group + local % group, r0 + local / group, L, j0, n, scores);
+          mask_scores(p, t, b, kv_head * group + local % group, r0 + local / group, seq, j0, n, scores);
           const float alpha = ops_.softmax_step(scores, n, ws.row_max + local, ws.row_sum + local);
           if (alpha != 1.0f) ops_.scale_row(acc + r * p.v_dim, p.v_dim, alpha);
         }
@@ -449,7 +451,9 @@ void AttentionKernel::merge_splits(int64_t unit, const Tensors& t) const {
   const int64_t group = p.group();
   const WorkUnit u = work_unit(unit);
   const int64_t b = u.batch, kv_head = u.kv_head, r0 = u.first_query;
-  const int64_t rows = (u.end_query - r0) * group;
+  const int64_t end_query = std::min(u.end_query, p.sequence(t.kv_lens, t.q_lens, b).queries);
+  if (end_query <= r0) return;  // a ragged sequence's rows end before this unit
+  const int64_t rows = (end_query - r0) * group;
   const int64_t stride = p.v_dim + 2;
   const int64_t split_stride = group * tiling_.task_rows * stride;
   // The merged O accumulates in place in the first split's records (the

@@ -52,6 +52,7 @@ struct Tensors {
   float* lse = nullptr;
   const int32_t* kv_lens = nullptr;
   const int32_t* block_table = nullptr;  // paged K/V: [batch, max_pages]
+  const int32_t* q_lens = nullptr;       // ragged batches: [batch]
 };
 
 class AttentionKernel {

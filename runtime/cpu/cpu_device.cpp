@@ -111,6 +111,7 @@ class CpuPlan final : public DevicePlan {
     tensors.lse = reinterpret_cast<float*>(const_cast<uint8_t*>(bytes_of(args.lse)));
     tensors.kv_lens = args.kv_lens.empty() ? nullptr : args.kv_lens.data();
     tensors.block_table = args.block_table.empty() ? nullptr : args.block_table.data();
+    tensors.q_lens = args.q_lens.empty() ? nullptr : args.q_lens.data();
     const auto start = std::chrono::steady_clock::now();
     const Status status = kernel_->run(pool_, tensors);
     last_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

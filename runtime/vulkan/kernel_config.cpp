@@ -159,9 +159,11 @@ Status choose_tiled_config(const Problem& p, const DeviceCaps& device, const Qui
   // arithmetic, forced or not). q8_0 / q4_0 K or V are dequantized as they
   // are loaded, in f32, straight from global memory: neither fp16
   // arithmetic nor staging applies to them, forced or not (their values
-  // are not f16 values, and the stage holds K/V as stored).
+  // are not f16 values, and the stage holds K/V as stored). Nor does fp16
+  // arithmetic apply with RoPE: the turned Q is no longer an f16 value, and
+  // rounding it back to f16 costs the LSE its f32 accuracy.
   const bool float_kv = !is_block_dtype(p.k_dtype) && !is_block_dtype(p.v_dtype);
-  const bool f16 = p.dtype == VKATTN_DTYPE_F16 && float_kv;
+  const bool f16 = p.dtype == VKATTN_DTYPE_F16 && float_kv && !p.rope.enabled();
   if (f16 && forced.fp16_math == KernelOverride::Choice::yes && !device.float16_arithmetic) {
     return unsupported("the fp16-arithmetic variant needs shaderFloat16, which %s does not support",
                        device.name.c_str());

@@ -35,6 +35,7 @@ enum ShaderFlags : uint32_t {
   kFlagSinks = 4096,     // sink logits in the head constants
   kFlagRopeNeox = 8192,  // Q turned by RoPE, NeoX pairs (frequencies after the head constants)
   kFlagRopeGptj = 16384, // likewise, GPT-J pairs
+  kFlagQLens = 32768,    // ragged batches: query lengths after the key lengths (binding 8)
 };
 
 // Specialization constant ids shared by the shaders (each uses some).

@@ -270,6 +270,7 @@ Status make_tensors(VulkanDevice& device, const Problem& p, Tensors* t) {
     t->args.bool_mask = t->bool_mask.get();
   }
   if (p.has_kv_lens) t->args.kv_lens.assign(static_cast<size_t>(p.batch), static_cast<int32_t>(p.kv_len));
+  if (p.has_q_lens) t->args.q_lens.assign(static_cast<size_t>(p.batch), static_cast<int32_t>(p.q_len));
   if (p.paged()) {  // every sequence's pages, spread over the pool
     t->args.block_table.resize(static_cast<size_t>(p.batch * p.max_pages));
     for (size_t i = 0; i < t->args.block_table.size(); ++i) {
@@ -338,6 +339,7 @@ std::string tuning_class(const Problem& p, uint32_t layout_flags) {
   if (layout_flags & kFlagAlibi) key += ".alibi";
   if (layout_flags & kFlagSinks) key += ".sinks";
   if (layout_flags & (kFlagRopeNeox | kFlagRopeGptj)) key += ".rope";
+  if (layout_flags & kFlagQLens) key += ".qlens";
   if (layout_flags & kFlagKvVec4) key += ".kvvec4";
   if (layout_flags & kFlagOutVec4) key += ".ovec4";
   return key;

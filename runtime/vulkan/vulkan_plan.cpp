@@ -79,7 +79,7 @@ class VulkanPlan final : public DevicePlan {
   VkPipeline attention_[3] = {};  // by ChunkRole
   VkPipeline reduce_ = VK_NULL_HANDLE;
   std::unique_ptr<VulkanBuffer> params_;
-  std::unique_ptr<VulkanBuffer> kv_lens_;
+  std::unique_ptr<VulkanBuffer> kv_lens_;  // key lengths, then query lengths
   std::unique_ptr<VulkanBuffer> block_table_;  // paged K/V: this execution's block table
   std::unique_ptr<VulkanBuffer> partials_;
   std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes, sinks ([q_heads] each), RoPE turns (when used)
@@ -152,11 +152,13 @@ Status VulkanPlan::initialize() {
     params.heads[2] = static_cast<uint32_t>(p_.global_keys);  // <= kv_len < 2^30 (kernel_config.cpp)
     params.heads[3] = static_cast<uint32_t>(p_.rope.dims);     // 0 without RoPE
     params.mask_cols[2] = static_cast<uint32_t>(p_.max_pages);  // paged: the block table's row length
+    params.mask_cols[3] = static_cast<uint32_t>(p_.batch);      // where the query lengths start in the lengths buffer
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  if (p_.has_kv_lens) {
-    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 4, true, &kv_lens_));
+  if (p_.has_kv_lens || p_.has_q_lens) {
+    // Key lengths [batch], then query lengths [batch] (ragged batches).
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 8, true, &kv_lens_));
   }
   if (p_.paged()) {
     uint64_t bytes = 0;
@@ -173,8 +175,8 @@ Status VulkanPlan::initialize() {
     // bits), then each RoPE pair's turns, high word first.
     const size_t heads = static_cast<size_t>(p_.q_heads);
     std::vector<uint32_t> words(2 * heads + 2 * p_.rope.turns.size(), 0u);
-    std::memcpy(words.data(), p_.alibi_slopes.data(), p_.alibi_slopes.size() * 4);
-    std::memcpy(words.data() + heads, p_.sinks.data(), p_.sinks.size() * 4);
+    if (!p_.alibi_slopes.empty()) std::memcpy(words.data(), p_.alibi_slopes.data(), heads * 4);
+    if (!p_.sinks.empty()) std::memcpy(words.data() + heads, p_.sinks.data(), heads * 4);
     for (size_t pair = 0; pair < p_.rope.turns.size(); ++pair) {
       words[2 * heads + 2 * pair] = static_cast<uint32_t>(p_.rope.turns[pair] >> 32);
       words[2 * heads + 2 * pair + 1] = static_cast<uint32_t>(p_.rope.turns[pair]);
@@ -338,8 +340,10 @@ Status VulkanPlan::execute(const ExecArgs& args) {
     bound_ = serials;
   }
   if (kv_lens_ != nullptr) {
-    std::memcpy(kv_lens_->mapped(), args.kv_lens.data(), args.kv_lens.size() * 4);
-    VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, args.kv_lens.size() * 4));
+    // The shader reads only the halves its flags name.
+    std::copy(args.kv_lens.begin(), args.kv_lens.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()));
+    std::copy(args.q_lens.begin(), args.q_lens.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()) + p_.batch);
+    VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, static_cast<uint64_t>(p_.batch) * 8));
   }
   if (block_table_ != nullptr) {
     std::memcpy(block_table_->mapped(), args.block_table.data(), args.block_table.size() * 4);

@@ -2,9 +2,9 @@
 //
 //   vkattn-run --q Q.npy --k K.npy --v V.npy --out O.npy
 //              [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]
-//              [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]
+//              [--scale S] [--kv-lens L.npy] [--q-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]
 //              [--backend auto|cpu|vulkan] [--device N] [--threads N]
-//              [--repeat N] [--json]
+//              [... see kUsage]
 //   vkattn-run --list-devices
 //
 // Errors print one message naming the problem on stderr and exit non-zero
@@ -35,7 +35,7 @@ namespace {
 const char kUsage[] =
     "usage: vkattn-run --q Q.npy --k K.npy --v V.npy --out O.npy\n"
     "                  [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]\n"
-    "                  [--scale S] [--kv-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
+    "                  [--scale S] [--kv-lens L.npy] [--q-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
     "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
@@ -53,7 +53,7 @@ Failure usage_error(const std::string& message) { return Failure{2, message}; }
 Failure input_error(const std::string& message) { return Failure{1, message}; }
 
 struct Options {
-  std::string q, k, v, out, mask, kv_lens, lse;
+  std::string q, k, v, out, mask, kv_lens, q_lens, lse;
   vkattn_causal causal = VKATTN_CAUSAL_NONE;
   int64_t window_left = -1, window_right = -1;
   int64_t global_keys = 0;
@@ -112,6 +112,7 @@ Options parse_args(int argc, char** argv) {
     else if (arg == "--out") { o.out = take(); have_out = true; }
     else if (arg == "--mask") o.mask = take();
     else if (arg == "--kv-lens") o.kv_lens = take();
+    else if (arg == "--q-lens") o.q_lens = take();
     else if (arg == "--lse") o.lse = take();
     else if (arg == "--causal") {
       const std::string mode = has_value ? value : "bottom-right";
@@ -469,11 +470,14 @@ int run(const Options& o) {
                         "; expected float32 (additive) or bool/uint8 (true = may attend)");
     }
   }
-  if (!o.kv_lens.empty()) {
-    const NpyArray lens = load(o.kv_lens, "--kv-lens");
+  // Per-sequence lengths: int32 or int64 [B], each in [0, limit].
+  auto load_lengths = [&](const std::string& path, const char* flag, int64_t limit) {
+    const std::string name = std::string(flag).substr(2);  // "kv-lens", "q-lens"
+    const NpyArray lens = load(path, flag);
     if (lens.shape.size() != 1 || lens.shape[0] != desc.batch) {
-      throw input_error("kv-lens must have shape [" + std::to_string(desc.batch) + "], not " + shape_text(lens.shape));
+      throw input_error(name + " must have shape [" + std::to_string(desc.batch) + "], not " + shape_text(lens.shape));
     }
+    std::vector<int32_t> values;
     for (int64_t b = 0; b < desc.batch; ++b) {
       int64_t value;
       if (lens.type == NpyType::kInt32) {
@@ -483,16 +487,23 @@ int run(const Options& o) {
       } else if (lens.type == NpyType::kInt64) {
         std::memcpy(&value, &lens.data[8 * b], 8);
       } else {
-        throw input_error(std::string("kv-lens has dtype ") + vkattn_samples::npy_type_name(lens.type) +
-                          "; expected int32 or int64");
+        throw input_error(name + " has dtype " + vkattn_samples::npy_type_name(lens.type) + "; expected int32 or int64");
       }
-      if (value < 0 || value > desc.kv_len) {
-        throw input_error("kv-lens[" + std::to_string(b) + "] = " + std::to_string(value) + " is outside [0, " +
-                          std::to_string(desc.kv_len) + "]");
+      if (value < 0 || value > limit) {
+        throw input_error(name + "[" + std::to_string(b) + "] = " + std::to_string(value) + " is outside [0, " +
+                          std::to_string(limit) + "]");
       }
-      pairs.kv_lens.push_back(static_cast<int32_t>(value));
+      values.push_back(static_cast<int32_t>(value));
     }
+    return values;
+  };
+  if (!o.kv_lens.empty()) {
+    pairs.kv_lens = load_lengths(o.kv_lens, "--kv-lens", desc.kv_len);
     desc.has_kv_lens = 1;
+  }
+  if (!o.q_lens.empty()) {  // ragged queries: rows past a sequence's count stay zero in the output
+    pairs.q_lens = load_lengths(o.q_lens, "--q-lens", desc.q_len);
+    desc.has_q_lens = 1;
   }
 
   // --page-size: K and V go into a pool of pages in shuffled order, with a
@@ -588,11 +599,14 @@ int run(const Options& o) {
   if (desc.has_additive_mask) bindings.additive_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_bool_mask) bindings.bool_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_kv_lens) bindings.kv_lens = pairs.kv_lens.data();
+  if (desc.has_q_lens) bindings.q_lens = pairs.q_lens.data();
   const size_t element = desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
   const size_t out_count = static_cast<size_t>(desc.batch * desc.q_heads * desc.q_len * desc.v_dim);
   const size_t lse_count = static_cast<size_t>(desc.batch * desc.q_heads * desc.q_len);
-  bindings.out = h.upload(nullptr, out_count * element);
-  if (desc.has_lse) bindings.lse = h.upload(nullptr, lse_count * 4);
+  // Zero-filled: with --q-lens, rows past a sequence's queries are never written.
+  const std::vector<uint8_t> zeros(std::max(out_count * element, lse_count * 4), 0);
+  bindings.out = h.upload(zeros.data(), out_count * element);
+  if (desc.has_lse) bindings.lse = h.upload(zeros.data(), lse_count * 4);
 
   std::vector<double> times;
   for (int r = 0; r < o.repeat; ++r) {

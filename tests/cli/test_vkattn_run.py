@@ -264,6 +264,30 @@ with tempfile.TemporaryDirectory() as tmp:
             plain, _ = reference(q, k, v, scale, visible)
             expect(np.abs(o - plain).max() > 1e-2 * np.abs(plain).max(), f"--rope {style} turned Q and K")
 
+    # 3g. --q-lens: ragged queries; each sequence aligns its own rows (bottom-right), and rows past its
+    # count stay zero in the output file.
+    q_lens = np.array([Sq, 12], dtype=np.int32)
+    np.save(path("qlens.npy"), q_lens)
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("oragged.npy"),
+            "--lse", path("lragged.npy"), "--causal", "--kv-lens", path("lens.npy"), "--q-lens", path("qlens.npy"),
+            "--json")
+    expect(r.returncode == 0, "ragged run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        o = np.load(path("oragged.npy"))
+        lse = np.load(path("lragged.npy"))
+        for b in range(B):
+            n = q_lens[b]
+            rows_i = np.arange(n)[:, None]
+            visible = ((j < lens[b]) & (j <= rows_i + (lens[b] - n)))[None, None]
+            o_ref, _ = reference(q[b:b + 1, :, :n], k[b:b + 1], v[b:b + 1], scale, visible)
+            expect(np.abs(o[b:b + 1, :, :n] - o_ref).max() <= 1e-5 * np.abs(o_ref).max(),
+                   f"ragged sequence {b} ({n} queries) matches float64 attention aligned to its own length")
+            expect(np.all(o[b, :, n:] == 0) and np.all(lse[b, :, n:] == 0),
+                   f"rows past sequence {b}'s {n} queries stay zero")
+        counted = sum(int(((j < lens[b]) & (j <= np.arange(q_lens[b])[:, None] + (lens[b] - q_lens[b]))).sum())
+                      for b in range(B)) * Hq
+        expect(json.loads(r.stdout)["visible_pairs"] == counted, "visible_pairs counts only the ragged rows")
+
     # 4. Bad inputs: message naming the problem, non-zero exit, no output file.
     np.save(path("k_heads3.npy"), np.zeros((B, 3, Skv, D), np.float32))
     np.save(path("v_heads3.npy"), np.zeros((B, 3, Skv, Dv), np.float32))
@@ -291,6 +315,7 @@ with tempfile.TemporaryDirectory() as tmp:
          "not a multiple"),
         (["--q", path("q.npy")] + base + ["--mask", path("mask_bad.npy")], "does not broadcast"),
         (["--q", path("q.npy")] + base + ["--kv-lens", path("lens_bad.npy")], "kv-lens[1]"),
+        (["--q", path("q.npy")] + base + ["--q-lens", path("lens_bad.npy")], "q-lens[0]"),
         (["--q", path("q.npy")] + base + ["--bogus"], "unknown argument"),
         (["--q", path("q.npy")] + base + ["--window", "x,1"], "--window"),
         (["--q", path("q.npy")] + base + ["--dtype", "bf16"], "--dtype"),

@@ -9,7 +9,7 @@
 //   - an accepted plan executes successfully with buffers sized exactly as
 //     the header's layout rules say (computed here, independently of the
 //     library), so any read or write past them is caught by ASan;
-//   - kv_lens outside [0, kv_len] are refused at execution;
+//   - kv_lens outside [0, kv_len] and q_lens outside [0, q_len] are refused at execution;
 //   - with V = 0.5 everywhere and finite logits, every output element is 0.5
 //     (a convex combination) or 0 (a row that sees no key); with sinks,
 //     anything in [0, 0.5] (the sink takes a share without a value).
@@ -189,6 +189,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   desc.has_additive_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
   desc.has_bool_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
   desc.has_kv_lens = in.ConsumeBool();
+  desc.has_q_lens = in.ConsumeIntegralInRange<uint32_t>(0, 4) == 4 ? in.ConsumeIntegralInRange<uint32_t>(1, 2) : 0;
   desc.has_lse = in.ConsumeBool();
   const bool small = desc.batch > 0 && desc.batch < 1000 && desc.q_heads > 0 && desc.q_heads < 1000 &&
                      desc.kv_heads > 0 && desc.kv_heads < 1000 && desc.q_len > 0 && desc.q_len < 100000 &&
@@ -290,8 +291,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     lens_valid = lens_valid && len >= 0 && len <= skv;
   }
   if (desc.has_kv_lens) bindings.kv_lens = kv_lens.data();
+  std::vector<int32_t> q_lens(static_cast<size_t>(b));  // ragged: rows past a count stay as filled
+  bool q_lens_valid = true;
+  for (int32_t& len : q_lens) {
+    len = static_cast<int32_t>(in.ConsumeIntegralInRange<int64_t>(-1, sq + 1));
+    q_lens_valid = q_lens_valid && len >= 0 && len <= sq;
+  }
+  if (desc.has_q_lens) bindings.q_lens = q_lens.data();
   const vkattn_status executed = vkattn_plan_execute(plan, &bindings);
-  if (desc.has_kv_lens && !lens_valid) {
+  if ((desc.has_kv_lens && !lens_valid) || (desc.has_q_lens && !q_lens_valid)) {
     require(executed == VKATTN_ERROR_INVALID_ARGUMENT);
   } else {
     require(executed == VKATTN_SUCCESS);

@@ -543,6 +543,51 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(all);
   }
 
+  // Ragged batches: each sequence its own query count (padded Q/O; rows
+  // past a sequence's count must stay untouched), with its own bottom-right
+  // alignment and RoPE positions: prefills with key lengths, a sequence
+  // without queries, split decodes of 1 and 4 queries, top-left causal with
+  // a window and ALiBi, and everything at once (GQA, pages, q4_0 K, sinks,
+  // window, global keys, RoPE).
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec prefill = make_case("ragged", 4, 8, 2, 45, 300, 64, 64, dtype);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.kv_lens = true;
+    prefill.q_lens = true;
+    cases.push_back(prefill);
+    CaseSpec prompts = make_case("ragged", 3, 4, 4, 37, 37, 32, 48, dtype);  // self-attention over padded prompts
+    prompts.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prompts.q_lens = true;
+    prompts.layout = Layout::kBshd;
+    cases.push_back(prompts);
+    CaseSpec decode = make_case("ragged", 3, 8, 2, 1, 4099, 128, 128, dtype);  // split keys; one sequence idle
+    decode.kv_lens = true;
+    decode.q_lens = true;
+    cases.push_back(decode);
+    CaseSpec speculative = make_case("ragged", 3, 8, 2, 4, 4099, 64, 64, dtype);  // split keys, 1..4 queries
+    speculative.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    speculative.kv_lens = true;
+    speculative.q_lens = true;
+    cases.push_back(speculative);
+    CaseSpec top_left = make_case("ragged", 2, 5, 5, 30, 90, 32, 32, dtype);
+    top_left.causal = VKATTN_CAUSAL_TOP_LEFT;
+    top_left.window_left = 20;
+    top_left.alibi_slopes = paper_alibi_slopes(5);
+    top_left.q_lens = true;
+    cases.push_back(top_left);
+    CaseSpec all = make_case("ragged", 3, 8, 2, 21, 513, 64, 64, dtype);
+    all.kv_lens = true;
+    all.q_lens = true;
+    all.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    all.page_size = 16;
+    all.k_dtype = VKATTN_DTYPE_Q4_0;
+    all.window_left = 100;
+    all.global_keys = 4;
+    all.sinks = std::vector<float>(8, 1.0f);
+    all.rope = rope(VKATTN_ROPE_NEOX, 0, 0.0f);
+    cases.push_back(all);
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

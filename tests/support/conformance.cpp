@@ -205,6 +205,7 @@ std::string CaseSpec::name() const {
   if (additive_mask != MaskShape::kNone) n += std::string("_amask-") + mask_name(additive_mask);
   if (bool_mask != MaskShape::kNone) n += std::string("_bmask-") + mask_name(bool_mask);
   if (kv_lens) n += "_kvlens";
+  if (q_lens) n += "_qlens";
   if (!lse) n += "_nolse";
   if (layout != Layout::kBhsd) n += std::string("_") + layout_name(layout);
   if (logit_target > 0) n += "_logits" + std::to_string(static_cast<long long>(logit_target));
@@ -243,6 +244,7 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
   d.has_additive_mask = s.additive_mask != MaskShape::kNone;
   d.has_bool_mask = s.bool_mask != MaskShape::kNone;
   d.has_kv_lens = s.kv_lens;
+  d.has_q_lens = s.q_lens;
   d.has_lse = s.lse;
   d.softcap = s.softcap;
   d.alibi_slopes = s.alibi_slopes.empty() ? nullptr : s.alibi_slopes.data();
@@ -438,6 +440,12 @@ HostInputs make_inputs(const CaseSpec& s) {
     in.kv_lens[0] = static_cast<int32_t>(s.kv_len);  // one full-length sequence
     if (s.empty_rows) in.kv_lens[s.batch - 1] = 0;   // and one with no keys at all
   }
+  if (s.q_lens) {  // ragged queries: the first sequence full, from three on one without any query
+    in.q_lens.resize(static_cast<size_t>(s.batch));
+    for (int64_t b = 0; b < s.batch; ++b) in.q_lens[b] = static_cast<int32_t>(1 + rng.below(s.q_len));
+    in.q_lens[0] = static_cast<int32_t>(s.q_len);
+    if (s.batch >= 3) in.q_lens[1] = 0;
+  }
 
   // Masks: random, with every row keeping some keys unless empty_rows asks
   // for rows that see nothing.
@@ -628,6 +636,7 @@ CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec, HostI
   }
   if (d.has_bool_mask && !upload(&bindings_.bool_mask, inputs_.bool_mask.data(), inputs_.bool_mask.size())) return;
   if (d.has_kv_lens) bindings_.kv_lens = inputs_.kv_lens.data();
+  if (d.has_q_lens) bindings_.q_lens = inputs_.q_lens.data();
   if (d.page_size > 0) bindings_.block_table = inputs_.block_table.data();
   ready_ = true;
 }
@@ -758,9 +767,11 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   std::vector<char> in_view(out_extent, 0);
   std::string first_problem;
   double worst = 0.0;
+  // Rows past a ragged sequence's query count are outside the view: they
+  // must keep the buffer's fill.
   for (int64_t b = 0; b < d.batch; ++b)
     for (int64_t h = 0; h < d.q_heads; ++h)
-      for (int64_t i = 0; i < d.q_len; ++i) {
+      for (int64_t i = 0; i < query_length(in, b); ++i) {
         const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
         const bool sees_nothing = std::isinf(ref.lse[row]) && ref.lse[row] < 0;
         for (int64_t c = 0; c < d.v_dim; ++c) {
@@ -807,7 +818,7 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
     std::vector<char> lse_in_view(lse_extent, 0);
     for (int64_t b = 0; b < d.batch; ++b)
       for (int64_t h = 0; h < d.q_heads; ++h)
-        for (int64_t i = 0; i < d.q_len; ++i) lse_in_view[tensor_index(d.lse_layout, b, h, i)] = 1;
+        for (int64_t i = 0; i < query_length(in, b); ++i) lse_in_view[tensor_index(d.lse_layout, b, h, i)] = 1;
     for (uint64_t e = 0; e < lse_extent && first_problem.empty(); ++e) {
       if (!lse_in_view[e] && std::memcmp(&first_lse[e * 4], &lse_fill[e * 4], 4) != 0) {
         first_problem = "element " + std::to_string(e) + " of the LSE buffer lies outside the view but was written";

@@ -45,6 +45,7 @@ struct CaseSpec {
   MaskShape additive_mask = MaskShape::kNone;
   MaskShape bool_mask = MaskShape::kNone;
   bool kv_lens = false;
+  bool q_lens = false;              // ragged batches: random query counts per sequence (the first full)
   bool lse = true;
   Layout layout = Layout::kBhsd;
   double logit_target = 0.0;     // > 0: scale Q and K so the largest |logit| is about this

@@ -19,11 +19,15 @@ uint64_t mask_index(const vkattn_mask_layout& layout, int64_t b, int64_t h, int6
                                                i * layout.row_stride + j * layout.col_stride);
 }
 
+}  // namespace
+
 int64_t key_length(const HostInputs& in, int64_t b) {
   return in.desc.has_kv_lens ? in.kv_lens[static_cast<size_t>(b)] : in.desc.kv_len;
 }
 
-}  // namespace
+int64_t query_length(const HostInputs& in, int64_t b) {
+  return in.desc.has_q_lens ? in.q_lens[static_cast<size_t>(b)] : in.desc.q_len;
+}
 
 void rotate_rope(const vkattn_rope& rope, int64_t head_dim, int64_t position, double* x) {
   const int64_t dims = rope.dims != 0 ? rope.dims : head_dim;
@@ -60,7 +64,7 @@ bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, in
   if (j >= L) return false;
   // The diagonal key of query i: bottom-right alignment puts the last query
   // on the last key; top-left puts query i on key i.
-  const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - d.q_len);
+  const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - query_length(in, b));
   if (d.causal != VKATTN_CAUSAL_NONE && j > diagonal) return false;
   // The first global_keys keys are exempt from the window.
   const bool global = j < d.global_keys;
@@ -82,11 +86,11 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   const vkattn_attention_desc& d = in.desc;
   const double scale = effective_scale(d);
   const int64_t kv_head = h / (d.q_heads / d.kv_heads);
-  // Q as the kernel sees it: turned by RoPE to position L - q_len + i.
+  // Q as the kernel sees it: turned by RoPE to position L - Sq + i.
   std::vector<double> q(static_cast<size_t>(d.qk_dim));
   const float* q_stored = &in.q[tensor_index(d.q_layout, b, h, i)];
   for (int64_t c = 0; c < d.qk_dim; ++c) q[c] = q_stored[c];
-  if (d.rope.style != VKATTN_ROPE_NONE) rotate_rope(d.rope, d.qk_dim, key_length(in, b) - d.q_len + i, q.data());
+  if (d.rope.style != VKATTN_ROPE_NONE) rotate_rope(d.rope, d.qk_dim, key_length(in, b) - query_length(in, b) + i, q.data());
   std::vector<double> logits(static_cast<size_t>(d.kv_len));
   std::vector<char> visible(static_cast<size_t>(d.kv_len));
   double max_logit = -std::numeric_limits<double>::infinity();
@@ -106,7 +110,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     double logit = scale * dot;
     if (d.softcap > 0.0f) logit = d.softcap * std::tanh(logit / d.softcap);
     if (!in.alibi_slopes.empty()) {
-      const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (key_length(in, b) - d.q_len);
+      const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (key_length(in, b) - query_length(in, b));
       logit -= static_cast<double>(in.alibi_slopes[static_cast<size_t>(h)]) * static_cast<double>(std::llabs(diagonal - j));
     }
     if (d.has_additive_mask) logit += in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
@@ -154,7 +158,7 @@ ReferenceOutput reference_attention(const HostInputs& in) {
   result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
   for (int64_t b = 0; b < d.batch; ++b) {
     for (int64_t h = 0; h < d.q_heads; ++h) {
-      for (int64_t i = 0; i < d.q_len; ++i) {
+      for (int64_t i = 0; i < query_length(in, b); ++i) {  // rows past a ragged sequence's end stay 0
         const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
         compute_row(in, b, h, i, &result.out[row * static_cast<size_t>(d.v_dim)], &result.lse[row], &result);
       }
@@ -178,8 +182,9 @@ uint64_t count_visible_pairs(const HostInputs& in) {
     // row (the same for every head) instead of testing every pair.
     for (int64_t b = 0; b < d.batch; ++b) {
       const int64_t L = key_length(in, b);
-      for (int64_t i = 0; i < d.q_len; ++i) {
-        const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - d.q_len);
+      const int64_t Sq = query_length(in, b);
+      for (int64_t i = 0; i < Sq; ++i) {
+        const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - Sq);
         int64_t first = 0, end = L;
         if (d.causal != VKATTN_CAUSAL_NONE) end = std::min(end, diagonal + 1);
         const int64_t global_end = std::max<int64_t>(0, std::min(end, d.global_keys));
@@ -194,7 +199,7 @@ uint64_t count_visible_pairs(const HostInputs& in) {
   }
   for (int64_t b = 0; b < d.batch; ++b) {
     for (int64_t h = 0; h < d.q_heads; ++h) {
-      for (int64_t i = 0; i < d.q_len; ++i) {
+      for (int64_t i = 0; i < query_length(in, b); ++i) {
         for (int64_t j = 0; j < d.kv_len; ++j) pairs += reference_visible(in, b, h, i, j) ? 1 : 0;
       }
     }

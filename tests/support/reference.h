@@ -20,6 +20,7 @@ struct HostInputs {
   std::vector<float> additive_mask;
   std::vector<uint8_t> bool_mask;
   std::vector<int32_t> kv_lens;
+  std::vector<int32_t> q_lens;  // with desc.has_q_lens: each sequence's query rows
   // What desc.alibi_slopes and desc.sinks point into (empty: NULL); copies
   // point into their own.
   std::vector<float> alibi_slopes, sinks;
@@ -38,6 +39,7 @@ struct HostInputs {
     additive_mask = other.additive_mask;
     bool_mask = other.bool_mask;
     kv_lens = other.kv_lens;
+    q_lens = other.q_lens;
     alibi_slopes = other.alibi_slopes;
     sinks = other.sinks;
     k_blocks = other.k_blocks, v_blocks = other.v_blocks;
@@ -66,6 +68,10 @@ struct ReferenceOutput {
 // Turns the first rope.dims (0: head_dim) values of x by RoPE to
 // `position` (include/vkattn.h, vkattn_rope), in double.
 void rotate_rope(const vkattn_rope& rope, int64_t head_dim, int64_t position, double* x);
+
+// Sequence b's key count L_b and query count Sq_b.
+int64_t key_length(const HostInputs& inputs, int64_t b);
+int64_t query_length(const HostInputs& inputs, int64_t b);
 
 // The scale the library applies: desc.scale, or 1/sqrt(qk_dim) rounded to
 // float (the API carries scale as a float).

@@ -226,6 +226,39 @@ TEST_CASE("kv_lens values outside [0, kv_len] are rejected by index") {
   vkattn_plan_destroy(plan);
 }
 
+TEST_CASE("q_lens values outside [0, q_len] and q_lens without has_q_lens are rejected by name") {
+  CpuContext context;
+  vkattn_attention_desc d = small_desc();
+  vkattn_plan plain = nullptr;
+  REQUIRE(vkattn_plan_create(context, &d, 0, &plain) == VKATTN_SUCCESS);
+  d.has_q_lens = 1;
+  vkattn_plan plan = nullptr;
+  REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  Buffer q(context, 2 * 4 * 16 * 32 * 4), k(context, 2 * 2 * 32 * 32 * 4), v(context, 2 * 2 * 32 * 32 * 4),
+      out(context, 2 * 4 * 16 * 32 * 4);
+  vkattn_bindings b;
+  vkattn_bindings_init(&b);
+  b.q = q;
+  b.k = k;
+  b.v = v;
+  b.out = out;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "q_lens is NULL");
+  int32_t too_long[2] = {16, 17};
+  b.q_lens = too_long;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "q_lens[1] = 17");
+  int32_t negative[2] = {-1, 3};
+  b.q_lens = negative;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "q_lens[0] = -1");
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plain, &b), VKATTN_ERROR_INVALID_ARGUMENT, "has_q_lens");
+  int32_t fine[2] = {0, 16};
+  b.q_lens = fine;
+  CHECK(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
+  d.has_q_lens = 2;
+  expect_rejected(context, d, "has_q_lens");
+  vkattn_plan_destroy(plan);
+  vkattn_plan_destroy(plain);
+}
+
 TEST_CASE("paged K/V descriptors and block tables are validated by name") {
   CpuContext context;
   // Two sequences of up to 32 keys in pages of 8: 4 pages per sequence, a

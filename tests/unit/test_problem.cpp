@@ -23,7 +23,7 @@ vkattn_attention_desc desc_for(int64_t q_len, int64_t kv_len, vkattn_causal caus
 
 }  // namespace
 
-TEST_CASE("key_range matches the reference's per-key visibility for every alignment") {
+TEST_CASE("key_range matches the reference's per-key visibility for every alignment and query count") {
   const vkattn_causal modes[] = {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT};
   const int64_t windows[][2] = {{-1, -1}, {0, 0}, {3, -1}, {-1, 2}, {5, 1}, {100, 100}};
   const int64_t lens[][2] = {{7, 13}, {13, 7}, {1, 9}, {9, 1}, {6, 6}};
@@ -34,11 +34,14 @@ TEST_CASE("key_range matches the reference's per-key visibility for every alignm
         in.desc = desc_for(len[0], len[1], causal, w[0], w[1]);
         vkattn::Problem p;
         REQUIRE(vkattn::make_problem(in.desc, &p).ok());
-        for (int64_t L = 0; L <= len[1]; ++L) {
+        for (int64_t L = 0; L <= len[1]; ++L)
+          for (int64_t Sq : {len[0], len[0] / 2, int64_t{1}}) {  // ragged: fewer queries than q_len
           in.desc.has_kv_lens = 1;
+          in.desc.has_q_lens = 1;
           in.kv_lens = {static_cast<int32_t>(L)};
-          for (int64_t i = 0; i < len[0]; ++i) {
-            const vkattn::KeyRange range = p.key_range(i, L);
+          in.q_lens = {static_cast<int32_t>(Sq)};
+          for (int64_t i = 0; i < Sq; ++i) {
+            const vkattn::KeyRange range = p.key_range(i, vkattn::SequenceLengths{L, Sq});
             // Kernels read keys [begin, end) of several rows' union: it must
             // stay inside the keys even when a row sees none.
             REQUIRE(0 <= range.begin);
@@ -47,8 +50,8 @@ TEST_CASE("key_range matches the reference's per-key visibility for every alignm
             for (int64_t j = 0; j < len[1]; ++j) {
               const bool inside = j >= range.begin && j < range.end;
               REQUIRE_MESSAGE(inside == vkattn_test::reference_visible(in, 0, 0, i, j),
-                              "causal " << causal << " window " << w[0] << "," << w[1] << " L " << L << " i " << i
-                                        << " j " << j);
+                              "causal " << causal << " window " << w[0] << "," << w[1] << " L " << L << " Sq " << Sq
+                                        << " i " << i << " j " << j);
             }
           }
         }
@@ -62,16 +65,18 @@ TEST_CASE("count_range_visible_pairs counts what the reference counts") {
   in.desc.q_heads = 3;
   in.desc.kv_heads = 1;
   in.desc.has_kv_lens = 1;
+  in.desc.has_q_lens = 1;
   vkattn_attention_desc_set_dense_layouts(&in.desc);
   in.kv_lens = {101, 44};
+  in.q_lens = {37, 20};
   vkattn::Problem p;
   REQUIRE(vkattn::make_problem(in.desc, &p).ok());
   uint64_t naive = 0;  // every pair tested one by one
   for (int64_t b = 0; b < 2; ++b)
     for (int64_t h = 0; h < 3; ++h)
-      for (int64_t i = 0; i < 37; ++i)
+      for (int64_t i = 0; i < in.q_lens[b]; ++i)
         for (int64_t j = 0; j < 101; ++j) naive += vkattn_test::reference_visible(in, b, h, i, j) ? 1 : 0;
-  CHECK(vkattn::count_range_visible_pairs(p, in.kv_lens.data()) == naive);
+  CHECK(vkattn::count_range_visible_pairs(p, in.kv_lens.data(), in.q_lens.data()) == naive);
   CHECK(vkattn_test::count_visible_pairs(in) == naive);
 }
 
@@ -94,7 +99,7 @@ TEST_CASE("visible_spans with global keys match the reference's per-key visibili
             uint64_t counted = 0;
             for (int64_t i = 0; i < len[0]; ++i) {
               vkattn::KeyRange spans[2];
-              const int count = p.visible_spans(i, L, spans);
+              const int count = p.visible_spans(i, vkattn::SequenceLengths{L, len[0]}, spans);
               REQUIRE((count == 2 ? spans[0].end < spans[1].begin : true));  // disjoint, in order
               for (int64_t j = 0; j < len[1]; ++j) {
                 bool inside = false;
@@ -105,7 +110,7 @@ TEST_CASE("visible_spans with global keys match the reference's per-key visibili
                 counted += inside ? 1 : 0;
               }
             }
-            CHECK(vkattn::count_range_visible_pairs(p, in.kv_lens.data()) == counted);
+            CHECK(vkattn::count_range_visible_pairs(p, in.kv_lens.data(), nullptr) == counted);
             CHECK(vkattn_test::count_visible_pairs(in) == counted);
           }
         }

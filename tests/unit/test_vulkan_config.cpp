@@ -361,6 +361,15 @@ TEST_CASE("GPUs get teams inside one subgroup of a size the kernel asks for, and
   REQUIRE(choose_kernel_config(make(1, 8, 8, 2048, 2048, 64, 64), mali_g78(), quirks_for(mali_g78()), kAutomatic,
                                &c).ok());
   CHECK_FALSE(c.fp16_math);
+  // With RoPE the turned Q is not an f16 value: f32 arithmetic, forced or not.
+  vkattn::Problem turned = make(1, 8, 8, 2048, 2048, 64, 64, VKATTN_DTYPE_F16);
+  turned.rope = vkattn::Rope::make(VKATTN_ROPE_NEOX, 10000.0, 64);
+  REQUIRE(choose_kernel_config(turned, mali_g78(), quirks_for(mali_g78()), kAutomatic, &c).ok());
+  CHECK_FALSE(c.fp16_math);
+  KernelOverride fp16;
+  REQUIRE(parse_kernel_override("tiled,fp16", &fp16).ok());
+  REQUIRE(choose_kernel_config(turned, mali_g78(), quirks_for(mali_g78()), fp16, &c).ok());
+  CHECK_FALSE(c.fp16_math);
 }
 
 TEST_CASE("forced choices reach the config, or are refused by name where the device cannot make them") {
