@@ -66,6 +66,29 @@ bool ranges_overlap(const Binding& a, const Binding& b) {
   return a.handle != nullptr && a.handle == b.handle && a.first_byte < b.end_byte && b.first_byte < a.end_byte;
 }
 
+// Per-sequence lengths vkattn_bindings.<name> (present iff the plan has
+// has_<name>), each in [0, limit], copied into *out.
+Status copy_lengths(const char* name, const char* limit_name, bool needed, const int32_t* values, int64_t batch,
+                    int64_t limit, std::vector<int32_t>* out) {
+  if (!needed) {
+    if (values != nullptr) {
+      return invalid_argument("vkattn_bindings.%s is set but the plan was created without has_%s", name, name);
+    }
+    return Status();
+  }
+  if (values == nullptr) {
+    return invalid_argument("vkattn_bindings.%s is NULL but the plan was created with has_%s", name, name);
+  }
+  out->assign(values, values + batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    if ((*out)[b] < 0 || (*out)[b] > limit) {
+      return invalid_argument("vkattn_bindings.%s[%lld] = %d is outside [0, %s = %lld]", name, (long long)b, (*out)[b],
+                              limit_name, (long long)limit);
+    }
+  }
+  return Status();
+}
+
 }  // namespace
 
 Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings, ExecArgs* out) {
@@ -104,34 +127,9 @@ Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings
     return invalid_argument("vkattn_bindings.out and vkattn_bindings.lse overlap in the same buffer");
   }
 
-  if (p.has_kv_lens) {
-    if (bindings.kv_lens == nullptr) {
-      return invalid_argument("vkattn_bindings.kv_lens is NULL but the plan was created with has_kv_lens");
-    }
-    args.kv_lens.assign(bindings.kv_lens, bindings.kv_lens + p.batch);
-    for (int64_t b = 0; b < p.batch; ++b) {
-      if (args.kv_lens[b] < 0 || args.kv_lens[b] > p.kv_len) {
-        return invalid_argument("vkattn_bindings.kv_lens[%lld] = %d is outside [0, kv_len = %lld]", (long long)b,
-                                args.kv_lens[b], (long long)p.kv_len);
-      }
-    }
-  } else if (bindings.kv_lens != nullptr) {
-    return invalid_argument("vkattn_bindings.kv_lens is set but the plan was created without has_kv_lens");
-  }
-  if (p.has_q_lens) {
-    if (bindings.q_lens == nullptr) {
-      return invalid_argument("vkattn_bindings.q_lens is NULL but the plan was created with has_q_lens");
-    }
-    args.q_lens.assign(bindings.q_lens, bindings.q_lens + p.batch);
-    for (int64_t b = 0; b < p.batch; ++b) {
-      if (args.q_lens[b] < 0 || args.q_lens[b] > p.q_len) {
-        return invalid_argument("vkattn_bindings.q_lens[%lld] = %d is outside [0, q_len = %lld]", (long long)b,
-                                args.q_lens[b], (long long)p.q_len);
-      }
-    }
-  } else if (bindings.q_lens != nullptr) {
-    return invalid_argument("vkattn_bindings.q_lens is set but the plan was created without has_q_lens");
-  }
+  VKATTN_RETURN_IF_ERROR(copy_lengths("kv_lens", "kv_len", p.has_kv_lens, bindings.kv_lens, p.batch, p.kv_len,
+                                      &args.kv_lens));
+  VKATTN_RETURN_IF_ERROR(copy_lengths("q_lens", "q_len", p.has_q_lens, bindings.q_lens, p.batch, p.q_len, &args.q_lens));
   if (p.paged()) {
     if (bindings.block_table == nullptr) {
       return invalid_argument("vkattn_bindings.block_table is NULL but the plan has paged K/V (page_size > 0)");
