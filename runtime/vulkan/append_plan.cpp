@@ -100,27 +100,14 @@ class VulkanAppendPlan final : public DeviceAppendPlan {
   std::unique_ptr<VulkanBuffer> positions_;
   std::unique_ptr<VulkanBuffer> block_table_;
   std::unique_ptr<VulkanBuffer> rope_;
-  VkDescriptorPool pool_ = VK_NULL_HANDLE;
-  VkDescriptorSet set_ = VK_NULL_HANDLE;
-  VkCommandBuffer commands_ = VK_NULL_HANDLE;
-  VkFence fence_ = VK_NULL_HANDLE;
-  VkQueryPool timestamps_ = VK_NULL_HANDLE;
+  PlanObjects objects_;  // one descriptor set
   std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
   uint64_t rows_ = 0;            // batch x kv_heads x new_tokens
   uint32_t groups_x_ = 0;        // workgroups per row
   bool executed_ = false;
 };
 
-VulkanAppendPlan::~VulkanAppendPlan() {
-  const DeviceFunctions& fn = device_.fn();
-  if (fence_ != VK_NULL_HANDLE) {
-    if (!device_.wait(fence_).ok()) device_.drain();
-    fn.vkDestroyFence(device_.handle(), fence_, nullptr);
-  }
-  device_.free_command_buffer(commands_);
-  if (pool_ != VK_NULL_HANDLE) fn.vkDestroyDescriptorPool(device_.handle(), pool_, nullptr);
-  if (timestamps_ != VK_NULL_HANDLE) fn.vkDestroyQueryPool(device_.handle(), timestamps_, nullptr);
-}
+VulkanAppendPlan::~VulkanAppendPlan() { device_.destroy_plan_objects(objects_); }
 
 Status VulkanAppendPlan::initialize() {
   const DeviceCaps& caps = device_.caps();
@@ -183,33 +170,7 @@ Status VulkanAppendPlan::initialize() {
     VKATTN_RETURN_IF_ERROR(rope_->flush(0, words.size() * 4));
   }
 
-  VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, 1},
-                                   {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kBindingCount - 1}};
-  VkDescriptorPoolCreateInfo pool_info{};
-  pool_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
-  pool_info.maxSets = 1;
-  pool_info.poolSizeCount = 2;
-  pool_info.pPoolSizes = sizes;
-  VKATTN_RETURN_IF_ERROR(device_.check(
-      device_.fn().vkCreateDescriptorPool(device_.handle(), &pool_info, nullptr, &pool_), "vkCreateDescriptorPool"));
-  VkDescriptorSetLayout layout = device_.set_layout();
-  VkDescriptorSetAllocateInfo set_info{};
-  set_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-  set_info.descriptorPool = pool_;
-  set_info.descriptorSetCount = 1;
-  set_info.pSetLayouts = &layout;
-  VKATTN_RETURN_IF_ERROR(
-      device_.check(device_.fn().vkAllocateDescriptorSets(device_.handle(), &set_info, &set_), "vkAllocateDescriptorSets"));
-  VKATTN_RETURN_IF_ERROR(device_.allocate_command_buffer(&commands_));
-  if (caps.timestamps) {
-    VkQueryPoolCreateInfo query_info{};
-    query_info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
-    query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    query_info.queryCount = 2;
-    VKATTN_RETURN_IF_ERROR(device_.check(
-        device_.fn().vkCreateQueryPool(device_.handle(), &query_info, nullptr, &timestamps_), "vkCreateQueryPool"));
-  }
-  return device_.create_fence(&fence_);
+  return device_.create_plan_objects(1, &objects_);
 }
 
 // Binds the execution's buffers and records the dispatches.
@@ -239,7 +200,7 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
     }
     writes[b] = VkWriteDescriptorSet{};
     writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-    writes[b].dstSet = set_;
+    writes[b].dstSet = objects_.sets[0];
     writes[b].dstBinding = b;
     writes[b].descriptorCount = 1;
     writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
@@ -248,25 +209,25 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
   const DeviceFunctions& fn = device_.fn();
   fn.vkUpdateDescriptorSets(device_.handle(), kBindingCount, writes, 0, nullptr);
 
-  VkCommandBuffer cmd = commands_;
+  VkCommandBuffer cmd = objects_.commands;
   VKATTN_RETURN_IF_ERROR(device_.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
   VkCommandBufferBeginInfo begin{};
   begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
   VKATTN_RETURN_IF_ERROR(device_.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
   device_.record_barrier_after_prior_work(cmd);
-  if (timestamps_ != VK_NULL_HANDLE) {
-    fn.vkCmdResetQueryPool(cmd, timestamps_, 0, 2);
-    fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps_, 0);
+  if (objects_.timestamps != VK_NULL_HANDLE) {
+    fn.vkCmdResetQueryPool(cmd, objects_.timestamps, 0, 2);
+    fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, objects_.timestamps, 0);
   }
   fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
-  fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &set_, 0, nullptr);
+  fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &objects_.sets[0], 0, nullptr);
   const uint32_t max_y = device_.caps().max_workgroup_count[1];
   for (uint64_t base = 0; base < rows_; base += max_y) {
     const uint32_t constants[5] = {static_cast<uint32_t>(base), 0, 0, 0, 0};
     fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants), constants);
     fn.vkCmdDispatch(cmd, groups_x_, static_cast<uint32_t>(std::min<uint64_t>(max_y, rows_ - base)), 1);
   }
-  if (timestamps_ != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, 1);
+  if (objects_.timestamps != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, objects_.timestamps, 1);
   device_.record_barrier_before_host_reads(cmd);
   return device_.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
 }
@@ -274,7 +235,7 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
 Status VulkanAppendPlan::execute(const AppendArgs& args) {
   VKATTN_RETURN_IF_ERROR(device_.usable());
   // The previous run must be done before the positions, table or command buffer change.
-  VKATTN_RETURN_IF_ERROR(device_.wait(fence_));
+  VKATTN_RETURN_IF_ERROR(device_.wait(objects_.fence));
   std::vector<uint64_t> serials;
   for (DeviceBuffer* buffer : {args.k_src, args.v_src, args.k_cache, args.v_cache}) {
     serials.push_back(static_cast<VulkanBuffer*>(buffer)->serial());
@@ -290,14 +251,14 @@ Status VulkanAppendPlan::execute(const AppendArgs& args) {
     std::memcpy(block_table_->mapped(), args.block_table.data(), args.block_table.size() * 4);
     VKATTN_RETURN_IF_ERROR(block_table_->flush(0, args.block_table.size() * 4));
   }
-  VKATTN_RETURN_IF_ERROR(device_.submit(commands_, fence_));
+  VKATTN_RETURN_IF_ERROR(device_.submit(objects_.commands, objects_.fence));
   executed_ = true;
   return Status();
 }
 
 Status VulkanAppendPlan::last_time(double* ms) {
   if (!executed_) return failed_precondition("the plan has not been executed yet");
-  return device_.elapsed_ms(timestamps_, fence_, ms);
+  return device_.elapsed_ms(objects_.timestamps, objects_.fence, ms);
 }
 
 PlanInfo VulkanAppendPlan::info() const {

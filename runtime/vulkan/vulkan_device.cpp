@@ -524,6 +524,44 @@ Status VulkanDevice::drain() {
   return finished;
 }
 
+Status VulkanDevice::create_plan_objects(uint32_t sets, PlanObjects* out) {
+  VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, sets},
+                                   {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * (kBindingCount - 1)}};
+  VkDescriptorPoolCreateInfo pool_info{};
+  pool_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
+  pool_info.maxSets = sets;
+  pool_info.poolSizeCount = 2;
+  pool_info.pPoolSizes = sizes;
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateDescriptorPool(device_, &pool_info, nullptr, &out->pool), "vkCreateDescriptorPool"));
+  std::vector<VkDescriptorSetLayout> layouts(sets, set_layout_);
+  VkDescriptorSetAllocateInfo set_info{};
+  set_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
+  set_info.descriptorPool = out->pool;
+  set_info.descriptorSetCount = sets;
+  set_info.pSetLayouts = layouts.data();
+  out->sets.resize(sets);
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkAllocateDescriptorSets(device_, &set_info, out->sets.data()), "vkAllocateDescriptorSets"));
+  VKATTN_RETURN_IF_ERROR(allocate_command_buffer(&out->commands));
+  if (caps_.timestamps) {
+    VkQueryPoolCreateInfo query_info{};
+    query_info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+    query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    query_info.queryCount = 2;
+    VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateQueryPool(device_, &query_info, nullptr, &out->timestamps), "vkCreateQueryPool"));
+  }
+  return create_fence(&out->fence);
+}
+
+void VulkanDevice::destroy_plan_objects(PlanObjects& objects) {
+  if (objects.fence != VK_NULL_HANDLE) {
+    if (!wait(objects.fence).ok()) drain();
+    fn_.vkDestroyFence(device_, objects.fence, nullptr);
+  }
+  free_command_buffer(objects.commands);
+  if (objects.pool != VK_NULL_HANDLE) fn_.vkDestroyDescriptorPool(device_, objects.pool, nullptr);
+  if (objects.timestamps != VK_NULL_HANDLE) fn_.vkDestroyQueryPool(device_, objects.timestamps, nullptr);
+}
+
 Status VulkanDevice::elapsed_ms(VkQueryPool queries, VkFence fence, double* ms) {
   if (queries == VK_NULL_HANDLE) return unsupported("%s has no timestamp queries on its compute queue", caps_.name.c_str());
   VKATTN_RETURN_IF_ERROR(wait(fence));

@@ -97,6 +97,17 @@ class VulkanBuffer final : public DeviceBuffer {
 
 struct PipelineSpec;
 
+// What every plan (attention or append) holds besides its buffers and
+// pipelines: one descriptor set per slice, a command buffer, a fence and,
+// where the queue has them, two timestamp queries.
+struct PlanObjects {
+  VkDescriptorPool pool = VK_NULL_HANDLE;
+  std::vector<VkDescriptorSet> sets;
+  VkCommandBuffer commands = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  VkQueryPool timestamps = VK_NULL_HANDLE;  // none without timestamp support
+};
+
 class VulkanDevice final : public Device {
  public:
   static Status create(const vkattn_context_options& options, const Logger& log, std::unique_ptr<Device>* out);
@@ -148,6 +159,11 @@ class VulkanDevice final : public Device {
   Status pipeline(const PipelineSpec& spec, VkPipeline* out);
   // Whether pipelines keep their executables' statistics (shader report).
   bool captures_statistics() const { return capture_statistics_; }
+  // Creates a plan's objects with `sets` descriptor sets of the shared layout.
+  Status create_plan_objects(uint32_t sets, PlanObjects* out);
+  // Waits for the plan's last submission (draining the device if that
+  // fails) and destroys whatever of `objects` was created.
+  void destroy_plan_objects(PlanObjects& objects);
   // Milliseconds between the two timestamps of `queries` (written by the
   // work `fence` tracks), waiting for it; UNSUPPORTED without timestamps.
   Status elapsed_ms(VkQueryPool queries, VkFence fence, double* ms);

@@ -84,25 +84,12 @@ class VulkanPlan final : public DevicePlan {
   std::unique_ptr<VulkanBuffer> partials_;
   std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes, sinks ([q_heads] each), RoPE turns (when used)
   uint64_t params_stride_ = 0;
-  VkDescriptorPool pool_ = VK_NULL_HANDLE;
-  std::vector<VkDescriptorSet> sets_;
-  VkCommandBuffer commands_ = VK_NULL_HANDLE;
-  VkFence fence_ = VK_NULL_HANDLE;
+  PlanObjects objects_;  // one descriptor set per slice
   std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
-  VkQueryPool timestamps_ = VK_NULL_HANDLE;  // start and end of each execution, where supported
   bool executed_ = false;
 };
 
-VulkanPlan::~VulkanPlan() {
-  const DeviceFunctions& fn = device_.fn();
-  if (fence_ != VK_NULL_HANDLE) {
-    if (!device_.wait(fence_).ok()) device_.drain();
-    fn.vkDestroyFence(device_.handle(), fence_, nullptr);
-  }
-  device_.free_command_buffer(commands_);
-  if (pool_ != VK_NULL_HANDLE) fn.vkDestroyDescriptorPool(device_.handle(), pool_, nullptr);
-  if (timestamps_ != VK_NULL_HANDLE) fn.vkDestroyQueryPool(device_.handle(), timestamps_, nullptr);
-}
+VulkanPlan::~VulkanPlan() { device_.destroy_plan_objects(objects_); }
 
 Status VulkanPlan::initialize() {
   const DeviceCaps& caps = device_.caps();
@@ -186,35 +173,7 @@ Status VulkanPlan::initialize() {
     VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, words.size() * 4));
   }
 
-  const uint32_t sets = static_cast<uint32_t>(layout_.slices.size());
-  VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, sets},
-                                   {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * (kBindingCount - 1)}};
-  VkDescriptorPoolCreateInfo pool_info{};
-  pool_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
-  pool_info.maxSets = sets;
-  pool_info.poolSizeCount = 2;
-  pool_info.pPoolSizes = sizes;
-  VKATTN_RETURN_IF_ERROR(
-      device_.check(device_.fn().vkCreateDescriptorPool(device_.handle(), &pool_info, nullptr, &pool_), "vkCreateDescriptorPool"));
-  std::vector<VkDescriptorSetLayout> layouts(sets, device_.set_layout());
-  VkDescriptorSetAllocateInfo set_info{};
-  set_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-  set_info.descriptorPool = pool_;
-  set_info.descriptorSetCount = sets;
-  set_info.pSetLayouts = layouts.data();
-  sets_.resize(sets);
-  VKATTN_RETURN_IF_ERROR(
-      device_.check(device_.fn().vkAllocateDescriptorSets(device_.handle(), &set_info, sets_.data()), "vkAllocateDescriptorSets"));
-  VKATTN_RETURN_IF_ERROR(device_.allocate_command_buffer(&commands_));
-  if (caps.timestamps) {
-    VkQueryPoolCreateInfo query_info{};
-    query_info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
-    query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    query_info.queryCount = 2;
-    VKATTN_RETURN_IF_ERROR(device_.check(
-        device_.fn().vkCreateQueryPool(device_.handle(), &query_info, nullptr, &timestamps_), "vkCreateQueryPool"));
-  }
-  return device_.create_fence(&fence_);
+  return device_.create_plan_objects(static_cast<uint32_t>(layout_.slices.size()), &objects_);
 }
 
 Status VulkanPlan::update_descriptors(const ExecArgs& args) {
@@ -244,7 +203,7 @@ Status VulkanPlan::update_descriptors(const ExecArgs& args) {
       }
       writes[b] = VkWriteDescriptorSet{};
       writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-      writes[b].dstSet = sets_[s];
+      writes[b].dstSet = objects_.sets[s];
       writes[b].dstBinding = b;
       writes[b].descriptorCount = 1;
       writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
@@ -257,15 +216,15 @@ Status VulkanPlan::update_descriptors(const ExecArgs& args) {
 
 Status VulkanPlan::record() {
   const DeviceFunctions& fn = device_.fn();
-  VkCommandBuffer cmd = commands_;
+  VkCommandBuffer cmd = objects_.commands;
   VKATTN_RETURN_IF_ERROR(device_.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
   VkCommandBufferBeginInfo begin{};
   begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
   VKATTN_RETURN_IF_ERROR(device_.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
   device_.record_barrier_after_prior_work(cmd);
-  if (timestamps_ != VK_NULL_HANDLE) {
-    fn.vkCmdResetQueryPool(cmd, timestamps_, 0, 2);
-    fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, timestamps_, 0);
+  if (objects_.timestamps != VK_NULL_HANDLE) {
+    fn.vkCmdResetQueryPool(cmd, objects_.timestamps, 0, 2);
+    fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, objects_.timestamps, 0);
   }
   VkMemoryBarrier between{};
   between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
@@ -275,7 +234,7 @@ Status VulkanPlan::record() {
   const uint64_t blocks = ceil_div(static_cast<uint64_t>(p_.group() * p_.q_len), static_cast<uint64_t>(config_.block_q));
   for (size_t s = 0; s < layout_.slices.size(); ++s) {
     const Slice& slice = layout_.slices[s];
-    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &sets_[s], 0,
+    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &objects_.sets[s], 0,
                                nullptr);
     const uint32_t heads = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
     const uint32_t depth = static_cast<uint32_t>(slice.batch_end - slice.batch_begin) * config_.kv_splits;
@@ -318,7 +277,7 @@ Status VulkanPlan::record() {
                               &between, 0, nullptr, 0, nullptr);
     }
   }
-  if (timestamps_ != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, timestamps_, 1);
+  if (objects_.timestamps != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, objects_.timestamps, 1);
   device_.record_barrier_before_host_reads(cmd);
   return device_.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
 }
@@ -327,7 +286,7 @@ Status VulkanPlan::execute(const ExecArgs& args) {
   VKATTN_RETURN_IF_ERROR(device_.usable());
   // This plan's previous run must be done before its lengths, descriptor
   // sets or command buffer change.
-  VKATTN_RETURN_IF_ERROR(device_.wait(fence_));
+  VKATTN_RETURN_IF_ERROR(device_.wait(objects_.fence));
   DeviceBuffer* const tensors[] = {args.q, args.k, args.v, args.out, args.lse, args.additive_mask, args.bool_mask};
   std::vector<uint64_t> serials;
   for (DeviceBuffer* buffer : tensors) {
@@ -349,14 +308,14 @@ Status VulkanPlan::execute(const ExecArgs& args) {
     std::memcpy(block_table_->mapped(), args.block_table.data(), args.block_table.size() * 4);
     VKATTN_RETURN_IF_ERROR(block_table_->flush(0, args.block_table.size() * 4));
   }
-  VKATTN_RETURN_IF_ERROR(device_.submit(commands_, fence_));
+  VKATTN_RETURN_IF_ERROR(device_.submit(objects_.commands, objects_.fence));
   executed_ = true;
   return Status();
 }
 
 Status VulkanPlan::last_time(double* ms) {
   if (!executed_) return failed_precondition("the plan has not been executed yet");
-  return device_.elapsed_ms(timestamps_, fence_, ms);
+  return device_.elapsed_ms(objects_.timestamps, objects_.fence, ms);
 }
 
 PlanInfo VulkanPlan::info() const {
