@@ -350,7 +350,8 @@ VKATTN_API vkattn_status vkattn_quantize(vkattn_dtype dtype, const float* values
 VKATTN_API vkattn_status vkattn_dequantize(vkattn_dtype dtype, const void* blocks, uint64_t count, float* values);
 
 /* Causal masking. With L = the batch's key length (kv_lens[b] when given,
- * else kv_len) and Sq = its query count (q_lens[b] when given, else q_len):
+ * else kv_len) and Sq = its query count (q_lens[b] when given, or
+ * cu_seqlens_q[b + 1] - cu_seqlens_q[b] with packed queries, else q_len):
  *   BOTTOM_RIGHT  query i sees keys j <= i + (L - Sq): the last query sees
  *                 every key (KV-cache, FlashAttention-2 convention).
  *   TOP_LEFT      query i sees keys j <= i (PyTorch's is_causal=True). */
@@ -512,6 +513,21 @@ typedef struct vkattn_attention_desc {
    * own: bottom-right alignment d = i + (L_b - q_lens[b]) (causal, windows,
    * ALiBi distances) and RoPE positions L_b - q_lens[b] + i. */
   uint32_t has_q_lens;
+  /* Packed queries (FlashAttention's varlen layout): 0 (default) = Q, O and
+   * LSE are the padded [batch, q_heads, q_len, dim] views above. > 0: they
+   * are one [packed_q_rows, ...] view each, in which the sequences' query
+   * rows follow one another: their layouts describe a [1, q_heads,
+   * packed_q_rows, dim] tensor (batch_stride unused: it must be 0;
+   * vkattn_layout_thd gives [packed_q_rows, q_heads, dim]), and int32
+   * cu_seqlens_q[batch + 1] is passed at execution (vkattn_bindings):
+   * sequence b's query i is packed row cu_seqlens_q[b] + i, for i <
+   * cu_seqlens_q[b + 1] - cu_seqlens_q[b], its query count, which enters
+   * alignment and RoPE as q_lens[b] does. q_len is then the longest
+   * sequence's count (the work per sequence is sized by it); masks keep
+   * their [batch, q_heads, q_len, kv_len] shape, indexed by the sequence's
+   * own row i. Rows no sequence covers are neither read nor written.
+   * Excludes has_q_lens (the counts come from cu_seqlens_q). */
+  int64_t packed_q_rows;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
@@ -542,6 +558,17 @@ static inline vkattn_tensor_layout vkattn_layout_bhsd(int64_t heads, int64_t seq
   layout.seq_stride = dim;
   layout.head_stride = seq * dim;
   layout.batch_stride = heads * seq * dim;
+  return layout;
+}
+
+/* Packed query rows [rows, heads, dim] (FlashAttention's varlen layout),
+ * for Q, O and LSE with vkattn_attention_desc.packed_q_rows. */
+static inline vkattn_tensor_layout vkattn_layout_thd(int64_t heads, int64_t dim) {
+  vkattn_tensor_layout layout;
+  layout.offset = 0;
+  layout.batch_stride = 0;
+  layout.head_stride = dim;
+  layout.seq_stride = heads * dim;
   return layout;
 }
 
@@ -655,6 +682,10 @@ typedef struct vkattn_bindings {
   /* iff desc.has_q_lens: host array of batch values, each in [0, q_len],
    * read during the call. */
   const int32_t* q_lens;
+  /* iff desc.packed_q_rows > 0: host array of batch + 1 offsets, read
+   * during the call: cu_seqlens_q[0] >= 0, non-decreasing, each difference
+   * at most q_len, cu_seqlens_q[batch] <= packed_q_rows. */
+  const int32_t* cu_seqlens_q;
 } vkattn_bindings;
 
 static inline void vkattn_bindings_init(vkattn_bindings* bindings) {
@@ -777,6 +808,7 @@ typedef struct vkattn_host_tensors {
   const int32_t* kv_lens;       /* iff desc.has_kv_lens */
   const int32_t* block_table;   /* iff desc.page_size > 0 */
   const int32_t* q_lens;        /* iff desc.has_q_lens */
+  const int32_t* cu_seqlens_q;  /* iff desc.packed_q_rows > 0 */
 } vkattn_host_tensors;
 
 static inline void vkattn_host_tensors_init(vkattn_host_tensors* tensors) {

@@ -593,6 +593,7 @@ Status attention_on_host(vkattn_context context, const vkattn_attention_desc& de
   }
   bindings.kv_lens = tensors.kv_lens;
   bindings.q_lens = tensors.q_lens;
+  bindings.cu_seqlens_q = tensors.cu_seqlens_q;
   bindings.block_table = tensors.block_table;
 
   vkattn::ExecArgs args;

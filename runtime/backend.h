@@ -38,7 +38,8 @@ struct ExecArgs {
   DeviceBuffer* lse = nullptr;
   std::vector<int32_t> kv_lens;  // empty unless problem.has_kv_lens
   std::vector<int32_t> block_table;  // [batch, max_pages]; empty unless problem.paged(); checked entries
-  std::vector<int32_t> q_lens;       // empty unless problem.has_q_lens
+  std::vector<int32_t> q_lens;       // empty unless problem.ragged(): each sequence's query count
+  std::vector<int32_t> q_starts;     // empty unless problem.packed_queries(): each sequence's first packed row
 };
 
 struct PlanInfo {

@@ -89,6 +89,40 @@ Status copy_lengths(const char* name, const char* limit_name, bool needed, const
   return Status();
 }
 
+// Packed queries: cu_seqlens_q (present iff the plan has packed_q_rows)
+// becomes each sequence's first packed row and query count.
+Status copy_packed_queries(const Problem& p, const int32_t* cu_seqlens_q, ExecArgs* args) {
+  if (!p.packed_queries()) {
+    if (cu_seqlens_q != nullptr) {
+      return invalid_argument("vkattn_bindings.cu_seqlens_q is set but the plan was created without packed_q_rows");
+    }
+    return Status();
+  }
+  if (cu_seqlens_q == nullptr) {
+    return invalid_argument("vkattn_bindings.cu_seqlens_q is NULL but the plan was created with packed_q_rows = %lld",
+                            (long long)p.packed_q_rows);
+  }
+  if (cu_seqlens_q[0] < 0) {
+    return invalid_argument("vkattn_bindings.cu_seqlens_q[0] = %d must be >= 0", cu_seqlens_q[0]);
+  }
+  args->q_starts.assign(cu_seqlens_q, cu_seqlens_q + p.batch);
+  args->q_lens.resize(static_cast<size_t>(p.batch));
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t count = static_cast<int64_t>(cu_seqlens_q[b + 1]) - cu_seqlens_q[b];
+    if (count < 0 || count > p.q_len) {
+      return invalid_argument("vkattn_bindings.cu_seqlens_q[%lld] - cu_seqlens_q[%lld] = %lld (sequence %lld's "
+                              "queries) is outside [0, q_len = %lld]",
+                              (long long)(b + 1), (long long)b, (long long)count, (long long)b, (long long)p.q_len);
+    }
+    args->q_lens[static_cast<size_t>(b)] = static_cast<int32_t>(count);
+  }
+  if (cu_seqlens_q[p.batch] > p.packed_q_rows) {
+    return invalid_argument("vkattn_bindings.cu_seqlens_q[%lld] = %d exceeds packed_q_rows (%lld)", (long long)p.batch,
+                            cu_seqlens_q[p.batch], (long long)p.packed_q_rows);
+  }
+  return Status();
+}
+
 }  // namespace
 
 Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings, ExecArgs* out) {
@@ -130,6 +164,7 @@ Status check_bindings(const vkattn_plan_t& plan, const vkattn_bindings& bindings
   VKATTN_RETURN_IF_ERROR(copy_lengths("kv_lens", "kv_len", p.has_kv_lens, bindings.kv_lens, p.batch, p.kv_len,
                                       &args.kv_lens));
   VKATTN_RETURN_IF_ERROR(copy_lengths("q_lens", "q_len", p.has_q_lens, bindings.q_lens, p.batch, p.q_len, &args.q_lens));
+  VKATTN_RETURN_IF_ERROR(copy_packed_queries(p, bindings.cu_seqlens_q, &args));
   if (p.paged()) {
     if (bindings.block_table == nullptr) {
       return invalid_argument("vkattn_bindings.block_table is NULL but the plan has paged K/V (page_size > 0)");

@@ -291,7 +291,36 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
 
   VKATTN_RETURN_IF_ERROR(check_block_layout(kDesc, "k_layout", desc.k_layout, p.k_dtype));
   VKATTN_RETURN_IF_ERROR(check_block_layout(kDesc, "v_layout", desc.v_layout, p.v_dtype));
-  VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "q_layout", desc.q_layout, p.batch, p.q_heads, p.q_len, p.qk_dim, &p.q));
+  // Packed queries: Q, O and LSE are [1, q_heads, packed_q_rows, dim].
+  if (desc.packed_q_rows < 0 || desc.packed_q_rows > kMaxDimension) {
+    return invalid_argument("vkattn_attention_desc.packed_q_rows must be 0 (padded queries) or in [1, %lld] (got %lld)",
+                            (long long)kMaxDimension, (long long)desc.packed_q_rows);
+  }
+  p.packed_q_rows = desc.packed_q_rows;
+  if (p.packed_queries()) {
+    if (p.has_q_lens) {
+      return invalid_argument("vkattn_attention_desc.has_q_lens must be 0 with packed_q_rows > 0 (the query counts "
+                              "come from cu_seqlens_q)");
+    }
+    const struct {
+      const char* name;
+      const vkattn_tensor_layout& layout;
+      bool used;
+    } query_layouts[] = {{"q_layout", desc.q_layout, true},
+                         {"out_layout", desc.out_layout, true},
+                         {"lse_layout", desc.lse_layout, p.has_lse}};
+    for (const auto& layout : query_layouts) {
+      if (layout.used && layout.layout.batch_stride != 0) {
+        return invalid_argument("vkattn_attention_desc.%s.batch_stride must be 0 with packed_q_rows > 0 (got %lld): "
+                                "packed rows are found through cu_seqlens_q",
+                                layout.name, (long long)layout.layout.batch_stride);
+      }
+    }
+  }
+  const int64_t query_batches = p.packed_queries() ? 1 : p.batch;
+  const int64_t query_rows = p.packed_queries() ? p.packed_q_rows : p.q_len;
+  VKATTN_RETURN_IF_ERROR(
+      make_tensor_view(kDesc, "q_layout", desc.q_layout, query_batches, p.q_heads, query_rows, p.qk_dim, &p.q));
   // Paged K/V: the layouts describe pools [num_pages, kv_heads, page_size, dim].
   VKATTN_RETURN_IF_ERROR(check_pages(kDesc, desc.page_size, desc.num_pages, desc.max_pages, desc.kv_len));
   if (desc.page_size != 0 && !p.has_kv_lens) {
@@ -305,9 +334,10 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
   VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "k_layout", desc.k_layout, kv_outer, p.kv_heads, kv_rows, p.qk_dim, &p.k));
   VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "v_layout", desc.v_layout, kv_outer, p.kv_heads, kv_rows, p.v_dim, &p.v));
   VKATTN_RETURN_IF_ERROR(
-      make_tensor_view(kDesc, "out_layout", desc.out_layout, p.batch, p.q_heads, p.q_len, p.v_dim, &p.out));
+      make_tensor_view(kDesc, "out_layout", desc.out_layout, query_batches, p.q_heads, query_rows, p.v_dim, &p.out));
   if (p.has_lse) {
-    VKATTN_RETURN_IF_ERROR(make_tensor_view(kDesc, "lse_layout", desc.lse_layout, p.batch, p.q_heads, p.q_len, 1, &p.lse));
+    VKATTN_RETURN_IF_ERROR(
+        make_tensor_view(kDesc, "lse_layout", desc.lse_layout, query_batches, p.q_heads, query_rows, 1, &p.lse));
   }
   if (p.has_additive_mask) {
     VKATTN_RETURN_IF_ERROR(make_mask_view(kDesc, "additive_mask_layout", desc.additive_mask_layout, p, &p.additive_mask));

@@ -65,7 +65,9 @@ struct KeyRange {
 };
 
 // The lengths of one sequence of a batch at execution: its keys (kv_lens[b]
-// or kv_len) and its query rows (q_lens[b] or q_len).
+// or kv_len) and its query rows (q_lens[b] or q_len; with packed queries,
+// the difference of its cu_seqlens_q entries, which ExecArgs holds as
+// q_lens).
 struct SequenceLengths {
   int64_t keys = 0;
   int64_t queries = 0;
@@ -95,6 +97,7 @@ struct Problem {
   bool has_kv_lens = false;
   bool has_lse = false;
   bool has_q_lens = false;          // ragged batches: q_lens[b] query rows per sequence
+  int64_t packed_q_rows = 0;        // > 0: packed queries (Q, O, LSE views are [1, q_heads, packed_q_rows, dim])
   float softcap = 0.0f;             // > 0: logits soft-capped (Gemma 2)
   std::vector<float> alibi_slopes;  // [q_heads] ALiBi slopes, or empty
   std::vector<float> sinks;         // [q_heads] attention-sink logits, or empty
@@ -105,6 +108,17 @@ struct Problem {
 
   int64_t group() const { return q_heads / kv_heads; }
   bool paged() const { return page_size > 0; }
+  bool packed_queries() const { return packed_q_rows > 0; }
+  // Per-sequence query counts at execution (q_lens, or from cu_seqlens_q).
+  bool ragged() const { return has_q_lens || packed_queries(); }
+
+  // Element index of query row i of (batch b, query head h) in the Q, O or
+  // LSE view `view`: packed row q_starts[b] + i with packed queries (the
+  // starts were checked at execution), else row i of batch b.
+  uint64_t query_row(const TensorView& view, const int32_t* q_starts, int64_t b, int64_t h, int64_t i) const {
+    if (!packed_queries()) return view.row(b, h, i);
+    return view.row(0, h, q_starts[b] + i);
+  }
 
   // Element index of key j of (batch b, kv head h) in the K or V view
   // `view`: through the block table (row b of [batch, max_pages]) when

@@ -38,6 +38,7 @@ const uint FLAG_SINKS = 4096u;    // sink logits in head_data[q_heads, 2 q_heads
 const uint FLAG_ROPE_NEOX = 8192u;  // Q turned by RoPE (NeoX pairs), frequencies in head_words[2 q_heads, ...)
 const uint FLAG_ROPE_GPTJ = 16384u; // likewise, GPT-J pairs
 const uint FLAG_Q_LENS = 32768u;    // ragged batches: query lengths in kv_lens[P.mask_cols.w, ...)
+const uint FLAG_PACKED_Q = 65536u;  // packed queries: first packed rows in kv_lens[2 P.mask_cols.w, ...)
 
 // Per-slice parameters, written once at plan creation. Every element offset
 // and stride is relative to the binding's window (see runtime/vulkan/), so
@@ -72,7 +73,7 @@ layout(push_constant) uniform Dispatch {
 layout(std430, set = 0, binding = 5) writeonly buffer LseBuffer { float lse_data[]; };
 layout(std430, set = 0, binding = 6) readonly buffer AdditiveMask { float amask_data[]; };
 layout(std430, set = 0, binding = 7) readonly buffer BoolMask { uint bmask_words[]; };  // bytes, read by word
-layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };  // key lengths [batch], then query lengths [batch]
+layout(std430, set = 0, binding = 8) readonly buffer KvLens { uint kv_lens[]; };  // key lengths [batch], query lengths [batch], first packed rows [batch]
 layout(std430, set = 0, binding = 9) buffer Partials { float partial_data[]; };  // split-KV (O, m, l) per row
 // Per query head (of all q_heads): ALiBi slopes, then sink logits; then
 // the RoPE frequencies (runtime/rope.h), two words per pair.
@@ -268,6 +269,16 @@ float add_sink(inout float m, inout float l, uint q_head) {
 // The query rows of the slice's batch b: its q_lens entry (ragged batches)
 // or q_len.
 uint query_count(uint b, bool ragged) { return ragged ? kv_lens[P.mask_cols.w + uint(P.masking.w) + b] : P.sizes.z; }
+
+// The element index of row i of query head h of the slice's batch b in the
+// Q, O or LSE view `view` (offset, batch, head, seq strides): with packed
+// queries row i of the sequence is packed row first + i, first its
+// cu_seqlens_q entry (Problem::query_row). Callers pass rows below the
+// sequence's query count only.
+uint query_row_index(uvec4 view, uint b, uint h, uint i, bool packed) {
+  const uint batch_term = packed ? kv_lens[2u * P.mask_cols.w + uint(P.masking.w) + b] * view.w : b * view.y;
+  return view.x + batch_term + h * view.z + i * view.w;
+}
 
 // The query rows of the batch this invocation works on; every shader sets
 // it first thing in main() (query_count), before any position is aligned.

@@ -81,6 +81,7 @@ const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
 const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
 const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
+const bool PACKED_Q = (FLAGS & FLAG_PACKED_Q) != 0u;
 const bool SPLIT = (FLAGS & FLAG_SPLIT) != 0u;
 const bool STAGED = (FLAGS & FLAG_STAGED) != 0u;
 const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
@@ -554,7 +555,7 @@ void main() {
     range_of[r] = key_range(int(pos_of[r]), L);
     global_of[r] = global_end(int(pos_of[r]), L);
     diagonal_row[r] = diagonal_of(int(pos_of[r]), L);
-    const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
+    const uint q_base = query_row_index(P.q_view, b, q_head_of[r], pos_of[r], PACKED_Q);
     [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
       vec4 value = vec4(0.0);
       [[unroll]] for (uint e = 0u; e < 4u; ++e) {
@@ -632,7 +633,7 @@ void main() {
     } else {
       const float sink_factor = HAS_SINKS ? add_sink(m[r], l[r], q_head_of[r]) : 1.0;
       const float factor = output_factor(l[r]) * sink_factor;
-      const uint base = P.o_view.x + b * P.o_view.y + q_head_of[r] * P.o_view.z + pos_of[r] * P.o_view.w;
+      const uint base = query_row_index(P.o_view, b, q_head_of[r], pos_of[r], PACKED_Q);
       [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
         if (k % COL_THREADS != col || chunk_of(k) >= DV4) continue;
         const vec4 value = o[r][k] * factor;
@@ -646,7 +647,7 @@ void main() {
         }
       }
       if (HAS_LSE && row_leader) {
-        lse_data[P.lse_view.x + b * P.lse_view.y + q_head_of[r] * P.lse_view.z + pos_of[r] * P.lse_view.w] =
+        lse_data[query_row_index(P.lse_view, b, q_head_of[r], pos_of[r], PACKED_Q)] =
             row_lse(m[r], l[r]);
       }
     }

@@ -55,6 +55,7 @@ const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
 const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
 const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
+const bool PACKED_Q = (FLAGS & FLAG_PACKED_Q) != 0u;
 
 // The records again, four floats at a time (alias of binding 9).
 layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
@@ -149,10 +150,12 @@ void main() {
     global_keys_of[r] = global_end(int(pos_of[r]), L);
     diagonal[r] = diagonal_of(int(pos_of[r]), L);
     record[r] = state_record(split, b * P.split.w + q_head_of[r], pos_of[r], q_len, DV);
-    const uint q_base = P.q_view.x + b * P.q_view.y + q_head_of[r] * P.q_view.z + pos_of[r] * P.q_view.w;
+    // A workgroup past the sequence's rows reads no query (with packed
+    // queries its row would not exist).
+    const uint q_base = query_row_index(P.q_view, b, q_head_of[r], pos_of[r], PACKED_Q);
     const int position = L - sequence_queries + int(pos_of[r]);  // RoPE position of the query
     [[unroll]] for (uint d = 0u; d < DQK; ++d) {
-      q[r][d] = query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, position) * P.scaling.x;
+      q[r][d] = has_rows ? query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, position) * P.scaling.x : 0.0;
     }
   }
 
@@ -290,7 +293,7 @@ void main() {
       }
       [[unroll]] for (uint d = DV / 4u * 4u; d < DV; ++d) partial_data[record[r] + d] = o[r][d];
     } else {
-      const uint o_base = P.o_view.x + b * P.o_view.y + q_head_of[r] * P.o_view.z + pos_of[r] * P.o_view.w;
+      const uint o_base = query_row_index(P.o_view, b, q_head_of[r], pos_of[r], PACKED_Q);
       if (O_VEC4) {
         [[unroll]] for (uint d4 = 0u; d4 < DV / 4u; ++d4) {
           o_store4(o_base + 4u * d4, vec4(o[r][4u * d4], o[r][4u * d4 + 1u], o[r][4u * d4 + 2u], o[r][4u * d4 + 3u]));
@@ -299,7 +302,7 @@ void main() {
         [[unroll]] for (uint d = 0u; d < DV; ++d) o_store(o_base + d, o[r][d]);
       }
       if (HAS_LSE) {
-        lse_data[P.lse_view.x + b * P.lse_view.y + q_head_of[r] * P.lse_view.z + pos_of[r] * P.lse_view.w] =
+        lse_data[query_row_index(P.lse_view, b, q_head_of[r], pos_of[r], PACKED_Q)] =
             row_lse(m[r], l[r]);
       }
     }

@@ -15,6 +15,7 @@ layout(constant_id = 7) const uint FLAGS = 0;
 const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
+const bool PACKED_Q = (FLAGS & FLAG_PACKED_Q) != 0u;
 const uint MAX_SPLITS = 64u;  // kernel_config.cpp never chooses more
 
 shared float split_weight[MAX_SPLITS];
@@ -55,14 +56,14 @@ void main() {
   const uint b = row / q_len / P.split.w;
   const float sum = merged_sum;
   const float inverse = output_factor(sum) * sink_factor;
-  const uint base = P.o_view.x + b * P.o_view.y + q_head * P.o_view.z + i * P.o_view.w;
+  const uint base = query_row_index(P.o_view, b, q_head, i, PACKED_Q);
   for (uint d = tid; d < DV; d += WG) {
     float acc = 0.0;
     for (uint s = 0u; s < splits; ++s) acc += partial_data[(s * rows + row) * stride + d] * split_weight[s];
     o_store(base + d, acc * inverse);
   }
   if (HAS_LSE && tid == 0u) {
-    lse_data[P.lse_view.x + b * P.lse_view.y + q_head * P.lse_view.z + i * P.lse_view.w] =
+    lse_data[query_row_index(P.lse_view, b, q_head, i, PACKED_Q)] =
         row_lse(merged_max, sum);
   }
 }

@@ -313,7 +313,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
     const int64_t i = r0 + local / group;
     const int64_t h = kv_head * group + local % group;
     float* query = ws.queries + local * p.qk_dim;
-    ops_.load_row(t.q + p.q.row(b, h, i) * element, p.dtype, p.qk_dim, p.scale, query);
+    ops_.load_row(t.q + p.query_row(p.q, t.q_starts, b, h, i) * element, p.dtype, p.qk_dim, p.scale, query);
     p.rope.rotate(query, Problem::query_position(i, seq));  // (a rotation commutes with the scale)
   }
   std::fill(ws.row_max, ws.row_max + rows, kScoreFloor);
@@ -500,9 +500,9 @@ void AttentionKernel::store_output_row(const Tensors& t, int64_t b, int64_t h, i
   // A row that saw no key has sum 0: zeros and LSE -inf, never 0/0. A NaN
   // sum (NaN logits or values) makes the whole row NaN.
   const bool saw_keys = sum > 0.0f || sum != sum;
-  ops_.store_row(acc, p.v_dim, saw_keys ? factor / sum : 0.0f, p.dtype, t.out + p.out.row(b, h, i) * element);
+  ops_.store_row(acc, p.v_dim, saw_keys ? factor / sum : 0.0f, p.dtype, t.out + p.query_row(p.out, t.q_starts, b, h, i) * element);
   if (t.lse != nullptr) {
-    t.lse[p.lse.row(b, h, i)] = saw_keys ? max + std::log(sum) : -std::numeric_limits<float>::infinity();
+    t.lse[p.query_row(p.lse, t.q_starts, b, h, i)] = saw_keys ? max + std::log(sum) : -std::numeric_limits<float>::infinity();
   }
 }
 

@@ -52,7 +52,8 @@ struct Tensors {
   float* lse = nullptr;
   const int32_t* kv_lens = nullptr;
   const int32_t* block_table = nullptr;  // paged K/V: [batch, max_pages]
-  const int32_t* q_lens = nullptr;       // ragged batches: [batch]
+  const int32_t* q_lens = nullptr;       // ragged batches and packed queries: [batch]
+  const int32_t* q_starts = nullptr;     // packed queries: each sequence's first packed row [batch]
 };
 
 class AttentionKernel {

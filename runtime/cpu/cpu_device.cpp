@@ -112,6 +112,7 @@ class CpuPlan final : public DevicePlan {
     tensors.kv_lens = args.kv_lens.empty() ? nullptr : args.kv_lens.data();
     tensors.block_table = args.block_table.empty() ? nullptr : args.block_table.data();
     tensors.q_lens = args.q_lens.empty() ? nullptr : args.q_lens.data();
+    tensors.q_starts = args.q_starts.empty() ? nullptr : args.q_starts.data();
     const auto start = std::chrono::steady_clock::now();
     const Status status = kernel_->run(pool_, tensors);
     last_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -115,7 +115,8 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   if (p.has_additive_mask) flags |= kFlagAdditiveMask;
   if (p.has_bool_mask) flags |= kFlagBoolMask;
   if (p.has_kv_lens) flags |= kFlagKvLens;
-  if (p.has_q_lens) flags |= kFlagQLens;
+  if (p.ragged()) flags |= kFlagQLens;
+  if (p.packed_queries()) flags |= kFlagPackedQ;
   if (p.has_lse) flags |= kFlagLse;
   if (p.softcap > 0.0f) flags |= kFlagSoftcap;
   if (!p.alibi_slopes.empty()) flags |= kFlagAlibi;

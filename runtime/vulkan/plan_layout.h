@@ -36,6 +36,7 @@ enum ShaderFlags : uint32_t {
   kFlagRopeNeox = 8192,  // Q turned by RoPE, NeoX pairs (frequencies after the head constants)
   kFlagRopeGptj = 16384, // likewise, GPT-J pairs
   kFlagQLens = 32768,    // ragged batches: query lengths after the key lengths (binding 8)
+  kFlagPackedQ = 65536,  // packed queries: each sequence's first packed row after the query lengths (binding 8)
 };
 
 // Specialization constant ids shared by the shaders (each uses some).

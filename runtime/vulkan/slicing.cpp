@@ -87,6 +87,10 @@ bool build_slice(const Problem& p, const SliceLimits& limits, uint64_t scratch_b
   // name any page), for its kv heads.
   const int64_t kv_first = p.paged() ? 0 : b0, kv_end = p.paged() ? p.num_pages : b1;
   const int64_t kv_rows = p.paged() ? p.page_size : p.kv_len;
+  // Packed queries: every slice binds all packed rows (its sequences'
+  // rows are known at execution only), for its query heads.
+  const int64_t q0 = p.packed_queries() ? 0 : b0, q1 = p.packed_queries() ? 1 : b1;
+  const int64_t q_rows = p.packed_queries() ? p.packed_q_rows : p.q_len;
   slice->batch_begin = b0;
   slice->batch_end = b1;
   slice->kv_head_begin = g0;
@@ -97,12 +101,12 @@ bool build_slice(const Problem& p, const SliceLimits& limits, uint64_t scratch_b
     RelativeView* view;
     bool used;
   } items[] = {
-      {tensor_extent("Q", p.q, b0, b1, g0 * group, g1 * group, p.q_len, p.qk_dim, element), kBindingQ, &slice->q, true},
+      {tensor_extent("Q", p.q, q0, q1, g0 * group, g1 * group, q_rows, p.qk_dim, element), kBindingQ, &slice->q, true},
       {kv_extent("K", p.k, p.k_dtype, kv_first, kv_end, g0, g1, kv_rows, p.qk_dim), kBindingK, &slice->k, true},
       {kv_extent("V", p.v, p.v_dtype, kv_first, kv_end, g0, g1, kv_rows, p.v_dim), kBindingV, &slice->v, true},
-      {tensor_extent("O", p.out, b0, b1, g0 * group, g1 * group, p.q_len, p.v_dim, element), kBindingOut, &slice->out,
+      {tensor_extent("O", p.out, q0, q1, g0 * group, g1 * group, q_rows, p.v_dim, element), kBindingOut, &slice->out,
        true},
-      {tensor_extent("LSE", p.lse, b0, b1, g0 * group, g1 * group, p.q_len, 1, 4), kBindingLse, &slice->lse,
+      {tensor_extent("LSE", p.lse, q0, q1, g0 * group, g1 * group, q_rows, 1, 4), kBindingLse, &slice->lse,
        p.has_lse},
       {mask_extent("the additive mask", p.additive_mask, p, b0, b1, g0 * group, g1 * group, 4), kBindingAdditiveMask,
        &slice->additive_mask, p.has_additive_mask},

@@ -271,6 +271,11 @@ Status make_tensors(VulkanDevice& device, const Problem& p, Tensors* t) {
   }
   if (p.has_kv_lens) t->args.kv_lens.assign(static_cast<size_t>(p.batch), static_cast<int32_t>(p.kv_len));
   if (p.has_q_lens) t->args.q_lens.assign(static_cast<size_t>(p.batch), static_cast<int32_t>(p.q_len));
+  if (p.packed_queries()) {  // the packed rows shared out, one run per sequence, none overlapping
+    const int64_t count = std::min(p.q_len, p.packed_q_rows / p.batch);
+    t->args.q_lens.assign(static_cast<size_t>(p.batch), static_cast<int32_t>(count));
+    for (int64_t b = 0; b < p.batch; ++b) t->args.q_starts.push_back(static_cast<int32_t>(b * count));
+  }
   if (p.paged()) {  // every sequence's pages, spread over the pool
     t->args.block_table.resize(static_cast<size_t>(p.batch * p.max_pages));
     for (size_t i = 0; i < t->args.block_table.size(); ++i) {

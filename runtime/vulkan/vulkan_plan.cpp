@@ -143,9 +143,10 @@ Status VulkanPlan::initialize() {
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  if (p_.has_kv_lens || p_.has_q_lens) {
-    // Key lengths [batch], then query lengths [batch] (ragged batches).
-    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 8, true, &kv_lens_));
+  if (p_.has_kv_lens || p_.ragged()) {
+    // Key lengths [batch], query lengths [batch] (ragged batches), first
+    // packed rows [batch] (packed queries). batch < 2^31.
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 12, true, &kv_lens_));
   }
   if (p_.paged()) {
     uint64_t bytes = 0;
@@ -302,7 +303,8 @@ Status VulkanPlan::execute(const ExecArgs& args) {
     // The shader reads only the halves its flags name.
     std::copy(args.kv_lens.begin(), args.kv_lens.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()));
     std::copy(args.q_lens.begin(), args.q_lens.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()) + p_.batch);
-    VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, static_cast<uint64_t>(p_.batch) * 8));
+    std::copy(args.q_starts.begin(), args.q_starts.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()) + 2 * p_.batch);
+    VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, static_cast<uint64_t>(p_.batch) * 12));
   }
   if (block_table_ != nullptr) {
     std::memcpy(block_table_->mapped(), args.block_table.data(), args.block_table.size() * 4);

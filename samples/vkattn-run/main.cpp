@@ -3,6 +3,7 @@
 //   vkattn-run --q Q.npy --k K.npy --v V.npy --out O.npy
 //              [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]
 //              [--scale S] [--kv-lens L.npy] [--q-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]
+//              [--cu-seqlens-q C.npy]   (packed queries: Q [T, Hq, D], O [T, Hq, Dv])
 //              [--backend auto|cpu|vulkan] [--device N] [--threads N]
 //              [... see kUsage]
 //   vkattn-run --list-devices
@@ -36,6 +37,7 @@ const char kUsage[] =
     "usage: vkattn-run --q Q.npy --k K.npy --v V.npy --out O.npy\n"
     "                  [--mask M.npy] [--causal[=bottom-right|top-left]] [--window L,R]\n"
     "                  [--scale S] [--kv-lens L.npy] [--q-lens L.npy] [--lse LSE.npy] [--dtype f32|f16]\n"
+    "                  [--cu-seqlens-q C.npy]  (packed queries: Q [T,Hq,D] -> O [T,Hq,Dv], LSE [T,Hq])\n"
     "                  [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
@@ -54,6 +56,7 @@ Failure input_error(const std::string& message) { return Failure{1, message}; }
 
 struct Options {
   std::string q, k, v, out, mask, kv_lens, q_lens, lse;
+  std::string cu_seqlens_q;   // packed queries: int [B + 1] row offsets into a [T, Hq, D] Q
   vkattn_causal causal = VKATTN_CAUSAL_NONE;
   int64_t window_left = -1, window_right = -1;
   int64_t global_keys = 0;
@@ -113,6 +116,7 @@ Options parse_args(int argc, char** argv) {
     else if (arg == "--mask") o.mask = take();
     else if (arg == "--kv-lens") o.kv_lens = take();
     else if (arg == "--q-lens") o.q_lens = take();
+    else if (arg == "--cu-seqlens-q") o.cu_seqlens_q = take();
     else if (arg == "--lse") o.lse = take();
     else if (arg == "--causal") {
       const std::string mode = has_value ? value : "bottom-right";
@@ -376,7 +380,16 @@ int run(const Options& o) {
   const NpyArray q = load(o.q, "--q");
   const NpyArray k = load(o.k, "--k");
   const NpyArray v = load(o.v, "--v");
-  const std::vector<int64_t> qs = as_4d(q, "Q"), ks = as_4d(k, "K"), vs = as_4d(v, "V");
+  const std::vector<int64_t> ks = as_4d(k, "K"), vs = as_4d(v, "V");
+  // Packed queries: Q is [T, Hq, D] and the batch is K's; the descriptor's
+  // q_len is the longest sequence (set once the offsets are read).
+  const bool packed = !o.cu_seqlens_q.empty();
+  if (packed && !o.q_lens.empty()) throw usage_error("--cu-seqlens-q and --q-lens exclude each other");
+  if (packed && q.shape.size() != 3) {
+    throw input_error("with --cu-seqlens-q, Q must be [T, Hq, D] (packed rows), not " + shape_text(q.shape));
+  }
+  std::vector<int64_t> qs = packed ? std::vector<int64_t>{ks[0], q.shape[1], 1, q.shape[2]} : as_4d(q, "Q");
+  if (packed && (q.shape[0] == 0 || q.shape[1] == 0 || q.shape[2] == 0)) throw input_error("Q has an empty dimension");
   if (ks[3] != qs[3]) {
     throw input_error("K's last dimension (" + std::to_string(ks[3]) + ") must equal Q's (" + std::to_string(qs[3]) + ")");
   }
@@ -394,6 +407,37 @@ int run(const Options& o) {
   vkattn_test::HostInputs pairs;  // masks and lengths, for counting visible pairs
   vkattn_attention_desc& desc = pairs.desc;
   vkattn_attention_desc_init(&desc);
+  // Per-sequence lengths: int32 or int64 [B] (offsets: [B + 1]), each in [0, limit].
+  auto load_lengths = [&](const std::string& path, const char* flag, int64_t limit, int64_t count) {
+    const std::string name = std::string(flag).substr(2);  // "kv-lens", "q-lens", "cu-seqlens-q"
+    const NpyArray lens = load(path, flag);
+    if (lens.shape.size() != 1 || lens.shape[0] != count) {
+      throw input_error(name + " must have shape [" + std::to_string(count) + "], not " + shape_text(lens.shape));
+    }
+    std::vector<int32_t> values;
+    for (int64_t b = 0; b < count; ++b) {
+      int64_t value;
+      if (lens.type == NpyType::kInt32) {
+        int32_t v32;
+        std::memcpy(&v32, &lens.data[4 * b], 4);
+        value = v32;
+      } else if (lens.type == NpyType::kInt64) {
+        std::memcpy(&value, &lens.data[8 * b], 8);
+      } else {
+        throw input_error(name + " has dtype " + vkattn_samples::npy_type_name(lens.type) + "; expected int32 or int64");
+      }
+      if (value < 0 || value > limit) {
+        throw input_error(name + "[" + std::to_string(b) + "] = " + std::to_string(value) + " is outside [0, " +
+                          std::to_string(limit) + "]");
+      }
+      values.push_back(static_cast<int32_t>(value));
+    }
+    return values;
+  };
+  if (packed) {  // sequence b's queries are rows cu[b] .. cu[b+1]-1 of Q; vkattn checks the order
+    pairs.cu_seqlens_q = load_lengths(o.cu_seqlens_q, "--cu-seqlens-q", q.shape[0], ks[0] + 1);
+    for (int64_t b = 0; b < ks[0]; ++b) qs[2] = std::max<int64_t>(qs[2], pairs.cu_seqlens_q[b + 1] - pairs.cu_seqlens_q[b]);
+  }
   desc.batch = qs[0];
   desc.q_heads = qs[1];
   desc.q_len = qs[2];
@@ -434,6 +478,12 @@ int run(const Options& o) {
   if (!o.sinks.empty()) pairs.sinks = load_heads(o.sinks, "--sinks");
   pairs.point_desc();
   vkattn_attention_desc_set_dense_layouts(&desc);
+  if (packed) {
+    desc.packed_q_rows = q.shape[0];
+    desc.q_layout = vkattn_layout_thd(desc.q_heads, desc.qk_dim);
+    desc.out_layout = vkattn_layout_thd(desc.q_heads, desc.v_dim);
+    desc.lse_layout = vkattn_layout_thd(desc.q_heads, 1);
+  }
 
   NpyArray mask;
   if (!o.mask.empty()) {
@@ -470,39 +520,12 @@ int run(const Options& o) {
                         "; expected float32 (additive) or bool/uint8 (true = may attend)");
     }
   }
-  // Per-sequence lengths: int32 or int64 [B], each in [0, limit].
-  auto load_lengths = [&](const std::string& path, const char* flag, int64_t limit) {
-    const std::string name = std::string(flag).substr(2);  // "kv-lens", "q-lens"
-    const NpyArray lens = load(path, flag);
-    if (lens.shape.size() != 1 || lens.shape[0] != desc.batch) {
-      throw input_error(name + " must have shape [" + std::to_string(desc.batch) + "], not " + shape_text(lens.shape));
-    }
-    std::vector<int32_t> values;
-    for (int64_t b = 0; b < desc.batch; ++b) {
-      int64_t value;
-      if (lens.type == NpyType::kInt32) {
-        int32_t v32;
-        std::memcpy(&v32, &lens.data[4 * b], 4);
-        value = v32;
-      } else if (lens.type == NpyType::kInt64) {
-        std::memcpy(&value, &lens.data[8 * b], 8);
-      } else {
-        throw input_error(name + " has dtype " + vkattn_samples::npy_type_name(lens.type) + "; expected int32 or int64");
-      }
-      if (value < 0 || value > limit) {
-        throw input_error(name + "[" + std::to_string(b) + "] = " + std::to_string(value) + " is outside [0, " +
-                          std::to_string(limit) + "]");
-      }
-      values.push_back(static_cast<int32_t>(value));
-    }
-    return values;
-  };
   if (!o.kv_lens.empty()) {
-    pairs.kv_lens = load_lengths(o.kv_lens, "--kv-lens", desc.kv_len);
+    pairs.kv_lens = load_lengths(o.kv_lens, "--kv-lens", desc.kv_len, desc.batch);
     desc.has_kv_lens = 1;
   }
   if (!o.q_lens.empty()) {  // ragged queries: rows past a sequence's count stay zero in the output
-    pairs.q_lens = load_lengths(o.q_lens, "--q-lens", desc.q_len);
+    pairs.q_lens = load_lengths(o.q_lens, "--q-lens", desc.q_len, desc.batch);
     desc.has_q_lens = 1;
   }
 
@@ -600,10 +623,17 @@ int run(const Options& o) {
   if (desc.has_bool_mask) bindings.bool_mask = h.upload(mask.data.data(), mask.data.size());
   if (desc.has_kv_lens) bindings.kv_lens = pairs.kv_lens.data();
   if (desc.has_q_lens) bindings.q_lens = pairs.q_lens.data();
+  if (packed) bindings.cu_seqlens_q = pairs.cu_seqlens_q.data();
   const size_t element = desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
-  const size_t out_count = static_cast<size_t>(desc.batch * desc.q_heads * desc.q_len * desc.v_dim);
-  const size_t lse_count = static_cast<size_t>(desc.batch * desc.q_heads * desc.q_len);
-  // Zero-filled: with --q-lens, rows past a sequence's queries are never written.
+  // O [B, Hq, Sq, Dv] and LSE [B, Hq, Sq], or packed [T, Hq, Dv] and [T, Hq].
+  const std::vector<int64_t> out_shape = packed ? std::vector<int64_t>{desc.packed_q_rows, desc.q_heads, desc.v_dim}
+                                                : std::vector<int64_t>{desc.batch, desc.q_heads, desc.q_len, desc.v_dim};
+  const std::vector<int64_t> lse_shape(out_shape.begin(), out_shape.end() - 1);
+  size_t out_count = 1;
+  for (int64_t extent : out_shape) out_count *= static_cast<size_t>(extent);
+  const size_t lse_count = out_count / static_cast<size_t>(desc.v_dim);
+  // Zero-filled: with --q-lens, rows past a sequence's queries are never
+  // written (with --cu-seqlens-q, rows no sequence covers).
   const std::vector<uint8_t> zeros(std::max(out_count * element, lse_count * 4), 0);
   bindings.out = h.upload(zeros.data(), out_count * element);
   if (desc.has_lse) bindings.lse = h.upload(zeros.data(), lse_count * 4);
@@ -628,11 +658,11 @@ int run(const Options& o) {
       std::memcpy(&out[i], &out_bytes[4 * i], 4);
     }
   }
-  out_file.write(vkattn_samples::encode_npy_f32({desc.batch, desc.q_heads, desc.q_len, desc.v_dim}, out.data()));
+  out_file.write(vkattn_samples::encode_npy_f32(out_shape, out.data()));
   if (desc.has_lse) {
     std::vector<float> lse(lse_count);
     check(vkattn_buffer_read(bindings.lse, 0, lse.data(), lse_count * 4), "reading the LSE");
-    lse_file.write(vkattn_samples::encode_npy_f32({desc.batch, desc.q_heads, desc.q_len}, lse.data()));
+    lse_file.write(vkattn_samples::encode_npy_f32(lse_shape, lse.data()));
   }
   out_file.commit();
   if (desc.has_lse) lse_file.commit();

@@ -288,6 +288,36 @@ with tempfile.TemporaryDirectory() as tmp:
                       for b in range(B)) * Hq
         expect(json.loads(r.stdout)["visible_pairs"] == counted, "visible_pairs counts only the ragged rows")
 
+    # 3h. --cu-seqlens-q: the same ragged sequences with Q packed [T, Hq, D] from row 2 on, a gap row
+    # between them; O comes back packed [T, Hq, Dv] and the rows no sequence covers stay zero.
+    cu = np.array([2, 2 + Sq, 3 + Sq + 12], dtype=np.int32)
+    T = int(cu[-1]) + 1
+    q_packed = rng.standard_normal((T, Hq, D), dtype=np.float32)
+    np.save(path("qpacked.npy"), q_packed)
+    np.save(path("cu.npy"), cu)
+    r = run("--q", path("qpacked.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("opacked.npy"),
+            "--lse", path("lpacked.npy"), "--causal", "--kv-lens", path("lens.npy"), "--cu-seqlens-q", path("cu.npy"),
+            "--json")
+    expect(r.returncode == 0, "packed-query run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        o = np.load(path("opacked.npy"))
+        lse = np.load(path("lpacked.npy"))
+        expect(o.shape == (T, Hq, Dv) and lse.shape == (T, Hq), f"packed O and LSE shapes {o.shape} {lse.shape}")
+        covered = np.zeros(T, bool)
+        for b in range(B):
+            n = int(cu[b + 1] - cu[b])
+            rows = slice(int(cu[b]), int(cu[b + 1]))
+            covered[rows] = True
+            visible = ((j < lens[b]) & (j <= np.arange(n)[:, None] + (lens[b] - n)))[None, None]
+            qb = q_packed[rows].transpose(1, 0, 2)[None]  # [1, Hq, n, D]
+            o_ref, lse_ref = reference(qb, k[b:b + 1], v[b:b + 1], scale, visible)
+            got = o[rows].transpose(1, 0, 2)[None]
+            expect(np.abs(got - o_ref).max() <= 1e-5 * np.abs(o_ref).max(),
+                   f"packed sequence {b} ({n} queries) matches float64 attention aligned to its own length")
+            expect(np.abs(lse[rows].T[None] - lse_ref).max() <= 1e-4, f"packed sequence {b}'s LSE")
+        expect(np.all(o[~covered] == 0) and np.all(lse[~covered] == 0), "rows no sequence covers stay zero")
+        expect(json.loads(r.stdout)["q_len"] == Sq, "q_len is the longest packed sequence")
+
     # 4. Bad inputs: message naming the problem, non-zero exit, no output file.
     np.save(path("k_heads3.npy"), np.zeros((B, 3, Skv, D), np.float32))
     np.save(path("v_heads3.npy"), np.zeros((B, 3, Skv, Dv), np.float32))
@@ -316,6 +346,10 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--q", path("q.npy")] + base + ["--mask", path("mask_bad.npy")], "does not broadcast"),
         (["--q", path("q.npy")] + base + ["--kv-lens", path("lens_bad.npy")], "kv-lens[1]"),
         (["--q", path("q.npy")] + base + ["--q-lens", path("lens_bad.npy")], "q-lens[0]"),
+        (["--q", path("q.npy")] + base + ["--cu-seqlens-q", path("cu.npy")], "must be [T, Hq, D]"),
+        (["--q", path("qpacked.npy")] + base + ["--cu-seqlens-q", path("lens_bad.npy")], "cu-seqlens-q must have shape [3]"),
+        (["--q", path("qpacked.npy")] + base + ["--cu-seqlens-q", path("cu.npy"), "--q-lens", path("lens.npy")],
+         "exclude each other"),
         (["--q", path("q.npy")] + base + ["--bogus"], "unknown argument"),
         (["--q", path("q.npy")] + base + ["--window", "x,1"], "--window"),
         (["--q", path("q.npy")] + base + ["--dtype", "bf16"], "--dtype"),

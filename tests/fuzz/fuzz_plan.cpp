@@ -9,7 +9,8 @@
 //   - an accepted plan executes successfully with buffers sized exactly as
 //     the header's layout rules say (computed here, independently of the
 //     library), so any read or write past them is caught by ASan;
-//   - kv_lens outside [0, kv_len] and q_lens outside [0, q_len] are refused at execution;
+//   - kv_lens outside [0, kv_len], q_lens outside [0, q_len] and cu_seqlens_q
+//     out of order or past packed_q_rows are refused at execution;
 //   - with V = 0.5 everywhere and finite logits, every output element is 0.5
 //     (a convex combination) or 0 (a row that sees no key); with sinks,
 //     anything in [0, 0.5] (the sink takes a share without a value).
@@ -196,6 +197,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                      desc.kv_len > 0 && desc.kv_len < 100000 && desc.qk_dim > 0 && desc.qk_dim < 10000 &&
                      desc.v_dim > 0 && desc.v_dim < 10000;
   if (small) vkattn_attention_desc_set_dense_layouts(&desc);
+  if (in.ConsumeIntegralInRange<int>(0, 4) == 4) {  // packed queries: [T, heads, dim] Q, O and LSE
+    desc.packed_q_rows = in.ConsumeIntegralInRange<int64_t>(-1, small ? 3 * desc.q_len + 2 : 1 << 20);
+  }
+  if (small && desc.packed_q_rows != 0) {
+    desc.q_layout = vkattn_layout_thd(desc.q_heads, desc.qk_dim);
+    desc.out_layout = vkattn_layout_thd(desc.q_heads, desc.v_dim);
+    desc.lse_layout = vkattn_layout_thd(desc.q_heads, 1);
+  }
   perturb(in, &desc.q_layout);
   perturb(in, &desc.k_layout);
   perturb(in, &desc.v_layout);
@@ -239,13 +248,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const vkattn_tensor_layout& ll = desc.lse_layout;
   const vkattn_mask_layout& am = desc.additive_mask_layout;
   const vkattn_mask_layout& bm = desc.bool_mask_layout;
-  const uint64_t q_elems = span(ql.offset, {{b, ql.batch_stride}, {hq, ql.head_stride}, {sq, ql.seq_stride}}, desc.qk_dim);
+  // Q, O and LSE rows: [b, sq], or [1, packed_q_rows] with packed queries.
+  const bool packed = desc.packed_q_rows > 0;
+  const int64_t q_batches = packed ? 1 : b, q_rows = packed ? desc.packed_q_rows : sq;
+  const uint64_t q_elems =
+      span(ql.offset, {{q_batches, ql.batch_stride}, {hq, ql.head_stride}, {q_rows, ql.seq_stride}}, desc.qk_dim);
   const uint64_t k_elems = span(kl.offset, {{b, kl.batch_stride}, {hkv, kl.head_stride}, {skv, kl.seq_stride}}, desc.qk_dim);
   const uint64_t v_elems = span(vl.offset, {{b, vl.batch_stride}, {hkv, vl.head_stride}, {skv, vl.seq_stride}}, desc.v_dim);
-  const uint64_t o_elems = span(ol.offset, {{b, ol.batch_stride}, {hq, ol.head_stride}, {sq, ol.seq_stride}}, desc.v_dim);
+  const uint64_t o_elems =
+      span(ol.offset, {{q_batches, ol.batch_stride}, {hq, ol.head_stride}, {q_rows, ol.seq_stride}}, desc.v_dim);
   // Layouts of optional tensors are only checked (and only meaningful) when used.
   const uint64_t l_elems =
-      desc.has_lse ? span(ll.offset, {{b, ll.batch_stride}, {hq, ll.head_stride}, {sq, ll.seq_stride}}, 1) : 0;
+      desc.has_lse ? span(ll.offset, {{q_batches, ll.batch_stride}, {hq, ll.head_stride}, {q_rows, ll.seq_stride}}, 1)
+                   : 0;
   const uint64_t am_elems =
       desc.has_additive_mask
           ? span(am.offset, {{b, am.batch_stride}, {hq, am.head_stride}, {sq, am.row_stride}, {skv, am.col_stride}}, 1)
@@ -298,8 +313,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     q_lens_valid = q_lens_valid && len >= 0 && len <= sq;
   }
   if (desc.has_q_lens) bindings.q_lens = q_lens.data();
+  std::vector<int32_t> cu_seqlens_q(1, static_cast<int32_t>(in.ConsumeIntegralInRange<int64_t>(-1, 2)));
+  bool cu_valid = cu_seqlens_q[0] >= 0;
+  for (int64_t s = 0; s < b; ++s) {
+    const int64_t count = in.ConsumeIntegralInRange<int64_t>(-1, sq + 1);
+    cu_valid = cu_valid && count >= 0 && count <= sq;
+    cu_seqlens_q.push_back(static_cast<int32_t>(cu_seqlens_q.back() + count));
+  }
+  cu_valid = cu_valid && cu_seqlens_q.back() <= desc.packed_q_rows;
+  if (packed) bindings.cu_seqlens_q = cu_seqlens_q.data();
   const vkattn_status executed = vkattn_plan_execute(plan, &bindings);
-  if ((desc.has_kv_lens && !lens_valid) || (desc.has_q_lens && !q_lens_valid)) {
+  if ((desc.has_kv_lens && !lens_valid) || (desc.has_q_lens && !q_lens_valid) || (packed && !cu_valid)) {
     require(executed == VKATTN_ERROR_INVALID_ARGUMENT);
   } else {
     require(executed == VKATTN_SUCCESS);
@@ -309,9 +333,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (finite_logits) {
       void* mapped = nullptr;
       require(vkattn_buffer_map(out.buffer, &mapped) == VKATTN_SUCCESS);
-      for (int64_t bi = 0; bi < b; ++bi)
+      for (int64_t bi = 0; bi < q_batches; ++bi)
         for (int64_t h = 0; h < hq; ++h)
-          for (int64_t s = 0; s < sq; ++s)
+          for (int64_t s = 0; s < q_rows; ++s)
             for (int64_t c = 0; c < desc.v_dim; ++c) {
               const uint64_t at = ol.offset + bi * ol.batch_stride + h * ol.head_stride + s * ol.seq_stride + c;
               float value;

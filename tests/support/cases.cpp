@@ -12,6 +12,26 @@ const vkattn_dtype kDtypes[] = {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16};
 
 }  // namespace
 
+namespace {
+
+// The LLM-serving features on one case: GQA 8:2, key lengths, bottom-right
+// causal with a window of 100 and 4 global keys, pages of 16, q4_0 K, sinks
+// and NeoX RoPE over the whole head (21 queries, 513 keys, D 64).
+CaseSpec llm_features_case(const char* group, int64_t batch, vkattn_dtype dtype) {
+  CaseSpec all = make_case(group, batch, 8, 2, 21, 513, 64, 64, dtype);
+  all.kv_lens = true;
+  all.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+  all.page_size = 16;
+  all.k_dtype = VKATTN_DTYPE_Q4_0;
+  all.window_left = 100;
+  all.global_keys = 4;
+  all.sinks = std::vector<float>(8, 1.0f);
+  all.rope.style = VKATTN_ROPE_NEOX;
+  return all;
+}
+
+}  // namespace
+
 CaseSpec make_case(const char* group, int64_t batch, int64_t q_heads, int64_t kv_heads, int64_t q_len, int64_t kv_len,
                    int64_t qk_dim, int64_t v_dim, vkattn_dtype dtype) {
   CaseSpec s;
@@ -536,16 +556,8 @@ std::vector<CaseSpec> conformance_cases() {
       gptj.layout = Layout::kPacked;
       cases.push_back(gptj);
     }
-    CaseSpec all = make_case("rope", 2, 8, 2, 21, 513, 64, 64, dtype);
-    all.kv_lens = true;
-    all.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
-    all.page_size = 16;
-    all.k_dtype = VKATTN_DTYPE_Q4_0;
+    CaseSpec all = llm_features_case("rope", 2, dtype);
     all.v_dtype = VKATTN_DTYPE_Q8_0;
-    all.window_left = 100;
-    all.global_keys = 4;
-    all.sinks = std::vector<float>(8, 1.0f);
-    all.rope = rope(VKATTN_ROPE_NEOX, 0, 0.0f);
     cases.push_back(all);
   }
 
@@ -583,16 +595,31 @@ std::vector<CaseSpec> conformance_cases() {
       top_left.q_lens = true;
       cases.push_back(top_left);
     }
-    CaseSpec all = make_case("ragged", 3, 8, 2, 21, 513, 64, 64, dtype);
-    all.kv_lens = true;
+    CaseSpec all = llm_features_case("ragged", 3, dtype);
     all.q_lens = true;
-    all.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
-    all.page_size = 16;
-    all.k_dtype = VKATTN_DTYPE_Q4_0;
-    all.window_left = 100;
-    all.global_keys = 4;
-    all.sinks = std::vector<float>(8, 1.0f);
-    all.rope = rope(VKATTN_ROPE_NEOX, 0, 0.0f);
+    cases.push_back(all);
+  }
+
+  // Packed queries (cu_seqlens_q, FlashAttention's varlen layout): the
+  // ragged counts with each sequence's rows packed one after another (a
+  // gap row after every other sequence; rows no sequence covers must stay
+  // untouched): prefills with a boolean mask indexed by each sequence's
+  // own rows, a split decode with an idle sequence, and everything at once.
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec prefill = make_case("varlen", 4, 8, 2, 45, 300, 64, 64, dtype);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.kv_lens = true;
+    prefill.varlen = true;
+    prefill.bool_mask = MaskShape::kDense;
+    cases.push_back(prefill);
+  }
+  {
+    CaseSpec decode = make_case("varlen", 3, 8, 2, 1, 4099, 128, 128, VKATTN_DTYPE_F32);  // split keys
+    decode.kv_lens = true;
+    decode.varlen = true;
+    cases.push_back(decode);
+    CaseSpec all = llm_features_case("varlen", 3, VKATTN_DTYPE_F32);
+    all.varlen = true;
     cases.push_back(all);
   }
 

@@ -206,6 +206,7 @@ std::string CaseSpec::name() const {
   if (bool_mask != MaskShape::kNone) n += std::string("_bmask-") + mask_name(bool_mask);
   if (kv_lens) n += "_kvlens";
   if (q_lens) n += "_qlens";
+  if (varlen) n += "_varlen";
   if (!lse) n += "_nolse";
   if (layout != Layout::kBhsd) n += std::string("_") + layout_name(layout);
   if (logit_target > 0) n += "_logits" + std::to_string(static_cast<long long>(logit_target));
@@ -288,6 +289,21 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
       break;
     }
   }
+  if (s.varlen) {
+    // [packed rows, heads, dim] with gaps between rows, after an offset:
+    // room for every sequence's longest count, a gap row after every
+    // other sequence and a first row no sequence uses.
+    d.packed_q_rows = s.batch * s.q_len + s.batch + 1;
+    const struct {
+      vkattn_tensor_layout* layout;
+      int64_t dim;
+    } queries[] = {{&d.q_layout, s.qk_dim}, {&d.out_layout, s.v_dim}, {&d.lse_layout, 1}};
+    for (const auto& q : queries) {
+      *q.layout = vkattn_layout_thd(s.q_heads, q.dim);
+      q.layout->seq_stride += 3;
+      q.layout->offset = 5;
+    }
+  }
   d.additive_mask_layout = mask_layout(s.additive_mask, s.q_heads, s.q_len, s.kv_len);
   d.bool_mask_layout = mask_layout(s.bool_mask, s.q_heads, s.q_len, s.kv_len);
   return d;
@@ -368,11 +384,14 @@ HostInputs make_inputs(const CaseSpec& s) {
 
   // Tensor data: uniform in [-1, 1], rounded to the storage dtype; elements
   // outside the views stay NaN so that any read outside them shows.
-  auto fill = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t heads, int64_t seq,
-                  int64_t dim) {
-    const uint64_t extent = tensor_extent(layout, s.batch, heads, seq, dim);
+  // (Packed queries: Q is one [1, heads, packed rows] view.)
+  const int64_t query_batches = s.varlen ? 1 : s.batch;
+  const int64_t query_rows = s.varlen ? d.packed_q_rows : s.q_len;
+  auto fill = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t batches, int64_t heads,
+                  int64_t seq, int64_t dim) {
+    const uint64_t extent = tensor_extent(layout, batches, heads, seq, dim);
     if (data.size() < extent) data.resize(extent, kNaN);
-    for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t b = 0; b < batches; ++b)
       for (int64_t h = 0; h < heads; ++h)
         for (int64_t i = 0; i < seq; ++i)
           for (int64_t c = 0; c < dim; ++c) {
@@ -380,13 +399,24 @@ HostInputs make_inputs(const CaseSpec& s) {
             data[tensor_index(layout, b, h, i) + c] = s.dtype == VKATTN_DTYPE_F16 ? round_to_f16(value) : value;
           }
   };
-  fill(in.q, d.q_layout, s.q_heads, s.q_len, s.qk_dim);
+  fill(in.q, d.q_layout, query_batches, s.q_heads, query_rows, s.qk_dim);
   if (s.layout == Layout::kPacked) {
-    fill(in.q, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
-    fill(in.q, d.v_layout, s.kv_heads, s.kv_len, s.v_dim);
+    fill(in.q, d.k_layout, s.batch, s.kv_heads, s.kv_len, s.qk_dim);
+    fill(in.q, d.v_layout, s.batch, s.kv_heads, s.kv_len, s.v_dim);
   } else {
-    fill(in.k, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
-    fill(in.v, d.v_layout, s.kv_heads, s.kv_len, s.v_dim);
+    fill(in.k, d.k_layout, s.batch, s.kv_heads, s.kv_len, s.qk_dim);
+    fill(in.v, d.v_layout, s.batch, s.kv_heads, s.kv_len, s.v_dim);
+  }
+  if (s.q_lens || s.varlen) {  // ragged queries: the first sequence full, from three on one without any query
+    std::vector<int32_t> counts(static_cast<size_t>(s.batch));
+    for (int64_t b = 0; b < s.batch; ++b) counts[b] = static_cast<int32_t>(1 + rng.below(s.q_len));
+    counts[0] = static_cast<int32_t>(s.q_len);
+    if (s.batch >= 3) counts[1] = 0;
+    if (s.q_lens) in.q_lens = counts;
+    if (s.varlen) {  // packed from row 1 on, a gap row after every other sequence
+      in.cu_seqlens_q.assign(1, 1);
+      for (int64_t b = 0; b < s.batch; ++b) in.cu_seqlens_q.push_back(in.cu_seqlens_q.back() + counts[b] + b % 2);
+    }
   }
 
   if (s.shared_pages > 0) {
@@ -409,9 +439,9 @@ HostInputs make_inputs(const CaseSpec& s) {
     const double scale = effective_scale(d);
     for (int64_t b = 0; b < s.batch; ++b)
       for (int64_t h = 0; h < s.q_heads; ++h)
-        for (int64_t i = 0; i < s.q_len; ++i)
+        for (int64_t i = 0; i < query_length(in, b); ++i)
           for (int64_t j = 0; j < s.kv_len; ++j) {
-            const float* q = &in.q[tensor_index(d.q_layout, b, h, i)];
+            const float* q = &in.q[query_index(in, d.q_layout, b, h, i)];
             const float* k = &keys[tensor_index(d.k_layout, b, h / (s.q_heads / s.kv_heads), j)];
             double dot = 0.0;
             for (int64_t c = 0; c < s.qk_dim; ++c) dot += static_cast<double>(q[c]) * k[c];
@@ -419,15 +449,15 @@ HostInputs make_inputs(const CaseSpec& s) {
           }
     const int exponent = static_cast<int>(std::floor(0.5 * std::log2(s.logit_target / std::max(largest, 1e-30))));
     const float factor = std::ldexp(1.0f, exponent);
-    auto rescale = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t heads, int64_t seq,
-                       int64_t dim) {
-      for (int64_t b = 0; b < s.batch; ++b)
+    auto rescale = [&](std::vector<float>& data, const vkattn_tensor_layout& layout, int64_t batches, int64_t heads,
+                       int64_t seq, int64_t dim) {
+      for (int64_t b = 0; b < batches; ++b)
         for (int64_t h = 0; h < heads; ++h)
           for (int64_t i = 0; i < seq; ++i)
             for (int64_t c = 0; c < dim; ++c) data[tensor_index(layout, b, h, i) + c] *= factor;
     };
-    rescale(in.q, d.q_layout, s.q_heads, s.q_len, s.qk_dim);
-    rescale(keys, d.k_layout, s.kv_heads, s.kv_len, s.qk_dim);
+    rescale(in.q, d.q_layout, query_batches, s.q_heads, query_rows, s.qk_dim);
+    rescale(keys, d.k_layout, s.batch, s.kv_heads, s.kv_len, s.qk_dim);
   }
   if (s.layout == Layout::kPacked) {
     in.k = in.q;
@@ -439,12 +469,6 @@ HostInputs make_inputs(const CaseSpec& s) {
     for (int64_t b = 0; b < s.batch; ++b) in.kv_lens[b] = static_cast<int32_t>(1 + rng.below(s.kv_len));
     in.kv_lens[0] = static_cast<int32_t>(s.kv_len);  // one full-length sequence
     if (s.empty_rows) in.kv_lens[s.batch - 1] = 0;   // and one with no keys at all
-  }
-  if (s.q_lens) {  // ragged queries: the first sequence full, from three on one without any query
-    in.q_lens.resize(static_cast<size_t>(s.batch));
-    for (int64_t b = 0; b < s.batch; ++b) in.q_lens[b] = static_cast<int32_t>(1 + rng.below(s.q_len));
-    in.q_lens[0] = static_cast<int32_t>(s.q_len);
-    if (s.batch >= 3) in.q_lens[1] = 0;
   }
 
   // Masks: random, with every row keeping some keys unless empty_rows asks
@@ -622,11 +646,14 @@ CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec, HostI
     }
   }
   // Outputs start as NaN everywhere; elements outside the views must stay so.
-  out_extent_ = tensor_extent(d.out_layout, d.batch, d.q_heads, d.q_len, d.v_dim);
+  // (Packed queries: O and LSE are [1, q_heads, packed_q_rows] views.)
+  const int64_t query_batches = d.packed_q_rows > 0 ? 1 : d.batch;
+  const int64_t query_rows = d.packed_q_rows > 0 ? d.packed_q_rows : d.q_len;
+  out_extent_ = tensor_extent(d.out_layout, query_batches, d.q_heads, query_rows, d.v_dim);
   out_fill_ = encode_tensor(std::vector<float>(out_extent_, kNaN), d.dtype);
   if (!upload(&bindings_.out, out_fill_.data(), out_fill_.size())) return;
   if (d.has_lse) {
-    lse_extent_ = tensor_extent(d.lse_layout, d.batch, d.q_heads, d.q_len, 1);
+    lse_extent_ = tensor_extent(d.lse_layout, query_batches, d.q_heads, query_rows, 1);
     lse_fill_ = encode_tensor(std::vector<float>(lse_extent_, kNaN), VKATTN_DTYPE_F32);
     if (!upload(&bindings_.lse, lse_fill_.data(), lse_fill_.size())) return;
   }
@@ -637,6 +664,7 @@ CaseExecution::CaseExecution(vkattn_context context, const CaseSpec& spec, HostI
   if (d.has_bool_mask && !upload(&bindings_.bool_mask, inputs_.bool_mask.data(), inputs_.bool_mask.size())) return;
   if (d.has_kv_lens) bindings_.kv_lens = inputs_.kv_lens.data();
   if (d.has_q_lens) bindings_.q_lens = inputs_.q_lens.data();
+  if (d.packed_q_rows > 0) bindings_.cu_seqlens_q = inputs_.cu_seqlens_q.data();
   if (d.page_size > 0) bindings_.block_table = inputs_.block_table.data();
   ready_ = true;
 }
@@ -775,7 +803,7 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
         const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
         const bool sees_nothing = std::isinf(ref.lse[row]) && ref.lse[row] < 0;
         for (int64_t c = 0; c < d.v_dim; ++c) {
-          const uint64_t index = tensor_index(d.out_layout, b, h, i) + static_cast<uint64_t>(c);
+          const uint64_t index = query_index(in, d.out_layout, b, h, i) + static_cast<uint64_t>(c);
           in_view[index] = 1;
           const double got = decode_element(first_out, index, d.dtype);
           const double want = ref.out[row * static_cast<size_t>(d.v_dim) + static_cast<size_t>(c)];
@@ -790,7 +818,7 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
           worst = std::max(worst, error);
         }
         if (d.has_lse) {
-          const uint64_t index = tensor_index(d.lse_layout, b, h, i);
+          const uint64_t index = query_index(in, d.lse_layout, b, h, i);
           const double got = decode_element(first_lse, index, VKATTN_DTYPE_F32);
           const double want = ref.lse[row];
           double lse_ratio;
@@ -818,7 +846,7 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
     std::vector<char> lse_in_view(lse_extent, 0);
     for (int64_t b = 0; b < d.batch; ++b)
       for (int64_t h = 0; h < d.q_heads; ++h)
-        for (int64_t i = 0; i < query_length(in, b); ++i) lse_in_view[tensor_index(d.lse_layout, b, h, i)] = 1;
+        for (int64_t i = 0; i < query_length(in, b); ++i) lse_in_view[query_index(in, d.lse_layout, b, h, i)] = 1;
     for (uint64_t e = 0; e < lse_extent && first_problem.empty(); ++e) {
       if (!lse_in_view[e] && std::memcmp(&first_lse[e * 4], &lse_fill[e * 4], 4) != 0) {
         first_problem = "element " + std::to_string(e) + " of the LSE buffer lies outside the view but was written";

@@ -46,6 +46,7 @@ struct CaseSpec {
   MaskShape bool_mask = MaskShape::kNone;
   bool kv_lens = false;
   bool q_lens = false;              // ragged batches: random query counts per sequence (the first full)
+  bool varlen = false;              // the same counts, Q/O/LSE packed (cu_seqlens_q) with gaps between sequences
   bool lse = true;
   Layout layout = Layout::kBhsd;
   double logit_target = 0.0;     // > 0: scale Q and K so the largest |logit| is about this

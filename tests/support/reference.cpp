@@ -26,7 +26,13 @@ int64_t key_length(const HostInputs& in, int64_t b) {
 }
 
 int64_t query_length(const HostInputs& in, int64_t b) {
+  if (in.desc.packed_q_rows > 0) return in.cu_seqlens_q[static_cast<size_t>(b) + 1] - in.cu_seqlens_q[static_cast<size_t>(b)];
   return in.desc.has_q_lens ? in.q_lens[static_cast<size_t>(b)] : in.desc.q_len;
+}
+
+uint64_t query_index(const HostInputs& in, const vkattn_tensor_layout& layout, int64_t b, int64_t h, int64_t i) {
+  if (in.desc.packed_q_rows > 0) return tensor_index(layout, 0, h, in.cu_seqlens_q[static_cast<size_t>(b)] + i);
+  return tensor_index(layout, b, h, i);
 }
 
 void rotate_rope(const vkattn_rope& rope, int64_t head_dim, int64_t position, double* x) {
@@ -88,7 +94,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   const int64_t kv_head = h / (d.q_heads / d.kv_heads);
   // Q as the kernel sees it: turned by RoPE to position L - Sq + i.
   std::vector<double> q(static_cast<size_t>(d.qk_dim));
-  const float* q_stored = &in.q[tensor_index(d.q_layout, b, h, i)];
+  const float* q_stored = &in.q[query_index(in, d.q_layout, b, h, i)];
   for (int64_t c = 0; c < d.qk_dim; ++c) q[c] = q_stored[c];
   if (d.rope.style != VKATTN_ROPE_NONE) rotate_rope(d.rope, d.qk_dim, key_length(in, b) - query_length(in, b) + i, q.data());
   std::vector<double> logits(static_cast<size_t>(d.kv_len));

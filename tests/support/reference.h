@@ -21,6 +21,7 @@ struct HostInputs {
   std::vector<uint8_t> bool_mask;
   std::vector<int32_t> kv_lens;
   std::vector<int32_t> q_lens;  // with desc.has_q_lens: each sequence's query rows
+  std::vector<int32_t> cu_seqlens_q;  // with desc.packed_q_rows > 0: [batch + 1] packed row offsets
   // What desc.alibi_slopes and desc.sinks point into (empty: NULL); copies
   // point into their own.
   std::vector<float> alibi_slopes, sinks;
@@ -40,6 +41,7 @@ struct HostInputs {
     bool_mask = other.bool_mask;
     kv_lens = other.kv_lens;
     q_lens = other.q_lens;
+    cu_seqlens_q = other.cu_seqlens_q;
     alibi_slopes = other.alibi_slopes;
     sinks = other.sinks;
     k_blocks = other.k_blocks, v_blocks = other.v_blocks;
@@ -72,6 +74,11 @@ void rotate_rope(const vkattn_rope& rope, int64_t head_dim, int64_t position, do
 // Sequence b's key count L_b and query count Sq_b.
 int64_t key_length(const HostInputs& inputs, int64_t b);
 int64_t query_length(const HostInputs& inputs, int64_t b);
+
+// The element index of query row i of (batch b, query head h) in the Q, O
+// or LSE layout `layout`: row i of batch b, or with packed queries packed
+// row cu_seqlens_q[b] + i.
+uint64_t query_index(const HostInputs& inputs, const vkattn_tensor_layout& layout, int64_t b, int64_t h, int64_t i);
 
 // The scale the library applies: desc.scale, or 1/sqrt(qk_dim) rounded to
 // float (the API carries scale as a float).

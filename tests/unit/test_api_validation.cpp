@@ -259,6 +259,69 @@ TEST_CASE("q_lens values outside [0, q_len] and q_lens without has_q_lens are re
   vkattn_plan_destroy(plain);
 }
 
+TEST_CASE("packed queries: bad packed_q_rows and layouts are rejected by name at plan creation") {
+  CpuContext context;
+  vkattn_attention_desc d = small_desc();
+  d.packed_q_rows = -1;
+  expect_rejected(context, d, "packed_q_rows");
+  d = small_desc();
+  d.packed_q_rows = 40;
+  expect_rejected(context, d, "q_layout.batch_stride must be 0");  // the dense layouts are padded ones
+  d.q_layout = vkattn_layout_thd(d.q_heads, d.qk_dim);
+  expect_rejected(context, d, "out_layout.batch_stride must be 0");
+  d.out_layout = vkattn_layout_thd(d.q_heads, d.v_dim);
+  d.has_q_lens = 1;
+  expect_rejected(context, d, "has_q_lens must be 0 with packed_q_rows");
+  d.has_q_lens = 0;
+  d.has_lse = 1;
+  expect_rejected(context, d, "lse_layout.batch_stride must be 0");
+  d.lse_layout = vkattn_layout_thd(d.q_heads, 1);
+  vkattn_plan plan = nullptr;
+  CHECK(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+}
+
+TEST_CASE("packed queries: cu_seqlens_q out of order or past packed_q_rows is rejected by name") {
+  CpuContext context;
+  vkattn_attention_desc d = small_desc();  // batch 2, q_len 16
+  d.packed_q_rows = 24;
+  d.q_layout = vkattn_layout_thd(d.q_heads, d.qk_dim);
+  d.out_layout = vkattn_layout_thd(d.q_heads, d.v_dim);
+  vkattn_plan plan = nullptr, plain = nullptr;
+  REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
+  vkattn_attention_desc padded = small_desc();
+  REQUIRE(vkattn_plan_create(context, &padded, 0, &plain) == VKATTN_SUCCESS);
+  Buffer q(context, 2 * 4 * 16 * 32 * 4), k(context, 2 * 2 * 32 * 32 * 4), v(context, 2 * 2 * 32 * 32 * 4),
+      out(context, 2 * 4 * 16 * 32 * 4);
+  vkattn_bindings b;
+  vkattn_bindings_init(&b);
+  b.q = q;
+  b.k = k;
+  b.v = v;
+  b.out = out;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "cu_seqlens_q is NULL");
+  int32_t negative[3] = {-1, 3, 5};
+  b.cu_seqlens_q = negative;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "cu_seqlens_q[0] = -1");
+  int32_t decreasing[3] = {0, 8, 7};
+  b.cu_seqlens_q = decreasing;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT,
+                        "cu_seqlens_q[2] - cu_seqlens_q[1] = -1");
+  int32_t too_long[3] = {0, 17, 20};
+  b.cu_seqlens_q = too_long;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "= 17 (sequence 0's queries)");
+  int32_t past_end[3] = {2, 12, 25};
+  b.cu_seqlens_q = past_end;
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT,
+                        "cu_seqlens_q[2] = 25 exceeds packed_q_rows (24)");
+  CHECK_STATUS_MENTIONS(vkattn_plan_execute(plain, &b), VKATTN_ERROR_INVALID_ARGUMENT, "without packed_q_rows");
+  int32_t fine[3] = {3, 3, 19};  // counts 0 and 16 = q_len
+  b.cu_seqlens_q = fine;
+  CHECK(vkattn_plan_execute(plan, &b) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+  vkattn_plan_destroy(plain);
+}
+
 TEST_CASE("paged K/V descriptors and block tables are validated by name") {
   CpuContext context;
   // Two sequences of up to 32 keys in pages of 8: 4 pages per sequence, a
