@@ -272,11 +272,20 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
   for (int64_t c = done; c < n; ++c) scores[c] = hidden;
 }
 
-// Requests n rows of row_bytes each into L2 (paged K/V: rows a later phase
-// reads, as RowPrefetch does for strided rows).
-void prefetch_rows(const uint8_t* const* rows, int64_t n, int64_t row_bytes) {
-  for (int64_t c = 0; c < n; ++c) {
-    for (int64_t offset = 0; offset < row_bytes; offset += 64) __builtin_prefetch(rows[c] + offset, 0, 2);
+// The addresses of keys [first, first + count) of (batch b, kv head h) in
+// the paged K or V pool `view` at `base`: one block-table lookup (and one
+// division) per page, then a row stride within it.
+void paged_rows(const Problem& p, const TensorView& view, vkattn_dtype dtype, const uint8_t* base,
+                const int32_t* block_table, int64_t b, int64_t h, int64_t first, int64_t count, const uint8_t** out) {
+  const uint64_t row_step = storage_offset(dtype, view.seq_stride);
+  int64_t c = 0;
+  while (c < count) {
+    const int64_t j = first + c;
+    const int64_t in_page = j % p.page_size;
+    const int64_t rows = std::min(p.page_size - in_page, count - c);
+    const uint8_t* row = base + storage_offset(dtype, p.key_row(view, block_table, b, h, j));
+    for (int64_t r = 0; r < rows; ++r, row += row_step) out[c + r] = row;
+    c += rows;
   }
 }
 
@@ -341,15 +350,19 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
       // so the results are bitwise those of contiguous K/V).
       const uint8_t* keys = t.k + storage_offset(p.k_dtype, p.key_row(p.k, t.block_table, b, kv_head, j0));
       const uint8_t* values = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, j0));
-      // (Paged: the block's rows, then the rows of the keys after it, or
-      // the last again, for the row kernels to prefetch.)
-      const uint8_t* key_rows[kMaxBlockKv + kGatherPrefetchRows];
-      const uint8_t* value_rows[kMaxBlockKv + kGatherPrefetchRows];
+      // (Paged: the block's rows, then those of the next block of the task
+      // (or the last row again, at least kGatherPrefetchRows of them), for
+      // the row kernels to prefetch.)
+      const int64_t next_n = std::min(bkv, task_keys.end - j0 - n);
+      const uint8_t* key_rows[2 * kMaxBlockKv + kGatherPrefetchRows];
+      const uint8_t* value_rows[2 * kMaxBlockKv + kGatherPrefetchRows];
       if (p.paged()) {
-        for (int64_t c = 0; c < n + kGatherPrefetchRows; ++c) {
-          const int64_t j = std::min(j0 + c, task_keys.end - 1);
-          key_rows[c] = t.k + storage_offset(p.k_dtype, p.key_row(p.k, t.block_table, b, kv_head, j));
-          value_rows[c] = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, j));
+        const int64_t listed = std::min(n + std::max(next_n, kGatherPrefetchRows), task_keys.end - j0);
+        paged_rows(p, p.k, p.k_dtype, t.k, t.block_table, b, kv_head, j0, listed, key_rows);
+        paged_rows(p, p.v, p.v_dtype, t.v, t.block_table, b, kv_head, j0, listed, value_rows);
+        for (int64_t c = listed; c < n + kGatherPrefetchRows; ++c) {  // past the task's keys: its last row again
+          key_rows[c] = key_rows[listed - 1];
+          value_rows[c] = value_rows[listed - 1];
         }
       }
       auto key_at = [&](int64_t c) { return p.paged() ? key_rows[c] : keys + c * k_step; };
@@ -374,14 +387,18 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
         const float* queries = ws.queries + s0 * p.qk_dim;
         float* acc = ws.acc + s0 * p.v_dim;
 
+        // While the scores stream K, this block's V rows are requested; while
+        // the products stream V, the next block's K rows.
+        const int64_t k_row_bytes = static_cast<int64_t>(storage_offset(p.k_dtype, p.qk_dim));
+        const int64_t v_row_bytes = static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim));
+        const RowPrefetch block_values = p.paged() ? RowPrefetch::listed(value_rows, n, v_row_bytes)
+                                                   : RowPrefetch::strided(values, v_step, n, v_row_bytes);
+        const RowPrefetch next_keys = next_n == 0 ? RowPrefetch()
+                                      : p.paged() ? RowPrefetch::listed(key_rows + n, next_n, k_row_bytes)
+                                                  : RowPrefetch::strided(keys + n * k_step, k_step, next_n, k_row_bytes);
         if (tiling_.direct && p.paged()) {
-          // This block's V rows are requested while the scores stream K.
-          prefetch_rows(value_rows, n, static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim)));
-          ops_.dot_rows_gather(queries, sub_rows, key_rows, p.k_dtype, n, p.qk_dim, ws.scores);
+          ops_.dot_rows_gather(queries, sub_rows, key_rows, p.k_dtype, n, p.qk_dim, ws.scores, block_values);
         } else if (tiling_.direct) {
-          // While the scores stream K, this block's V rows are requested; while
-          // the products stream V, the next block's K rows.
-          const RowPrefetch block_values{values, v_step, n, static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim))};
           ops_.dot_rows(queries, sub_rows, keys, p.k_dtype, static_cast<int64_t>(p.k.seq_stride), n, p.qk_dim,
                         ws.scores, block_values);
         } else {
@@ -395,10 +412,8 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
           if (alpha != 1.0f) ops_.scale_row(acc + r * p.v_dim, p.v_dim, alpha);
         }
         if (tiling_.direct && p.paged()) {
-          // The next block's first K rows are requested while the products stream V.
-          prefetch_rows(key_rows + n, kGatherPrefetchRows, static_cast<int64_t>(storage_offset(p.k_dtype, p.qk_dim)));
           std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
-          if (!ops_.accumulate_products_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc)) {
+          if (!ops_.accumulate_products_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc, next_keys)) {
             std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
             ops_.accumulate_weighted_rows_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc);
           }
@@ -406,11 +421,6 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
           // Values straight from the tensor; a NaN/Inf value under a zero
           // weight would poison a row (0 * NaN), so such a block is redone
           // with the path that skips zero weights.
-          RowPrefetch next_keys;
-          if (j0 + n < task_keys.end) {
-            next_keys = RowPrefetch{keys + n * k_step, k_step, std::min(bkv, task_keys.end - j0 - n),
-                                    static_cast<int64_t>(storage_offset(p.k_dtype, p.qk_dim))};
-          }
           std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
           if (!ops_.accumulate_products(ws.scores, sub_rows, n, values, p.v_dtype, static_cast<int64_t>(p.v.seq_stride),
                                         p.v_dim, acc, next_keys)) {

@@ -23,10 +23,20 @@ constexpr float kScoreFloor = -3.402823466e+38f;
 // (scores) and V (accumulation), and without this each phase would start on
 // rows no prefetcher has asked for yet and stall on DRAM.
 struct RowPrefetch {
-  const uint8_t* rows = nullptr;  // nullptr: nothing to request
-  int64_t stride_bytes = 0;       // from one row to the next
+  const uint8_t* rows = nullptr;  // row i at rows + i * stride_bytes (nullptr: see row_list)
+  int64_t stride_bytes = 0;
+  const uint8_t* const* row_list = nullptr;  // or row i at row_list[i] (paged K/V); both null: nothing to request
   int64_t count = 0;              // rows
   int64_t row_bytes = 0;
+
+  static RowPrefetch strided(const uint8_t* rows, int64_t stride_bytes, int64_t count, int64_t row_bytes) {
+    return RowPrefetch{rows, stride_bytes, nullptr, count, row_bytes};
+  }
+  static RowPrefetch listed(const uint8_t* const* rows, int64_t count, int64_t row_bytes) {
+    return RowPrefetch{nullptr, 0, rows, count, row_bytes};
+  }
+  bool empty() const { return rows == nullptr && row_list == nullptr; }
+  const uint8_t* row(int64_t i) const { return row_list != nullptr ? row_list[i] : rows + i * stride_bytes; }
 };
 
 struct RowOps {
@@ -85,11 +95,12 @@ struct RowOps {
   // the same order of operations: bitwise the results of the strided ones
   // over the same rows. rows[n .. n + kGatherPrefetchRows) must point at
   // rows too (the keys that follow, or any valid row): they are requested
-  // ahead, as the strided kernels request the rows after theirs.
+  // ahead, as the strided kernels request the rows after theirs; and, like
+  // theirs, `ahead` (the other phase's rows) is requested as they go.
   void (*dot_rows_gather)(const float* q, int64_t rows, const uint8_t* const* k, vkattn_dtype dtype, int64_t n,
-                          int64_t dim, float* scores);
+                          int64_t dim, float* scores, const RowPrefetch& ahead);
   bool (*accumulate_products_gather)(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
-                                     vkattn_dtype dtype, int64_t dim, float* out);
+                                     vkattn_dtype dtype, int64_t dim, float* out, const RowPrefetch& ahead);
   void (*accumulate_weighted_rows_gather)(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
                                           vkattn_dtype dtype, int64_t dim, float* out);
 };

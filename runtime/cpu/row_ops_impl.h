@@ -378,6 +378,37 @@ static inline Vec16 load16(const Q4Pointer& p) {
   return (nibbles_to_floats(p.block() + 2, static_cast<uint64_t>(p.element) % kQuantBlock >= 16) - splat16(8.0f)) * splat16(block_scale_of(p));
 }
 
+// Two vectors: the 32 values from p on (p at a multiple of 16; for the
+// block types, at a block's start, so one block gives both and its scale
+// is read once). The same values as two load16 calls, at every level.
+template <typename T>
+static inline void load32(const T& p, Vec16 out[2]) {
+  out[0] = load16(p);
+  out[1] = load16(p + kLanes);
+}
+
+#if defined(__AVX512F__)
+// A q4_0 block: its 16 values (c - 8) * d as a table indexed by the code c,
+// looked up by vpermps (which reads an index's low 4 bits only: the low
+// nibbles need no mask), the same products as converting each code.
+static inline void load32(const Q4Pointer& p, Vec16 out[2]) {
+  const __m512 codes_minus_8 = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512 table = _mm512_mul_ps(codes_minus_8, _mm512_set1_ps(block_scale_of(p)));
+  const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.block() + 2)));
+  out[0] = reinterpret_cast<Vec16>(_mm512_permutexvar_ps(bytes, table));
+  out[1] = reinterpret_cast<Vec16>(_mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), table));
+}
+
+static inline void load32(const Q8Pointer& p, Vec16 out[2]) {
+  const __m512 d = _mm512_set1_ps(block_scale_of(p));
+  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.block() + 2));
+  const __m512i low = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(bytes));
+  const __m512i high = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(bytes, 1));
+  out[0] = reinterpret_cast<Vec16>(_mm512_mul_ps(_mm512_cvtepi32_ps(low), d));
+  out[1] = reinterpret_cast<Vec16>(_mm512_mul_ps(_mm512_cvtepi32_ps(high), d));
+}
+#endif
+
 static inline float load_scalar(const Q8Pointer& p) {
   return static_cast<float>(static_cast<int8_t>(p.block()[2 + static_cast<uint64_t>(p.element) % kQuantBlock])) * block_scale_of(p);
 }
@@ -441,6 +472,8 @@ static inline E resolve(const GatherPointer<E>& p) { return p.at(); }
 template <typename E>
 static inline Vec16 load16(const GatherPointer<E>& p) { return load16(p.at()); }
 template <typename E>
+static inline void load32(const GatherPointer<E>& p, Vec16 out[2]) { load32(p.at(), out); }
+template <typename E>
 static inline float load_scalar(const GatherPointer<E>& p) { return load_scalar(p.at()); }
 
 #define VKATTN_INLINE inline __attribute__((always_inline))
@@ -466,10 +499,10 @@ static_assert(kPrefetchRows <= kGatherPrefetchRows, "gathered blocks carry the r
 // Requests rows [first, first + count) of `ahead` into L2 (they are read a
 // whole phase later, too late for L1).
 static VKATTN_INLINE void prefetch_ahead(const RowPrefetch& ahead, int64_t first, int64_t count) {
-  if (ahead.rows == nullptr) return;
+  if (ahead.empty()) return;
   const int64_t end = first + count < ahead.count ? first + count : ahead.count;
   for (int64_t row = first; row < end; ++row) {
-    const uint8_t* bytes = ahead.rows + row * ahead.stride_bytes;
+    const uint8_t* bytes = ahead.row(row);
     for (int64_t offset = 0; offset < ahead.row_bytes; offset += 64) __builtin_prefetch(bytes + offset, 0, 2);
   }
 }
@@ -486,7 +519,20 @@ static VKATTN_INLINE void dot_keys_full(const float* q, T k, int64_t stride, int
   }
   decltype(resolve(k)) rows[KEYS];
   for (int c = 0; c < KEYS; ++c) rows[c] = resolve(k + c * stride);
-  for (int64_t d = 0; d < dim; d += kLanes) {
+  // Two vectors at a time where the dimension allows (always for the block
+  // types: one block per step), in the same lanes and order as one at a time.
+  int64_t d = 0;
+  for (; d + 2 * kLanes <= dim; d += 2 * kLanes) {
+    for (int c = 0; c < KEYS; ++c) {
+      Vec16 kv[2];
+      load32(rows[c] + d, kv);
+      for (int r = 0; r < R; ++r) {
+        acc[c][r] = fma16(load16(q + r * dim + d), kv[0], acc[c][r]);
+        acc[c][r] = fma16(load16(q + r * dim + d + kLanes), kv[1], acc[c][r]);
+      }
+    }
+  }
+  for (; d < dim; d += kLanes) {
     for (int c = 0; c < KEYS; ++c) {
       const Vec16 kv = load16(rows[c] + d);
       for (int r = 0; r < R; ++r) acc[c][r] = fma16(load16(q + r * dim + d), kv, acc[c][r]);
@@ -600,9 +646,10 @@ static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n,
     }
     const auto row = resolve(value);
     Vec16 x[V];
-    for (int u = 0; u < V; ++u) {
-      x[u] = load16(row + u * kLanes);
-      if (PROBE) probe += x[u];
+    for (int u = 0; u + 1 < V; u += 2) load32(row + u * kLanes, &x[u]);
+    if (V % 2 == 1) x[V - 1] = load16(row + (V - 1) * kLanes);
+    if (PROBE) {
+      for (int u = 0; u < V; ++u) probe += x[u];
     }
     for (int r = 0; r < R; ++r) {
       const Vec16 weight = splat16(p[r * p_stride + c]);
@@ -763,36 +810,38 @@ static void accumulate_weighted_rows(const float* p, int64_t rows, int64_t n, co
 // The same three products over gathered rows (kGatherStride apart in the
 // templates' index space).
 static void dot_rows_gather(const float* q, int64_t rows, const uint8_t* const* k, vkattn_dtype dtype, int64_t n,
-                            int64_t dim, float* scores) {
-  const RowPrefetch none;
+                            int64_t dim, float* scores, const RowPrefetch& ahead) {
   if (dtype == VKATTN_DTYPE_Q8_0) {
-    dot_rows_typed(q, rows, GatherPointer<Q8Pointer>{k, 0}, kGatherStride, n, dim, scores, none);
+    dot_rows_typed(q, rows, GatherPointer<Q8Pointer>{k, 0}, kGatherStride, n, dim, scores, ahead);
   } else if (dtype == VKATTN_DTYPE_Q4_0) {
-    dot_rows_typed(q, rows, GatherPointer<Q4Pointer>{k, 0}, kGatherStride, n, dim, scores, none);
+    dot_rows_typed(q, rows, GatherPointer<Q4Pointer>{k, 0}, kGatherStride, n, dim, scores, ahead);
   } else if (dtype == VKATTN_DTYPE_F16) {
-    dot_rows_typed(q, rows, GatherPointer<const uint16_t*>{k, 0}, kGatherStride, n, dim, scores, none);
+    dot_rows_typed(q, rows, GatherPointer<const uint16_t*>{k, 0}, kGatherStride, n, dim, scores, ahead);
   } else {
-    dot_rows_typed(q, rows, GatherPointer<const float*>{k, 0}, kGatherStride, n, dim, scores, none);
+    dot_rows_typed(q, rows, GatherPointer<const float*>{k, 0}, kGatherStride, n, dim, scores, ahead);
   }
 }
 
 template <typename E>
 static bool accumulate_gathered(const float* p, int64_t rows, int64_t n, GatherPointer<E> values, int64_t dim,
-                                float* out, bool zero_weight) {
-  const RowPrefetch none;
-  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, kGatherStride, dim, out, none)
-                     : accumulate_products_typed<false>(p, rows, n, values, kGatherStride, dim, out, none);
+                                float* out, bool zero_weight, const RowPrefetch& ahead) {
+  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, kGatherStride, dim, out, ahead)
+                     : accumulate_products_typed<false>(p, rows, n, values, kGatherStride, dim, out, ahead);
 }
 
 static bool accumulate_products_gather(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
-                                       vkattn_dtype dtype, int64_t dim, float* out) {
+                                       vkattn_dtype dtype, int64_t dim, float* out, const RowPrefetch& ahead) {
   const bool zero_weight = has_zero_weight(p, rows * n);
-  if (dtype == VKATTN_DTYPE_Q8_0) return accumulate_gathered(p, rows, n, GatherPointer<Q8Pointer>{v, 0}, dim, out, zero_weight);
-  if (dtype == VKATTN_DTYPE_Q4_0) return accumulate_gathered(p, rows, n, GatherPointer<Q4Pointer>{v, 0}, dim, out, zero_weight);
-  if (dtype == VKATTN_DTYPE_F16) {
-    return accumulate_gathered(p, rows, n, GatherPointer<const uint16_t*>{v, 0}, dim, out, zero_weight);
+  if (dtype == VKATTN_DTYPE_Q8_0) {
+    return accumulate_gathered(p, rows, n, GatherPointer<Q8Pointer>{v, 0}, dim, out, zero_weight, ahead);
   }
-  return accumulate_gathered(p, rows, n, GatherPointer<const float*>{v, 0}, dim, out, zero_weight);
+  if (dtype == VKATTN_DTYPE_Q4_0) {
+    return accumulate_gathered(p, rows, n, GatherPointer<Q4Pointer>{v, 0}, dim, out, zero_weight, ahead);
+  }
+  if (dtype == VKATTN_DTYPE_F16) {
+    return accumulate_gathered(p, rows, n, GatherPointer<const uint16_t*>{v, 0}, dim, out, zero_weight, ahead);
+  }
+  return accumulate_gathered(p, rows, n, GatherPointer<const float*>{v, 0}, dim, out, zero_weight, ahead);
 }
 
 static void accumulate_weighted_rows_gather(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
