@@ -125,6 +125,50 @@ vec4 block_chunk(const bool of_v, uint storage, uint row, uint e) {
 vec4 k_block_chunk(uint row, uint e) { return block_chunk(false, K_STORAGE, row, e); }
 vec4 v_block_chunk(uint row, uint e) { return block_chunk(true, V_STORAGE, row, e); }
 
+// The n chunks of values [e, e + 4n) of the block-typed row at byte `row`
+// into run[0 .. n), the same values as n block_chunk calls: n is 2, 4 or 8
+// and e a multiple of 4n, so the run lies in one block (and for q4_0 with
+// n < 8 in one half of it). The scale is read once and the codes as the
+// whole words that cover them, requested together: n + 1 words for q8_0,
+// at most 5 for q4_0 (a whole block's 16 code bytes serve n = 8), where
+// block_chunk reads 3 words per chunk.
+void block_run(const bool of_v, uint storage, uint row, uint e, uint n, out vec4 run[8]) {
+  const bool q8 = storage == STORAGE_Q8_0;
+  const uint block = row + (e >> 5u) * (q8 ? 34u : 18u);
+  const float d = unpackHalf2x16(block_word(of_v, block >> 2u) >> ((block & 2u) << 3u)).x;
+  // Code bytes [first, first + count): the run's (q8_0), or the low or
+  // high nibbles' bytes of its half, or all 16 (q4_0).
+  const uint first = block + 2u + (q8 ? (e & 31u) : (n == 8u ? 0u : (e & 15u)));
+  const uint count = q8 || n < 8u ? 4u * n : 16u;
+  // Words word_first .. + count/4 - 1 always hold bytes of the run
+  // (consecutive, so the compiler may merge them into wide loads); one more
+  // holds its last bytes when they start at a half word (else the last is
+  // read again).
+  const uint word_first = first >> 2u, word_last = (first + count - 1u) >> 2u;
+  uint words[9];
+  [[unroll]] for (uint i = 0u; i < count / 4u; ++i) words[i] = block_word(of_v, word_first + i);
+  words[count / 4u] = block_word(of_v, word_last);
+  // (first is even: the bytes start at a word or at its upper half.)
+  uint codes[8];
+  [[unroll]] for (uint j = 0u; j < count / 4u; ++j) {
+    codes[j] = (first & 2u) == 0u ? words[j] : (words[j] >> 16u) | (words[j + 1u] << 16u);
+  }
+  if (q8) {
+    [[unroll]] for (uint j = 0u; j < n; ++j) {
+      const int c = int(codes[j]);
+      run[j] = vec4(bitfieldExtract(c, 0, 8), bitfieldExtract(c, 8, 8), bitfieldExtract(c, 16, 8),
+                    bitfieldExtract(c, 24, 8)) * d;
+    }
+  } else {
+    [[unroll]] for (uint j = 0u; j < n; ++j) {
+      // Chunk j: the low nibbles of code word j % 4 (values 0..15), or the high ones.
+      const uint high = n == 8u ? j / 4u : (e & 16u) >> 4u;
+      const uint c = codes[j % 4u] >> (4u * high);
+      run[j] = (vec4(c & 15u, (c >> 8u) & 15u, (c >> 16u) & 15u, (c >> 24u) & 15u) - 8.0) * d;
+    }
+  }
+}
+
 // Paged K/V (runtime/vulkan/, kSpecPageSize): keys per page, 0 when K and
 // V are contiguous; the block table [batch, max_pages] (row length in
 // P.mask_cols.z) names each sequence's pages.

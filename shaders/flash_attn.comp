@@ -146,9 +146,22 @@ uint b;                    // batch within the slice
 uint kv_head;
 int key_end;               // end of the keys of the segment being walked (this split and chunk)
 
-uint chunk_of(uint k) { return d_lane + k * D_SPLIT; }
-bool k_chunk_exists(uint k) { return K_CHUNKS_EXACT || chunk_of(k) < DQK4; }
-bool v_chunk_exists(uint k) { return V_CHUNKS_EXACT || chunk_of(k) < DV4; }
+// A thread's chunks: d_lane, d_lane + D_SPLIT, ... (neighbouring threads
+// read neighbouring chunks), except for block-typed K or V whose chunks per
+// thread make aligned runs inside a block (2 or 4 chunks) or whole blocks
+// (multiples of 8): then each thread's chunks are consecutive and read as
+// runs (block_run: the scale once, the codes as whole words). Q chunks
+// follow K's order, O chunks V's.
+// (Written without && and || : glslang mistranslates them in
+// specialization-constant expressions.)
+const uint K_RUN_SHAPED = uint(K_BLOCKS) * (uint(K_CHUNKS == 2u) + uint(K_CHUNKS == 4u) + uint(K_CHUNKS % 8u == 0u));
+const uint V_RUN_SHAPED = uint(V_BLOCKS) * (uint(V_CHUNKS == 2u) + uint(V_CHUNKS == 4u) + uint(V_CHUNKS % 8u == 0u));
+const uint K_RUN = K_RUN_SHAPED != 0u ? (K_CHUNKS < 8u ? K_CHUNKS : 8u) : 1u;
+const uint V_RUN = V_RUN_SHAPED != 0u ? (V_CHUNKS < 8u ? V_CHUNKS : 8u) : 1u;
+uint k_chunk_of(uint k) { return K_RUN > 1u ? d_lane * K_CHUNKS + k : d_lane + k * D_SPLIT; }
+uint v_chunk_of(uint k) { return V_RUN > 1u ? d_lane * V_CHUNKS + k : d_lane + k * D_SPLIT; }
+bool k_chunk_exists(uint k) { return K_CHUNKS_EXACT || k_chunk_of(k) < DQK4; }
+bool v_chunk_exists(uint k) { return V_CHUNKS_EXACT || v_chunk_of(k) < DV4; }
 
 // Chunk `c4` (elements 4 c4 .. 4 c4 + 3) of the row at element `base`;
 // elements past `dims` read as 0 without a load.
@@ -308,11 +321,16 @@ void process_tile(int j0, const bool CHECK) {
   vec4 kb[COLS][K_BLOCKS && !STAGED ? K_CHUNKS : 1u];
   if (!STAGED) {
     [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+      vec4 run[8];  // block-typed K read in runs (K_RUN > 1)
       [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
-        if (K_BLOCKS) {
-          kb[c][k] = k_chunk_exists(k) ? k_block_chunk(k_row[c], 4u * chunk_of(k)) : vec4(0.0);
+        if (K_BLOCKS && K_RUN > 1u) {
+          // A run's chunks exist together (head dims hold whole blocks).
+          if (k % K_RUN == 0u && k_chunk_exists(k)) block_run(false, K_STORAGE, k_row[c], 4u * k_chunk_of(k), K_RUN, run);
+          kb[c][k] = k_chunk_exists(k) ? run[k % K_RUN] : vec4(0.0);
+        } else if (K_BLOCKS) {
+          kb[c][k] = k_chunk_exists(k) ? k_block_chunk(k_row[c], 4u * k_chunk_of(k)) : vec4(0.0);
         } else {
-          kc[c][k] = k_chunk_exists(k) ? STAGE_K(k_row[c], chunk_of(k)) : CHUNK_T(0);
+          kc[c][k] = k_chunk_exists(k) ? STAGE_K(k_row[c], k_chunk_of(k)) : CHUNK_T(0);
         }
       }
     }
@@ -321,7 +339,7 @@ void process_tile(int j0, const bool CHECK) {
     [[unroll]] for (uint c = 0u; c < COLS; ++c) {
       vec4 kv;
       if (STAGED) {
-        kv = k_chunk_exists(k) ? FROM_STAGE(k_stage[k_row[c] * K_STAGE_STRIDE + chunk_of(k)]) : vec4(0.0);
+        kv = k_chunk_exists(k) ? FROM_STAGE(k_stage[k_row[c] * K_STAGE_STRIDE + k_chunk_of(k)]) : vec4(0.0);
       } else if (K_BLOCKS) {
         kv = kb[c][k];
       } else {
@@ -405,7 +423,7 @@ void process_tile(int j0, const bool CHECK) {
   [[unroll]] for (uint c = 0u; c < COLS; ++c) {
     f16vec4 vc[V_CHUNKS];
     [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
-      vc[k] = v_chunk_exists(k) ? load_v_chunk_f16(v_row[c], chunk_of(k)) : f16vec4(0.0);
+      vc[k] = v_chunk_exists(k) ? load_v_chunk_f16(v_row[c], v_chunk_of(k)) : f16vec4(0.0);
     }
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
       const float p = s[r][c];
@@ -418,13 +436,17 @@ void process_tile(int j0, const bool CHECK) {
 #else
   [[unroll]] for (uint c = 0u; c < COLS; ++c) {
     vec4 vc[V_CHUNKS];
+    vec4 run[8];  // block-typed V read in runs (V_RUN > 1)
     [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
       if (!v_chunk_exists(k)) {
         vc[k] = vec4(0.0);
       } else if (STAGED) {
-        vc[k] = FROM_STAGE(v_stage[v_row[c] * V_STAGE_STRIDE + chunk_of(k)]);
+        vc[k] = FROM_STAGE(v_stage[v_row[c] * V_STAGE_STRIDE + v_chunk_of(k)]);
+      } else if (V_BLOCKS && V_RUN > 1u) {
+        if (k % V_RUN == 0u) block_run(true, V_STORAGE, v_row[c], 4u * v_chunk_of(k), V_RUN, run);
+        vc[k] = run[k % V_RUN];
       } else {
-        vc[k] = load_v_chunk(v_row[c], chunk_of(k));
+        vc[k] = load_v_chunk(v_row[c], v_chunk_of(k));
       }
     }
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
@@ -559,7 +581,7 @@ void main() {
     [[unroll]] for (uint k = 0u; k < K_CHUNKS; ++k) {
       vec4 value = vec4(0.0);
       [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-        const uint d = 4u * chunk_of(k) + e;
+        const uint d = 4u * k_chunk_of(k) + e;
         if (d < DQK) value[e] = query_element(q_base, d, ROPE_NEOX, ROPE_GPTJ, L - sequence_queries + int(pos_of[r]));
       }
 #if FP16_MATH
@@ -577,7 +599,7 @@ void main() {
       l[r] = partial_data[record + DV + 1u];
       [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
         [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-          const uint d = 4u * chunk_of(k) + e;
+          const uint d = 4u * v_chunk_of(k) + e;
           if (d < DV) o[r][k][e] = partial_data[record + d];
         }
       }
@@ -622,7 +644,7 @@ void main() {
       [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
         if (k % COL_THREADS != col) continue;
         [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-          const uint d = 4u * chunk_of(k) + e;
+          const uint d = 4u * v_chunk_of(k) + e;
           if (d < DV) partial_data[record + d] = o[r][k][e];
         }
       }
@@ -635,13 +657,13 @@ void main() {
       const float factor = output_factor(l[r]) * sink_factor;
       const uint base = query_row_index(P.o_view, b, q_head_of[r], pos_of[r], PACKED_Q);
       [[unroll]] for (uint k = 0u; k < V_CHUNKS; ++k) {
-        if (k % COL_THREADS != col || chunk_of(k) >= DV4) continue;
+        if (k % COL_THREADS != col || v_chunk_of(k) >= DV4) continue;
         const vec4 value = o[r][k] * factor;
         if (O_VEC4) {
-          o_store4(base + 4u * chunk_of(k), value);
+          o_store4(base + 4u * v_chunk_of(k), value);
         } else {
           [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-            const uint d = 4u * chunk_of(k) + e;
+            const uint d = 4u * v_chunk_of(k) + e;
             if (d < DV) o_store(base + d, value[e]);
           }
         }

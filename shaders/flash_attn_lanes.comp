@@ -201,11 +201,21 @@ void main() {
     float s[ROWS][TILE];
     [[unroll]] for (uint c = 0u; c < TILE; ++c) {
       [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = 0.0;
-      [[unroll]] for (uint d4 = 0u; d4 < (DQK + 3u) / 4u; ++d4) {
-        const vec4 k = load_k4(k_base[c], d4, DQK);
-        [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-          if (4u * d4 + e < DQK) {
-            [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q[r][4u * d4 + e], k[e], s[r][c]);
+      if (K_BLOCKS) {  // a block per load round (block_run); the same products in the same order
+        [[unroll]] for (uint block = 0u; block < DQK / 32u; ++block) {
+          vec4 run[8];
+          block_run(false, K_STORAGE, k_base[c], 32u * block, 8u, run);
+          [[unroll]] for (uint d = 32u * block; d < 32u * block + 32u; ++d) {
+            [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q[r][d], run[(d % 32u) / 4u][d % 4u], s[r][c]);
+          }
+        }
+      } else {
+        [[unroll]] for (uint d4 = 0u; d4 < (DQK + 3u) / 4u; ++d4) {
+          const vec4 k = load_k4(k_base[c], d4, DQK);
+          [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+            if (4u * d4 + e < DQK) {
+              [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q[r][4u * d4 + e], k[e], s[r][c]);
+            }
           }
         }
       }
@@ -248,8 +258,15 @@ void main() {
 
     // o += p.v; a zero weight must skip its value (0 * NaN is NaN).
     [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+      vec4 run[8];  // block-typed V: the block of the chunks below (block_run)
       [[unroll]] for (uint d4 = 0u; d4 < (DV + 3u) / 4u; ++d4) {
-        const vec4 v = load_v4(v_base[c], d4, DV);
+        vec4 v;
+        if (V_BLOCKS) {  // a block per load round, read at its first chunk
+          if (d4 % 8u == 0u) block_run(true, V_STORAGE, v_base[c], 4u * d4, 8u, run);
+          v = run[d4 % 8u];
+        } else {
+          v = load_v4(v_base[c], d4, DV);
+        }
         [[unroll]] for (uint e = 0u; e < 4u; ++e) {
           const uint d = 4u * d4 + e;
           if (d < DV) {
