@@ -26,16 +26,18 @@ const uint TYPE_F32 = 0u;
 const uint TYPE_F16 = 1u;
 const uint TYPE_Q8_0 = 2u;
 
-// Views relative to their binding windows (runtime/vulkan/append_plan.cpp):
-// offset, batch (page) stride, head stride, row stride; in elements of the
-// source or cache type, bytes for block caches.
+// One slice of batches and kv heads per dispatch (runtime/vulkan/
+// append_plan.cpp). Views relative to the slice's binding windows: offset,
+// batch (page) stride, head stride, row stride; in elements of the source
+// or cache type, bytes for block caches. Batch and head indices below are
+// the slice's; positions and block-table rows take the batch's own index.
 layout(std140, set = 0, binding = 0) uniform AppendParams {
   uvec4 k_src;
   uvec4 v_src;
   uvec4 k_cache;
   uvec4 v_cache;
-  uvec4 sizes;   // x: kv heads, y: new tokens, z: qk_dim, w: v_dim
-  uvec4 extra;   // x: block-table row length, y: RoPE dims, z: rows (batch x kv heads x new tokens)
+  uvec4 sizes;   // x: kv heads in the slice, y: new tokens, z: qk_dim, w: v_dim
+  uvec4 extra;   // x: block-table row length, y: RoPE dims, z: rows of the slice (batches x kv heads x new tokens), w: its first batch
 } A;
 
 layout(push_constant) uniform Dispatch {
@@ -197,10 +199,11 @@ uint units_of(uint type, uint dim) {
   return type == TYPE_F32 ? dim : (type == TYPE_F16 ? (dim + 1u) >> 1u : dim >> 5u);
 }
 
-// Where cache position j of (sequence b, kv head h) starts in `view`.
-uint cache_row(uvec4 view, uint b, uint h, uint j) {
+// Where cache position j of (sequence b of the slice, kv head h of the
+// slice) starts in `view`; `sequence` is b's index in the batch.
+uint cache_row(uvec4 view, uint b, uint sequence, uint h, uint j) {
   if (PAGE_SIZE == 0u) return view.x + b * view.y + h * view.z + j * view.w;
-  const uint page = uint(block_table[b * A.extra.x + j / PAGE_SIZE]);
+  const uint page = uint(block_table[sequence * A.extra.x + j / PAGE_SIZE]);
   return view.x + page * view.y + h * view.z + (j % PAGE_SIZE) * view.w;
 }
 
@@ -211,7 +214,8 @@ void main() {
   const uint t = row % tokens;
   const uint h = (row / tokens) % A.sizes.x;
   const uint b = row / tokens / A.sizes.x;
-  const uint position = uint(positions[b]) + t;  // checked: < kv_len
+  const uint sequence = A.extra.w + b;
+  const uint position = uint(positions[sequence]) + t;  // checked: < kv_len
 
   const uint k_units = units_of(K_TYPE, A.sizes.z);
   const uint v_units = units_of(V_TYPE, A.sizes.w);
@@ -223,7 +227,7 @@ void main() {
   const uint dim = of_v ? A.sizes.w : A.sizes.z;
   const uvec4 src_view = of_v ? A.v_src : A.k_src;
   const uint src_base = src_view.x + b * src_view.y + h * src_view.z + t * src_view.w;
-  const uint target = cache_row(of_v ? A.v_cache : A.k_cache, b, h, position);
+  const uint target = cache_row(of_v ? A.v_cache : A.k_cache, b, sequence, h, position);
 
   if (type == TYPE_F32) {
     store_word(of_v, target + u, floatBitsToUint(new_value(of_v, src_base, u, int(position))));

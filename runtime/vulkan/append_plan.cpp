@@ -1,8 +1,11 @@
 // A Vulkan append plan (vkattn_append_desc): one kv_append.comp pipeline,
-// its parameter block, a descriptor set, and per-execution host-visible
-// positions and block table. Each tensor is bound through a window covering
-// its whole view (so indices are 32-bit and relative, as in slicing.h); a
-// view larger than maxStorageBufferRange is UNSUPPORTED.
+// a parameter block and a descriptor set per slice, and per-execution
+// host-visible positions and block table. As attention plans do
+// (slicing.h), the rows are dispatched in slices of batches and kv heads
+// whose tensors each fit one binding window (so indices are 32-bit and
+// relative): one slice when everything fits, else fewer batches, then
+// fewer kv heads per slice; a single (batch, kv head) beyond
+// maxStorageBufferRange is UNSUPPORTED.
 #include <algorithm>
 #include <cstring>
 
@@ -49,34 +52,123 @@ uint64_t row_units(vkattn_dtype dtype, int64_t dim) {
   }
 }
 
-// The window binding a view of `dtype` (element units; bytes for block
-// types) and the view's offset and strides relative to it.
-Status view_window(const char* name, const TensorView& view, vkattn_dtype dtype, uint64_t outer, uint64_t heads,
-                   uint64_t rows, const DeviceCaps& caps, Window* window, uint32_t out[4]) {
-  const bool blocks = is_block_dtype(dtype);
-  const uint64_t unit = blocks ? 1 : dtype_size(dtype);  // bytes per addressed unit
-  const uint64_t first = storage_offset(dtype, view.offset);
-  const uint64_t end = storage_offset(dtype, view.extent);
+// The part of a [outer, heads, rows, dim] view one slice touches:
+// `outer` entries of its outer axis (batches, or every page) from
+// outer_begin, and `heads` heads from head_begin.
+struct ViewPart {
+  const char* name;  // the descriptor field, for messages
+  const TensorView* view;
+  vkattn_dtype dtype;
+  uint64_t outer_begin, outer, head_begin, heads, rows, dim;
+};
+
+// The window binding a part of a view (element units; bytes for block
+// types) and the part's offset and strides relative to it. Returns false,
+// with the part's span in *bytes, if it exceeds one binding.
+bool part_window(const ViewPart& part, const DeviceCaps& caps, Window* window, uint32_t out[4], uint64_t* bytes) {
+  const TensorView& view = *part.view;
+  const bool blocks = is_block_dtype(part.dtype);
+  const uint64_t unit = blocks ? 1 : dtype_size(part.dtype);  // bytes per addressed unit
+  // Element indices inside the validated extent: no overflow.
+  const uint64_t first_element = view.offset + part.outer_begin * view.batch_stride + part.head_begin * view.head_stride;
+  const uint64_t end_element = first_element + (part.outer - 1) * view.batch_stride + (part.heads - 1) * view.head_stride +
+                               (part.rows - 1) * view.seq_stride + part.dim;
+  const uint64_t first = storage_offset(part.dtype, first_element);
+  const uint64_t end = storage_offset(part.dtype, end_element);
   const uint64_t start = first / caps.storage_offset_alignment * caps.storage_offset_alignment;
   const uint64_t range = (end - start + 3) / 4 * 4;
-  if (range > caps.max_storage_buffer_range) {
-    return unsupported("vkattn_append_desc.%s spans %llu bytes, more than one binding of %s can reach "
-                       "(maxStorageBufferRange %llu bytes)",
-                       name, (unsigned long long)range, caps.name.c_str(),
-                       (unsigned long long)caps.max_storage_buffer_range);
-  }
+  *bytes = end - first;
+  if (range > caps.max_storage_buffer_range) return false;
   window->offset = start;
   window->range = range;
   // Strides of axes with one index never multiply anything; the others are
   // below the window, hence below 2^32.
   auto stride = [&](uint64_t count, uint64_t s) {
-    return count > 1 ? static_cast<uint32_t>(blocks ? storage_offset(dtype, s) : s) : 0u;
+    return count > 1 ? static_cast<uint32_t>(blocks ? storage_offset(part.dtype, s) : s) : 0u;
   };
   out[0] = static_cast<uint32_t>((first - start) / unit);
-  out[1] = stride(outer, view.batch_stride);
-  out[2] = stride(heads, view.head_stride);
-  out[3] = stride(rows, view.seq_stride);
-  return Status();
+  out[1] = stride(part.outer, view.batch_stride);
+  out[2] = stride(part.heads, view.head_stride);
+  out[3] = stride(part.rows, view.seq_stride);
+  return true;
+}
+
+// One dispatch slice: batches [batch_begin, batch_end) x kv heads
+// [head_begin, head_end), its windows and its parameter block.
+struct AppendSlice {
+  int64_t batch_begin = 0, batch_end = 0, head_begin = 0, head_end = 0;
+  Window windows[kBindingCount];
+  AppendParams params{};
+};
+
+// Slices whose sources and caches each fit one binding: all batches and
+// kv heads at once if they fit, else halving the batches per slice, then
+// the kv heads. Paged caches bind every page of the slice's heads (any
+// sequence may name any page).
+Status plan_append_slices(const AppendProblem& p, const DeviceCaps& caps, std::vector<AppendSlice>* out) {
+  const uint64_t cache_rows = static_cast<uint64_t>(p.paged() ? p.page_size : p.kv_len);
+  const uint64_t tokens = static_cast<uint64_t>(p.new_tokens);
+  const char* failed = nullptr;
+  uint64_t failed_bytes = 0;
+  for (int64_t batches = p.batch; batches >= 1; batches = batches == 1 ? 0 : (batches + 1) / 2) {
+    for (int64_t heads = p.kv_heads; heads >= 1; heads = heads == 1 ? 0 : (heads + 1) / 2) {
+      std::vector<AppendSlice> slices;
+      bool fits = true;
+      for (int64_t b0 = 0; b0 < p.batch && fits; b0 += batches) {
+        for (int64_t h0 = 0; h0 < p.kv_heads && fits; h0 += heads) {
+          AppendSlice slice;
+          slice.batch_begin = b0;
+          slice.batch_end = std::min(p.batch, b0 + batches);
+          slice.head_begin = h0;
+          slice.head_end = std::min(p.kv_heads, h0 + heads);
+          const uint64_t nb = static_cast<uint64_t>(slice.batch_end - b0), nh = static_cast<uint64_t>(slice.head_end - h0);
+          const uint64_t cache_first = p.paged() ? 0 : static_cast<uint64_t>(b0);
+          const uint64_t cache_outer = p.paged() ? static_cast<uint64_t>(p.num_pages) : nb;
+          const struct {
+            ViewPart part;
+            uint32_t binding;
+            uint32_t* params;
+          } parts[] = {
+              {{"k_src_layout", &p.k_src, p.src_dtype, static_cast<uint64_t>(b0), nb, static_cast<uint64_t>(h0), nh,
+                tokens, static_cast<uint64_t>(p.qk_dim)},
+               kBindingQ, slice.params.k_src},
+              {{"v_src_layout", &p.v_src, p.src_dtype, static_cast<uint64_t>(b0), nb, static_cast<uint64_t>(h0), nh,
+                tokens, static_cast<uint64_t>(p.v_dim)},
+               kBindingOut, slice.params.v_src},
+              {{"k_layout", &p.k, p.k_dtype, cache_first, cache_outer, static_cast<uint64_t>(h0), nh, cache_rows,
+                static_cast<uint64_t>(p.qk_dim)},
+               kBindingK, slice.params.k_cache},
+              {{"v_layout", &p.v, p.v_dtype, cache_first, cache_outer, static_cast<uint64_t>(h0), nh, cache_rows,
+                static_cast<uint64_t>(p.v_dim)},
+               kBindingV, slice.params.v_cache},
+          };
+          for (const auto& item : parts) {
+            if (!fits) break;
+            uint64_t bytes = 0;
+            fits = part_window(item.part, caps, &slice.windows[item.binding], item.params, &bytes);
+            if (!fits) failed = item.part.name, failed_bytes = bytes;
+          }
+          const uint64_t rows = nb * nh * tokens;
+          if (fits && rows > UINT32_MAX) {
+            return unsupported("vkattn_append_desc: batch x kv_heads x new_tokens (%llu) exceeds 2^32 - 1 rows",
+                               (unsigned long long)rows);
+          }
+          slice.params.sizes[0] = static_cast<uint32_t>(nh);
+          slice.params.extra[2] = static_cast<uint32_t>(rows);
+          slice.params.extra[3] = static_cast<uint32_t>(b0);
+          if (fits) slices.push_back(slice);
+        }
+      }
+      if (fits) {
+        *out = std::move(slices);
+        return Status();
+      }
+    }
+  }
+  return unsupported("vkattn_append_desc.%s of one (batch, kv head) spans %llu bytes, more than one binding of %s "
+                     "can reach (maxStorageBufferRange %llu bytes)",
+                     failed, (unsigned long long)failed_bytes, caps.name.c_str(),
+                     (unsigned long long)caps.max_storage_buffer_range);
 }
 
 class VulkanAppendPlan final : public DeviceAppendPlan {
@@ -95,15 +187,17 @@ class VulkanAppendPlan final : public DeviceAppendPlan {
   VulkanDevice& device_;
   AppendProblem p_;
   VkPipeline pipeline_ = VK_NULL_HANDLE;
-  Window windows_[kBindingCount];
+  std::vector<AppendSlice> slices_;
+  uint64_t params_stride_ = 0;  // one parameter block per slice, at uniform-offset alignment
   std::unique_ptr<VulkanBuffer> params_;
   std::unique_ptr<VulkanBuffer> positions_;
   std::unique_ptr<VulkanBuffer> block_table_;
   std::unique_ptr<VulkanBuffer> rope_;
-  PlanObjects objects_;  // one descriptor set
+  PlanObjects objects_;  // a descriptor set per slice
   std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
   uint64_t rows_ = 0;            // batch x kv_heads x new_tokens
   uint32_t groups_x_ = 0;        // workgroups per row
+  uint32_t dispatches_ = 0;
   bool executed_ = false;
 };
 
@@ -111,33 +205,20 @@ VulkanAppendPlan::~VulkanAppendPlan() { device_.destroy_plan_objects(objects_); 
 
 Status VulkanAppendPlan::initialize() {
   const DeviceCaps& caps = device_.caps();
-  const uint64_t outer = static_cast<uint64_t>(p_.paged() ? p_.num_pages : p_.batch);
-  const uint64_t cache_rows = static_cast<uint64_t>(p_.paged() ? p_.page_size : p_.kv_len);
-  const uint64_t batch = static_cast<uint64_t>(p_.batch), heads = static_cast<uint64_t>(p_.kv_heads);
-  const uint64_t tokens = static_cast<uint64_t>(p_.new_tokens);
-  AppendParams params{};
-  VKATTN_RETURN_IF_ERROR(view_window("k_src_layout", p_.k_src, p_.src_dtype, batch, heads, tokens, caps,
-                                     &windows_[kBindingQ], params.k_src));
-  VKATTN_RETURN_IF_ERROR(view_window("v_src_layout", p_.v_src, p_.src_dtype, batch, heads, tokens, caps,
-                                     &windows_[kBindingOut], params.v_src));
-  VKATTN_RETURN_IF_ERROR(view_window("k_layout", p_.k, p_.k_dtype, outer, heads, cache_rows, caps,
-                                     &windows_[kBindingK], params.k_cache));
-  VKATTN_RETURN_IF_ERROR(view_window("v_layout", p_.v, p_.v_dtype, outer, heads, cache_rows, caps,
-                                     &windows_[kBindingV], params.v_cache));
-  rows_ = batch * heads * tokens;
-  if (rows_ > UINT32_MAX) {
-    return unsupported("vkattn_append_desc: batch x kv_heads x new_tokens (%llu) exceeds 2^32 - 1 rows",
-                       (unsigned long long)rows_);
+  const uint64_t batch = static_cast<uint64_t>(p_.batch);
+  VKATTN_RETURN_IF_ERROR(plan_append_slices(p_, caps, &slices_));
+  const uint32_t max_y = caps.max_workgroup_count[1];
+  for (AppendSlice& slice : slices_) {  // (plan_append_slices set the windows, heads, rows and first batch)
+    slice.params.sizes[1] = static_cast<uint32_t>(p_.new_tokens);
+    slice.params.sizes[2] = static_cast<uint32_t>(p_.qk_dim);
+    slice.params.sizes[3] = static_cast<uint32_t>(p_.v_dim);
+    slice.params.extra[0] = static_cast<uint32_t>(p_.max_pages);
+    slice.params.extra[1] = static_cast<uint32_t>(p_.rope.dims);
+    rows_ += slice.params.extra[2];
+    dispatches_ += static_cast<uint32_t>(ceil_div(uint64_t{slice.params.extra[2]}, uint64_t{max_y}));
   }
   const uint64_t units = row_units(p_.k_dtype, p_.qk_dim) + row_units(p_.v_dtype, p_.v_dim);  // <= 8192
   groups_x_ = static_cast<uint32_t>(ceil_div(units, uint64_t{kAppendWorkgroup}));
-  params.sizes[0] = static_cast<uint32_t>(p_.kv_heads);
-  params.sizes[1] = static_cast<uint32_t>(p_.new_tokens);
-  params.sizes[2] = static_cast<uint32_t>(p_.qk_dim);
-  params.sizes[3] = static_cast<uint32_t>(p_.v_dim);
-  params.extra[0] = static_cast<uint32_t>(p_.max_pages);
-  params.extra[1] = static_cast<uint32_t>(p_.rope.dims);
-  params.extra[2] = static_cast<uint32_t>(rows_);
 
   PipelineSpec spec;
   spec.role = "append";
@@ -147,9 +228,12 @@ Status VulkanAppendPlan::initialize() {
                     static_cast<uint32_t>(p_.rope.style)};
   VKATTN_RETURN_IF_ERROR(device_.pipeline(spec, &pipeline_));
 
-  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(sizeof(params), true, &params_));
-  std::memcpy(params_->mapped(), &params, sizeof(params));
-  VKATTN_RETURN_IF_ERROR(params_->flush(0, sizeof(params)));
+  params_stride_ = ceil_div(uint64_t{sizeof(AppendParams)}, caps.uniform_offset_alignment) * caps.uniform_offset_alignment;
+  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(params_stride_ * slices_.size(), true, &params_));
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    std::memcpy(params_->mapped() + s * params_stride_, &slices_[s].params, sizeof(AppendParams));
+  }
+  VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * slices_.size()));
   VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(batch * 4, true, &positions_));
   if (p_.paged()) {
     uint64_t bytes = 0;
@@ -170,7 +254,7 @@ Status VulkanAppendPlan::initialize() {
     VKATTN_RETURN_IF_ERROR(rope_->flush(0, words.size() * 4));
   }
 
-  return device_.create_plan_objects(1, &objects_);
+  return device_.create_plan_objects(static_cast<uint32_t>(slices_.size()), &objects_);
 }
 
 // Binds the execution's buffers and records the dispatches.
@@ -180,34 +264,37 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
   tensors[kBindingOut] = args.v_src;
   tensors[kBindingK] = args.k_cache;
   tensors[kBindingV] = args.v_cache;
-  VkDescriptorBufferInfo infos[kBindingCount];
-  VkWriteDescriptorSet writes[kBindingCount];
-  for (uint32_t b = 0; b < kBindingCount; ++b) {
-    VkDescriptorBufferInfo& info = infos[b];
-    if (b == kBindingParams) {
-      info = {params_->handle(), 0, sizeof(AppendParams)};
-    } else if (b == kBindingKvLens) {
-      info = {positions_->handle(), 0, VK_WHOLE_SIZE};
-    } else if (b == kBindingBlockTable && block_table_ != nullptr) {
-      info = {block_table_->handle(), 0, VK_WHOLE_SIZE};
-    } else if (b == kBindingHeadConstants && rope_ != nullptr) {
-      info = {rope_->handle(), 0, VK_WHOLE_SIZE};
-    } else if (tensors[b] != nullptr) {
-      // Every buffer of the plan's context is a VulkanBuffer (checked by bindings).
-      info = {static_cast<VulkanBuffer*>(tensors[b])->handle(), windows_[b].offset, windows_[b].range};
-    } else {
-      info = {device_.placeholder_buffer(), 0, VK_WHOLE_SIZE};  // the shader never reads it
-    }
-    writes[b] = VkWriteDescriptorSet{};
-    writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-    writes[b].dstSet = objects_.sets[0];
-    writes[b].dstBinding = b;
-    writes[b].descriptorCount = 1;
-    writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[b].pBufferInfo = &infos[b];
-  }
   const DeviceFunctions& fn = device_.fn();
-  fn.vkUpdateDescriptorSets(device_.handle(), kBindingCount, writes, 0, nullptr);
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    VkDescriptorBufferInfo infos[kBindingCount];
+    VkWriteDescriptorSet writes[kBindingCount];
+    for (uint32_t b = 0; b < kBindingCount; ++b) {
+      VkDescriptorBufferInfo& info = infos[b];
+      if (b == kBindingParams) {
+        info = {params_->handle(), s * params_stride_, sizeof(AppendParams)};
+      } else if (b == kBindingKvLens) {
+        info = {positions_->handle(), 0, VK_WHOLE_SIZE};
+      } else if (b == kBindingBlockTable && block_table_ != nullptr) {
+        info = {block_table_->handle(), 0, VK_WHOLE_SIZE};
+      } else if (b == kBindingHeadConstants && rope_ != nullptr) {
+        info = {rope_->handle(), 0, VK_WHOLE_SIZE};
+      } else if (tensors[b] != nullptr) {
+        // Every buffer of the plan's context is a VulkanBuffer (checked by bindings).
+        info = {static_cast<VulkanBuffer*>(tensors[b])->handle(), slices_[s].windows[b].offset,
+                slices_[s].windows[b].range};
+      } else {
+        info = {device_.placeholder_buffer(), 0, VK_WHOLE_SIZE};  // the shader never reads it
+      }
+      writes[b] = VkWriteDescriptorSet{};
+      writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+      writes[b].dstSet = objects_.sets[s];
+      writes[b].dstBinding = b;
+      writes[b].descriptorCount = 1;
+      writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      writes[b].pBufferInfo = &infos[b];
+    }
+    fn.vkUpdateDescriptorSets(device_.handle(), kBindingCount, writes, 0, nullptr);
+  }
 
   VkCommandBuffer cmd = objects_.commands;
   VKATTN_RETURN_IF_ERROR(device_.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
@@ -220,12 +307,17 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
     fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, objects_.timestamps, 0);
   }
   fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
-  fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &objects_.sets[0], 0, nullptr);
+  // Slices write disjoint rows of the caches: no barrier between them.
   const uint32_t max_y = device_.caps().max_workgroup_count[1];
-  for (uint64_t base = 0; base < rows_; base += max_y) {
-    const uint32_t constants[5] = {static_cast<uint32_t>(base), 0, 0, 0, 0};
-    fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants), constants);
-    fn.vkCmdDispatch(cmd, groups_x_, static_cast<uint32_t>(std::min<uint64_t>(max_y, rows_ - base)), 1);
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &objects_.sets[s],
+                               0, nullptr);
+    const uint64_t rows = slices_[s].params.extra[2];
+    for (uint64_t base = 0; base < rows; base += max_y) {
+      const uint32_t constants[5] = {static_cast<uint32_t>(base), 0, 0, 0, 0};
+      fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants), constants);
+      fn.vkCmdDispatch(cmd, groups_x_, static_cast<uint32_t>(std::min<uint64_t>(max_y, rows - base)), 1);
+    }
   }
   if (objects_.timestamps != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, objects_.timestamps, 1);
   device_.record_barrier_before_host_reads(cmd);
@@ -265,8 +357,7 @@ PlanInfo VulkanAppendPlan::info() const {
   PlanInfo info;
   info.kernel = "vulkan.append";
   info.tasks = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, rows_ * groups_x_));
-  const uint32_t max_y = device_.caps().max_workgroup_count[1];
-  info.dispatches = static_cast<uint32_t>(ceil_div(rows_, uint64_t{max_y}));
+  info.dispatches = dispatches_;
   info.workspace_bytes = params_->size() + positions_->size() + (block_table_ ? block_table_->size() : 0) +
                          (rope_ ? rope_->size() : 0);
   return info;

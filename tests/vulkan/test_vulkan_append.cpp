@@ -395,3 +395,40 @@ TEST_CASE("append on Vulkan of one decode token per sequence then attention on t
     CHECK(result.caches.codes_off_by_one * 1000 <= result.caches.codes);
   }
 }
+
+TEST_CASE("append on Vulkan into caches larger than maxStorageBufferRange writes them through windows per batch and head") {
+  for (uint32_t device : usable_vulkan_devices()) {
+    CAPTURE(device);
+    DeviceContext context(device);
+    vkattn_device_info info;
+    vkattn_device_info_init(&info);
+    REQUIRE(vkattn_context_get_info(context, &info) == VKATTN_SUCCESS);
+    CAPTURE(info.max_binding_bytes);
+    // f32 caches, D 128, a sequence appending at its end: 2 sequences x 3
+    // heads x 60000 keys (184 MB: one sequence per slice on a 128 MiB
+    // range), and 1 sequence x 8 heads x 40000 keys with RoPE (164 MB:
+    // four heads per slice).
+    vkattn_append_desc by_batch = dense_append_desc(2, 3, 3, 60000, 128, 128, VKATTN_DTYPE_F32, VKATTN_DTYPE_F32,
+                                                    VKATTN_DTYPE_F32);
+    vkattn_append_desc by_head = dense_append_desc(1, 8, 3, 40000, 128, 128, VKATTN_DTYPE_F16, VKATTN_DTYPE_F32,
+                                                   VKATTN_DTYPE_F32);
+    by_head.rope.style = VKATTN_ROPE_GPTJ;
+    for (const vkattn_append_desc* desc : {&by_batch, &by_head}) {
+      const uint64_t cache_bytes = storage_bytes(cache_dtype(*desc, CacheKind::kKeys), cache_extent(*desc, CacheKind::kKeys));
+      CAPTURE(cache_bytes);
+      AppendRunner runner(context, *desc);
+      REQUIRE_MESSAGE(runner.ready(), runner.error());
+      vkattn_plan_info plan_info;
+      vkattn_plan_info_init(&plan_info);
+      REQUIRE(vkattn_plan_get_info(runner.plan(), &plan_info) == VKATTN_SUCCESS);
+      if (cache_bytes > info.max_binding_bytes) {
+        CHECK(plan_info.dispatches >= 2);  // a dispatch per slice
+      } else {
+        MESSAGE("this device binds the whole cache at once; the window path is not exercised");
+      }
+      std::vector<int32_t> positions = {static_cast<int32_t>(desc->kv_len - 3)};
+      if (desc->batch == 2) positions.push_back(5);
+      CHECK_DEVICE_APPEND(append_and_check(context, make_append_data(*desc, positions, 80), AppendExactness::kDevice));
+    }
+  }
+}
