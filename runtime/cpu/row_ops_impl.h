@@ -401,9 +401,9 @@ static inline void load32(const Q4Pointer& p, Vec16 out[2]) {
 
 static inline void load32(const Q8Pointer& p, Vec16 out[2]) {
   const __m512 d = _mm512_set1_ps(block_scale_of(p));
-  const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.block() + 2));
-  const __m512i low = _mm512_cvtepi8_epi32(_mm256_castsi256_si128(bytes));
-  const __m512i high = _mm512_cvtepi8_epi32(_mm256_extracti128_si256(bytes, 1));
+  const uint8_t* codes = p.block() + 2;
+  const __m512i low = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
+  const __m512i high = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16)));
   out[0] = reinterpret_cast<Vec16>(_mm512_mul_ps(_mm512_cvtepi32_ps(low), d));
   out[1] = reinterpret_cast<Vec16>(_mm512_mul_ps(_mm512_cvtepi32_ps(high), d));
 }
