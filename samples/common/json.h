@@ -23,4 +23,14 @@ inline std::string json_escape(const std::string& text) {
   return out;
 }
 
+// A JSON number: %.6g of a finite value; null for NaN and infinities,
+// which JSON cannot write (a case whose output held NaN has an infinite
+// error).
+inline std::string json_number(double value) {
+  if (!(value - value == 0.0)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", value);
+  return buf;
+}
+
 }  // namespace vkattn_samples

@@ -27,6 +27,7 @@ struct Target {
 
 struct DeviceReport {
   std::string label, name, driver;
+  vkattn_device_info info{};  // of the opened device (vendor, ids, versions)
   bool available = true;
   std::string unavailable_reason;
   int cases = 0, passed = 0, failed = 0, skipped = 0;
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
     vkattn_context_get_info(context, &info);
     report.name = info.name;
     report.driver = info.driver;
+    report.info = info;
     for (const vkattn_test::CaseSpec& spec : cases) {
       const vkattn_test::CaseResult result = vkattn_test::run_case(context, spec);
       ++report.cases;
@@ -207,23 +209,33 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vkattn-conformance: cannot write %s\n", json_path.c_str());
       return 1;
     }
+    using vkattn_samples::json_escape;
+    using vkattn_samples::json_number;
     std::fprintf(file, "{\"devices\": [\n");
     for (size_t i = 0; i < reports.size(); ++i) {
       const DeviceReport& r = reports[i];
+      // Vulkan versions as major.minor.patch (VK_API_VERSION_*); the driver
+      // version as the raw number the driver reports (its encoding is vendor-specific).
+      const uint32_t api = r.info.api_version;
+      char api_text[32];
+      std::snprintf(api_text, sizeof(api_text), "%u.%u.%u", (api >> 22) & 0x7fu, (api >> 12) & 0x3ffu, api & 0xfffu);
       std::fprintf(file,
-                   "  {\"label\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"available\": %s, \"reason\": \"%s\", "
-                   "\"cases\": %d, \"passed\": %d, \"failed\": %d, \"skipped\": %d, \"results\": [\n",
-                   vkattn_samples::json_escape(r.label).c_str(), vkattn_samples::json_escape(r.name).c_str(), vkattn_samples::json_escape(r.driver).c_str(),
-                   r.available ? "true" : "false", vkattn_samples::json_escape(r.unavailable_reason).c_str(), r.cases, r.passed,
-                   r.failed, r.skipped);
+                   "  {\"label\": \"%s\", \"name\": \"%s\", \"driver\": \"%s\", \"index\": %u, \"vendor_id\": %u, "
+                   "\"device_id\": %u, \"driver_version\": %u, \"api_version\": \"%s\", \"available\": %s, "
+                   "\"reason\": \"%s\", \"cases\": %d, \"passed\": %d, \"failed\": %d, \"skipped\": %d, \"results\": [\n",
+                   json_escape(r.label).c_str(), json_escape(r.name).c_str(), json_escape(r.driver).c_str(), r.info.index,
+                   r.info.vendor_id, r.info.device_id, r.info.driver_version, api == 0 ? "" : api_text,
+                   r.available ? "true" : "false", json_escape(r.unavailable_reason).c_str(), r.cases, r.passed, r.failed,
+                   r.skipped);
       for (size_t c = 0; c < r.results.size(); ++c) {
         const auto& res = r.results[c].second;
         std::fprintf(file,
-                     "    {\"case\": \"%s\", \"status\": \"%s\", \"error\": %.6g, \"tolerance\": %.6g, \"lse_error_x_tol\": "
-                     "%.6g, \"ms\": %.4f, \"message\": \"%s\"}%s\n",
-                     vkattn_samples::json_escape(r.results[c].first).c_str(), res.skipped ? "skip" : res.passed ? "pass" : "fail",
-                     res.error, res.allowed, res.lse_error, res.execute_ms, vkattn_samples::json_escape(res.message).c_str(),
-                     c + 1 < r.results.size() ? "," : "");
+                     "    {\"case\": \"%s\", \"status\": \"%s\", \"kernel\": \"%s\", \"error\": %s, \"tolerance\": %s, "
+                     "\"lse_error_x_tol\": %s, \"ms\": %s, \"message\": \"%s\"}%s\n",
+                     json_escape(r.results[c].first).c_str(), res.skipped ? "skip" : res.passed ? "pass" : "fail",
+                     json_escape(res.kernel).c_str(), json_number(res.error).c_str(), json_number(res.allowed).c_str(),
+                     json_number(res.lse_error).c_str(), json_number(res.execute_ms).c_str(),
+                     json_escape(res.message).c_str(), c + 1 < r.results.size() ? "," : "");
       }
       std::fprintf(file, "  ]}%s\n", i + 1 < reports.size() ? "," : "");
     }
