@@ -264,10 +264,8 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
   tensors[kBindingOut] = args.v_src;
   tensors[kBindingK] = args.k_cache;
   tensors[kBindingV] = args.v_cache;
-  const DeviceFunctions& fn = device_.fn();
   for (size_t s = 0; s < slices_.size(); ++s) {
-    VkDescriptorBufferInfo infos[kBindingCount];
-    VkWriteDescriptorSet writes[kBindingCount];
+    VkDescriptorBufferInfo infos[kBindingCount] = {};  // (none: the placeholder)
     for (uint32_t b = 0; b < kBindingCount; ++b) {
       VkDescriptorBufferInfo& info = infos[b];
       if (b == kBindingParams) {
@@ -282,19 +280,11 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
         // Every buffer of the plan's context is a VulkanBuffer (checked by bindings).
         info = {static_cast<VulkanBuffer*>(tensors[b])->handle(), slices_[s].windows[b].offset,
                 slices_[s].windows[b].range};
-      } else {
-        info = {device_.placeholder_buffer(), 0, VK_WHOLE_SIZE};  // the shader never reads it
       }
-      writes[b] = VkWriteDescriptorSet{};
-      writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-      writes[b].dstSet = objects_.sets[s];
-      writes[b].dstBinding = b;
-      writes[b].descriptorCount = 1;
-      writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      writes[b].pBufferInfo = &infos[b];
     }
-    fn.vkUpdateDescriptorSets(device_.handle(), kBindingCount, writes, 0, nullptr);
+    device_.write_descriptor_set(objects_.sets[s], infos);
   }
+  const DeviceFunctions& fn = device_.fn();
 
   VkCommandBuffer cmd = objects_.commands;
   VKATTN_RETURN_IF_ERROR(device_.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));

@@ -102,20 +102,10 @@ Status measure_device_peaks(int32_t index, DevicePeaks* out) {
   VkDescriptorSet set = VK_NULL_HANDLE;
   Status status = device.check(device.fn().vkAllocateDescriptorSets(device.handle(), &set_info, &set), "vkAllocateDescriptorSets");
   if (status.ok()) {
-    VkDescriptorBufferInfo infos[kBindingCount];
-    VkWriteDescriptorSet writes[kBindingCount];
-    for (uint32_t b = 0; b < kBindingCount; ++b) {
-      infos[b] = {b == kBindingQ ? input->handle() : b == kBindingPartials ? output->handle() : device.placeholder_buffer(), 0,
-                  VK_WHOLE_SIZE};
-      writes[b] = VkWriteDescriptorSet{};
-      writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-      writes[b].dstSet = set;
-      writes[b].dstBinding = b;
-      writes[b].descriptorCount = 1;
-      writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      writes[b].pBufferInfo = &infos[b];
-    }
-    device.fn().vkUpdateDescriptorSets(device.handle(), kBindingCount, writes, 0, nullptr);
+    VkDescriptorBufferInfo infos[kBindingCount] = {};  // (none: the placeholder)
+    infos[kBindingQ] = {input->handle(), 0, VK_WHOLE_SIZE};
+    infos[kBindingPartials] = {output->handle(), 0, VK_WHOLE_SIZE};
+    device.write_descriptor_set(set, infos);
     VkPipeline fma = VK_NULL_HANDLE, read = VK_NULL_HANDLE;
     status = device.pipeline(PipelineSpec{"probe (FMA)", shaders::ShaderId::probe, {kWorkgroup, 0, kFmaIterations, 0}, false}, &fma);
     const uint32_t contiguous = device.quirks().prefer_contiguous_loads ? 1u : 0u;

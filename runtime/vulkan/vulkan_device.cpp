@@ -524,6 +524,21 @@ Status VulkanDevice::drain() {
   return finished;
 }
 
+void VulkanDevice::write_descriptor_set(VkDescriptorSet set, VkDescriptorBufferInfo* infos) const {
+  VkWriteDescriptorSet writes[kBindingCount];
+  for (uint32_t b = 0; b < kBindingCount; ++b) {
+    if (infos[b].buffer == VK_NULL_HANDLE) infos[b] = {placeholder_->handle(), 0, VK_WHOLE_SIZE};
+    writes[b] = VkWriteDescriptorSet{};
+    writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+    writes[b].dstSet = set;
+    writes[b].dstBinding = b;
+    writes[b].descriptorCount = 1;
+    writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[b].pBufferInfo = &infos[b];
+  }
+  fn_.vkUpdateDescriptorSets(device_, kBindingCount, writes, 0, nullptr);
+}
+
 Status VulkanDevice::create_plan_objects(uint32_t sets, PlanObjects* out) {
   VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, sets},
                                    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * (kBindingCount - 1)}};

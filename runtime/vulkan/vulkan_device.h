@@ -139,7 +139,6 @@ class VulkanDevice final : public Device {
   const Logger& log() const { return log_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
   VkPipelineLayout pipeline_layout() const { return pipeline_layout_; }
-  VkBuffer placeholder_buffer() const { return placeholder_->handle(); }
 
   // FAILED_PRECONDITION once the device was lost.
   Status usable() const;
@@ -161,6 +160,11 @@ class VulkanDevice final : public Device {
   bool captures_statistics() const { return capture_statistics_; }
   // Creates a plan's objects with `sets` descriptor sets of the shared layout.
   Status create_plan_objects(uint32_t sets, PlanObjects* out);
+  // Points the kBindingCount bindings (slicing.h) of a set of the shared
+  // layout at infos[0 .. kBindingCount): binding 0 the uniform parameter
+  // block, the others storage buffers; an info without a buffer gets the
+  // placeholder buffer (a binding the plan's shaders never read).
+  void write_descriptor_set(VkDescriptorSet set, VkDescriptorBufferInfo* infos) const;
   // Waits for the plan's last submission (draining the device if that
   // fails) and destroys whatever of `objects` was created.
   void destroy_plan_objects(PlanObjects& objects);

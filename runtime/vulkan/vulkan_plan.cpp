@@ -182,8 +182,7 @@ Status VulkanPlan::update_descriptors(const ExecArgs& args) {
                                                 args.additive_mask, args.bool_mask, nullptr, nullptr, nullptr, nullptr};
   for (size_t s = 0; s < layout_.slices.size(); ++s) {
     const Slice& slice = layout_.slices[s];
-    VkDescriptorBufferInfo infos[kBindingCount];
-    VkWriteDescriptorSet writes[kBindingCount];
+    VkDescriptorBufferInfo infos[kBindingCount] = {};  // (none: the placeholder)
     for (uint32_t b = 0; b < kBindingCount; ++b) {
       VkDescriptorBufferInfo& info = infos[b];
       if (b == kBindingParams) {
@@ -199,18 +198,9 @@ Status VulkanPlan::update_descriptors(const ExecArgs& args) {
       } else if (tensors[b] != nullptr) {
         // Every buffer of a plan's context is a VulkanBuffer (checked by bindings).
         info = {static_cast<VulkanBuffer*>(tensors[b])->handle(), slice.windows[b].offset, slice.windows[b].range};
-      } else {
-        info = {device_.placeholder_buffer(), 0, VK_WHOLE_SIZE};  // the shader never reads it
       }
-      writes[b] = VkWriteDescriptorSet{};
-      writes[b].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-      writes[b].dstSet = objects_.sets[s];
-      writes[b].dstBinding = b;
-      writes[b].descriptorCount = 1;
-      writes[b].descriptorType = b == kBindingParams ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      writes[b].pBufferInfo = &infos[b];
     }
-    device_.fn().vkUpdateDescriptorSets(device_.handle(), kBindingCount, writes, 0, nullptr);
+    device_.write_descriptor_set(objects_.sets[s], infos);
   }
   return Status();
 }

@@ -48,6 +48,24 @@ inline vkattn_attention_desc small_desc() {
   return desc;
 }
 
+// f32 buffers holding small_desc()'s dense Q, K, V and O, and bindings
+// naming them (the rest of the bindings left to each test).
+struct SmallBuffers {
+  Buffer q, k, v, out;
+  explicit SmallBuffers(vkattn_context context)
+      : q(context, 2 * 4 * 16 * 32 * 4), k(context, 2 * 2 * 32 * 32 * 4), v(context, 2 * 2 * 32 * 32 * 4),
+        out(context, 2 * 4 * 16 * 32 * 4) {}
+  vkattn_bindings bindings() const {
+    vkattn_bindings b;
+    vkattn_bindings_init(&b);
+    b.q = q;
+    b.k = k;
+    b.v = v;
+    b.out = out;
+    return b;
+  }
+};
+
 inline bool last_error_mentions(const char* text) { return std::strstr(vkattn_last_error(), text) != nullptr; }
 
 }  // namespace vkattn_test

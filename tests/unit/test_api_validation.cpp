@@ -205,14 +205,8 @@ TEST_CASE("kv_lens values outside [0, kv_len] are rejected by index") {
   d.has_kv_lens = 1;
   vkattn_plan plan = nullptr;
   REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
-  Buffer q(context, 2 * 4 * 16 * 32 * 4), k(context, 2 * 2 * 32 * 32 * 4), v(context, 2 * 2 * 32 * 32 * 4),
-      out(context, 2 * 4 * 16 * 32 * 4);
-  vkattn_bindings b;
-  vkattn_bindings_init(&b);
-  b.q = q;
-  b.k = k;
-  b.v = v;
-  b.out = out;
+  const SmallBuffers buffers(context);
+  vkattn_bindings b = buffers.bindings();
   CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "kv_lens is NULL");
   int32_t too_long[2] = {32, 33};
   b.kv_lens = too_long;
@@ -234,14 +228,8 @@ TEST_CASE("q_lens values outside [0, q_len] and q_lens without has_q_lens are re
   d.has_q_lens = 1;
   vkattn_plan plan = nullptr;
   REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
-  Buffer q(context, 2 * 4 * 16 * 32 * 4), k(context, 2 * 2 * 32 * 32 * 4), v(context, 2 * 2 * 32 * 32 * 4),
-      out(context, 2 * 4 * 16 * 32 * 4);
-  vkattn_bindings b;
-  vkattn_bindings_init(&b);
-  b.q = q;
-  b.k = k;
-  b.v = v;
-  b.out = out;
+  const SmallBuffers buffers(context);
+  vkattn_bindings b = buffers.bindings();
   CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "q_lens is NULL");
   int32_t too_long[2] = {16, 17};
   b.q_lens = too_long;
@@ -291,14 +279,8 @@ TEST_CASE("packed queries: cu_seqlens_q out of order or past packed_q_rows is re
   REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
   vkattn_attention_desc padded = small_desc();
   REQUIRE(vkattn_plan_create(context, &padded, 0, &plain) == VKATTN_SUCCESS);
-  Buffer q(context, 2 * 4 * 16 * 32 * 4), k(context, 2 * 2 * 32 * 32 * 4), v(context, 2 * 2 * 32 * 32 * 4),
-      out(context, 2 * 4 * 16 * 32 * 4);
-  vkattn_bindings b;
-  vkattn_bindings_init(&b);
-  b.q = q;
-  b.k = k;
-  b.v = v;
-  b.out = out;
+  const SmallBuffers buffers(context);
+  vkattn_bindings b = buffers.bindings();
   CHECK_STATUS_MENTIONS(vkattn_plan_execute(plan, &b), VKATTN_ERROR_INVALID_ARGUMENT, "cu_seqlens_q is NULL");
   int32_t negative[3] = {-1, 3, 5};
   b.cu_seqlens_q = negative;
