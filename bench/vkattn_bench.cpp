@@ -4,8 +4,10 @@
 // materialised baseline (XNNPACK GEMMs + a softmax pass) on the same threads.
 //
 //   vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE]
-//                [--case-seconds S] [--threads N]
+//                [--case-seconds S] [--threads N] [--quiet]
 //
+// On a terminal it shows its progress on stderr (step i of n, elapsed,
+// estimate) unless --quiet.
 // Times are medians and minima over repeated runs after a warm-up; on Vulkan
 // they are GPU timestamps (dispatches only). A case whose single run would
 // take longer than --case-seconds on a device is reported as skipped with
@@ -25,6 +27,7 @@
 #include "f16.h"
 #include "quant_blocks.h"
 #include "json.h"
+#include "progress.h"
 #include "reference.h"
 #include "shader_stats.h"
 #include "suite.h"
@@ -245,7 +248,7 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
 int usage() {
   std::fprintf(stderr,
                "usage: vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE] "
-               "[--case-seconds S] [--threads N]\n"
+               "[--case-seconds S] [--threads N] [--quiet]\n"
                "       vkattn-bench --shader-stats [--device N] [--filter TEXT] [--json FILE] [--ir DIR]\n");
   return 2;
 }
@@ -257,11 +260,12 @@ int main(int argc, char** argv) {
   double case_seconds = 8.0;  // keeps the whole suite under 10 minutes on a 2-core machine with lavapipe
   int threads = 0;
   int device = -1;
-  bool shader_stats = false;
+  bool shader_stats = false, quiet = false;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     const char* value = a + 1 < argc ? argv[a + 1] : nullptr;
     if (arg == "--shader-stats") shader_stats = true;
+    else if (arg == "--quiet") quiet = true;
     else if (arg == "--device" && value) device = std::atoi(argv[++a]);
     else if (arg == "--ir" && value) ir_dir = argv[++a];
     else if (arg == "--backend" && value) backend = argv[++a];
@@ -316,6 +320,13 @@ int main(int argc, char** argv) {
   std::vector<Result> results;
   std::printf("\n%-34s %-9s %10s %10s %9s %6s %7s %5s %11s %8s %9s %8s\n", "case", "backend", "median ms", "min ms",
               "GFLOP/s", "%peak", "GB/s", "%bw", "baseline ms", "speedup", "extra MiB", "error");
+  // Progress on a terminal (stderr): one step per case and backend.
+  vkattn_samples::Progress progress(!quiet);
+  size_t steps = 0, step = 0;
+  for (const BenchCase& bc : vkattn_bench::suite()) {
+    if (filter.empty() || bc.name.find(filter) != std::string::npos) steps += targets.size();
+  }
+  progress.start("vkattn-bench", steps);
   for (const BenchCase& bc : vkattn_bench::suite()) {
     if (!filter.empty() && bc.name.find(filter) == std::string::npos) continue;
     const HostInputs in = vkattn_test::make_inputs(bc.spec);
@@ -329,6 +340,7 @@ int main(int argc, char** argv) {
     vkattn_bench::BaselineResult baseline;
     bool baseline_done = false;
     for (Target& target : targets) {
+      progress.step(step++, bc.name + " on " + target.label);
       if (bc.decode && target.backend == VKATTN_BACKEND_CPU) {
         // %bw is judged against the best bandwidth probed up to now, this
         // probe included: never against a dip that would flatter the case.
@@ -363,6 +375,7 @@ int main(int argc, char** argv) {
       } else if (baseline.why_not.rfind("out of memory", 0) == 0) {
         std::snprintf(base, sizeof(base), "OOM");
       }
+      progress.clear();
       if (r.ran) {
         std::printf("%-34s %-9s %10.2f %10.2f %9.1f %5.0f%% %7s %5s %11s %8s %9.1f %8.1e%s\n", bc.name.c_str(),
                     r.target.c_str(), r.median_ms, r.min_ms, r.gflops, 100 * r.fraction_peak, gbytes, bw, base, speed,

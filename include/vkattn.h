@@ -229,8 +229,10 @@ typedef struct vkattn_context_options {
    * keeps the cache in memory only. A cache file from another device or
    * driver, or a corrupt one, is ignored with a warning. */
   const char* pipeline_cache_path;
-  /* Log sink; NULL (default) writes warnings and errors to stderr. The
-   * environment variable VKATTN_LOG_LEVEL (0-3) raises or lowers verbosity. */
+  /* Log sink; NULL (default) writes warnings and errors to stderr (on
+   * Android to logcat, tag "vkattn"). The
+   * environment variable VKATTN_LOG_LEVEL (0-3), when set, replaces
+   * log_level. */
   vkattn_log_fn log_fn;
   void* log_user_data;
   vkattn_log_level log_level;  /* default VKATTN_LOG_WARNING */

@@ -4,6 +4,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#if defined(__ANDROID__)
+#include <android/log.h>
+#endif
+
 namespace vkattn {
 
 Logger::Logger(vkattn_log_fn fn, void* user_data, vkattn_log_level level)
@@ -30,8 +34,14 @@ void Logger::write(vkattn_log_level level, const std::string& message) const {
     fn_(user_data_, level, message.c_str());
     return;
   }
+#if defined(__ANDROID__)
+  // Apps have no visible stderr: the default sink is logcat (tag "vkattn").
+  static const int kPriorities[] = {ANDROID_LOG_ERROR, ANDROID_LOG_WARN, ANDROID_LOG_INFO, ANDROID_LOG_DEBUG};
+  __android_log_write(kPriorities[level], "vkattn", message.c_str());
+#else
   static const char* const kNames[] = {"error", "warning", "info", "debug"};
   std::fprintf(stderr, "vkattn: %s: %s\n", kNames[level], message.c_str());
+#endif
 }
 
 }  // namespace vkattn

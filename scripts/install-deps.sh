@@ -9,6 +9,8 @@ packages=(
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslang-tools spirv-tools  # Vulkan backend, lavapipe, RADV
   chromium-common                                    # SwiftShader, a second CPU Vulkan implementation
   doctest-dev python3-numpy time                     # tests
+  python3-dev pybind11-dev python3-pytest            # the Python package and its tests
+  python3-torch                                      # the Python tests' PyTorch comparison
   clang libclang-rt-14-dev                           # sanitizer builds and libFuzzer (scripts/test-sanitizers.sh)
 )
 

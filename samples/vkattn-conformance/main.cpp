@@ -4,7 +4,9 @@
 // case fails; a case a device cannot run is SKIP with its reason, never PASS.
 //
 //   vkattn-conformance [--backend all|cpu|vulkan] [--device N] [--filter TEXT]
-//                      [--validation] [--json FILE] [--verbose] [--list]
+//                      [--validation] [--json FILE] [--verbose] [--quiet] [--list]
+// On a terminal it shows its progress on stderr (case i of n, elapsed,
+// estimate) unless --quiet.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 
 #include "conformance.h"
 #include "json.h"
+#include "progress.h"
 #include "vkattn.h"
 
 namespace {
@@ -45,7 +48,7 @@ struct DeviceReport {
 int usage(const char* message) {
   std::fprintf(stderr,
                "vkattn-conformance: %s\nusage: vkattn-conformance [--backend all|cpu|vulkan] [--device N] "
-               "[--filter TEXT] [--validation] [--json FILE] [--verbose] [--list]\n",
+               "[--filter TEXT] [--validation] [--json FILE] [--verbose] [--quiet] [--list]\n",
                message);
   return 2;
 }
@@ -55,7 +58,7 @@ int usage(const char* message) {
 int main(int argc, char** argv) {
   std::string backend = "all", filter, json_path;
   int32_t only_device = -1;
-  bool validation = false, verbose = false, list = false;
+  bool validation = false, verbose = false, quiet = false, list = false;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     auto value = [&]() -> const char* { return a + 1 < argc ? argv[++a] : nullptr; };
@@ -80,6 +83,8 @@ int main(int argc, char** argv) {
       validation = true;
     } else if (arg == "--verbose") {
       verbose = true;
+    } else if (arg == "--quiet") {
+      quiet = true;
     } else if (arg == "--list") {
       list = true;
     } else {
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
 
   std::vector<DeviceReport> reports;
   bool any_failure = false;
+  vkattn_samples::Progress progress(!quiet);
   for (const Target& target : targets) {
     DeviceReport report;
     report.label = target.label;
@@ -146,7 +152,9 @@ int main(int argc, char** argv) {
     report.name = info.name;
     report.driver = info.driver;
     report.info = info;
+    progress.start(target.label, cases.size());
     for (const vkattn_test::CaseSpec& spec : cases) {
+      progress.step(static_cast<size_t>(report.cases), spec.name());
       const vkattn_test::CaseResult result = vkattn_test::run_case(context, spec);
       ++report.cases;
       if (result.skipped) {
@@ -163,12 +171,14 @@ int main(int argc, char** argv) {
         if (closest.name.empty() || ratio > closest.ratio) closest = {ratio, result.error, spec.name()};
       }
       if (verbose || (!result.passed && !result.skipped)) {
+        progress.clear();
         std::printf("%-10s %-4s %-90s err %.3g (tol %.3g) %s\n", target.label.c_str(),
                     result.skipped ? "SKIP" : result.passed ? "PASS" : "FAIL", spec.name().c_str(), result.error,
                     result.allowed, result.message.c_str());
       }
       report.results.emplace_back(spec.name(), result);
     }
+    progress.clear();
     vkattn_context_destroy(context);
     reports.push_back(std::move(report));
   }

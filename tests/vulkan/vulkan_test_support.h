@@ -3,6 +3,8 @@
 // list of Vulkan devices to run on.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -48,6 +50,26 @@ inline std::vector<uint32_t> usable_vulkan_devices() {
     if (info.backend == VKATTN_BACKEND_VULKAN && info.usable) result.push_back(info.index);
   }
   return result;
+}
+
+// Lavapipe (llvmpipe) where present, else the first usable device. Tests that
+// create many contexts run there: Mesa keeps compiled shaders in a disk cache
+// across devices, where SwiftShader compiles every pipeline anew for each
+// device. It is also the one driver that caps loop iterations per dispatch.
+inline uint32_t lavapipe_or_first_device() {
+  uint32_t count = 0;
+  const std::vector<uint32_t> usable = usable_vulkan_devices();
+  REQUIRE(!usable.empty());
+  if (vkattn_enumerate_devices(nullptr, 0, &count) != VKATTN_SUCCESS) return usable.front();
+  std::vector<vkattn_device_info> infos(count);
+  for (auto& info : infos) vkattn_device_info_init(&info);
+  if (vkattn_enumerate_devices(infos.data(), count, &count) != VKATTN_SUCCESS) return usable.front();
+  for (const auto& info : infos) {
+    if (info.backend == VKATTN_BACKEND_VULKAN && info.usable && std::string(info.name).rfind("llvmpipe", 0) == 0) {
+      return info.index;
+    }
+  }
+  return usable.front();
 }
 
 // The description of Vulkan device `index`.
