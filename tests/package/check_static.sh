@@ -9,6 +9,7 @@ source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$work"
 cmake -S "$source_dir" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
   -DVKATTN_WITH_VULKAN=OFF -DVKATTN_BUILD_TESTS=OFF -DVKATTN_BUILD_SAMPLES=OFF -DVKATTN_BUILD_BENCH=OFF \
+  -DVKATTN_BUILD_PYTHON=OFF \
   > "$work/configure.log"
 cmake --build "$work/build" > "$work/build.log"
 [ -f "$work/build/libvkattn.a" ] || { echo "check_static: no libvkattn.a was built" >&2; exit 1; }
