@@ -93,29 +93,43 @@ class Context {
   Context& operator=(const Context&) = delete;
 
   void close() {
+    destroy([&] {
+      if (context_ != nullptr) vkattn_context_destroy(context_);
+      context_ = nullptr;
+    });
+  }
+
+  // Runs `call(context)`, a vkattn call on this context or its objects, with
+  // the GIL released and the context's lock held (a vkattn context serves
+  // one thread at a time: Python threads take turns here), then raises for
+  // its status. A closed context raises FAILED_PRECONDITION.
+  template <class Call>
+  void run(Call&& call) const {
+    bool closed;
+    vkattn_status status = VKATTN_ERROR_FAILED_PRECONDITION;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed = context_ == nullptr;
+      if (!closed) status = call(context_);
+    }
+    if (closed) raise(VKATTN_ERROR_FAILED_PRECONDITION, "the context was closed");
+    check(status);
+  }
+
+  // Runs `destroy_call` (destroying this context, a buffer or a plan of it)
+  // with the GIL released and the context's lock held; never raises.
+  template <class Destroy>
+  void destroy(Destroy&& destroy_call) const {
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(mutex_);
-    if (context_ != nullptr) vkattn_context_destroy(context_);
-    context_ = nullptr;
+    destroy_call();
   }
-
-  vkattn_context handle() const {
-    if (context_ == nullptr) raise(VKATTN_ERROR_FAILED_PRECONDITION, "the context was closed");
-    return context_;
-  }
-
-  bool closed() const { return context_ == nullptr; }
-  vkattn_context raw() const { return context_; }
-
-  // A vkattn context serves one thread at a time; Python threads calling
-  // with the GIL released take turns here.
-  std::mutex& mutex() const { return mutex_; }
 
   py::dict info() const {
     vkattn_device_info info;
     vkattn_device_info_init(&info);
-    std::lock_guard<std::mutex> lock(mutex_);
-    check(vkattn_context_get_info(handle(), &info));
+    run([&](vkattn_context c) { return vkattn_context_get_info(c, &info); });
     return describe(info);
   }
 
@@ -132,16 +146,21 @@ vkattn_dtype storage_of(const py::array& a, const char* name) {
                                            std::string(py::str(a.dtype())));
 }
 
+// Layouts count strides in elements, never backwards.
+void require_element_strides(const py::array& a, const char* name) {
+  for (py::ssize_t axis = 0; axis < a.ndim(); ++axis) {
+    if (a.strides(axis) < 0 || a.strides(axis) % a.itemsize() != 0) {
+      raise(VKATTN_ERROR_INVALID_ARGUMENT, std::string(name) + " has a negative or unaligned stride");
+    }
+  }
+}
+
 // Element strides of a 4-D [batch, heads, seq, dim] array whose last axis is
 // contiguous (the Python layer guarantees it).
 vkattn_tensor_layout layout_of(const py::array& a, const char* name) {
   if (a.ndim() != 4) raise(VKATTN_ERROR_INVALID_ARGUMENT, std::string(name) + " must be 4-D here");
+  require_element_strides(a, name);
   const py::ssize_t item = a.itemsize();
-  for (int axis = 0; axis < 4; ++axis) {
-    if (a.strides(axis) < 0 || a.strides(axis) % item != 0) {
-      raise(VKATTN_ERROR_INVALID_ARGUMENT, std::string(name) + " has a negative or unaligned stride");
-    }
-  }
   if (a.shape(3) > 1 && a.strides(3) != item) {
     raise(VKATTN_ERROR_INVALID_ARGUMENT, std::string(name) + "'s last axis is not contiguous");
   }
@@ -160,11 +179,7 @@ void require_shape(const py::array& a, std::initializer_list<py::ssize_t> shape,
   int axis = 0;
   for (py::ssize_t extent : shape) same = same && a.shape(axis++) == extent;
   if (!same) raise(VKATTN_ERROR_INVALID_ARGUMENT, std::string(name) + " does not have the shape the query implies");
-  for (axis = 0; axis < a.ndim(); ++axis) {
-    if (a.strides(axis) < 0 || a.strides(axis) % a.itemsize() != 0) {
-      raise(VKATTN_ERROR_INVALID_ARGUMENT, std::string(name) + " has a negative or unaligned stride");
-    }
-  }
+  require_element_strides(a, name);
 }
 
 vkattn_mask_layout mask_layout_of(const py::array& a) {
@@ -251,32 +266,15 @@ void attention(const Context& context, const py::array& q, const py::array& k, c
     desc.has_kv_lens = 1;
     t.kv_lens = lens_array.data();
   }
-  vkattn_status status;
-  {
-    py::gil_scoped_release release;
-    std::lock_guard<std::mutex> lock(context.mutex());
-    status = context.closed() ? VKATTN_ERROR_FAILED_PRECONDITION : vkattn_attention(context.raw(), &desc, &t);
-  }
-  if (status == VKATTN_ERROR_FAILED_PRECONDITION && context.closed()) {
-    raise(status, "the context was closed");
-  }
-  check(status);
+  context.run([&](vkattn_context c) { return vkattn_attention(c, &desc, &t); });
 }
 
 // A vkattn buffer in a context's memory (device memory on Vulkan).
 class Buffer {
  public:
   Buffer(std::shared_ptr<Context> context, uint64_t bytes, bool host_visible) : context_(std::move(context)) {
-    vkattn_status status;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(context_->mutex());
-      status = context_->closed() ? VKATTN_ERROR_FAILED_PRECONDITION
-                                  : vkattn_buffer_create(context_->raw(), bytes,
-                                                         host_visible ? VKATTN_BUFFER_HOST_VISIBLE : 0u, &buffer_);
-    }
-    if (status == VKATTN_ERROR_FAILED_PRECONDITION && context_->closed()) raise(status, "the context was closed");
-    check(status);
+    const uint32_t flags = host_visible ? VKATTN_BUFFER_HOST_VISIBLE : 0u;
+    context_->run([&](vkattn_context c) { return vkattn_buffer_create(c, bytes, flags, &buffer_); });
     bytes_ = bytes;
   }
   ~Buffer() { close(); }
@@ -284,10 +282,10 @@ class Buffer {
   Buffer& operator=(const Buffer&) = delete;
 
   void close() {
-    py::gil_scoped_release release;
-    std::lock_guard<std::mutex> lock(context_->mutex());
-    if (buffer_ != nullptr) vkattn_buffer_destroy(buffer_);
-    buffer_ = nullptr;
+    context_->destroy([&] {
+      if (buffer_ != nullptr) vkattn_buffer_destroy(buffer_);
+      buffer_ = nullptr;
+    });
   }
 
   uint64_t size() const { return bytes_; }
@@ -301,13 +299,8 @@ class Buffer {
     const py::array contiguous = py::array::ensure(data, py::array::c_style);
     if (!contiguous) throw py::error_already_set();
     const vkattn_buffer buffer = raw();
-    vkattn_status status;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(context_->mutex());
-      status = vkattn_buffer_write(buffer, offset, contiguous.data(), static_cast<uint64_t>(contiguous.nbytes()));
-    }
-    check(status);
+    const uint64_t bytes = static_cast<uint64_t>(contiguous.nbytes());
+    context_->run([&](vkattn_context) { return vkattn_buffer_write(buffer, offset, contiguous.data(), bytes); });
   }
 
   // A new array of `dtype` and `shape` read from byte `offset` (waits for
@@ -315,13 +308,9 @@ class Buffer {
   py::array read(const py::object& dtype, const std::vector<py::ssize_t>& shape, uint64_t offset) {
     py::array result(py::dtype::from_args(dtype), shape);
     const vkattn_buffer buffer = raw();
-    vkattn_status status;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(context_->mutex());
-      status = vkattn_buffer_read(buffer, offset, result.mutable_data(), static_cast<uint64_t>(result.nbytes()));
-    }
-    check(status);
+    void* data = result.mutable_data();
+    const uint64_t bytes = static_cast<uint64_t>(result.nbytes());
+    context_->run([&](vkattn_context) { return vkattn_buffer_read(buffer, offset, data, bytes); });
     return result;
   }
 
@@ -387,25 +376,17 @@ class Plan {
     else if (mask != "none") raise(VKATTN_ERROR_INVALID_ARGUMENT, "mask must be 'none', 'bool' or 'float'");
     vkattn_attention_desc_set_dense_layouts(&desc);
     desc_ = desc;
-    vkattn_status status;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(context_->mutex());
-      status = context_->closed() ? VKATTN_ERROR_FAILED_PRECONDITION
-                                  : vkattn_plan_create(context_->raw(), &desc, 0, &plan_);
-    }
-    if (status == VKATTN_ERROR_FAILED_PRECONDITION && context_->closed()) raise(status, "the context was closed");
-    check(status);
+    context_->run([&](vkattn_context c) { return vkattn_plan_create(c, &desc, 0, &plan_); });
   }
   ~Plan() { close(); }
   Plan(const Plan&) = delete;
   Plan& operator=(const Plan&) = delete;
 
   void close() {
-    py::gil_scoped_release release;
-    std::lock_guard<std::mutex> lock(context_->mutex());
-    if (plan_ != nullptr) vkattn_plan_destroy(plan_);
-    plan_ = nullptr;
+    context_->destroy([&] {
+      if (plan_ != nullptr) vkattn_plan_destroy(plan_);
+      plan_ = nullptr;
+    });
   }
 
   vkattn_plan raw() const {
@@ -437,19 +418,14 @@ class Plan {
       b.kv_lens = lens.data();
     }
     const vkattn_plan plan = raw();
-    vkattn_status status;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(context_->mutex());
-      status = vkattn_plan_execute(plan, &b);
-    }
-    check(status);
+    context_->run([&](vkattn_context) { return vkattn_plan_execute(plan, &b); });
   }
 
   py::dict info() const {
     vkattn_plan_info info;
     vkattn_plan_info_init(&info);
-    check(vkattn_plan_get_info(raw(), &info));
+    const vkattn_plan plan = raw();
+    context_->run([&](vkattn_context) { return vkattn_plan_get_info(plan, &info); });
     py::dict d;
     d["kernel"] = std::string(info.kernel);
     d["block_q"] = info.block_q;
@@ -464,13 +440,7 @@ class Plan {
   double last_time_ms() const {
     double ms = 0.0;
     const vkattn_plan plan = raw();
-    vkattn_status status;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(context_->mutex());
-      status = vkattn_plan_get_last_time(plan, &ms);
-    }
-    check(status);
+    context_->run([&](vkattn_context) { return vkattn_plan_get_last_time(plan, &ms); });
     return ms;
   }
 
@@ -481,13 +451,7 @@ class Plan {
 };
 
 void finish(const Context& context) {
-  vkattn_status status;
-  {
-    py::gil_scoped_release release;
-    std::lock_guard<std::mutex> lock(context.mutex());
-    status = context.closed() ? VKATTN_ERROR_FAILED_PRECONDITION : vkattn_context_finish(context.raw());
-  }
-  check(status);
+  context.run([](vkattn_context c) { return vkattn_context_finish(c); });
 }
 
 // Every device vkattn can run on: the CPU backend first, then each Vulkan

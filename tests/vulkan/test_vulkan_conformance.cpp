@@ -107,7 +107,6 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
         executions += again.runs;
       }
       if (result.passed) ++on.passed;
-      executed.insert(result.kernel);
       on.kernels.insert(result.kernel);
       worst[spec.dtype] = std::max(worst[spec.dtype], result.error / result.allowed);
     }
@@ -144,7 +143,6 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
               const CaseResult result = run_case(on.context, spec);
               INFO(spec.name(), " (VKATTN_VULKAN_KERNEL=", on.forced, ", topping up): ", result.message);
               CHECK(result.passed);
-              executed.insert(result.kernel);
               on.kernels.insert(result.kernel);
             }
           }
@@ -159,6 +157,7 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
         MESSAGE("Vulkan device ", device, " (", info.name, "), VKATTN_VULKAN_KERNEL=", on.forced, ": ", on.passed,
                 " cases passed");
       }
+      executed.insert(on.kernels.begin(), on.kernels.end());
       CHECK(vkattn_context_destroy(on.context) == VKATTN_SUCCESS);
     }
     MESSAGE("Vulkan device ", device, ": worst error / tolerance: f32 ", worst[VKATTN_DTYPE_F32], ", f16 ",

@@ -52,26 +52,6 @@ inline std::vector<uint32_t> usable_vulkan_devices() {
   return result;
 }
 
-// Lavapipe (llvmpipe) where present, else the first usable device. Tests that
-// create many contexts run there: Mesa keeps compiled shaders in a disk cache
-// across devices, where SwiftShader compiles every pipeline anew for each
-// device. It is also the one driver that caps loop iterations per dispatch.
-inline uint32_t lavapipe_or_first_device() {
-  uint32_t count = 0;
-  const std::vector<uint32_t> usable = usable_vulkan_devices();
-  REQUIRE(!usable.empty());
-  if (vkattn_enumerate_devices(nullptr, 0, &count) != VKATTN_SUCCESS) return usable.front();
-  std::vector<vkattn_device_info> infos(count);
-  for (auto& info : infos) vkattn_device_info_init(&info);
-  if (vkattn_enumerate_devices(infos.data(), count, &count) != VKATTN_SUCCESS) return usable.front();
-  for (const auto& info : infos) {
-    if (info.backend == VKATTN_BACKEND_VULKAN && info.usable && std::string(info.name).rfind("llvmpipe", 0) == 0) {
-      return info.index;
-    }
-  }
-  return usable.front();
-}
-
 // The description of Vulkan device `index`.
 inline vkattn_device_info vulkan_device_info(uint32_t index) {
   uint32_t count = 0;
@@ -85,6 +65,19 @@ inline vkattn_device_info vulkan_device_info(uint32_t index) {
   vkattn_device_info none;
   vkattn_device_info_init(&none);
   return none;
+}
+
+// Lavapipe (llvmpipe) where present, else the first usable device. Tests that
+// create many contexts run there: Mesa keeps compiled shaders in a disk cache
+// across devices, where SwiftShader compiles every pipeline anew for each
+// device. It is also the one driver that caps loop iterations per dispatch.
+inline uint32_t lavapipe_or_first_device() {
+  const std::vector<uint32_t> usable = usable_vulkan_devices();
+  REQUIRE(!usable.empty());
+  for (uint32_t index : usable) {
+    if (std::string(vulkan_device_info(index).name).rfind("llvmpipe", 0) == 0) return index;
+  }
+  return usable.front();
 }
 
 // Options for a Vulkan context with validation on and logging into `log`.
