@@ -19,4 +19,11 @@ CpuPeaks measure_cpu_peaks(int threads);
 // minutes, so the bench probes it again right before each decode case.
 double measure_read_bandwidth(int threads, size_t bytes, int runs);
 
+// The decode row kernels at every instruction-set level this CPU runs, on
+// data that stays in cache (one thread, 4 query rows, head dim 128, 1024
+// keys): ns per key for the scores (dot_rows) and for the weighted value
+// sums (accumulate_products), per K/V storage type, printed as a table with
+// each level's time over the widest level's, measured in the same run.
+void print_row_kernel_levels();
+
 }  // namespace vkattn_bench

@@ -414,6 +414,7 @@ int main(int argc, char** argv) {
     for (double probe : target.bandwidth_probes) std::printf(" %.1f", probe);
     std::printf("; %%bw uses the highest probed before the case.\n");
   }
+  if (backend != "vulkan") vkattn_bench::print_row_kernel_levels();
 
   bool wrong = false;
   for (const Result& r : results) wrong = wrong || (r.ran && !(r.max_error <= r.tolerance));

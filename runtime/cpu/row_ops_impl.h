@@ -192,11 +192,66 @@ static void store_row(const float* src, int64_t n, float scale, vkattn_dtype dty
   }
 }
 
-// 16 floats as one vector: native on AVX-512, two or four registers on
-// AVX2, SSE2 or NEON. Every operation is lanewise, so every level computes
-// the same bits.
+// 16 floats as one vector, every operation lanewise, so every level
+// computes the same bits. On AVX-512 it is one register. Elsewhere it is a
+// struct of native-width parts (two ymm on AVX2, four xmm or NEON q
+// registers otherwise): a 64-byte generic vector on a narrower unit is
+// lowered through memory lane by lane (the AVX2 kernels ran 50x slower so).
+#if defined(__AVX512F__)
 typedef float Vec16 __attribute__((vector_size(64)));
 
+static inline Vec16 splat16(float x) { return Vec16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+#else
+#if defined(__AVX2__)
+constexpr int kPartLanes = 8;
+#else
+constexpr int kPartLanes = 4;
+#endif
+constexpr int kParts = kLanes / kPartLanes;
+typedef float Part __attribute__((vector_size(kPartLanes * sizeof(float))));
+
+struct Vec16 {
+  Part part[kParts];
+  float operator[](int j) const { return part[j / kPartLanes][j % kPartLanes]; }
+};
+
+#define VKATTN_PARTWISE(op)                                                \
+  static inline Vec16 operator op(Vec16 a, const Vec16& b) {               \
+    for (int i = 0; i < kParts; ++i) a.part[i] = a.part[i] op b.part[i];   \
+    return a;                                                              \
+  }                                                                        \
+  static inline Vec16& operator op##=(Vec16& a, const Vec16& b) { return a = a op b; }
+VKATTN_PARTWISE(+)
+VKATTN_PARTWISE(-)
+VKATTN_PARTWISE(*)
+#undef VKATTN_PARTWISE
+
+static inline Vec16 splat16(float x) {
+  Vec16 v;
+  for (int i = 0; i < kParts; ++i) {
+    for (int j = 0; j < kPartLanes; ++j) v.part[i][j] = x;
+  }
+  return v;
+}
+#endif
+
+// How many Vec16 accumulators a register-blocked loop keeps: AVX-512 has 32
+// registers of 16 lanes; AVX2 has 16 of 8 (a Vec16 takes two); the portable
+// build 16 (SSE2) or 32 (NEON) of 4. Past that they spill, and every
+// multiply-add waits on a store and a reload.
+#if defined(__AVX512F__)
+constexpr int kAccumulatorBudget = 16;
+#else
+constexpr int kAccumulatorBudget = 4;
+#endif
+// Keys per dot-product step, or 16-lane value vectors per accumulation
+// step, for R query rows: at most 4, within the budget.
+template <int R>
+constexpr int blocking_for_rows() {
+  return kAccumulatorBudget / R >= 4 ? 4 : kAccumulatorBudget / R >= 2 ? 2 : 1;
+}
+
+#if defined(__AVX512F__)
 static inline Vec16 load16(const float* p) {
   Vec16 v;
   std::memcpy(&v, p, sizeof(v));
@@ -204,10 +259,30 @@ static inline Vec16 load16(const float* p) {
 }
 
 static inline void store16(float* p, Vec16 v) { std::memcpy(p, &v, sizeof(v)); }
+#else
+// Part by part: one native load or store each (a 64-byte copy went
+// through the stack in 16-byte pieces that a wider load cannot forward).
+static inline Vec16 load16(const float* p) {
+  Vec16 v;
+  for (int i = 0; i < kParts; ++i) std::memcpy(&v.part[i], p + i * kPartLanes, sizeof(Part));
+  return v;
+}
+
+static inline void store16(float* p, Vec16 v) {
+  for (int i = 0; i < kParts; ++i) std::memcpy(p + i * kPartLanes, &v.part[i], sizeof(Part));
+}
+#endif
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+static inline Vec16 from_halves(__m256 lo, __m256 hi) { return Vec16{{reinterpret_cast<Part>(lo), reinterpret_cast<Part>(hi)}}; }
+#endif
 
 static inline Vec16 load16(const uint16_t* p) {
 #if defined(__AVX512F__)
   return reinterpret_cast<Vec16>(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+#elif defined(__AVX2__)
+  return from_halves(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8))));
 #else
   float lanes[kLanes];
   halves_to_floats(p, kLanes, lanes);
@@ -221,30 +296,23 @@ static inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) {
 #if defined(__AVX512F__)
   return reinterpret_cast<Vec16>(_mm512_fmadd_ps(reinterpret_cast<__m512>(a), reinterpret_cast<__m512>(b),
                                                  reinterpret_cast<__m512>(c)));
-#elif defined(__FMA__)
-  __m256 lo[3], hi[3];
-  const Vec16 in[3] = {a, b, c};
-  for (int i = 0; i < 3; ++i) {
-    std::memcpy(&lo[i], reinterpret_cast<const float*>(&in[i]), 32);
-    std::memcpy(&hi[i], reinterpret_cast<const float*>(&in[i]) + 8, 32);
-  }
-  const __m256 rlo = _mm256_fmadd_ps(lo[0], lo[1], lo[2]);
-  const __m256 rhi = _mm256_fmadd_ps(hi[0], hi[1], hi[2]);
-  Vec16 r;
-  std::memcpy(reinterpret_cast<float*>(&r), &rlo, 32);
-  std::memcpy(reinterpret_cast<float*>(&r) + 8, &rhi, 32);
-  return r;
 #else
-  Vec16 r;
-  for (int j = 0; j < kLanes; ++j) r[j] = __builtin_fmaf(a[j], b[j], c[j]);
-  return r;
+  for (int i = 0; i < kParts; ++i) {
+#if defined(__AVX2__) && defined(__FMA__)
+    c.part[i] = reinterpret_cast<Part>(_mm256_fmadd_ps(reinterpret_cast<__m256>(a.part[i]),
+                                                       reinterpret_cast<__m256>(b.part[i]),
+                                                       reinterpret_cast<__m256>(c.part[i])));
+#else
+    for (int j = 0; j < kPartLanes; ++j) c.part[i][j] = __builtin_fmaf(a.part[i][j], b.part[i][j], c.part[i][j]);
+#endif
+  }
+  return c;
 #endif
 }
 
-static inline Vec16 splat16(float x) { return Vec16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
-
 // Sum of the 16 lanes in a fixed tree (lane j + lane j+8, then + j+4, ...),
-// one vector shuffle per step, the same order at every level.
+// the same order at every level.
+#if defined(__AVX512F__)
 typedef int Lanes16 __attribute__((vector_size(64)));
 #if defined(__clang__)
 #define VKATTN_SHUFFLE(v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
@@ -258,12 +326,27 @@ static inline float tree_sum(Vec16 v) {
   v += VKATTN_SHUFFLE(v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
   return v[0];
 }
+#else
+// The parts hold lanes in order, so the first steps add whole parts.
+static inline float tree_sum(Vec16 v) {
+  typedef float Quad __attribute__((vector_size(16)));
+  Quad quarter;  // lane j: sum of lanes j, j+4, j+8, j+12 in the tree's order
+#if defined(__AVX2__)
+  const __m256 eighth = reinterpret_cast<__m256>(v.part[0] + v.part[1]);
+  quarter = reinterpret_cast<Quad>(_mm_add_ps(_mm256_castps256_ps128(eighth), _mm256_extractf128_ps(eighth, 1)));
+#else
+  quarter = (v.part[0] + v.part[2]) + (v.part[1] + v.part[3]);
+#endif
+  return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+}
+#endif
 
+#if defined(__AVX512F__)
 // tree_sum of 16 vectors at once: lane j of the result is tree_sum(v[j]),
 // with the same pairs added in the same order (lanes j + j+8, then j+4, j+2,
 // j+1), but each step adds two vectors' halves in one register, so the 16
 // sums take 15 adds and 30 two-source shuffles instead of 16 separate trees
-// and scalar extracts.
+// and scalar extracts. (Only AVX-512 keeps 16 accumulators.)
 static inline __attribute__((always_inline)) Vec16 tree_sum16(const Vec16 v[16]) {
 #if defined(__clang__)
 #define VKATTN_SHUFFLE2(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
@@ -296,6 +379,7 @@ static inline __attribute__((always_inline)) Vec16 tree_sum16(const Vec16 v[16])
          VKATTN_SHUFFLE2(eighth[0], eighth[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 #undef VKATTN_SHUFFLE2
 }
+#endif
 
 // A position in a q8_0 / q4_0 tensor (quant.h): the tensor's bytes and a
 // value index, which `+` moves like a pointer's element index, so the
@@ -329,11 +413,7 @@ static inline float block_scale_of(const BlockPointer<TYPE>& p) {
 #if defined(__AVX2__) && !defined(__AVX512F__)
 // 16 int32 lanes, as two vectors of 8, converted to floats.
 static inline Vec16 int_halves_to_floats(__m256i lo, __m256i hi) {
-  const __m256 flo = _mm256_cvtepi32_ps(lo), fhi = _mm256_cvtepi32_ps(hi);
-  Vec16 r;
-  std::memcpy(reinterpret_cast<float*>(&r), &flo, 32);
-  std::memcpy(reinterpret_cast<float*>(&r) + 8, &fhi, 32);
-  return r;
+  return from_halves(_mm256_cvtepi32_ps(lo), _mm256_cvtepi32_ps(hi));
 }
 #endif
 
@@ -407,6 +487,32 @@ static inline void load32(const Q8Pointer& p, Vec16 out[2]) {
   out[0] = reinterpret_cast<Vec16>(_mm512_mul_ps(_mm512_cvtepi32_ps(low), d));
   out[1] = reinterpret_cast<Vec16>(_mm512_mul_ps(_mm512_cvtepi32_ps(high), d));
 }
+#elif defined(__AVX2__)
+// A block's 32 values in four ymm, its scale read once: the same products
+// code * d (exact in f32) as load16 gives.
+static inline void load32(const Q8Pointer& p, Vec16 out[2]) {
+  const __m256 d = _mm256_set1_ps(block_scale_of(p));
+  const uint8_t* codes = p.block() + 2;
+  __m256 quarter[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + 8 * i));
+    quarter[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), d);
+  }
+  out[0] = from_halves(quarter[0], quarter[1]);
+  out[1] = from_halves(quarter[2], quarter[3]);
+}
+
+static inline void load32(const Q4Pointer& p, Vec16 out[2]) {
+  const __m256 d = _mm256_set1_ps(block_scale_of(p)), eight = _mm256_set1_ps(8.0f);
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.block() + 2));
+  const __m128i nibbles[2] = {_mm_and_si128(bytes, _mm_set1_epi8(15)),
+                              _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(15))};
+  for (int h = 0; h < 2; ++h) {
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(nibbles[h]));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(nibbles[h], 8)));
+    out[h] = from_halves(_mm256_mul_ps(_mm256_sub_ps(lo, eight), d), _mm256_mul_ps(_mm256_sub_ps(hi, eight), d));
+  }
+}
 #endif
 
 static inline float load_scalar(const Q8Pointer& p) {
@@ -477,6 +583,10 @@ template <typename E>
 static inline float load_scalar(const GatherPointer<E>& p) { return load_scalar(p.at()); }
 
 #define VKATTN_INLINE inline __attribute__((always_inline))
+// Loops over a register block's rows, keys or vectors are unrolled so that
+// their accumulators are registers, not an array in memory (GCC leaves them
+// rolled for narrower vector units otherwise).
+#define VKATTN_UNROLL _Pragma("GCC unroll 16")
 
 // Rows this far ahead are requested from memory while the current ones are
 // consumed (the K/V rows of one block are `stride` apart, not contiguous).
@@ -523,9 +633,11 @@ static VKATTN_INLINE void dot_keys_full(const float* q, T k, int64_t stride, int
   // types: one block per step), in the same lanes and order as one at a time.
   int64_t d = 0;
   for (; d + 2 * kLanes <= dim; d += 2 * kLanes) {
+    VKATTN_UNROLL
     for (int c = 0; c < KEYS; ++c) {
       Vec16 kv[2];
       load32(rows[c] + d, kv);
+      VKATTN_UNROLL
       for (int r = 0; r < R; ++r) {
         acc[c][r] = fma16(load16(q + r * dim + d), kv[0], acc[c][r]);
         acc[c][r] = fma16(load16(q + r * dim + d + kLanes), kv[1], acc[c][r]);
@@ -533,12 +645,15 @@ static VKATTN_INLINE void dot_keys_full(const float* q, T k, int64_t stride, int
     }
   }
   for (; d < dim; d += kLanes) {
+    VKATTN_UNROLL
     for (int c = 0; c < KEYS; ++c) {
       const Vec16 kv = load16(rows[c] + d);
+      VKATTN_UNROLL
       for (int r = 0; r < R; ++r) acc[c][r] = fma16(load16(q + r * dim + d), kv, acc[c][r]);
     }
   }
-  if (R * KEYS == 16) {
+#if defined(__AVX512F__)
+  if constexpr (R * KEYS == 16) {
     Vec16 by_row[16];  // row-major: (r, c) at r * KEYS + c
     for (int r = 0; r < R; ++r) {
       for (int c = 0; c < KEYS; ++c) by_row[r * KEYS + c] = acc[c][r];
@@ -546,10 +661,11 @@ static VKATTN_INLINE void dot_keys_full(const float* q, T k, int64_t stride, int
     float sums[16];
     store16(sums, tree_sum16(by_row));
     for (int r = 0; r < R; ++r) std::memcpy(scores + r * out_stride, sums + r * KEYS, KEYS * sizeof(float));
-  } else {
-    for (int c = 0; c < KEYS; ++c) {
-      for (int r = 0; r < R; ++r) scores[r * out_stride + c] = tree_sum(acc[c][r]);
-    }
+    return;
+  }
+#endif
+  for (int c = 0; c < KEYS; ++c) {
+    for (int r = 0; r < R; ++r) scores[r * out_stride + c] = tree_sum(acc[c][r]);
   }
 }
 
@@ -559,10 +675,12 @@ template <int R, typename T>
 static inline void dot_key_any(const float* q, T k, int64_t dim, int64_t out_stride, float* scores) {
   const auto row = resolve(k);
   Vec16 acc[R];
+  VKATTN_UNROLL
   for (int r = 0; r < R; ++r) acc[r] = Vec16{};
   int64_t d = 0;
   for (; d + kLanes <= dim; d += kLanes) {
     const Vec16 kv = load16(row + d);
+    VKATTN_UNROLL
     for (int r = 0; r < R; ++r) acc[r] = fma16(load16(q + r * dim + d), kv, acc[r]);
   }
   if (d < dim) {
@@ -586,11 +704,12 @@ static inline void dot_key_any(const float* q, T k, int64_t dim, int64_t out_str
 template <int R, typename T>
 static inline void dot_rows_block(const float* q, T k, int64_t stride, int64_t n, int64_t dim, int64_t out_stride,
                                   float* scores, const RowPrefetch& ahead) {
+  constexpr int kKeys = blocking_for_rows<R>();
   int64_t c = 0;
   if (dim % kLanes == 0) {
-    for (; c + 4 <= n; c += 4) {
-      prefetch_ahead(ahead, c, 4);
-      dot_keys_full<R, 4>(q, k + c * stride, stride, dim, out_stride, scores + c);
+    for (; c + kKeys <= n; c += kKeys) {
+      prefetch_ahead(ahead, c, kKeys);
+      dot_keys_full<R, kKeys>(q, k + c * stride, stride, dim, out_stride, scores + c);
     }
   }
   for (; c < n; ++c) {
@@ -649,10 +768,13 @@ static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n,
     for (int u = 0; u + 1 < V; u += 2) load32(row + u * kLanes, &x[u]);
     if (V % 2 == 1) x[V - 1] = load16(row + (V - 1) * kLanes);
     if (PROBE) {
+      VKATTN_UNROLL
       for (int u = 0; u < V; ++u) probe += x[u];
     }
+    VKATTN_UNROLL
     for (int r = 0; r < R; ++r) {
       const Vec16 weight = splat16(p[r * p_stride + c]);
+      VKATTN_UNROLL
       for (int u = 0; u < V; ++u) acc[r][u] = fma16(weight, x[u], acc[r][u]);
     }
   }
@@ -675,6 +797,7 @@ static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, 
     for (int j = 0; j < width; ++j) lanes[j] = load_scalar(row + j);
     const Vec16 x = load16(lanes);
     if (PROBE) probe += x;
+    VKATTN_UNROLL
     for (int r = 0; r < R; ++r) acc[r] = fma16(splat16(p[r * p_stride + c]), x, acc[r]);
   }
   for (int r = 0; r < R; ++r) {
@@ -701,17 +824,18 @@ static bool accumulate_rows(const float* p, int64_t n, T v, int64_t stride, int6
     const int64_t count = n - c0 < kValueChunk ? n - c0 : kValueChunk;
     const float* weights = p + c0;
     T values = v + c0 * stride;
+    constexpr int kVectors = blocking_for_rows<R>();
     int64_t d0 = 0;
-    for (; d0 + 4 * kLanes <= dim; d0 += 4 * kLanes) {
-      finite &= accumulate_block<PROBE, R, 4>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              ahead, c0, out + d0);
+    for (; d0 + kVectors * kLanes <= dim; d0 += kVectors * kLanes) {
+      finite &= accumulate_block<PROBE, R, kVectors>(weights, n, count, values + d0, stride, dim,
+                                                     d0 == 0 ? dim : 0, ahead, c0, out + d0);
     }
-    if (d0 + 2 * kLanes <= dim) {
+    if (kVectors > 2 && d0 + 2 * kLanes <= dim) {
       finite &= accumulate_block<PROBE, R, 2>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
                                               ahead, c0, out + d0);
       d0 += 2 * kLanes;
     }
-    if (d0 + kLanes <= dim) {
+    if (kVectors > 1 && d0 + kLanes <= dim) {
       finite &= accumulate_block<PROBE, R, 1>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
                                               ahead, c0, out + d0);
       d0 += kLanes;
