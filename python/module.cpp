@@ -282,6 +282,10 @@ class Buffer {
   Buffer& operator=(const Buffer&) = delete;
 
   void close() {
+    if (exports_ > 0) {
+      PyErr_SetString(PyExc_BufferError, "the buffer has views (memoryview or NumPy arrays over it); release them first");
+      throw py::error_already_set();
+    }
     context_->destroy([&] {
       if (buffer_ != nullptr) vkattn_buffer_destroy(buffer_);
       buffer_ = nullptr;
@@ -289,6 +293,31 @@ class Buffer {
   }
 
   uint64_t size() const { return bytes_; }
+
+  // The buffer protocol: the first view maps the buffer (waiting for the
+  // executions that use it), the last one released unmaps it. While any
+  // view lives the buffer is mapped, and executing on it or reading or
+  // writing it raises FAILED_PRECONDITION (the library's own check).
+  void* export_view() {
+    if (exports_ == 0) {
+      const vkattn_buffer buffer = raw();
+      context_->run([&](vkattn_context) { return vkattn_buffer_map(buffer, &mapped_); });
+    }
+    ++exports_;
+    return mapped_;
+  }
+  void release_view() {
+    if (--exports_ > 0 || buffer_ == nullptr) return;
+    mapped_ = nullptr;
+    // Unmapping a mapped buffer of a live context cannot fail; a closed
+    // context released the memory already.
+    try {
+      context_->run([&](vkattn_context) { return vkattn_buffer_unmap(buffer_); });
+    } catch (py::error_already_set& error) {
+      error.discard_as_unraisable("vkattn.Buffer: unmapping after the last view");
+    }
+  }
+  py::ssize_t* view_shape() { return &view_shape_; }
   vkattn_buffer raw() const {
     if (buffer_ == nullptr) raise(VKATTN_ERROR_FAILED_PRECONDITION, "the buffer was closed");
     return buffer_;
@@ -318,7 +347,42 @@ class Buffer {
   std::shared_ptr<Context> context_;
   vkattn_buffer buffer_ = nullptr;
   uint64_t bytes_ = 0;
+  int64_t exports_ = 0;     // live buffer-protocol views
+  void* mapped_ = nullptr;  // the mapping while exports_ > 0
+  py::ssize_t view_shape_ = 0;
 };
+
+// Buffer's buffer-protocol slots (pybind11's def_buffer has no release
+// hook, and the mapping must end with the last view): a one-dimensional,
+// writable view of unsigned bytes over the mapped memory.
+int buffer_get_view(PyObject* self, Py_buffer* view, int flags) {
+  try {
+    Buffer& buffer = py::cast<Buffer&>(py::handle(self));
+    void* data = buffer.export_view();
+    *buffer.view_shape() = static_cast<py::ssize_t>(buffer.size());
+    view->obj = self;
+    Py_INCREF(self);
+    view->buf = data;
+    view->len = static_cast<Py_ssize_t>(buffer.size());
+    view->readonly = 0;
+    view->itemsize = 1;
+    view->format = (flags & PyBUF_FORMAT) ? const_cast<char*>("B") : nullptr;
+    view->ndim = 1;
+    view->shape = (flags & PyBUF_ND) ? buffer.view_shape() : nullptr;
+    view->strides = nullptr;  // C-contiguous bytes
+    view->suboffsets = nullptr;
+    view->internal = nullptr;
+    return 0;
+  } catch (py::error_already_set& error) {
+    error.restore();
+  } catch (const std::exception& error) {
+    PyErr_SetString(PyExc_BufferError, error.what());
+  }
+  view->obj = nullptr;
+  return -1;
+}
+
+void buffer_release_view(PyObject* self, Py_buffer*) { py::cast<Buffer&>(py::handle(self)).release_view(); }
 
 vkattn_dtype dtype_named(const std::string& name, const char* field) {
   if (name == "float32") return VKATTN_DTYPE_F32;
@@ -523,8 +587,21 @@ PYBIND11_MODULE(_vkattn, m) {
       .def("__enter__", [](std::shared_ptr<Context> c) { return c; })
       .def("__exit__", [](Context& c, py::args) { c.close(); });
 
-  py::class_<Buffer>(m, "Buffer", "Memory in a context (Context.buffer, Context.upload).")
-      .def_property_readonly("nbytes", &Buffer::size)
+  py::class_<Buffer> buffer_class(m, "Buffer",
+                                  "Memory in a context (Context.buffer, Context.upload). Supports the buffer "
+                                  "protocol: memoryview(buffer) or numpy.frombuffer(buffer, dtype) view its bytes "
+                                  "in place; the buffer stays mapped while a view lives (executions, read and write "
+                                  "on it raise until the views are released). Needs host-visible memory: the CPU "
+                                  "backend, unified-memory GPUs, or Context.buffer(n, host_visible=True).");
+  {
+    // The heap type pybind11 made: install the slots above.
+    PyTypeObject* type = reinterpret_cast<PyTypeObject*>(buffer_class.ptr());
+    auto* heap = reinterpret_cast<PyHeapTypeObject*>(type);
+    heap->as_buffer.bf_getbuffer = buffer_get_view;
+    heap->as_buffer.bf_releasebuffer = buffer_release_view;
+    type->tp_as_buffer = &heap->as_buffer;
+  }
+  buffer_class.def_property_readonly("nbytes", &Buffer::size)
       .def("write", &Buffer::write, py::arg("array"), py::arg("offset") = 0,
            "Copies `array` (C order) into the buffer at byte `offset`.")
       .def("read", &Buffer::read, py::arg("dtype"), py::arg("shape"), py::arg("offset") = 0,

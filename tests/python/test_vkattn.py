@@ -212,3 +212,31 @@ def test_a_plan_executed_on_buffers_matches_the_reference_each_time(backend, dev
             plan.execute(context.upload(q), k_buffer, v_buffer, context.buffer(16), lse=lse, kv_lens=lens)
         with pytest.raises(vkattn.InvalidArgumentError, match="no argument 'heads'"):
             context.plan(heads=3)
+
+
+@pytest.mark.parametrize("backend,device", TARGETS, ids=TARGET_IDS)
+def test_numpy_views_of_mapped_buffers_feed_and_read_a_plan_in_place(backend, device):
+    rng = np.random.default_rng(9)
+    shape = (1, 4, 37, 32)  # [batch, heads, seq, dim], f32
+    q, k, v = (random(shape, np.float32, rng) for _ in range(3))
+    with vkattn.Context(backend=backend, device=-1 if device is None else device) as context:
+        plan = context.plan(batch=1, q_heads=4, kv_heads=4, q_len=37, kv_len=37, qk_dim=32, dtype="float32")
+        buffers = [context.buffer(q.nbytes, host_visible=True) for _ in range(4)]
+        for buffer, data in zip(buffers, (q, k, v)):
+            view = np.frombuffer(buffer, dtype=np.float32).reshape(shape)  # the buffer's own memory
+            view[...] = data
+            assert memoryview(buffer).nbytes == q.nbytes
+            del view
+        with pytest.raises(vkattn.Error, match="mapped"):  # a live view keeps the buffer mapped
+            held = memoryview(buffers[0])
+            plan.execute(*buffers)
+        with pytest.raises(BufferError):
+            buffers[0].close()
+        held.release()
+        plan.execute(*buffers)
+        out = np.frombuffer(buffers[3], dtype=np.float32).reshape(shape)
+        want, _ = reference(q, k, v)
+        np.testing.assert_allclose(out.astype(np.float64), want, atol=tolerance(np.float32), rtol=0)
+        got = out.copy()
+        del out  # the last view: the buffer is unmapped, so read works again
+        np.testing.assert_array_equal(buffers[3].read(np.float32, shape), got)
