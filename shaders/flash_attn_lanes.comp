@@ -205,8 +205,12 @@ void main() {
         [[unroll]] for (uint block = 0u; block < DQK / 32u; ++block) {
           vec4 run[8];
           block_run(false, K_STORAGE, k_base[c], 32u * block, 8u, run);
-          [[unroll]] for (uint d = 32u * block; d < 32u * block + 32u; ++d) {
-            [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q[r][d], run[(d % 32u) / 4u][d % 4u], s[r][c]);
+          // (Constant bounds: lavapipe caps every loop it does not unroll at
+          // 65535 iterations over the whole invocation, and NIR unrolls inner
+          // loops before the outer ones make bounds like 32 * block constant.)
+          [[unroll]] for (uint i = 0u; i < 32u; ++i) {
+            const uint d = 32u * block + i;
+            [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q[r][d], run[i / 4u][i % 4u], s[r][c]);
           }
         }
       } else {

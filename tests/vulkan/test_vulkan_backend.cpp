@@ -269,6 +269,33 @@ TEST_CASE("long key ranges are walked in several dispatches where the driver cap
   }
 }
 
+TEST_CASE("q8_0 keys and q4_0 values over a million keys match the reference on both kernels (no loop but the key loop)") {
+  // The dispatch budget above counts key-tile iterations only, so any other
+  // loop the driver leaves rolled (the q8_0 / q4_0 block decoders' are
+  // unrolled only when their bounds are constant before NIR reaches them)
+  // would exhaust llvmpipe's 65,535-iteration cap within a dispatch and
+  // leave the rest of the keys unread: the lanes kernel did so from about
+  // 3,700 keys per row with 128-dim q8_0 K. A million keys give every
+  // dispatch its full tile budget. 8 query heads per kv head and one query
+  // keep split-KV away from the tiled kernel; head dim 64 is the smallest
+  // with two blocks per row (the decoders' loops over a row's blocks).
+  for (const char* kernel : {"lanes", "tiled"}) {
+    CAPTURE(kernel);
+    const KernelOverride forced(kernel);  // read when the context is created
+    Context c(lavapipe_or_first_device(), nullptr);
+    CaseSpec spec = make_case("loop_cap_blocks", 1, 8, 1, 1, 1000000, 64, 64);
+    spec.k_dtype = VKATTN_DTYPE_Q8_0;
+    spec.v_dtype = VKATTN_DTYPE_Q4_0;
+    const vkattn_plan_info plan_info = plan_info_for(c.context, spec);
+    const std::string chosen = plan_info.kernel;
+    CAPTURE(chosen);
+    CHECK(chosen.find(kernel) != std::string::npos);
+    CAPTURE(plan_info.dispatches);
+    const CaseResult result = run_case(c.context, spec);
+    CHECK_MESSAGE(result.passed, result.message);
+  }
+}
+
 TEST_CASE("vkattn_plan_get_last_time reports GPU time of the last execution") {
   Context c;
   const PlanTimingProbe probe = probe_plan_timing(c.context);
