@@ -15,6 +15,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 #include "runtime/cpu/row_ops.h"
 #include "runtime/half.h"
@@ -63,6 +66,21 @@ __attribute__((target("avx2,fma"))) float fma_avx2(long iterations) {
 }
 #endif
 
+#if defined(__aarch64__) && defined(__ARM_NEON)
+float fma_neon(long iterations) {
+  float32x4_t acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = vdupq_n_f32(1.0f + c * 1e-3f);
+  const float32x4_t a = vdupq_n_f32(0.9999999f), b = vdupq_n_f32(1e-7f);
+  for (long i = 0; i < iterations; ++i) {
+    VKATTN_UNROLL_CHAINS
+    for (int c = 0; c < kChains; ++c) acc[c] = vfmaq_f32(b, acc[c], a);
+  }
+  float32x4_t sum = acc[0];
+  for (int c = 1; c < kChains; ++c) sum = vaddq_f32(sum, acc[c]);
+  return vaddvq_f32(sum);
+}
+#endif
+
 float fma_scalar(long iterations) {
   float acc[kChains];
   for (int c = 0; c < kChains; ++c) acc[c] = 1.0f + c * 1e-3f;
@@ -108,6 +126,10 @@ CpuPeaks measure_cpu_peaks(int threads) {
       peaks.isa = "avx2";
     }
   }
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+  kernel = fma_neon;  // every arm64 CPU has NEON and its fused multiply-add
+  lanes = 4;
+  peaks.isa = "neon";
 #endif
   const long iterations = lanes == 1 ? kFmaIterations / 8 : kFmaIterations;
   const double fma_seconds = best_seconds(threads, 7, [&](int) { sink = sink + kernel(iterations); });

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "json.h"
+#include "args.h"
 #include "suite.h"
 #include "vkattn.h"
 #if defined(VKATTN_WITH_VULKAN)
@@ -165,7 +166,7 @@ int run_shader_stats(int device_index, const std::string& filter, const std::str
     for (const Column& column : kColumns) std::printf(" %10s", column.title);
     std::printf("\n");
     for (const BenchCase& bc : suite()) {
-      if (!filter.empty() && bc.name.find(filter) == std::string::npos) continue;
+      if (!vkattn_samples::filter_matches(filter, bc.name)) continue;
       const vkattn_attention_desc desc = vkattn_test::make_desc(bc.spec);
       vkattn::Problem problem;
       vkattn::Status status = vkattn::make_problem(desc, &problem);

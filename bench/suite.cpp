@@ -97,5 +97,4 @@ std::vector<BenchCase> suite() {
   return cases;
 }
 
-
 }  // namespace vkattn_bench

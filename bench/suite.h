@@ -1,7 +1,7 @@
 // The benchmark suite: one fixed list of problems that vkattn-bench times on
 // every backend and device and that --shader-stats compiles. Scripts filter
-// on the case names (--filter prefill_h8_s2048, --filter decode_q1): they
-// never change.
+// on the case names (--filter prefill_h8_s2048, --filter decode_q1, or
+// several at once: --filter cross,decode_q1_kv4096): they never change.
 #pragma once
 
 #include <string>

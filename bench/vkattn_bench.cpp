@@ -3,9 +3,10 @@
 // bandwidth probed in the same run) and beside the straightforward
 // materialised baseline (XNNPACK GEMMs + a softmax pass) on the same threads.
 //
-//   vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE]
-//                [--case-seconds S] [--threads N] [--quiet]
+//   vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT[,TEXT...]] [--json FILE]
+//                [--plot FILE.svg] [--case-seconds S] [--threads N] [--quiet]
 //
+// --plot draws the run as a roofline per backend and device (roofline.h).
 // On a terminal it shows its progress on stderr (step i of n, elapsed,
 // estimate) unless --quiet.
 // Times are medians and minima over repeated runs after a warm-up; on Vulkan
@@ -29,8 +30,11 @@
 #include "json.h"
 #include "progress.h"
 #include "reference.h"
+#include "roofline.h"
 #include "shader_stats.h"
+#include "args.h"
 #include "suite.h"
+#include "runtime/status.h"
 #if defined(VKATTN_WITH_VULKAN)
 #include "runtime/vulkan/probes.h"
 #endif
@@ -54,6 +58,7 @@ struct Target {
   double peak_gbytes = 0.0;   // the highest read bandwidth probed so far in this run
   double best_gflops = 0.0;  // fastest seen so far: predicts the next case's time
   std::vector<double> bandwidth_probes;  // CPU: at the start, then before each decode case
+  std::string peak_note;  // why the peaks are missing (a failed probe), or empty
 };
 
 struct Result {
@@ -63,6 +68,7 @@ struct Result {
   double median_ms = 0, min_ms = 0, first_ms = 0;
   double gflops = 0, gbytes = 0, fraction_peak = 0, fraction_bandwidth = 0;
   double baseline_ms = 0, speedup = 0, max_error = 0, tolerance = 0;
+  double flops_per_byte = 0;  // counted FLOPs over the least bytes moved (roofline.h)
   bool baseline_ran = false;
   std::string baseline_why;
   uint64_t extra_bytes = 0;
@@ -247,16 +253,20 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
 
 int usage() {
   std::fprintf(stderr,
-               "usage: vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT] [--json FILE] "
-               "[--case-seconds S] [--threads N] [--quiet]\n"
-               "       vkattn-bench --shader-stats [--device N] [--filter TEXT] [--json FILE] [--ir DIR]\n");
+               "usage: vkattn-bench [--backend all|cpu|vulkan] [--filter TEXT[,TEXT...]] [--json FILE] "
+               "[--plot FILE.svg]\n"
+               "                    [--case-seconds S] [--threads N] [--quiet]\n"
+               "       vkattn-bench --shader-stats [--device N] [--filter TEXT[,TEXT...]] [--json FILE] [--ir DIR]\n"
+               "--filter: the cases whose names contain any of the comma-separated texts.\n"
+               "--plot: after the run, an SVG roofline per backend and device: the FMA peak and read bandwidth\n"
+               "        measured in the run as roofs, each case as a point (GFLOP/s against FLOP per byte).\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string backend = "all", filter, json_path, ir_dir;
+  std::string backend = "all", filter, json_path, ir_dir, plot_path;
   double case_seconds = 8.0;  // keeps the whole suite under 10 minutes on a 2-core machine with lavapipe
   int threads = 0;
   int device = -1;
@@ -271,11 +281,22 @@ int main(int argc, char** argv) {
     else if (arg == "--backend" && value) backend = argv[++a];
     else if (arg == "--filter" && value) filter = argv[++a];
     else if (arg == "--json" && value) json_path = argv[++a];
+    else if (arg == "--plot" && value) plot_path = argv[++a];
     else if (arg == "--case-seconds" && value) case_seconds = std::atof(argv[++a]);
     else if (arg == "--threads" && value) threads = std::atoi(argv[++a]);
     else return usage();
   }
   if ((backend != "all" && backend != "cpu" && backend != "vulkan") || case_seconds <= 0 || threads < 0) return usage();
+  if (shader_stats && !plot_path.empty()) return usage();  // a plot needs timings
+  {
+    std::vector<std::string> names;
+    for (const vkattn_bench::BenchCase& bc : vkattn_bench::suite()) names.push_back(bc.name);
+    const std::string unmatched = vkattn_samples::unmatched_filter_part(filter, names);
+    if (!unmatched.empty()) {
+      std::fprintf(stderr, "vkattn-bench: --filter: no case name contains '%s'\n", unmatched.c_str());
+      return usage();
+    }
+  }
   if (shader_stats) return vkattn_bench::run_shader_stats(device, filter, json_path, ir_dir);
   if (device != -1 || !ir_dir.empty()) return usage();  // shader-report options
   const auto bench_start = Clock::now();
@@ -310,6 +331,7 @@ int main(int argc, char** argv) {
 #endif
       Target t{"vulkan:" + std::to_string(d.index), VKATTN_BACKEND_VULKAN, static_cast<int32_t>(d.index), d.name,
                peaks.fma_gflops, peaks.read_gbytes_per_s};
+      if (!status.ok()) t.peak_note = "probe failed: " + status.message();
       std::printf("%-9s %s: FMA peak %.1f GFLOP/s, read bandwidth %.1f GB/s%s%s\n", t.label.c_str(), d.name,
                   peaks.fma_gflops, peaks.read_gbytes_per_s, status.ok() ? "" : "  (probe failed: ",
                   status.ok() ? "" : (status.message() + ")").c_str());
@@ -324,13 +346,14 @@ int main(int argc, char** argv) {
   vkattn_samples::Progress progress(!quiet);
   size_t steps = 0, step = 0;
   for (const BenchCase& bc : vkattn_bench::suite()) {
-    if (filter.empty() || bc.name.find(filter) != std::string::npos) steps += targets.size();
+    if (vkattn_samples::filter_matches(filter, bc.name)) steps += targets.size();
   }
   progress.start("vkattn-bench", steps);
   for (const BenchCase& bc : vkattn_bench::suite()) {
-    if (!filter.empty() && bc.name.find(filter) == std::string::npos) continue;
+    if (!vkattn_samples::filter_matches(filter, bc.name)) continue;
     const HostInputs in = vkattn_test::make_inputs(bc.spec);
     const double flops = 2.0 * (bc.spec.qk_dim + bc.spec.v_dim) * double(vkattn_test::count_visible_pairs(in));
+    const double flops_per_byte = flops / vkattn_bench::min_traffic_bytes(in);
     // Bytes of K and V as stored (q8_0: 34 per 32 values, q4_0: 18).
     const vkattn_dtype k_type = vkattn_test::is_block_type(bc.spec.k_dtype) ? bc.spec.k_dtype : bc.spec.dtype;
     const vkattn_dtype v_type = vkattn_test::is_block_type(bc.spec.v_dtype) ? bc.spec.v_dtype : bc.spec.dtype;
@@ -349,6 +372,7 @@ int main(int argc, char** argv) {
         target.peak_gbytes = std::max(target.peak_gbytes, probe);
       }
       Result r = measure(bc, in, flops, kv_bytes, target, cpu_threads, case_seconds);
+      r.flops_per_byte = flops_per_byte;
       if (r.ran && !baseline_done) {
         // The baseline once per case, on the CPU threads, same time budget.
         const double estimate_s = flops / 40e9;  // tutorials reach a few tens of GFLOP/s here
@@ -442,16 +466,35 @@ int main(int argc, char** argv) {
                    "  {\"case\": \"%s\", \"target\": \"%s\", \"ran\": %s, \"why_not\": \"%s\", \"kernel\": \"%s\", "
                    "\"runs\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, \"first_ms\": %.4f, \"gflops\": %.3f, "
                    "\"fraction_of_peak\": %.4f, \"gbytes_per_s\": %.3f, \"fraction_of_bandwidth\": %.4f, "
+                   "\"flops_per_byte\": %.4g, "
                    "\"baseline_ran\": %s, \"baseline_ms\": %.4f, \"baseline_note\": \"%s\", \"speedup\": %.3f, "
                    "\"extra_bytes\": %llu, \"max_error\": %.3g}%s\n",
                    r.case_name.c_str(), r.target.c_str(), r.ran ? "true" : "false",
                    vkattn_samples::json_escape(r.why_not).c_str(), r.kernel.c_str(), r.runs, r.median_ms, r.min_ms,
-                   r.first_ms, r.gflops, r.fraction_peak, r.gbytes, r.fraction_bandwidth,
+                   r.first_ms, r.gflops, r.fraction_peak, r.gbytes, r.fraction_bandwidth, r.flops_per_byte,
                    r.baseline_ran ? "true" : "false", r.baseline_ms, vkattn_samples::json_escape(r.baseline_why).c_str(),
                    r.speedup, (unsigned long long)r.extra_bytes, r.max_error, i + 1 < results.size() ? "," : "");
     }
     std::fprintf(f, "], \"total_seconds\": %.1f}\n", total_s);
     std::fclose(f);
+  }
+  if (!plot_path.empty()) {
+    std::vector<vkattn_bench::RooflineTarget> roof_targets;
+    for (const Target& t : targets) roof_targets.push_back({t.label, t.name, t.peak_gflops, t.peak_gbytes, t.peak_note});
+    std::vector<vkattn_bench::RooflinePoint> points;
+    for (const Result& r : results) {
+      points.push_back({r.case_name, r.target, r.flops_per_byte, r.ran ? r.gflops : 0.0, r.ran ? "" : r.why_not,
+                        r.ran && !(r.max_error <= r.tolerance)});
+    }
+    const std::string subtitle = (filter.empty() ? std::string("The whole suite") : "Cases: --filter " + filter) +
+                                 "; " + std::to_string(cpu_threads) + " CPU threads; vkattn " +
+                                 vkattn_version_string() + ".";
+    std::string error;
+    if (!vkattn_bench::write_roofline_svg(plot_path, "vkattn-bench roofline", subtitle, roof_targets, points, &error)) {
+      std::fprintf(stderr, "vkattn-bench: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("roofline: %s\n", plot_path.c_str());
   }
   return wrong ? 1 : 0;
 }

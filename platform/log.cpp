@@ -5,7 +5,14 @@
 #include <cstdlib>
 
 #if defined(__ANDROID__)
+#include <android/api-level.h>
 #include <android/log.h>
+// The oldest Android vkattn builds for: API 28 (Android 9), which brought
+// bionic's aligned_alloc (the CPU backend's buffers) and Vulkan 1.1 (the
+// shaders' target). docs/ANDROID.md.
+#if __ANDROID_API__ < 28
+#error "vkattn needs Android API level 28 or newer: -DANDROID_PLATFORM=android-28 (Gradle: minSdk 28)"
+#endif
 #endif
 
 namespace vkattn {

@@ -138,6 +138,21 @@ Status create_device(const vkattn_context_options& options, const vkattn::Logger
 Status attention_on_host(vkattn_context context, const vkattn_attention_desc& desc,
                          const vkattn_host_tensors& tensors);
 
+// Checks the arguments shared by the block helpers.
+Status check_block_call(vkattn_dtype dtype, uint64_t count, const void* from, const void* to) {
+  const int32_t value = vkattn::enum_value(dtype);  // raw bits: any int may arrive from C
+  if (value != VKATTN_DTYPE_Q8_0 && value != VKATTN_DTYPE_Q4_0) {
+    return vkattn::invalid_argument("dtype (%d) must be VKATTN_DTYPE_Q8_0 or VKATTN_DTYPE_Q4_0", value);
+  }
+  if (count % vkattn::kQuantBlock != 0) {
+    return vkattn::invalid_argument("count (%llu) must be a multiple of VKATTN_QUANT_BLOCK (%lld)",
+                                    (unsigned long long)count, (long long)vkattn::kQuantBlock);
+  }
+  if (count != 0 && (from == nullptr || to == nullptr)) return vkattn::invalid_argument("a data pointer is NULL");
+  return Status();
+}
+
+
 }  // namespace
 
 extern "C" {
@@ -161,24 +176,6 @@ vkattn_status vkattn_alibi_slopes(int64_t heads, float* slopes) {
     return Status();
   });
 }
-
-namespace {
-
-// Checks the arguments shared by the block helpers.
-Status check_block_call(vkattn_dtype dtype, uint64_t count, const void* from, const void* to) {
-  const int32_t value = vkattn::enum_value(dtype);  // raw bits: any int may arrive from C
-  if (value != VKATTN_DTYPE_Q8_0 && value != VKATTN_DTYPE_Q4_0) {
-    return vkattn::invalid_argument("dtype (%d) must be VKATTN_DTYPE_Q8_0 or VKATTN_DTYPE_Q4_0", value);
-  }
-  if (count % vkattn::kQuantBlock != 0) {
-    return vkattn::invalid_argument("count (%llu) must be a multiple of VKATTN_QUANT_BLOCK (%lld)",
-                                    (unsigned long long)count, (long long)vkattn::kQuantBlock);
-  }
-  if (count != 0 && (from == nullptr || to == nullptr)) return vkattn::invalid_argument("a data pointer is NULL");
-  return Status();
-}
-
-}  // namespace
 
 vkattn_status vkattn_dtype_bytes(vkattn_dtype dtype, uint64_t count, uint64_t* out_bytes) {
   return api_call([&]() -> Status {

@@ -8,6 +8,7 @@ packages=(
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev   # CPU backend
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslang-tools spirv-tools  # Vulkan backend, lavapipe, RADV
   chromium-common                                    # SwiftShader, a second CPU Vulkan implementation
+  libpng-dev                                         # vkattn-heatmap's pictures (samples)
   doctest-dev python3-numpy time                     # tests
   python3-dev pybind11-dev python3-pytest            # the Python package and its tests
   python3-torch                                      # the Python tests' PyTorch comparison

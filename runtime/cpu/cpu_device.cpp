@@ -221,6 +221,21 @@ uint32_t available_cores() {
 
 }  // namespace
 
+// The instruction set this build targets, for naming a CPU cpuinfo cannot.
+#if defined(__aarch64__)
+constexpr const char* kArchitectureName = "arm64";
+#elif defined(__arm__)
+constexpr const char* kArchitectureName = "arm";
+#elif defined(__x86_64__)
+constexpr const char* kArchitectureName = "x86-64";
+#elif defined(__i386__)
+constexpr const char* kArchitectureName = "x86";
+#elif defined(__riscv)
+constexpr const char* kArchitectureName = "riscv";
+#else
+constexpr const char* kArchitectureName = "unknown-architecture";
+#endif
+
 void describe_cpu_device(int32_t threads, vkattn_device_info* info) {
   info->backend = VKATTN_BACKEND_CPU;
   info->index = 0;
@@ -233,7 +248,14 @@ void describe_cpu_device(int32_t threads, vkattn_device_info* info) {
     simd_floats = cpuinfo_has_x86_avx512f() ? 16 : (cpuinfo_has_x86_avx2() ? 8 : 4);
 #endif
   }
-  std::snprintf(info->name, sizeof(info->name), "%s", model != nullptr && model[0] != '\0' ? model : "CPU");
+  // cpuinfo names packages it cannot identify (an SoC it has no table for,
+  // a CPU under emulation) "Unknown": say what is known instead.
+  const bool named = model != nullptr && model[0] != '\0' && std::strncmp(model, "Unknown", 7) != 0;
+  if (named) {
+    std::snprintf(info->name, sizeof(info->name), "%s", model);
+  } else {
+    std::snprintf(info->name, sizeof(info->name), "%s CPU (model not identified)", kArchitectureName);
+  }
   std::snprintf(info->driver, sizeof(info->driver), "XNNPACK + pthreadpool");
   info->compute_units = threads > 0 ? static_cast<uint32_t>(threads) : available_cores();
   info->subgroup_size = simd_floats;

@@ -40,7 +40,7 @@ struct RowPrefetch {
 };
 
 struct RowOps {
-  const char* isa;  // "avx512", "avx2", "baseline"
+  const char* isa;  // "avx512", "avx2", "baseline" (x86-64); "neon" (arm64); "baseline" elsewhere
 
   // exp(x) for x <= 0, -inf included (gives 0); NaN propagates. Relative
   // error below 2e-7 for x >= -87.3; results below 2^-126 flush to 0.

@@ -11,6 +11,12 @@
 #if defined(__F16C__)
 #include <immintrin.h>
 #endif
+// The portable build on arm64 is the NEON level: Advanced SIMD, fused
+// multiply-add and f16 conversion are part of every AArch64 CPU.
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define VKATTN_NEON 1
+#endif
 
 namespace vkattn {
 namespace cpu {
@@ -111,6 +117,8 @@ static inline void halves_to_floats(const uint16_t* in, int64_t n, float* out) {
   for (; c + 8 <= n; c += 8) {
     _mm256_storeu_ps(out + c, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + c))));
   }
+#elif defined(VKATTN_NEON)
+  for (; c + 4 <= n; c += 4) vst1q_f32(out + c, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(in + c))));
 #endif
   for (; c < n; ++c) out[c] = half_to_float(in[c]);
 }
@@ -283,6 +291,12 @@ static inline Vec16 load16(const uint16_t* p) {
 #elif defined(__AVX2__)
   return from_halves(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
                      _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8))));
+#elif defined(VKATTN_NEON)
+  Vec16 v;
+  for (int i = 0; i < kParts; ++i) {
+    v.part[i] = reinterpret_cast<Part>(vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p + i * kPartLanes))));
+  }
+  return v;
 #else
   float lanes[kLanes];
   halves_to_floats(p, kLanes, lanes);
@@ -302,6 +316,10 @@ static inline Vec16 fma16(Vec16 a, Vec16 b, Vec16 c) {
     c.part[i] = reinterpret_cast<Part>(_mm256_fmadd_ps(reinterpret_cast<__m256>(a.part[i]),
                                                        reinterpret_cast<__m256>(b.part[i]),
                                                        reinterpret_cast<__m256>(c.part[i])));
+#elif defined(VKATTN_NEON)
+    c.part[i] = reinterpret_cast<Part>(vfmaq_f32(reinterpret_cast<float32x4_t>(c.part[i]),
+                                                 reinterpret_cast<float32x4_t>(a.part[i]),
+                                                 reinterpret_cast<float32x4_t>(b.part[i])));
 #else
     for (int j = 0; j < kPartLanes; ++j) c.part[i][j] = __builtin_fmaf(a.part[i][j], b.part[i][j], c.part[i][j]);
 #endif
@@ -425,6 +443,15 @@ static inline Vec16 signed_bytes_to_floats(const uint8_t* p) {
 #elif defined(__AVX2__)
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return int_halves_to_floats(_mm256_cvtepi8_epi32(bytes), _mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
+#elif defined(VKATTN_NEON)
+  const int8x16_t bytes = vld1q_s8(reinterpret_cast<const int8_t*>(p));
+  const int16x8_t halves[2] = {vmovl_s8(vget_low_s8(bytes)), vmovl_high_s8(bytes)};
+  Vec16 v;
+  for (int h = 0; h < 2; ++h) {
+    v.part[2 * h] = reinterpret_cast<Part>(vcvtq_f32_s32(vmovl_s16(vget_low_s16(halves[h]))));
+    v.part[2 * h + 1] = reinterpret_cast<Part>(vcvtq_f32_s32(vmovl_high_s16(halves[h])));
+  }
+  return v;
 #else
   float lanes[kLanes];
   for (int j = 0; j < kLanes; ++j) lanes[j] = static_cast<float>(static_cast<int8_t>(p[j]));
@@ -442,6 +469,16 @@ static inline Vec16 nibbles_to_floats(const uint8_t* p, bool high) {
 #else
   return int_halves_to_floats(_mm256_cvtepu8_epi32(bytes), _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)));
 #endif
+#elif defined(VKATTN_NEON)
+  const uint8x16_t bytes = vld1q_u8(p);
+  const uint8x16_t codes = high ? vshrq_n_u8(bytes, 4) : vandq_u8(bytes, vdupq_n_u8(15));
+  const uint16x8_t halves[2] = {vmovl_u8(vget_low_u8(codes)), vmovl_high_u8(codes)};
+  Vec16 v;
+  for (int h = 0; h < 2; ++h) {
+    v.part[2 * h] = reinterpret_cast<Part>(vcvtq_f32_u32(vmovl_u16(vget_low_u16(halves[h]))));
+    v.part[2 * h + 1] = reinterpret_cast<Part>(vcvtq_f32_u32(vmovl_high_u16(halves[h])));
+  }
+  return v;
 #else
   float lanes[kLanes];
   for (int j = 0; j < kLanes; ++j) lanes[j] = static_cast<float>(high ? p[j] >> 4 : p[j] & 15);

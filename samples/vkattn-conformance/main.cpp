@@ -3,7 +3,7 @@
 // prints a table per device and optionally writes JSON. Exit status 1 if any
 // case fails; a case a device cannot run is SKIP with its reason, never PASS.
 //
-//   vkattn-conformance [--backend all|cpu|vulkan] [--device N] [--filter TEXT]
+//   vkattn-conformance [--backend all|cpu|vulkan] [--device N] [--filter TEXT[,TEXT...]]
 //                      [--validation] [--json FILE] [--verbose] [--quiet] [--list]
 // On a terminal it shows its progress on stderr (case i of n, elapsed,
 // estimate) unless --quiet.
@@ -17,6 +17,7 @@
 
 #include "conformance.h"
 #include "json.h"
+#include "args.h"
 #include "progress.h"
 #include "vkattn.h"
 
@@ -48,7 +49,7 @@ struct DeviceReport {
 int usage(const char* message) {
   std::fprintf(stderr,
                "vkattn-conformance: %s\nusage: vkattn-conformance [--backend all|cpu|vulkan] [--device N] "
-               "[--filter TEXT] [--validation] [--json FILE] [--verbose] [--quiet] [--list]\n",
+               "[--filter TEXT[,TEXT...]] [--validation] [--json FILE] [--verbose] [--quiet] [--list]\n",
                message);
   return 2;
 }
@@ -93,9 +94,13 @@ int main(int argc, char** argv) {
   }
 
   std::vector<vkattn_test::CaseSpec> cases;
+  std::vector<std::string> names;
   for (const vkattn_test::CaseSpec& spec : vkattn_test::conformance_cases()) {
-    if (filter.empty() || spec.name().find(filter) != std::string::npos) cases.push_back(spec);
+    names.push_back(spec.name());
+    if (vkattn_samples::filter_matches(filter, spec.name())) cases.push_back(spec);
   }
+  const std::string unmatched = vkattn_samples::unmatched_filter_part(filter, names);
+  if (!unmatched.empty()) return usage(("--filter: no case name contains '" + unmatched + "'").c_str());
   if (list) {
     for (const auto& spec : cases) std::printf("%s\n", spec.name().c_str());
     return 0;

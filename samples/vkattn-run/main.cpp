@@ -22,14 +22,21 @@
 #include <unistd.h>
 #include <vector>
 
-#include "npy.h"
+#include "args.h"
 #include "json.h"
+#include "npy.h"
 #include "reference.h"
 #include "runtime/half.h"
 #include "vkattn.h"
 
+using vkattn_samples::ArgCursor;
+using vkattn_samples::check;
+using vkattn_samples::Failure;
+using vkattn_samples::input_error;
 using vkattn_samples::NpyArray;
 using vkattn_samples::NpyType;
+using vkattn_samples::parse_int;
+using vkattn_samples::usage_error;
 
 namespace {
 
@@ -44,15 +51,6 @@ const char kUsage[] =
     "                  [--rope neox|gptj [--rope-theta T] [--rope-dims R]]\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
-
-// An error the tool reports and exits on.
-struct Failure {
-  int exit_code;
-  std::string message;
-};
-
-Failure usage_error(const std::string& message) { return Failure{2, message}; }
-Failure input_error(const std::string& message) { return Failure{1, message}; }
 
 struct Options {
   std::string q, k, v, out, mask, kv_lens, q_lens, lse;
@@ -81,34 +79,14 @@ struct Options {
   std::string tuning_cache;   // vkattn_context_options.tuning_cache_path
 };
 
-bool parse_int(const std::string& text, int64_t lo, int64_t hi, int64_t* out) {
-  if (text.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  const long long value = std::strtoll(text.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || value < lo || value > hi) return false;
-  *out = value;
-  return true;
-}
-
 Options parse_args(int argc, char** argv) {
   Options o;
   bool have_q = false, have_k = false, have_v = false, have_out = false;
-  for (int a = 1; a < argc; ++a) {
-    std::string arg = argv[a];
-    std::string value;
-    bool has_value = false;
-    const size_t eq = arg.find('=');
-    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto take = [&]() -> std::string {
-      if (has_value) return value;
-      if (a + 1 >= argc) throw usage_error(arg + " needs a value");
-      return argv[++a];
-    };
+  ArgCursor args(argc, argv);
+  while (args.next()) {
+    const std::string& arg = args.name();
+    const bool has_value = args.has_value();  // --name=value
+    auto take = [&]() { return args.value(); };
     if (arg == "--q") { o.q = take(); have_q = true; }
     else if (arg == "--k") { o.k = take(); have_k = true; }
     else if (arg == "--v") { o.v = take(); have_v = true; }
@@ -119,49 +97,27 @@ Options parse_args(int argc, char** argv) {
     else if (arg == "--cu-seqlens-q") o.cu_seqlens_q = take();
     else if (arg == "--lse") o.lse = take();
     else if (arg == "--causal") {
-      const std::string mode = has_value ? value : "bottom-right";
-      if (mode == "bottom-right") o.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
-      else if (mode == "top-left") o.causal = VKATTN_CAUSAL_TOP_LEFT;
-      else throw usage_error("--causal must be bottom-right or top-left, not '" + mode + "'");
+      o.causal = has_value ? vkattn_samples::parse_causal(take(), false) : VKATTN_CAUSAL_BOTTOM_RIGHT;
     } else if (arg == "--window") {
-      const std::string text = take();
-      const size_t comma = text.find(',');
-      if (comma == std::string::npos || !parse_int(text.substr(0, comma), -1, INT64_MAX / 4, &o.window_left) ||
-          !parse_int(text.substr(comma + 1), -1, INT64_MAX / 4, &o.window_right)) {
-        throw usage_error("--window takes L,R with integers >= -1 (-1 = unbounded), not '" + text + "'");
-      }
+      vkattn_samples::parse_window(take(), &o.window_left, &o.window_right);
     } else if (arg == "--global-keys") {
-      const std::string text = take();
-      if (!parse_int(text, 0, INT64_MAX / 4, &o.global_keys)) {
-        throw usage_error("--global-keys needs an integer >= 0, not '" + text + "'");
-      }
+      o.global_keys = args.int_value(0, INT64_MAX / 4, "an integer >= 0");
     } else if (arg == "--page-size") {
-      const std::string text = take();
-      if (!parse_int(text, 1, 256, &o.page_size)) throw usage_error("--page-size needs an integer from 1 to 256, not '" + text + "'");
+      o.page_size = args.int_value(1, 256, "an integer from 1 to 256");
     } else if (arg == "--rope") {
       const std::string text = take();
       if (text == "neox") o.rope.style = VKATTN_ROPE_NEOX;
       else if (text == "gptj") o.rope.style = VKATTN_ROPE_GPTJ;
       else throw usage_error("--rope must be neox or gptj, not '" + text + "'");
     } else if (arg == "--rope-theta") {
-      const std::string text = take();
-      char* end = nullptr;
-      const float theta = std::strtof(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !std::isfinite(theta) || theta <= 0.0f) {
-        throw usage_error("--rope-theta needs a finite number > 0, not '" + text + "'");
-      }
-      o.rope.theta = theta;
+      o.rope.theta = args.float_value(true);
     } else if (arg == "--rope-dims") {
       const std::string text = take();
       if (!parse_int(text, 2, INT64_MAX / 4, &o.rope.dims) || o.rope.dims % 2 != 0) {
         throw usage_error("--rope-dims needs an even integer >= 2, not '" + text + "'");
       }
     } else if (arg == "--scale") {
-      const std::string text = take();
-      char* end = nullptr;
-      const float s = std::strtof(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !std::isfinite(s)) throw usage_error("--scale needs a finite number, not '" + text + "'");
-      o.scale = s;
+      o.scale = args.float_value(false);
     } else if (arg == "--dtype") {
       const std::string text = take();
       if (text == "f32") o.dtype = VKATTN_DTYPE_F32;
@@ -177,33 +133,17 @@ Options parse_args(int argc, char** argv) {
       else throw usage_error("--kv-dtype must be f32, f16, q8_0 or q4_0, not '" + text + "'");
       o.kv_dtype_given = true;
     } else if (arg == "--backend") {
-      const std::string text = take();
-      if (text == "auto") o.backend = VKATTN_BACKEND_AUTO;
-      else if (text == "cpu") o.backend = VKATTN_BACKEND_CPU;
-      else if (text == "vulkan") o.backend = VKATTN_BACKEND_VULKAN;
-      else throw usage_error("--backend must be auto, cpu or vulkan, not '" + text + "'");
+      o.backend = vkattn_samples::parse_backend(take());
     } else if (arg == "--device") {
-      int64_t n;
-      if (!parse_int(take(), 0, 1 << 20, &n)) throw usage_error("--device needs an index >= 0");
-      o.device = static_cast<int32_t>(n);
+      o.device = static_cast<int32_t>(args.int_value(0, 1 << 20, "an index >= 0"));
     } else if (arg == "--threads") {
-      int64_t n;
-      if (!parse_int(take(), 1, 4096, &n)) throw usage_error("--threads needs a count from 1 to 4096");
-      o.threads = static_cast<int32_t>(n);
+      o.threads = static_cast<int32_t>(args.int_value(1, 4096, "a count from 1 to 4096"));
     } else if (arg == "--repeat") {
-      int64_t n;
-      if (!parse_int(take(), 1, 1000000, &n)) throw usage_error("--repeat needs a count from 1 to 1000000");
-      o.repeat = static_cast<int>(n);
+      o.repeat = static_cast<int>(args.int_value(1, 1000000, "a count from 1 to 1000000"));
     } else if (arg == "--json" && !has_value) {
       o.json = true;
     } else if (arg == "--softcap") {
-      const std::string text = take();
-      char* end = nullptr;
-      const float c = std::strtof(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !std::isfinite(c) || c <= 0.0f) {
-        throw usage_error("--softcap needs a finite number > 0, not '" + text + "'");
-      }
-      o.softcap = c;
+      o.softcap = args.float_value(true);
     } else if (arg == "--alibi" && !has_value) {
       o.alibi = true;
     } else if (arg == "--alibi-slopes") {
@@ -221,7 +161,7 @@ Options parse_args(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else {
-      throw usage_error("unknown argument '" + std::string(argv[a]) + "'");
+      throw usage_error("unknown argument '" + std::string(args.raw()) + "'");
     }
   }
   if (o.list_devices) return o;
@@ -255,12 +195,6 @@ const char* device_type_name(vkattn_device_type type) {
     case VKATTN_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
     case VKATTN_DEVICE_TYPE_CPU: return "CPU";
     default: return "other";
-  }
-}
-
-void check(vkattn_status status, const char* what) {
-  if (status != VKATTN_SUCCESS) {
-    throw Failure{1, std::string(what) + ": " + vkattn_status_string(status) + ": " + vkattn_last_error()};
   }
 }
 
@@ -706,15 +640,8 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return vkattn_samples::run_main("vkattn-run", kUsage, [&] {
     const Options options = parse_args(argc, argv);
     return options.list_devices ? list_devices() : run(options);
-  } catch (const Failure& failure) {
-    std::fprintf(stderr, "vkattn-run: error: %s\n", failure.message.c_str());
-    if (failure.exit_code == 2) std::fputs(kUsage, stderr);
-    return failure.exit_code;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "vkattn-run: error: out of memory\n");
-    return 1;
-  }
+  });
 }

@@ -71,7 +71,10 @@ if [ "$kind" = shared ]; then
   echo "SONAME: $soname"
 
   # Installed tools: RUNPATH relative to themselves, and they run.
-  for tool in vkattn-run vkattn-demo vkattn-conformance; do
+  # vkattn-heatmap is built (and installed) where libpng is found.
+  tools="vkattn-run vkattn-demo vkattn-conformance"
+  if [ -e "$prefix/bin/vkattn-heatmap" ]; then tools="$tools vkattn-heatmap"; fi
+  for tool in $tools; do
     runpath=$(readelf -d "$prefix/bin/$tool" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
     case "$runpath" in
       '$ORIGIN/'*) ;;
@@ -81,5 +84,11 @@ if [ "$kind" = shared ]; then
   "$prefix/bin/vkattn-conformance" --backend cpu --filter odd_sizes > "$work/conformance.log" ||
     fail "the installed vkattn-conformance failed: $(tail -3 "$work/conformance.log")"
   echo "installed vkattn-conformance: $(grep -E "^cpu " "$work/conformance.log" | head -1)"
+  if [ -e "$prefix/bin/vkattn-heatmap" ]; then
+    "$prefix/bin/vkattn-heatmap" --backend cpu --q-len 16 --kv-len 16 --causal bottom_right \
+      --out "$work/heatmap.png" > "$work/heatmap.log" 2>&1 ||
+      fail "the installed vkattn-heatmap failed: $(tail -3 "$work/heatmap.log")"
+    echo "installed vkattn-heatmap: $(grep -E "^check" "$work/heatmap.log")"
+  fi
 fi
 echo "check_install ($kind): OK"

@@ -584,7 +584,7 @@ std::vector<uint8_t> fill_pattern(uint64_t bytes) {
 }
 
 AppendRunner::AppendRunner(vkattn_context context, const vkattn_append_desc& desc, const AppendBufferOptions& options)
-    : context_(context), desc_(desc), options_(options) {
+    : context_(context), options_(options) {
   if (vkattn_append_plan_create(context, &desc, 0, &plan_) != VKATTN_SUCCESS) {
     fail("vkattn_append_plan_create");
     return;

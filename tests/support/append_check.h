@@ -157,7 +157,6 @@ class AppendRunner {
  private:
   bool fail(const std::string& what);
   vkattn_context context_;
-  vkattn_append_desc desc_;
   AppendBufferOptions options_;
   vkattn_plan plan_ = nullptr;
   vkattn_buffer k_src_ = nullptr, v_src_ = nullptr, k_cache_ = nullptr, v_cache_ = nullptr;

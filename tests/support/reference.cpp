@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <utility>
 
 namespace vkattn_test {
 
@@ -64,13 +65,31 @@ uint64_t key_index(const HostInputs& in, const vkattn_tensor_layout& layout, int
   return tensor_index(layout, page, h, j % d.page_size);
 }
 
+int64_t diagonal_key(const HostInputs& in, int64_t b, int64_t i) {
+  // Bottom-right alignment puts the last query on the last key; top-left
+  // puts query i on key i.
+  return in.desc.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (key_length(in, b) - query_length(in, b));
+}
+
+KeySpans visible_key_spans(const HostInputs& in, int64_t b, int64_t i) {
+  const vkattn_attention_desc& d = in.desc;
+  const int64_t L = key_length(in, b);
+  const int64_t diagonal = diagonal_key(in, b, i);
+  KeySpans spans;
+  spans.end = L;
+  if (d.causal != VKATTN_CAUSAL_NONE) spans.end = std::min(spans.end, diagonal + 1);
+  spans.global_end = std::max<int64_t>(0, std::min(spans.end, d.global_keys));
+  if (d.window_left >= 0) spans.first = std::max(spans.first, diagonal - d.window_left);
+  if (d.window_right >= 0) spans.end = std::min(spans.end, diagonal + d.window_right + 1);
+  spans.end = std::max(spans.end, spans.first);
+  return spans;
+}
+
 bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, int64_t j) {
   const vkattn_attention_desc& d = in.desc;
   const int64_t L = key_length(in, b);
   if (j >= L) return false;
-  // The diagonal key of query i: bottom-right alignment puts the last query
-  // on the last key; top-left puts query i on key i.
-  const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - query_length(in, b));
+  const int64_t diagonal = diagonal_key(in, b, i);
   if (d.causal != VKATTN_CAUSAL_NONE && j > diagonal) return false;
   // The first global_keys keys are exempt from the window.
   const bool global = j < d.global_keys;
@@ -84,19 +103,45 @@ bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, in
   return true;
 }
 
+std::vector<double> reference_query(const HostInputs& in, int64_t b, int64_t h, int64_t i) {
+  const vkattn_attention_desc& d = in.desc;
+  std::vector<double> q(static_cast<size_t>(d.qk_dim));
+  const float* q_stored = &in.q[query_index(in, d.q_layout, b, h, i)];
+  for (int64_t c = 0; c < d.qk_dim; ++c) q[c] = q_stored[c];
+  if (d.rope.style != VKATTN_ROPE_NONE) rotate_rope(d.rope, d.qk_dim, key_length(in, b) - query_length(in, b) + i, q.data());
+  return q;
+}
+
+double reference_logit(const HostInputs& in, int64_t b, int64_t h, int64_t i, int64_t j, const std::vector<double>& q,
+                       double* magnitude) {
+  const vkattn_attention_desc& d = in.desc;
+  const double scale = effective_scale(d);
+  const float* k = &in.k[key_index(in, d.k_layout, b, h / (d.q_heads / d.kv_heads), j)];
+  double dot = 0.0;
+  double sum_abs = 0.0;
+  for (int64_t c = 0; c < d.qk_dim; ++c) {
+    dot += q[c] * static_cast<double>(k[c]);
+    sum_abs += std::fabs(q[c] * static_cast<double>(k[c]));
+  }
+  if (magnitude != nullptr) *magnitude = std::fabs(scale) * sum_abs;
+  double logit = scale * dot;
+  if (d.softcap > 0.0f) logit = d.softcap * std::tanh(logit / d.softcap);
+  if (!in.alibi_slopes.empty()) {
+    logit -= static_cast<double>(in.alibi_slopes[static_cast<size_t>(h)]) *
+             static_cast<double>(std::llabs(diagonal_key(in, b, i) - j));
+  }
+  if (d.has_additive_mask) logit += in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
+  return logit;
+}
+
 namespace {
 
 // Computes one row; also reports the quantities the tolerance needs.
 void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* out, double* lse,
                  ReferenceOutput* stats) {
   const vkattn_attention_desc& d = in.desc;
-  const double scale = effective_scale(d);
   const int64_t kv_head = h / (d.q_heads / d.kv_heads);
-  // Q as the kernel sees it: turned by RoPE to position L - Sq + i.
-  std::vector<double> q(static_cast<size_t>(d.qk_dim));
-  const float* q_stored = &in.q[query_index(in, d.q_layout, b, h, i)];
-  for (int64_t c = 0; c < d.qk_dim; ++c) q[c] = q_stored[c];
-  if (d.rope.style != VKATTN_ROPE_NONE) rotate_rope(d.rope, d.qk_dim, key_length(in, b) - query_length(in, b) + i, q.data());
+  const std::vector<double> q = reference_query(in, b, h, i);
   std::vector<double> logits(static_cast<size_t>(d.kv_len));
   std::vector<char> visible(static_cast<size_t>(d.kv_len));
   double max_logit = -std::numeric_limits<double>::infinity();
@@ -106,24 +151,12 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     visible[j] = reference_visible(in, b, h, i, j);
     if (!visible[j]) continue;
     ++count;
-    const float* k = &in.k[key_index(in, d.k_layout, b, kv_head, j)];
-    double dot = 0.0;
     double magnitude = 0.0;
-    for (int64_t c = 0; c < d.qk_dim; ++c) {
-      dot += q[c] * static_cast<double>(k[c]);
-      magnitude += std::fabs(q[c] * static_cast<double>(k[c]));
-    }
-    double logit = scale * dot;
-    if (d.softcap > 0.0f) logit = d.softcap * std::tanh(logit / d.softcap);
-    if (!in.alibi_slopes.empty()) {
-      const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (key_length(in, b) - query_length(in, b));
-      logit -= static_cast<double>(in.alibi_slopes[static_cast<size_t>(h)]) * static_cast<double>(std::llabs(diagonal - j));
-    }
-    if (d.has_additive_mask) logit += in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
+    const double logit = reference_logit(in, b, h, i, j, q, &magnitude);
     logits[j] = logit;
     if (std::isnan(logit)) any_nan = true;
     if (logit > max_logit) max_logit = logit;
-    stats->max_logit_magnitude = std::fmax(stats->max_logit_magnitude, std::fabs(scale) * magnitude);
+    stats->max_logit_magnitude = std::fmax(stats->max_logit_magnitude, magnitude);
   }
   stats->visible_pairs += static_cast<uint64_t>(count);
   stats->max_row_keys = std::max(stats->max_row_keys, count);
@@ -187,17 +220,9 @@ uint64_t count_visible_pairs(const HostInputs& in) {
     // window, and the global keys [0, global_end) besides; count them per
     // row (the same for every head) instead of testing every pair.
     for (int64_t b = 0; b < d.batch; ++b) {
-      const int64_t L = key_length(in, b);
-      const int64_t Sq = query_length(in, b);
-      for (int64_t i = 0; i < Sq; ++i) {
-        const int64_t diagonal = d.causal == VKATTN_CAUSAL_TOP_LEFT ? i : i + (L - Sq);
-        int64_t first = 0, end = L;
-        if (d.causal != VKATTN_CAUSAL_NONE) end = std::min(end, diagonal + 1);
-        const int64_t global_end = std::max<int64_t>(0, std::min(end, d.global_keys));
-        if (d.window_left >= 0) first = std::max(first, diagonal - d.window_left);
-        if (d.window_right >= 0) end = std::min(end, diagonal + d.window_right + 1);
-        int64_t row = global_end;
-        if (end > first) row += (end - first) - std::max<int64_t>(0, std::min(end, global_end) - first);
+      for (int64_t i = 0; i < query_length(in, b); ++i) {
+        const KeySpans s = visible_key_spans(in, b, i);
+        const int64_t row = s.global_end + (s.end - s.first) - std::max<int64_t>(0, std::min(s.end, s.global_end) - s.first);
         pairs += static_cast<uint64_t>(row) * static_cast<uint64_t>(d.q_heads);
       }
     }
@@ -211,6 +236,34 @@ uint64_t count_visible_pairs(const HostInputs& in) {
     }
   }
   return pairs;
+}
+
+uint64_t count_read_keys(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  uint64_t keys = 0;
+  for (int64_t b = 0; b < d.batch; ++b) {
+    // Both ends of the window span are non-decreasing in i, so the spans
+    // seen so far merge into intervals in order: a new span overlaps at
+    // most the last of them.
+    std::vector<std::pair<int64_t, int64_t>> merged;
+    int64_t global_end = 0;
+    for (int64_t i = 0; i < query_length(in, b); ++i) {
+      const KeySpans s = visible_key_spans(in, b, i);
+      global_end = std::max(global_end, s.global_end);
+      if (s.end <= s.first) continue;
+      if (!merged.empty() && s.first <= merged.back().second) {
+        merged.back().second = std::max(merged.back().second, s.end);
+      } else {
+        merged.emplace_back(s.first, s.end);
+      }
+    }
+    int64_t row_keys = global_end;
+    for (const auto& span : merged) {
+      row_keys += (span.second - span.first) - std::max<int64_t>(0, std::min(span.second, global_end) - span.first);
+    }
+    keys += static_cast<uint64_t>(row_keys) * static_cast<uint64_t>(d.kv_heads);
+  }
+  return keys;
 }
 
 }  // namespace vkattn_test

@@ -88,10 +88,38 @@ double effective_scale(const vkattn_attention_desc& desc);
 // `layout`, through the block table when K/V are paged.
 uint64_t key_index(const HostInputs& inputs, const vkattn_tensor_layout& layout, int64_t b, int64_t h, int64_t j);
 
+// The key on query i's diagonal in batch b, from which causal masking,
+// windows and ALiBi distances are measured: i + (L_b - Sq_b) (bottom-right
+// alignment, also used without causal masking), or i (TOP_LEFT).
+int64_t diagonal_key(const HostInputs& inputs, int64_t b, int64_t i);
+
+// The keys that length, causal and window masking leave to query i of batch
+// b (the data masks aside): [0, global_end) (the global keys) and
+// [first, end) (the window), which may overlap; empty spans have
+// end <= first. Both ends of the window span are non-decreasing in i.
+struct KeySpans {
+  int64_t global_end = 0;
+  int64_t first = 0;
+  int64_t end = 0;
+};
+KeySpans visible_key_spans(const HostInputs& inputs, int64_t b, int64_t i);
+
 // Whether key j is visible to query i of batch b, head h, per include/vkattn.h.
 bool reference_visible(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, int64_t j);
 
 ReferenceOutput reference_attention(const HostInputs& inputs);
+
+// Query row i of (batch b, query head h) as the kernels use it: qk_dim
+// values, turned by RoPE to position L_b - Sq_b + i when the problem has it.
+std::vector<double> reference_query(const HostInputs& inputs, int64_t b, int64_t h, int64_t i);
+
+// The logit of that query row `q` (reference_query's) against key j, in
+// double, per include/vkattn.h: scale * q.k, then soft-capping, ALiBi and
+// the additive mask. Meaningful for keys the row sees (reference_visible).
+// *magnitude, when given, receives |scale| * sum_d |q_d k_d|, the bound on
+// the logit's size that tolerance.h's large-logit allowance takes.
+double reference_logit(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, int64_t j,
+                       const std::vector<double>& q, double* magnitude = nullptr);
 
 // One output row (batch b, query head h, position i): v_dim values into
 // *out, the row's LSE into *lse. What reference_attention computes per row.
@@ -100,5 +128,11 @@ void reference_row(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, st
 // Visible query-key pairs (every mask applied), summed over batch and heads;
 // the FLOP count of a problem is 2 * (qk_dim + v_dim) times this.
 uint64_t count_visible_pairs(const HostInputs& inputs);
+
+// Keys (rows of K, and of V) that at least one query of their sequence sees
+// through length, causal and window masking, summed over batch and kv heads:
+// what a kernel that skips hidden key blocks must read at least. The data
+// masks are not consulted (with them this is an upper bound).
+uint64_t count_read_keys(const HostInputs& inputs);
 
 }  // namespace vkattn_test

@@ -1,6 +1,9 @@
 // The backend-neutral problem: visibility intervals agree with the reference.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "reference.h"
 #include "runtime/problem.h"
 
@@ -80,7 +83,8 @@ TEST_CASE("count_range_visible_pairs counts what the reference counts") {
   CHECK(vkattn_test::count_visible_pairs(in) == naive);
 }
 
-TEST_CASE("visible_spans with global keys match the reference's per-key visibility, and the counts agree") {
+TEST_CASE("visible_spans with global keys match the reference's per-key visibility, and the counts agree "
+          "(pairs, and keys some query sees)") {
   const vkattn_causal modes[] = {VKATTN_CAUSAL_NONE, VKATTN_CAUSAL_BOTTOM_RIGHT, VKATTN_CAUSAL_TOP_LEFT};
   const int64_t windows[][2] = {{-1, -1}, {0, 0}, {3, -1}, {-1, 2}, {5, 1}, {2, 2}};
   const int64_t lens[][2] = {{7, 13}, {13, 7}, {1, 9}, {9, 1}, {6, 6}};
@@ -97,6 +101,7 @@ TEST_CASE("visible_spans with global keys match the reference's per-key visibili
           for (int64_t L = 0; L <= len[1]; ++L) {
             in.kv_lens = {static_cast<int32_t>(L)};
             uint64_t counted = 0;
+            std::vector<bool> read(static_cast<size_t>(len[1]), false);  // keys some query sees
             for (int64_t i = 0; i < len[0]; ++i) {
               vkattn::KeyRange spans[2];
               const int count = p.visible_spans(i, vkattn::SequenceLengths{L, len[0]}, spans);
@@ -108,10 +113,12 @@ TEST_CASE("visible_spans with global keys match the reference's per-key visibili
                                 "causal " << causal << " window " << w[0] << "," << w[1] << " global " << global
                                           << " L " << L << " i " << i << " j " << j);
                 counted += inside ? 1 : 0;
+                if (inside) read[static_cast<size_t>(j)] = true;
               }
             }
             CHECK(vkattn::count_range_visible_pairs(p, in.kv_lens.data(), nullptr) == counted);
             CHECK(vkattn_test::count_visible_pairs(in) == counted);
+            CHECK(vkattn_test::count_read_keys(in) == static_cast<uint64_t>(std::count(read.begin(), read.end(), true)));
           }
         }
 }
