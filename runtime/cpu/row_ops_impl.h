@@ -712,7 +712,6 @@ template <int R, typename T>
 static inline void dot_key_any(const float* q, T k, int64_t dim, int64_t out_stride, float* scores) {
   const auto row = resolve(k);
   Vec16 acc[R];
-  VKATTN_UNROLL
   for (int r = 0; r < R; ++r) acc[r] = Vec16{};
   int64_t d = 0;
   for (; d + kLanes <= dim; d += kLanes) {
