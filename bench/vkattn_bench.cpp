@@ -36,6 +36,7 @@
 #include "suite.h"
 #include "runtime/status.h"
 #if defined(VKATTN_WITH_VULKAN)
+#include "overhead.h"
 #include "runtime/vulkan/probes.h"
 #endif
 #include "tolerance.h"
@@ -291,6 +292,11 @@ int main(int argc, char** argv) {
   {
     std::vector<std::string> names;
     for (const vkattn_bench::BenchCase& bc : vkattn_bench::suite()) names.push_back(bc.name);
+#if defined(VKATTN_WITH_VULKAN)
+    if (!shader_stats) {
+      for (const std::string& name : vkattn_bench::overhead_cases()) names.push_back(name);
+    }
+#endif
     const std::string unmatched = vkattn_samples::unmatched_filter_part(filter, names);
     if (!unmatched.empty()) {
       std::fprintf(stderr, "vkattn-bench: --filter: no case name contains '%s'\n", unmatched.c_str());
@@ -439,6 +445,18 @@ int main(int argc, char** argv) {
     std::printf("; %%bw uses the highest probed before the case.\n");
   }
   if (backend != "vulkan") vkattn_bench::print_row_kernel_levels();
+#if defined(VKATTN_WITH_VULKAN)
+  // What each way of running a plan costs beyond the device's work.
+  std::vector<vkattn_bench::OverheadRow> overhead;
+  bool overhead_failed = false;
+  for (const Target& target : targets) {
+    if (target.backend != VKATTN_BACKEND_VULKAN) continue;
+    const size_t first = overhead.size();
+    overhead_failed |= !vkattn_bench::run_overhead(target.device, target.label, filter, std::min(case_seconds, 2.0),
+                                                   &overhead);
+    for (size_t r = first; r < overhead.size(); ++r) overhead[r].target = target.label;
+  }
+#endif
 
   bool wrong = false;
   for (const Result& r : results) wrong = wrong || (r.ran && !(r.max_error <= r.tolerance));
@@ -475,6 +493,15 @@ int main(int argc, char** argv) {
                    r.baseline_ran ? "true" : "false", r.baseline_ms, vkattn_samples::json_escape(r.baseline_why).c_str(),
                    r.speedup, (unsigned long long)r.extra_bytes, r.max_error, i + 1 < results.size() ? "," : "");
     }
+    std::fprintf(f, "],\n \"overhead\": [");
+#if defined(VKATTN_WITH_VULKAN)
+    for (size_t i = 0; i < overhead.size(); ++i) {
+      const vkattn_bench::OverheadRow& row = overhead[i];
+      std::fprintf(f, "%s\n  {\"case\": \"%s\", \"target\": \"%s\", \"mode\": \"%s\", \"us_per_execution\": %.2f, "
+                   "\"gpu_us\": %.2f}", i ? "," : "", row.case_name.c_str(), row.target.c_str(), row.mode.c_str(),
+                   row.us_per_execution, row.gpu_us);
+    }
+#endif
     std::fprintf(f, "], \"total_seconds\": %.1f}\n", total_s);
     std::fclose(f);
   }
@@ -496,5 +523,8 @@ int main(int argc, char** argv) {
     }
     std::printf("roofline: %s\n", plot_path.c_str());
   }
+#if defined(VKATTN_WITH_VULKAN)
+  if (overhead_failed) return 1;
+#endif
   return wrong ? 1 : 0;
 }

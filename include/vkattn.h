@@ -4,9 +4,11 @@
  *
  *     O = softmax(Q . K^T * scale + mask) . V
  *
- * This is the library's only public header. It is plain C99, identical in
+ * This is the library's main public header. It is plain C99, identical in
  * every build configuration: a feature a device or build cannot provide
  * answers VKATTN_ERROR_UNSUPPORTED at run time, it never disappears from here.
+ * Engines that own a Vulkan device also include vkattn_vulkan.h (which needs
+ * <vulkan/vulkan.h>) to share it, its buffers and its command buffers.
  *
  * ---------------------------------------------------------------------------
  * Error model
@@ -288,21 +290,25 @@ VKATTN_API vkattn_status vkattn_context_finish(vkattn_context context);
 VKATTN_API vkattn_status vkattn_buffer_create(vkattn_context context, uint64_t size_bytes,
                                               uint32_t flags, vkattn_buffer* out_buffer);
 
-/* Releases the buffer (waiting for executions that use it). NULL is fine. */
+/* Releases the buffer (waiting for the submitted executions that use it, not
+ * for others). An imported buffer (vkattn_vulkan.h) releases only vkattn's
+ * view; the VkBuffer stays the app's. NULL is fine. */
 VKATTN_API vkattn_status vkattn_buffer_destroy(vkattn_buffer buffer);
 
 VKATTN_API vkattn_status vkattn_buffer_get_size(vkattn_buffer buffer, uint64_t* out_size_bytes);
 
 /* Copy size_bytes between host memory and the buffer at offset_bytes. Both
- * wait for outstanding executions on the context first, so a read after an
- * execute returns its results. The range must lie inside the buffer. */
+ * first wait for the submitted executions that use this buffer (only
+ * those), so a read after an execute returns its results. Work the app
+ * recorded into its own command buffers (vkattn_record_vulkan) is the app's
+ * to wait for. The range must lie inside the buffer. */
 VKATTN_API vkattn_status vkattn_buffer_write(vkattn_buffer buffer, uint64_t offset_bytes,
                                              const void* data, uint64_t size_bytes);
 VKATTN_API vkattn_status vkattn_buffer_read(vkattn_buffer buffer, uint64_t offset_bytes, void* data,
                                             uint64_t size_bytes);
 
 /* Maps the whole buffer into host memory: no copy at all on the CPU backend
- * and on unified-memory GPUs. Waits for outstanding executions first. While
+ * and on unified-memory GPUs. Waits for the executions that use it first. While
  * mapped, the buffer must not be used by an execution. VKATTN_ERROR_UNSUPPORTED
  * if its memory is not host-visible (create it with VKATTN_BUFFER_HOST_VISIBLE);
  * VKATTN_ERROR_FAILED_PRECONDITION if already mapped. */
@@ -696,8 +702,9 @@ static inline void vkattn_bindings_init(vkattn_bindings* bindings) {
 }
 
 /* Runs the plan. On the CPU backend the work is done when this returns; on
- * Vulkan it is recorded and submitted, and vkattn_context_finish (or any
- * buffer read/write/map) waits for it. */
+ * Vulkan it is recorded and submitted, and vkattn_context_finish (or a
+ * read, write, map or destroy of a buffer it uses) waits for it. The same
+ * as vkattn_submit of this one execution. */
 /* INVALID_ARGUMENT for an append plan (see vkattn_append_execute). */
 VKATTN_API vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bindings* bindings);
 
@@ -791,6 +798,47 @@ static inline void vkattn_append_bindings_init(vkattn_append_bindings* bindings)
  * with the context's other executions: an attention plan executed next
  * sees the new keys. */
 VKATTN_API vkattn_status vkattn_append_execute(vkattn_plan plan, const vkattn_append_bindings* bindings);
+
+/* ------------------------------------------------------------------------ */
+/* Batches and asynchronous execution                                        */
+/* ------------------------------------------------------------------------ */
+
+/* One plan execution of a batch: an attention plan with its bindings, or an
+ * append plan with its append_bindings (the other pointer NULL). */
+typedef struct vkattn_execution {
+  size_t struct_size;
+  vkattn_plan plan;
+  const vkattn_bindings* bindings;
+  const vkattn_append_bindings* append_bindings;
+} vkattn_execution;
+
+static inline void vkattn_execution_init(vkattn_execution* execution) {
+  memset(execution, 0, sizeof(*execution));
+  execution->struct_size = sizeof(*execution);
+}
+
+/* Submits executions[0 .. count) in order as one submission (on Vulkan: one
+ * vkQueueSubmit of the plans' command buffers, each ordered after everything
+ * before it), without waiting for it, and returns its ticket. Every plan
+ * must belong to `context` and appear once; each is checked as
+ * vkattn_plan_execute / vkattn_append_execute check it, and nothing is
+ * submitted unless all pass. A plan has one execution in flight at a time:
+ * submitting a plan whose previous execution has not completed waits for it
+ * first (use one plan per layer, or per in-flight step, to overlap them).
+ * Tickets grow by one per submission of the context (vkattn_plan_execute and
+ * vkattn_append_execute take one too); a ticket is complete once its
+ * submission and every earlier one have completed. On the CPU backend the
+ * work is done when this returns. count >= 1; out_ticket may be NULL. */
+VKATTN_API vkattn_status vkattn_submit(vkattn_context context, const vkattn_execution* executions, uint32_t count,
+                                       uint64_t* out_ticket);
+
+/* Blocks (without spinning) until the submission `ticket` has completed.
+ * INVALID_ARGUMENT for a ticket the context never issued. */
+VKATTN_API vkattn_status vkattn_context_wait(vkattn_context context, uint64_t ticket);
+
+/* Sets *out_complete to 1 if the submission `ticket` has completed, else 0;
+ * never blocks. */
+VKATTN_API vkattn_status vkattn_context_poll(vkattn_context context, uint64_t ticket, uint32_t* out_complete);
 
 /* ------------------------------------------------------------------------ */
 /* Host-pointer convenience                                                  */

@@ -7,6 +7,7 @@
 #include <new>
 #include <string>
 
+#include "api_call.h"
 #include "backend.h"
 #include "bindings.h"
 #include "checked_math.h"
@@ -20,55 +21,97 @@
 using vkattn::HandleKind;
 using vkattn::Status;
 
-namespace {
+namespace vkattn {
+namespace api {
 
-thread_local std::string t_last_error;
-
-// Runs `body` (returning Status) as one API call: clears the message, catches
-// every exception, records the failure message.
-template <class Body>
-vkattn_status api_call(Body&& body) {
-  t_last_error.clear();
-  Status status;
-  try {
-    status = body();
-  } catch (const std::bad_alloc&) {
-    status = vkattn::out_of_host_memory("a host allocation failed");
-  } catch (const std::exception& e) {
-    status = vkattn::internal_error("unexpected exception: %s", e.what());
-  } catch (...) {
-    status = vkattn::internal_error("unexpected exception");
-  }
-  if (!status.ok()) {
-    try {
-      t_last_error = status.message().empty() ? vkattn_status_string(status.code()) : status.message();
-    } catch (...) {
-      t_last_error.clear();
-    }
-  }
-  return status.code();
+std::string& last_error() {
+  thread_local std::string message;
+  return message;
 }
 
 Status open_context(vkattn_context context, const char* what) {
-  if (context == nullptr) return vkattn::invalid_argument("%s is NULL", what);
-  if (context->kind != HandleKind::kContext) return vkattn::invalid_argument("%s is not a live vkattn_context handle", what);
+  if (context == nullptr) return invalid_argument("%s is NULL", what);
+  if (context->kind != HandleKind::kContext) return invalid_argument("%s is not a live vkattn_context handle", what);
   return Status();
 }
 
 Status open_buffer(vkattn_buffer buffer) {
-  if (buffer == nullptr) return vkattn::invalid_argument("buffer is NULL");
-  if (buffer->kind != HandleKind::kBuffer) return vkattn::invalid_argument("buffer is not a live vkattn_buffer handle");
+  if (buffer == nullptr) return invalid_argument("buffer is NULL");
+  if (buffer->kind != HandleKind::kBuffer) return invalid_argument("buffer is not a live vkattn_buffer handle");
   if (!buffer->context->open) {
-    return vkattn::failed_precondition("the buffer's context was destroyed; only vkattn_buffer_destroy is allowed");
+    return failed_precondition("the buffer's context was destroyed; only vkattn_buffer_destroy is allowed");
   }
   return Status();
 }
+
+Status validate_options(const vkattn_context_options& options) {
+  if (options.struct_size != sizeof(vkattn_context_options)) {
+    return invalid_argument(
+        "vkattn_context_options.struct_size is %zu but this library expects %zu; use vkattn_context_options_init()",
+        options.struct_size, sizeof(vkattn_context_options));
+  }
+  if ((options.flags & ~VKATTN_CONTEXT_ENABLE_VALIDATION) != 0) {
+    return invalid_argument("vkattn_context_options.flags has unknown bits 0x%x",
+                            options.flags & ~VKATTN_CONTEXT_ENABLE_VALIDATION);
+  }
+  const int32_t backend = enum_value(options.backend);
+  if (backend != VKATTN_BACKEND_AUTO && backend != VKATTN_BACKEND_CPU && backend != VKATTN_BACKEND_VULKAN) {
+    return invalid_argument("vkattn_context_options.backend (%d) is not a vkattn_backend value", backend);
+  }
+  if (options.device_index < -1) {
+    return invalid_argument("vkattn_context_options.device_index must be -1 (automatic) or >= 0 (got %d)",
+                            options.device_index);
+  }
+  if (options.cpu_threads < 0) {
+    return invalid_argument("vkattn_context_options.cpu_threads must be >= 0 (got %d)", options.cpu_threads);
+  }
+  const int32_t log_level = enum_value(options.log_level);
+  if (log_level < VKATTN_LOG_ERROR || log_level > VKATTN_LOG_DEBUG) {
+    return invalid_argument("vkattn_context_options.log_level (%d) is not a vkattn_log_level value", log_level);
+  }
+  return Status();
+}
+
+Status create_context(const vkattn_context_options* options, const DeviceFactory& make_device,
+                      vkattn_context* out_context) {
+  if (out_context == nullptr) return invalid_argument("out_context is NULL");
+  vkattn_context_options defaults;
+  vkattn_context_options_init(&defaults);
+  const vkattn_context_options& opts = options != nullptr ? *options : defaults;
+  VKATTN_RETURN_IF_ERROR(validate_options(opts));
+  auto state = std::make_shared<ContextState>();
+  state->log = Logger(opts.log_fn, opts.log_user_data, opts.log_level);
+  VKATTN_RETURN_IF_ERROR(make_device(opts, state->log, &state->device));
+  auto* context = new vkattn_context_t();
+  context->state = std::move(state);
+  *out_context = context;
+  return Status();
+}
+
+}  // namespace api
+}  // namespace vkattn
+
+using vkattn::api::api_call;
+using vkattn::api::open_buffer;
+using vkattn::api::open_context;
+using vkattn::api::validate_options;
+
+namespace {
 
 Status open_plan(vkattn_plan plan) {
   if (plan == nullptr) return vkattn::invalid_argument("plan is NULL");
   if (plan->kind != HandleKind::kPlan) return vkattn::invalid_argument("plan is not a live vkattn_plan handle");
   if (!plan->context->open) {
     return vkattn::failed_precondition("the plan's context was destroyed; only vkattn_plan_destroy is allowed");
+  }
+  return Status();
+}
+
+Status check_ticket(const vkattn_context_t& context, uint64_t ticket) {
+  const uint64_t last = context.state->device->last_ticket();
+  if (ticket > last) {
+    return vkattn::invalid_argument("ticket %llu was never issued by this context (its last is %llu)",
+                                    (unsigned long long)ticket, (unsigned long long)last);
   }
   return Status();
 }
@@ -83,34 +126,6 @@ Status check_range(vkattn_buffer buffer, uint64_t offset, uint64_t size, const v
   }
   if (data == nullptr && size > 0) return vkattn::invalid_argument("data is NULL");
   if (buffer->mapped) return vkattn::failed_precondition("the buffer is mapped; unmap it first");
-  return Status();
-}
-
-Status validate_options(const vkattn_context_options& options) {
-  if (options.struct_size != sizeof(vkattn_context_options)) {
-    return vkattn::invalid_argument(
-        "vkattn_context_options.struct_size is %zu but this library expects %zu; use vkattn_context_options_init()",
-        options.struct_size, sizeof(vkattn_context_options));
-  }
-  if ((options.flags & ~VKATTN_CONTEXT_ENABLE_VALIDATION) != 0) {
-    return vkattn::invalid_argument("vkattn_context_options.flags has unknown bits 0x%x",
-                                    options.flags & ~VKATTN_CONTEXT_ENABLE_VALIDATION);
-  }
-  const int32_t backend = vkattn::enum_value(options.backend);
-  if (backend != VKATTN_BACKEND_AUTO && backend != VKATTN_BACKEND_CPU && backend != VKATTN_BACKEND_VULKAN) {
-    return vkattn::invalid_argument("vkattn_context_options.backend (%d) is not a vkattn_backend value", backend);
-  }
-  if (options.device_index < -1) {
-    return vkattn::invalid_argument("vkattn_context_options.device_index must be -1 (automatic) or >= 0 (got %d)",
-                                    options.device_index);
-  }
-  if (options.cpu_threads < 0) {
-    return vkattn::invalid_argument("vkattn_context_options.cpu_threads must be >= 0 (got %d)", options.cpu_threads);
-  }
-  const int32_t log_level = vkattn::enum_value(options.log_level);
-  if (log_level < VKATTN_LOG_ERROR || log_level > VKATTN_LOG_DEBUG) {
-    return vkattn::invalid_argument("vkattn_context_options.log_level (%d) is not a vkattn_log_level value", log_level);
-  }
   return Status();
 }
 
@@ -245,7 +260,7 @@ const char* vkattn_status_string(vkattn_status status) {
   return "unknown status code";
 }
 
-const char* vkattn_last_error(void) { return t_last_error.c_str(); }
+const char* vkattn_last_error(void) { return vkattn::api::last_error().c_str(); }
 
 vkattn_status vkattn_enumerate_devices(vkattn_device_info* infos, uint32_t capacity, uint32_t* out_count) {
   return api_call([&]() -> Status {
@@ -273,18 +288,7 @@ vkattn_status vkattn_enumerate_devices(vkattn_device_info* infos, uint32_t capac
 
 vkattn_status vkattn_context_create(const vkattn_context_options* options, vkattn_context* out_context) {
   return api_call([&]() -> Status {
-    if (out_context == nullptr) return vkattn::invalid_argument("out_context is NULL");
-    vkattn_context_options defaults;
-    vkattn_context_options_init(&defaults);
-    const vkattn_context_options& opts = options != nullptr ? *options : defaults;
-    VKATTN_RETURN_IF_ERROR(validate_options(opts));
-    auto state = std::make_shared<vkattn::ContextState>();
-    state->log = vkattn::Logger(opts.log_fn, opts.log_user_data, opts.log_level);
-    VKATTN_RETURN_IF_ERROR(create_device(opts, state->log, &state->device));
-    auto* context = new vkattn_context_t();
-    context->state = std::move(state);
-    *out_context = context;
-    return Status();
+    return vkattn::api::create_context(options, &create_device, out_context);
   });
 }
 
@@ -345,7 +349,7 @@ vkattn_status vkattn_buffer_destroy(vkattn_buffer buffer) {
     if (buffer == nullptr) return Status();
     if (buffer->kind != HandleKind::kBuffer) return vkattn::invalid_argument("buffer is not a live vkattn_buffer handle");
     Status finished;
-    if (buffer->context->open) finished = buffer->context->device->drain();
+    if (buffer->context->open) finished = buffer->impl->settle();
     buffer->kind = HandleKind::kDestroyed;
     delete buffer;
     return finished;
@@ -434,7 +438,7 @@ vkattn_status vkattn_plan_destroy(vkattn_plan plan) {
     if (plan == nullptr) return Status();
     if (plan->kind != HandleKind::kPlan) return vkattn::invalid_argument("plan is not a live vkattn_plan handle");
     Status finished;
-    if (plan->context->open) finished = plan->context->device->drain();
+    if (plan->context->open) finished = plan->impl ? plan->impl->settle() : plan->append_impl->settle();
     plan->kind = HandleKind::kDestroyed;
     delete plan;
     return finished;
@@ -471,7 +475,11 @@ vkattn_status vkattn_plan_execute(vkattn_plan plan, const vkattn_bindings* bindi
     if (plan->impl == nullptr) return vkattn::invalid_argument("plan is an append plan; run it with vkattn_append_execute");
     vkattn::ExecArgs args;
     VKATTN_RETURN_IF_ERROR(vkattn::check_bindings(*plan, *bindings, &args));
-    return plan->impl->execute(args);
+    vkattn::Work work;
+    work.plan = plan->impl.get();
+    work.args = &args;
+    uint64_t ticket = 0;
+    return plan->context->device->submit({work}, nullptr, &ticket);
   });
 }
 
@@ -512,7 +520,44 @@ vkattn_status vkattn_append_execute(vkattn_plan plan, const vkattn_append_bindin
     }
     vkattn::AppendArgs args;
     VKATTN_RETURN_IF_ERROR(vkattn::check_append_bindings(*plan, plan->append_problem, *bindings, &args));
-    return plan->append_impl->execute(args);
+    vkattn::Work work;
+    work.append_plan = plan->append_impl.get();
+    work.append_args = &args;
+    uint64_t ticket = 0;
+    return plan->context->device->submit({work}, nullptr, &ticket);
+  });
+}
+
+vkattn_status vkattn_submit(vkattn_context context, const vkattn_execution* executions, uint32_t count,
+                            uint64_t* out_ticket) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(open_context(context, "context"));
+    vkattn::CheckedBatch batch;
+    VKATTN_RETURN_IF_ERROR(vkattn::check_executions(context->state, executions, count, &batch));
+    uint64_t ticket = 0;
+    VKATTN_RETURN_IF_ERROR(context->state->device->submit(batch.work, nullptr, &ticket));
+    if (out_ticket != nullptr) *out_ticket = ticket;
+    return Status();
+  });
+}
+
+vkattn_status vkattn_context_wait(vkattn_context context, uint64_t ticket) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(open_context(context, "context"));
+    VKATTN_RETURN_IF_ERROR(check_ticket(*context, ticket));
+    return context->state->device->wait(ticket);
+  });
+}
+
+vkattn_status vkattn_context_poll(vkattn_context context, uint64_t ticket, uint32_t* out_complete) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(open_context(context, "context"));
+    if (out_complete == nullptr) return vkattn::invalid_argument("out_complete is NULL");
+    VKATTN_RETURN_IF_ERROR(check_ticket(*context, ticket));
+    bool complete = false;
+    VKATTN_RETURN_IF_ERROR(context->state->device->poll(ticket, &complete));
+    *out_complete = complete ? 1 : 0;
+    return Status();
   });
 }
 

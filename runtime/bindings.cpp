@@ -1,6 +1,7 @@
 #include "bindings.h"
 
 #include <algorithm>
+#include <set>
 
 #include "append.h"
 #include "quant.h"
@@ -269,6 +270,49 @@ Status check_append_bindings(const vkattn_plan_t& plan, const AppendProblem& p, 
     return invalid_argument("%s.block_table is set but the plan has contiguous caches", kOwner);
   }
   *out = std::move(args);
+  return Status();
+}
+
+Status check_executions(const std::shared_ptr<ContextState>& context, const vkattn_execution* executions,
+                        uint32_t count, CheckedBatch* out) {
+  if (executions == nullptr) return invalid_argument("executions is NULL");
+  if (count == 0) return invalid_argument("count must be >= 1");
+  out->args.resize(count);  // reserved whole: work points into them
+  out->append_args.resize(count);
+  std::set<const vkattn_plan_t*> plans;
+  for (uint32_t i = 0; i < count; ++i) {
+    const vkattn_execution& execution = executions[i];
+    if (execution.struct_size != sizeof(vkattn_execution)) {
+      return invalid_argument("executions[%u].struct_size is %zu but this library expects %zu; use "
+                              "vkattn_execution_init()",
+                              i, execution.struct_size, sizeof(vkattn_execution));
+    }
+    const vkattn_plan_t* plan = execution.plan;
+    if (plan == nullptr) return invalid_argument("executions[%u].plan is NULL", i);
+    if (plan->kind != HandleKind::kPlan) return invalid_argument("executions[%u].plan is not a live vkattn_plan handle", i);
+    if (plan->context != context) return invalid_argument("executions[%u].plan belongs to another context", i);
+    if (!plans.insert(plan).second) {
+      return invalid_argument("executions[%u].plan appears twice in one batch (a plan has one execution in flight)", i);
+    }
+    Work work;
+    if (plan->impl != nullptr) {
+      if (execution.bindings == nullptr || execution.append_bindings != nullptr) {
+        return invalid_argument("executions[%u] is an attention plan: set bindings, not append_bindings", i);
+      }
+      VKATTN_RETURN_IF_ERROR(check_bindings(*plan, *execution.bindings, &out->args[i]));
+      work.plan = plan->impl.get();
+      work.args = &out->args[i];
+    } else {
+      if (execution.append_bindings == nullptr || execution.bindings != nullptr) {
+        return invalid_argument("executions[%u] is an append plan: set append_bindings, not bindings", i);
+      }
+      VKATTN_RETURN_IF_ERROR(
+          check_append_bindings(*plan, plan->append_problem, *execution.append_bindings, &out->append_args[i]));
+      work.append_plan = plan->append_impl.get();
+      work.append_args = &out->append_args[i];
+    }
+    out->work.push_back(work);
+  }
   return Status();
 }
 

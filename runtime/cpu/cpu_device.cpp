@@ -82,6 +82,7 @@ class CpuBuffer final : public DeviceBuffer {
     return Status();
   }
   Status unmap() override { return Status(); }
+  Status settle() override { return Status(); }  // executions are synchronous
   uint8_t* data() const { return data_; }
 
  private:
@@ -124,6 +125,7 @@ class CpuPlan final : public DevicePlan {
     *ms = last_ms_;
     return Status();
   }
+  Status settle() override { return Status(); }  // executions are synchronous
 
   PlanInfo info() const override {
     const cpu::Tiling& tiling = kernel_->tiling();
@@ -166,6 +168,7 @@ class CpuAppendPlan final : public DeviceAppendPlan {
     *ms = last_ms_;
     return Status();
   }
+  Status settle() override { return Status(); }
 
   PlanInfo info() const override {
     PlanInfo info;
@@ -205,12 +208,42 @@ class CpuDevice final : public Device {
     out->reset(new CpuAppendPlan(pool_, problem));
     return Status();
   }
-  Status finish() override { return Status(); }  // executions are synchronous
+  // Executions run in the calling thread's submit: every ticket is complete
+  // when submit returns.
+  Status submit(const std::vector<Work>& work, const vkattn_vulkan_sync* sync, uint64_t* ticket) override {
+    if (sync != nullptr) return unsupported("semaphores need a Vulkan context; this one is on the CPU backend");
+    for (const Work& item : work) {
+      VKATTN_RETURN_IF_ERROR(item.plan != nullptr ? item.plan->execute(*item.args)
+                                                  : item.append_plan->execute(*item.append_args));
+    }
+    *ticket = ++last_ticket_;
+    return Status();
+  }
+  uint64_t last_ticket() const override { return last_ticket_; }
+  Status wait(uint64_t /*ticket*/) override { return Status(); }
+  Status poll(uint64_t /*ticket*/, bool* complete) override {
+    *complete = true;
+    return Status();
+  }
+  Status finish() override { return Status(); }
   Status drain() override { return Status(); }
 
+  Status import_vulkan_buffer(const vkattn_vulkan_buffer&, std::unique_ptr<DeviceBuffer>*) override {
+    return not_vulkan();
+  }
+  Status import_android_hardware_buffer(AHardwareBuffer*, std::unique_ptr<DeviceBuffer>*) override {
+    return not_vulkan();
+  }
+  Status describe_vulkan_buffer(DeviceBuffer&, vkattn_vulkan_buffer*) override { return not_vulkan(); }
+  Status describe_vulkan_device(vkattn_vulkan_device*) override { return not_vulkan(); }
+  Status record_vulkan(const std::vector<Work>&, const vkattn_vulkan_recording&) override { return not_vulkan(); }
+
  private:
+  static Status not_vulkan() { return unsupported("the context is on the CPU backend, which has no Vulkan objects"); }
+
   pthreadpool_t pool_;
   vkattn_device_info info_;
+  uint64_t last_ticket_ = 0;
 };
 
 uint32_t available_cores() {

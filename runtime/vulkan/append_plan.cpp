@@ -13,6 +13,7 @@
 #include "runtime/append.h"
 #include "runtime/checked_math.h"
 #include "runtime/quant.h"
+#include "plan_runner.h"
 #include "vulkan_device.h"
 
 namespace vkattn {
@@ -171,18 +172,34 @@ Status plan_append_slices(const AppendProblem& p, const DeviceCaps& caps, std::v
                      (unsigned long long)caps.max_storage_buffer_range);
 }
 
-class VulkanAppendPlan final : public DeviceAppendPlan {
+class VulkanAppendPlan final : public DeviceAppendPlan, public VulkanWork, public PlanDispatches {
  public:
-  VulkanAppendPlan(VulkanDevice& device, const AppendProblem& problem) : device_(device), p_(problem) {}
-  ~VulkanAppendPlan() override;
+  VulkanAppendPlan(VulkanDevice& device, const AppendProblem& problem)
+      : device_(device), p_(problem), runner_(device, *this) {}
 
   Status initialize();
+  // DeviceAppendPlan
   Status execute(const AppendArgs& args) override;
   PlanInfo info() const override;
-  Status last_time(double* ms) override;
+  Status last_time(double* ms) override { return runner_.last_time(ms); }
+  Status settle() override { return runner_.settle(); }
+  // VulkanWork
+  Status prepare(const Work& work, VkCommandBuffer* out, std::vector<VulkanBuffer*>* used) override {
+    return runner_.prepare(inputs(*work.append_args), out, used);
+  }
+  void submitted(uint64_t serial) override { runner_.submitted(serial); }
+  Status prepare_recording(const Work& work) override { return runner_.prepare_recording(inputs(*work.append_args)); }
+  void record_into(const Work& work, VkCommandBuffer cmd) override { runner_.record_into(inputs(*work.append_args), cmd); }
+  // PlanDispatches
+  uint32_t slice_count() const override { return static_cast<uint32_t>(slices_.size()); }
+  const Window& window(uint32_t slice, uint32_t binding) const override { return slices_[slice].windows[binding]; }
+  VkDescriptorBufferInfo own_binding(uint32_t slice, uint32_t binding) const override;
+  void record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const override;
 
  private:
-  Status record(const AppendArgs& args);
+  // The execution's buffers by binding (sources as Q and O, caches as K
+  // and V: kv_append.comp's bindings) and words.
+  RunInputs inputs(const AppendArgs& args) const;
 
   VulkanDevice& device_;
   AppendProblem p_;
@@ -190,18 +207,13 @@ class VulkanAppendPlan final : public DeviceAppendPlan {
   std::vector<AppendSlice> slices_;
   uint64_t params_stride_ = 0;  // one parameter block per slice, at uniform-offset alignment
   std::unique_ptr<VulkanBuffer> params_;
-  std::unique_ptr<VulkanBuffer> positions_;
-  std::unique_ptr<VulkanBuffer> block_table_;
   std::unique_ptr<VulkanBuffer> rope_;
-  PlanObjects objects_;  // a descriptor set per slice
-  std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
   uint64_t rows_ = 0;            // batch x kv_heads x new_tokens
   uint32_t groups_x_ = 0;        // workgroups per row
   uint32_t dispatches_ = 0;
-  bool executed_ = false;
+  // Last: destroyed first, it waits for the plan's work before the buffers above go.
+  PlanRunner runner_;
 };
-
-VulkanAppendPlan::~VulkanAppendPlan() { device_.destroy_plan_objects(objects_); }
 
 Status VulkanAppendPlan::initialize() {
   const DeviceCaps& caps = device_.caps();
@@ -234,14 +246,14 @@ Status VulkanAppendPlan::initialize() {
     std::memcpy(params_->mapped() + s * params_stride_, &slices_[s].params, sizeof(AppendParams));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * slices_.size()));
-  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(batch * 4, true, &positions_));
+  uint64_t table_words = 0;
   if (p_.paged()) {
     uint64_t bytes = 0;
     if (!checked_mul(batch, static_cast<uint64_t>(p_.max_pages) * 4, &bytes) || bytes > caps.max_storage_buffer_range) {
       return unsupported("the block table (batch %lld x max_pages %lld) exceeds maxStorageBufferRange (%llu bytes)",
                          (long long)p_.batch, (long long)p_.max_pages, (unsigned long long)caps.max_storage_buffer_range);
     }
-    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(bytes, true, &block_table_));
+    table_words = bytes / 4;
   }
   if (p_.rope.enabled()) {
     std::vector<uint32_t> words(2 * p_.rope.turns.size());
@@ -253,55 +265,34 @@ Status VulkanAppendPlan::initialize() {
     std::memcpy(rope_->mapped(), words.data(), words.size() * 4);
     VKATTN_RETURN_IF_ERROR(rope_->flush(0, words.size() * 4));
   }
-
-  return device_.create_plan_objects(static_cast<uint32_t>(slices_.size()), &objects_);
+  return runner_.initialize(batch, table_words);  // the positions [batch], the block table
 }
 
-// Binds the execution's buffers and records the dispatches.
-Status VulkanAppendPlan::record(const AppendArgs& args) {
-  DeviceBuffer* tensors[kBindingCount] = {};
-  tensors[kBindingQ] = args.k_src;
-  tensors[kBindingOut] = args.v_src;
-  tensors[kBindingK] = args.k_cache;
-  tensors[kBindingV] = args.v_cache;
-  for (size_t s = 0; s < slices_.size(); ++s) {
-    VkDescriptorBufferInfo infos[kBindingCount] = {};  // (none: the placeholder)
-    for (uint32_t b = 0; b < kBindingCount; ++b) {
-      VkDescriptorBufferInfo& info = infos[b];
-      if (b == kBindingParams) {
-        info = {params_->handle(), s * params_stride_, sizeof(AppendParams)};
-      } else if (b == kBindingKvLens) {
-        info = {positions_->handle(), 0, VK_WHOLE_SIZE};
-      } else if (b == kBindingBlockTable && block_table_ != nullptr) {
-        info = {block_table_->handle(), 0, VK_WHOLE_SIZE};
-      } else if (b == kBindingHeadConstants && rope_ != nullptr) {
-        info = {rope_->handle(), 0, VK_WHOLE_SIZE};
-      } else if (tensors[b] != nullptr) {
-        // Every buffer of the plan's context is a VulkanBuffer (checked by bindings).
-        info = {static_cast<VulkanBuffer*>(tensors[b])->handle(), slices_[s].windows[b].offset,
-                slices_[s].windows[b].range};
-      }
-    }
-    device_.write_descriptor_set(objects_.sets[s], infos);
-  }
-  const DeviceFunctions& fn = device_.fn();
+RunInputs VulkanAppendPlan::inputs(const AppendArgs& args) const {
+  RunInputs in;
+  in.tensors[kBindingQ] = args.k_src;
+  in.tensors[kBindingOut] = args.v_src;
+  in.tensors[kBindingK] = args.k_cache;
+  in.tensors[kBindingV] = args.v_cache;
+  in.lengths = &args.positions;
+  if (p_.paged()) in.block_table = &args.block_table;
+  return in;
+}
 
-  VkCommandBuffer cmd = objects_.commands;
-  VKATTN_RETURN_IF_ERROR(device_.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
-  VkCommandBufferBeginInfo begin{};
-  begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-  VKATTN_RETURN_IF_ERROR(device_.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
-  device_.record_barrier_after_prior_work(cmd);
-  if (objects_.timestamps != VK_NULL_HANDLE) {
-    fn.vkCmdResetQueryPool(cmd, objects_.timestamps, 0, 2);
-    fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, objects_.timestamps, 0);
-  }
+VkDescriptorBufferInfo VulkanAppendPlan::own_binding(uint32_t slice, uint32_t binding) const {
+  if (binding == kBindingParams) return params_->descriptor(slice * params_stride_, sizeof(AppendParams));
+  if (binding == kBindingHeadConstants && rope_ != nullptr) return rope_->descriptor(0, VK_WHOLE_SIZE);
+  return VkDescriptorBufferInfo{};
+}
+
+void VulkanAppendPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
+  const DeviceFunctions& fn = device_.fn();
   fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
   // Slices write disjoint rows of the caches: no barrier between them.
   const uint32_t max_y = device_.caps().max_workgroup_count[1];
   for (size_t s = 0; s < slices_.size(); ++s) {
-    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &objects_.sets[s],
-                               0, nullptr);
+    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &sets[s], 0,
+                               nullptr);
     const uint64_t rows = slices_[s].params.extra[2];
     for (uint64_t base = 0; base < rows; base += max_y) {
       const uint32_t constants[5] = {static_cast<uint32_t>(base), 0, 0, 0, 0};
@@ -309,38 +300,14 @@ Status VulkanAppendPlan::record(const AppendArgs& args) {
       fn.vkCmdDispatch(cmd, groups_x_, static_cast<uint32_t>(std::min<uint64_t>(max_y, rows - base)), 1);
     }
   }
-  if (objects_.timestamps != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, objects_.timestamps, 1);
-  device_.record_barrier_before_host_reads(cmd);
-  return device_.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
 }
 
 Status VulkanAppendPlan::execute(const AppendArgs& args) {
-  VKATTN_RETURN_IF_ERROR(device_.usable());
-  // The previous run must be done before the positions, table or command buffer change.
-  VKATTN_RETURN_IF_ERROR(device_.wait(objects_.fence));
-  std::vector<uint64_t> serials;
-  for (DeviceBuffer* buffer : {args.k_src, args.v_src, args.k_cache, args.v_cache}) {
-    serials.push_back(static_cast<VulkanBuffer*>(buffer)->serial());
-  }
-  if (serials != bound_) {
-    bound_.clear();
-    VKATTN_RETURN_IF_ERROR(record(args));
-    bound_ = serials;
-  }
-  std::memcpy(positions_->mapped(), args.positions.data(), args.positions.size() * 4);
-  VKATTN_RETURN_IF_ERROR(positions_->flush(0, args.positions.size() * 4));
-  if (block_table_ != nullptr) {
-    std::memcpy(block_table_->mapped(), args.block_table.data(), args.block_table.size() * 4);
-    VKATTN_RETURN_IF_ERROR(block_table_->flush(0, args.block_table.size() * 4));
-  }
-  VKATTN_RETURN_IF_ERROR(device_.submit(objects_.commands, objects_.fence));
-  executed_ = true;
-  return Status();
-}
-
-Status VulkanAppendPlan::last_time(double* ms) {
-  if (!executed_) return failed_precondition("the plan has not been executed yet");
-  return device_.elapsed_ms(objects_.timestamps, objects_.fence, ms);
+  Work work;
+  work.append_plan = this;
+  work.append_args = &args;
+  uint64_t ticket = 0;
+  return device_.submit({work}, nullptr, &ticket);
 }
 
 PlanInfo VulkanAppendPlan::info() const {
@@ -348,8 +315,7 @@ PlanInfo VulkanAppendPlan::info() const {
   info.kernel = "vulkan.append";
   info.tasks = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, rows_ * groups_x_));
   info.dispatches = dispatches_;
-  info.workspace_bytes = params_->size() + positions_->size() + (block_table_ ? block_table_->size() : 0) +
-                         (rope_ ? rope_->size() : 0);
+  info.workspace_bytes = params_->size() + runner_.workspace_bytes() + (rope_ ? rope_->size() : 0);
   return info;
 }
 

@@ -47,6 +47,7 @@ struct DeviceCaps {
 
   bool storage_16bit = false;
   bool float16_arithmetic = false;
+  bool timeline_semaphore = false;  // VK_KHR_timeline_semaphore with its feature
   bool unified_memory = false;  // a large DEVICE_LOCAL|HOST_VISIBLE memory type exists
   uint64_t device_local_bytes = 0;
   uint64_t max_allocation_bytes = 1u << 30;

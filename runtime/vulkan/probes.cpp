@@ -20,10 +20,10 @@ constexpr uint32_t kFmaIterations = 256;  // x 16 x 8 FMAs per invocation
 Status time_dispatch(VulkanDevice& device, VkPipeline pipeline, VkDescriptorSet set, uint32_t groups, double* ms) {
   const DeviceFunctions& fn = device.fn();
   VkCommandBuffer cmd = VK_NULL_HANDLE;
-  VkFence fence = VK_NULL_HANDLE;
+  uint64_t serial = 0;
   VkQueryPool queries = VK_NULL_HANDLE;
   VKATTN_RETURN_IF_ERROR(device.allocate_command_buffer(&cmd));
-  Status status = device.create_fence(&fence);
+  Status status;
   VkQueryPoolCreateInfo query_info{};
   query_info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
   query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
@@ -45,8 +45,8 @@ Status time_dispatch(VulkanDevice& device, VkPipeline pipeline, VkDescriptorSet 
     fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries, 1);
     device.record_barrier_before_host_reads(cmd);
     status = device.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
-    if (status.ok()) status = device.submit(cmd, fence);
-    if (status.ok()) status = device.wait(fence);
+    if (status.ok()) status = device.submit_commands(&cmd, 1, nullptr, &serial);
+    if (status.ok()) status = device.wait_for(serial);
     uint64_t ticks[2] = {0, 0};
     if (status.ok()) {
       status = device.check(fn.vkGetQueryPoolResults(device.handle(), queries, 0, 2, sizeof(ticks), ticks,
@@ -58,7 +58,7 @@ Status time_dispatch(VulkanDevice& device, VkPipeline pipeline, VkDescriptorSet 
     if (status.ok()) best = std::min(best, static_cast<double>((ticks[1] - ticks[0]) & mask) * device.caps().timestamp_period_ns * 1e-6);
   }
   if (queries != VK_NULL_HANDLE) fn.vkDestroyQueryPool(device.handle(), queries, nullptr);
-  if (fence != VK_NULL_HANDLE) fn.vkDestroyFence(device.handle(), fence, nullptr);
+  if (!status.ok()) device.settle(serial);  // nothing may still use the command buffer
   device.free_command_buffer(cmd);
   *ms = best;
   return status;

@@ -53,13 +53,27 @@ Status Loader::open(std::unique_ptr<Loader>* out) {
   if (loader->get_instance_proc_addr == nullptr) {
     return backend_unavailable("the Vulkan loader does not export vkGetInstanceProcAddr");
   }
+  VKATTN_RETURN_IF_ERROR(load_global_functions(loader.get()));
+  *out = std::move(loader);
+  return Status();
+}
+
+Status Loader::from_proc_addr(PFN_vkGetInstanceProcAddr get_proc, std::unique_ptr<Loader>* out) {
+  std::unique_ptr<Loader> loader(new Loader());
+  loader->get_instance_proc_addr.set(get_proc, "vkGetInstanceProcAddr", installed_call_hooks());
+  VKATTN_RETURN_IF_ERROR(load_global_functions(loader.get()));
+  *out = std::move(loader);
+  return Status();
+}
+
+Status Loader::load_global_functions(Loader* loader) {
+  CallHooks* const hooks = installed_call_hooks();
 #define VKATTN_VK_LOAD_GLOBAL(name, required)                                                                  \
   loader->global.name.set(reinterpret_cast<PFN_##name>(loader->get_instance_proc_addr(VK_NULL_HANDLE, #name)),  \
                           #name, hooks);                                                                       \
   if ((required) && loader->global.name == nullptr) return backend_unavailable("the Vulkan loader lacks " #name);
   VKATTN_VK_GLOBAL_FUNCTIONS(VKATTN_VK_LOAD_GLOBAL)
 #undef VKATTN_VK_LOAD_GLOBAL
-  *out = std::move(loader);
   return Status();
 }
 

@@ -6,6 +6,9 @@
 #pragma once
 
 #define VK_NO_PROTOTYPES
+#if defined(__ANDROID__)
+#define VK_USE_PLATFORM_ANDROID_KHR  // AHardwareBuffer import (interop.cpp)
+#endif
 #include <vulkan/vulkan.h>
 
 #include <cstddef>
@@ -68,6 +71,7 @@ namespace vk {
   X(vkCmdDispatch, true)                       \
   X(vkCmdPipelineBarrier, true)                \
   X(vkCmdCopyBuffer, true)                     \
+  X(vkCmdUpdateBuffer, true)                   \
   X(vkCmdResetQueryPool, true)                 \
   X(vkCmdWriteTimestamp, true)                 \
   X(vkCreateFence, true)                       \
@@ -95,7 +99,14 @@ namespace vk {
   X(vkGetQueryPoolResults, true)               \
   X(vkGetPipelineExecutablePropertiesKHR, false) \
   X(vkGetPipelineExecutableStatisticsKHR, false) \
-  X(vkGetPipelineExecutableInternalRepresentationsKHR, false)
+  X(vkGetPipelineExecutableInternalRepresentationsKHR, false) \
+  VKATTN_VK_ANDROID_DEVICE_FUNCTIONS(X)
+
+#if defined(__ANDROID__)
+#define VKATTN_VK_ANDROID_DEVICE_FUNCTIONS(X) X(vkGetAndroidHardwareBufferPropertiesANDROID, false)
+#else
+#define VKATTN_VK_ANDROID_DEVICE_FUNCTIONS(X)
+#endif
 
 class CallHooks;
 
@@ -122,6 +133,7 @@ class Entry<R(VKAPI_PTR*)(A...)> {
     return hooked_call(args...);
   }
   bool operator==(std::nullptr_t) const { return real_ == nullptr; }
+  Pfn raw() const { return real_; }  // the driver's pointer, for handing on to the app
   bool operator!=(std::nullptr_t) const { return real_ != nullptr; }
 
   // Loading (vk_api.cpp).
@@ -181,11 +193,14 @@ class Loader {
  public:
   // BACKEND_UNAVAILABLE (with what dlopen said) if no loader can be opened.
   static Status open(std::unique_ptr<Loader>* out);
+  // The app's vkGetInstanceProcAddr in place of an opened library.
+  static Status from_proc_addr(PFN_vkGetInstanceProcAddr get_proc, std::unique_ptr<Loader>* out);
 
   Entry<PFN_vkGetInstanceProcAddr> get_instance_proc_addr;
   GlobalFunctions global;
 
  private:
+  static Status load_global_functions(Loader* loader);
   DynamicLibrary library_;
 };
 

@@ -95,6 +95,16 @@ Status VulkanDevice::initialize(const vkattn_context_options& options, int64_t r
     return false;
   };
   if (has_extension("VK_KHR_portability_subset")) extensions.push_back("VK_KHR_portability_subset");
+#if defined(__ANDROID__)
+  // AHardwareBuffer import (vkattn_buffer_import_android_hardware_buffer);
+  // its other dependencies are Vulkan 1.1 core.
+  if (!report && has_extension(VK_ANDROID_EXTERNAL_MEMORY_ANDROID_HARDWARE_BUFFER_EXTENSION_NAME) &&
+      has_extension(VK_EXT_QUEUE_FAMILY_FOREIGN_EXTENSION_NAME)) {
+    extensions.push_back(VK_ANDROID_EXTERNAL_MEMORY_ANDROID_HARDWARE_BUFFER_EXTENSION_NAME);
+    extensions.push_back(VK_EXT_QUEUE_FAMILY_FOREIGN_EXTENSION_NAME);
+    android_hardware_buffers_ = true;
+  }
+#endif
   // The shader report reads the driver's statistics of each pipeline.
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR executable_info{};
   executable_info.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR;
@@ -132,6 +142,17 @@ Status VulkanDevice::initialize(const vkattn_context_options& options, int64_t r
     float16.pNext = features.pNext;
     features.pNext = &float16;
   }
+  // Timeline semaphores for the app's vkattn_submit_vulkan, where the
+  // driver has them (vkattn itself waits on fences).
+  VkPhysicalDeviceTimelineSemaphoreFeaturesKHR timeline{};
+  timeline.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES_KHR;
+  if (caps_.timeline_semaphore && !report) {
+    extensions.push_back(VK_KHR_TIMELINE_SEMAPHORE_EXTENSION_NAME);
+    timeline.timelineSemaphore = VK_TRUE;
+    timeline.pNext = features.pNext;
+    features.pNext = &timeline;
+    timeline_semaphores_ = true;
+  }
   const float priority = 1.0f;
   VkDeviceQueueCreateInfo queue_info{};
   queue_info.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
@@ -155,7 +176,11 @@ Status VulkanDevice::initialize(const vkattn_context_options& options, int64_t r
   }
   VKATTN_RETURN_IF_ERROR(load_device_functions(ifn, device_, &fn_));
   fn_.vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+  return create_shared_objects(options, report);
+}
 
+Status VulkanDevice::create_shared_objects(const vkattn_context_options& options, bool report) {
+  const InstanceFunctions& ifn = instance_->fn();
   VkCommandPoolCreateInfo pool_info{};
   pool_info.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
   pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -223,21 +248,23 @@ VulkanDevice::~VulkanDevice() {
   // vkDestroyDevice loads first: without it, loading failed before any
   // other device object existed.
   if (device_ != VK_NULL_HANDLE && fn_.vkDestroyDevice != nullptr) {
-    // Nothing may be in flight when objects go; the device waits too.
-    if (!in_flight_.empty()) finish();
-    // RADV's compile-only devices crash in vkDeviceWaitIdle; they never run anything.
-    if (submitted_) fn_.vkDeviceWaitIdle(device_);
+    // Nothing may be in flight when objects go.
+    if (!finish().ok()) wait_idle_for_teardown();
+    // RADV's compile-only devices crash in vkDeviceWaitIdle; they never run
+    // anything. The app's device is never waited idle: other work is its own.
+    if (submitted_ && !adopted_) fn_.vkDeviceWaitIdle(device_);
     save_pipeline_cache();
     placeholder_.reset();
     staging_.reset();
-    if (staging_fence_ != VK_NULL_HANDLE) fn_.vkDestroyFence(device_, staging_fence_, nullptr);
+    free_command_buffer(staging_commands_);
+    for (VkFence fence : fences_) fn_.vkDestroyFence(device_, fence, nullptr);
     for (auto& entry : pipelines_) fn_.vkDestroyPipeline(device_, entry.second, nullptr);
     for (auto& entry : modules_) fn_.vkDestroyShaderModule(device_, entry.second, nullptr);
     if (pipeline_cache_ != VK_NULL_HANDLE) fn_.vkDestroyPipelineCache(device_, pipeline_cache_, nullptr);
     if (pipeline_layout_ != VK_NULL_HANDLE) fn_.vkDestroyPipelineLayout(device_, pipeline_layout_, nullptr);
     if (set_layout_ != VK_NULL_HANDLE) fn_.vkDestroyDescriptorSetLayout(device_, set_layout_, nullptr);
     if (command_pool_ != VK_NULL_HANDLE) fn_.vkDestroyCommandPool(device_, command_pool_, nullptr);
-    fn_.vkDestroyDevice(device_, nullptr);
+    if (!adopted_) fn_.vkDestroyDevice(device_, nullptr);
   }
 }
 
@@ -332,6 +359,7 @@ Status VulkanDevice::allocate_memory(const VkMemoryRequirements& req, bool host_
       out->size = req.size;
       heap_used_[heap_index] += req.size;
       out->coherent = (memory_.memoryTypes[t].propertyFlags & coherent) != 0;
+      out->properties = memory_.memoryTypes[t].propertyFlags;
       if (memory_.memoryTypes[t].propertyFlags & visible) {
         const VkResult mapped = fn_.vkMapMemory(device_, memory, 0, VK_WHOLE_SIZE, 0, &out->mapped);
         if (mapped != VK_SUCCESS) {
@@ -366,12 +394,14 @@ Status VulkanDevice::create_vulkan_buffer(uint64_t size, bool host_visible, std:
                                 (unsigned long long)size, caps_.name.c_str(), (unsigned long long)caps_.max_buffer_bytes);
   }
   std::unique_ptr<VulkanBuffer> buffer(new VulkanBuffer(*this, size, next_serial_++));
+  live_buffers_.insert(buffer->serial());
   VkBufferCreateInfo info{};
   info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
   info.size = padded;
   info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
                VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  buffer->usage_ = info.usage;
   VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateBuffer(device_, &info, nullptr, &buffer->buffer_), "vkCreateBuffer"));
   VkMemoryRequirements requirements{};
   fn_.vkGetBufferMemoryRequirements(device_, buffer->buffer_, &requirements);
@@ -460,69 +490,142 @@ void VulkanDevice::free_command_buffer(VkCommandBuffer buffer) {
   if (buffer != VK_NULL_HANDLE) fn_.vkFreeCommandBuffers(device_, command_pool_, 1, &buffer);
 }
 
-Status VulkanDevice::create_fence(VkFence* out) {
-  VkFenceCreateInfo info{};
-  info.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-  return check(fn_.vkCreateFence(device_, &info, nullptr, out), "vkCreateFence");
+VkResult VulkanDevice::queue_submit(const VkSubmitInfo& info, VkFence fence) {
+  if (submit_fn_ != nullptr) return submit_fn_(submit_user_data_, 1, &info, fence);
+  return fn_.vkQueueSubmit(queue_, 1, &info, fence);
 }
 
-Status VulkanDevice::submit(VkCommandBuffer buffer, VkFence fence) {
-  in_flight_.reserve(in_flight_.size() + 1);  // no allocation may fail once the work is submitted
+Status VulkanDevice::submit_commands(const VkCommandBuffer* buffers, uint32_t count, const vkattn_vulkan_sync* sync,
+                                     uint64_t* serial) {
+  VKATTN_RETURN_IF_ERROR(usable());
+  // Everything that can fail comes before the submission; nothing after it may.
+  in_flight_.reserve(in_flight_.size() + 1);
+  if (spare_fences_.empty()) {
+    fences_.reserve(fences_.size() + 1);
+    spare_fences_.reserve(1);
+    VkFenceCreateInfo fence_info{};
+    fence_info.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+    VkFence fence = VK_NULL_HANDLE;
+    VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateFence(device_, &fence_info, nullptr, &fence), "vkCreateFence"));
+    fences_.push_back(fence);
+    spare_fences_.push_back(fence);
+  }
+  VkFence fence = spare_fences_.back();
+  // Spare fences keep the signal of their last use until reused.
   VKATTN_RETURN_IF_ERROR(check(fn_.vkResetFences(device_, 1, &fence), "vkResetFences"));
+
   VkSubmitInfo info{};
   info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-  info.commandBufferCount = 1;
-  info.pCommandBuffers = &buffer;
+  info.commandBufferCount = count;
+  info.pCommandBuffers = buffers;
+  std::vector<VkPipelineStageFlags> stages;
+  VkTimelineSemaphoreSubmitInfoKHR timeline{};
+  timeline.sType = VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO_KHR;
+  if (sync != nullptr) {
+    info.waitSemaphoreCount = sync->wait_semaphore_count;
+    info.pWaitSemaphores = sync->wait_semaphores;
+    stages.assign(sync->wait_semaphore_count, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT);
+    if (sync->wait_stage_masks != nullptr) stages.assign(sync->wait_stage_masks, sync->wait_stage_masks + sync->wait_semaphore_count);
+    info.pWaitDstStageMask = stages.data();
+    info.signalSemaphoreCount = sync->signal_semaphore_count;
+    info.pSignalSemaphores = sync->signal_semaphores;
+    if (sync->wait_values != nullptr || sync->signal_values != nullptr) {
+      timeline.waitSemaphoreValueCount = sync->wait_values != nullptr ? sync->wait_semaphore_count : 0;
+      timeline.pWaitSemaphoreValues = sync->wait_values;
+      timeline.signalSemaphoreValueCount = sync->signal_values != nullptr ? sync->signal_semaphore_count : 0;
+      timeline.pSignalSemaphoreValues = sync->signal_values;
+      info.pNext = &timeline;
+    }
+  }
   submitted_ = true;  // even a failed submit may have reached the queue
-  VKATTN_RETURN_IF_ERROR(check(fn_.vkQueueSubmit(queue_, 1, &info, fence), "vkQueueSubmit"));
-  in_flight_.push_back(fence);
+  // A failed vkQueueSubmit leaves the fence as it was (unsignalled, spare).
+  VKATTN_RETURN_IF_ERROR(check(queue_submit(info, fence), "vkQueueSubmit"));
+  spare_fences_.pop_back();
+  in_flight_.push_back(InFlight{++submitted_serial_, fence});
+  *serial = submitted_serial_;
   return Status();
 }
 
-Status VulkanDevice::wait(VkFence fence) {
-  auto it = std::find(in_flight_.begin(), in_flight_.end(), fence);
-  if (it == in_flight_.end()) return Status();
-  const VkResult result = fn_.vkWaitForFences(device_, 1, &fence, VK_TRUE, kFenceTimeoutNs);
-  if (result == VK_TIMEOUT) {
-    return internal_error("%s did not finish its work within %llu seconds", caps_.name.c_str(),
-                          (unsigned long long)(kFenceTimeoutNs / 1000000000ull));
+void VulkanDevice::retire(uint64_t serial) {
+  size_t done = 0;
+  while (done < in_flight_.size() && in_flight_[done].serial <= serial) ++done;
+  for (size_t i = 0; i < done; ++i) spare_fences_.push_back(in_flight_[i].fence);
+  in_flight_.erase(in_flight_.begin(), in_flight_.begin() + static_cast<std::ptrdiff_t>(done));
+  completed_serial_ = std::max(completed_serial_, serial);
+}
+
+Status VulkanDevice::wait_for(uint64_t serial) {
+  if (serial <= completed_serial_) return Status();
+  VKATTN_RETURN_IF_ERROR(usable());
+  std::vector<VkFence> fences;
+  for (const InFlight& entry : in_flight_) {
+    if (entry.serial <= serial) fences.push_back(entry.fence);
   }
-  VKATTN_RETURN_IF_ERROR(check(result, "vkWaitForFences"));
-  in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), fence));
+  spare_fences_.reserve(spare_fences_.size() + fences.size());  // retire() must not fail
+  if (!fences.empty()) {
+    const VkResult result =
+        fn_.vkWaitForFences(device_, static_cast<uint32_t>(fences.size()), fences.data(), VK_TRUE, kFenceTimeoutNs);
+    if (result == VK_TIMEOUT) {
+      return internal_error("%s did not finish its work within %llu seconds", caps_.name.c_str(),
+                            (unsigned long long)(kFenceTimeoutNs / 1000000000ull));
+    }
+    // After a failure (device loss included) the work may still run and stays
+    // in flight: settle() settles it before anything it uses is destroyed.
+    VKATTN_RETURN_IF_ERROR(check(result, "vkWaitForFences"));
+  }
+  retire(serial);
+  return Status();
+}
+
+Status VulkanDevice::settle(uint64_t serial) {
+  if (serial <= completed_serial_) return Status();
+  const Status waited = lost_ ? Status() : wait_for(serial);
+  if (lost_ || !waited.ok()) wait_idle_for_teardown();
+  return waited;
+}
+
+void VulkanDevice::wait_idle_for_teardown() {
+  if (in_flight_.empty()) return;
+  if (!adopted_) {
+    fn_.vkDeviceWaitIdle(device_);
+  } else {
+    // The app's device: wait for vkattn's own fences (a lost device answers at once).
+    std::vector<VkFence> fences;
+    for (const InFlight& entry : in_flight_) fences.push_back(entry.fence);
+    fn_.vkWaitForFences(device_, static_cast<uint32_t>(fences.size()), fences.data(), VK_TRUE, kFenceTimeoutNs);
+  }
+  // The fences stay out of the pool: their state is unknown.
+  completed_serial_ = std::max(completed_serial_, in_flight_.back().serial);
+  in_flight_.clear();
+}
+
+Status VulkanDevice::poll(uint64_t serial, bool* complete) {
+  if (serial <= completed_serial_) {
+    *complete = true;
+    return Status();
+  }
+  VKATTN_RETURN_IF_ERROR(usable());
+  for (const InFlight& entry : in_flight_) {
+    if (entry.serial > serial) break;
+    const VkResult result = fn_.vkGetFenceStatus(device_, entry.fence);
+    if (result == VK_NOT_READY) {
+      *complete = false;
+      return Status();
+    }
+    VKATTN_RETURN_IF_ERROR(check(result, "vkGetFenceStatus"));
+  }
+  spare_fences_.reserve(spare_fences_.size() + in_flight_.size());
+  retire(serial);
+  *complete = true;
   return Status();
 }
 
 Status VulkanDevice::finish() {
   VKATTN_RETURN_IF_ERROR(usable());
-  if (in_flight_.empty()) return Status();
-  const VkResult result = fn_.vkWaitForFences(device_, static_cast<uint32_t>(in_flight_.size()), in_flight_.data(),
-                                              VK_TRUE, kFenceTimeoutNs);
-  if (result == VK_TIMEOUT) {
-    return internal_error("%s did not finish its work within %llu seconds", caps_.name.c_str(),
-                          (unsigned long long)(kFenceTimeoutNs / 1000000000ull));
-  }
-  // After a failure (device loss included) the work may still run and stays
-  // in flight: drain() settles it before anything it uses is destroyed.
-  if (result == VK_SUCCESS) in_flight_.clear();
-  return check(result, "vkWaitForFences");
+  return wait_for(submitted_serial_);
 }
 
-Status VulkanDevice::drain() {
-  if (lost_) {
-    // A lost device answers at once; the wait still matters where the loss
-    // was reported by one call while earlier work kept running.
-    if (!in_flight_.empty()) fn_.vkDeviceWaitIdle(device_);
-    in_flight_.clear();
-    return Status();
-  }
-  const Status finished = finish();
-  if (!in_flight_.empty()) {
-    // The wait itself failed (out of memory, say): wait for the whole queue.
-    fn_.vkDeviceWaitIdle(device_);
-    in_flight_.clear();
-  }
-  return finished;
-}
+Status VulkanDevice::drain() { return settle(submitted_serial_); }
 
 void VulkanDevice::write_descriptor_set(VkDescriptorSet set, VkDescriptorBufferInfo* infos) const {
   VkWriteDescriptorSet writes[kBindingCount];
@@ -539,7 +642,7 @@ void VulkanDevice::write_descriptor_set(VkDescriptorSet set, VkDescriptorBufferI
   fn_.vkUpdateDescriptorSets(device_, kBindingCount, writes, 0, nullptr);
 }
 
-Status VulkanDevice::create_plan_objects(uint32_t sets, PlanObjects* out) {
+Status VulkanDevice::create_descriptor_sets(uint32_t sets, VkDescriptorPool* pool, std::vector<VkDescriptorSet>* out) {
   VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, sets},
                                    {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * (kBindingCount - 1)}};
   VkDescriptorPoolCreateInfo pool_info{};
@@ -547,39 +650,29 @@ Status VulkanDevice::create_plan_objects(uint32_t sets, PlanObjects* out) {
   pool_info.maxSets = sets;
   pool_info.poolSizeCount = 2;
   pool_info.pPoolSizes = sizes;
-  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateDescriptorPool(device_, &pool_info, nullptr, &out->pool), "vkCreateDescriptorPool"));
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateDescriptorPool(device_, &pool_info, nullptr, pool), "vkCreateDescriptorPool"));
   std::vector<VkDescriptorSetLayout> layouts(sets, set_layout_);
   VkDescriptorSetAllocateInfo set_info{};
   set_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-  set_info.descriptorPool = out->pool;
+  set_info.descriptorPool = *pool;
   set_info.descriptorSetCount = sets;
   set_info.pSetLayouts = layouts.data();
-  out->sets.resize(sets);
-  VKATTN_RETURN_IF_ERROR(check(fn_.vkAllocateDescriptorSets(device_, &set_info, out->sets.data()), "vkAllocateDescriptorSets"));
-  VKATTN_RETURN_IF_ERROR(allocate_command_buffer(&out->commands));
-  if (caps_.timestamps) {
-    VkQueryPoolCreateInfo query_info{};
-    query_info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
-    query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    query_info.queryCount = 2;
-    VKATTN_RETURN_IF_ERROR(check(fn_.vkCreateQueryPool(device_, &query_info, nullptr, &out->timestamps), "vkCreateQueryPool"));
-  }
-  return create_fence(&out->fence);
+  out->resize(sets);
+  return check(fn_.vkAllocateDescriptorSets(device_, &set_info, out->data()), "vkAllocateDescriptorSets");
 }
 
-void VulkanDevice::destroy_plan_objects(PlanObjects& objects) {
-  if (objects.fence != VK_NULL_HANDLE) {
-    if (!wait(objects.fence).ok()) drain();
-    fn_.vkDestroyFence(device_, objects.fence, nullptr);
-  }
-  free_command_buffer(objects.commands);
-  if (objects.pool != VK_NULL_HANDLE) fn_.vkDestroyDescriptorPool(device_, objects.pool, nullptr);
-  if (objects.timestamps != VK_NULL_HANDLE) fn_.vkDestroyQueryPool(device_, objects.timestamps, nullptr);
+Status VulkanDevice::create_timestamp_queries(VkQueryPool* out) {
+  if (!caps_.timestamps) return Status();
+  VkQueryPoolCreateInfo query_info{};
+  query_info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+  query_info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+  query_info.queryCount = 2;
+  return check(fn_.vkCreateQueryPool(device_, &query_info, nullptr, out), "vkCreateQueryPool");
 }
 
-Status VulkanDevice::elapsed_ms(VkQueryPool queries, VkFence fence, double* ms) {
+Status VulkanDevice::elapsed_ms(VkQueryPool queries, uint64_t serial, double* ms) {
   if (queries == VK_NULL_HANDLE) return unsupported("%s has no timestamp queries on its compute queue", caps_.name.c_str());
-  VKATTN_RETURN_IF_ERROR(wait(fence));
+  VKATTN_RETURN_IF_ERROR(wait_for(serial));
   uint64_t ticks[2] = {0, 0};
   VKATTN_RETURN_IF_ERROR(check(fn_.vkGetQueryPoolResults(device_, queries, 0, 2, sizeof(ticks), ticks, sizeof(uint64_t),
                                                          VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
@@ -681,52 +774,54 @@ Status VulkanDevice::ensure_staging() {
   std::unique_ptr<VulkanBuffer> staging;
   VKATTN_RETURN_IF_ERROR(create_vulkan_buffer(kStagingBytes, true, &staging));
   if (staging_commands_ == VK_NULL_HANDLE) VKATTN_RETURN_IF_ERROR(allocate_command_buffer(&staging_commands_));
-  if (staging_fence_ == VK_NULL_HANDLE) VKATTN_RETURN_IF_ERROR(create_fence(&staging_fence_));
   staging_ = std::move(staging);
   return Status();
 }
 
-// One chunk through the staging buffer: upload (host -> staging -> target)
-// or download (source -> staging -> host), waiting for it on a fence.
-static Status staged_copy(VulkanDevice& device, VkCommandBuffer cmd, VkFence fence, VkBuffer from, uint64_t from_offset,
-                          VkBuffer to, uint64_t to_offset, uint64_t size) {
-  const DeviceFunctions& fn = device.fn();
+Status VulkanDevice::staged_copy(VkBuffer from, uint64_t from_offset, VkBuffer to, uint64_t to_offset, uint64_t size) {
+  VkCommandBuffer cmd = staging_commands_;
   // A copy whose wait failed may still be running on these objects.
-  VKATTN_RETURN_IF_ERROR(device.wait(fence));
-  VKATTN_RETURN_IF_ERROR(device.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
+  VKATTN_RETURN_IF_ERROR(wait_for(staging_serial_));
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
   VkCommandBufferBeginInfo begin{};
   begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  VKATTN_RETURN_IF_ERROR(device.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
-  device.record_barrier_after_prior_work(cmd);
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
+  record_barrier_after_prior_work(cmd);
   VkBufferCopy region{from_offset, to_offset, size};
-  fn.vkCmdCopyBuffer(cmd, from, to, 1, &region);
-  device.record_barrier_before_host_reads(cmd);
-  VKATTN_RETURN_IF_ERROR(device.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer"));
-  VKATTN_RETURN_IF_ERROR(device.submit(cmd, fence));
-  return device.wait(fence);
+  fn_.vkCmdCopyBuffer(cmd, from, to, 1, &region);
+  record_barrier_before_host_reads(cmd);
+  VKATTN_RETURN_IF_ERROR(check(fn_.vkEndCommandBuffer(cmd), "vkEndCommandBuffer"));
+  VKATTN_RETURN_IF_ERROR(submit_commands(&cmd, 1, nullptr, &staging_serial_));
+  return wait_for(staging_serial_);
 }
 
 Status VulkanDevice::staged_write(VulkanBuffer& target, uint64_t offset, const void* data, uint64_t size) {
+  if (!(target.usage() & VK_BUFFER_USAGE_TRANSFER_DST_BIT)) {
+    return unsupported("the imported VkBuffer has no host mapping and lacks VK_BUFFER_USAGE_TRANSFER_DST_BIT: fill it "
+                       "with your own commands, or import it with its mapping");
+  }
   VKATTN_RETURN_IF_ERROR(ensure_staging());
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   for (uint64_t done = 0; done < size; done += kStagingBytes) {
     const uint64_t chunk = std::min(kStagingBytes, size - done);
     std::memcpy(staging_->mapped(), bytes + done, chunk);
     VKATTN_RETURN_IF_ERROR(staging_->flush(0, chunk));
-    VKATTN_RETURN_IF_ERROR(staged_copy(*this, staging_commands_, staging_fence_, staging_->handle(), 0,
-                                       target.handle(), offset + done, chunk));
+    VKATTN_RETURN_IF_ERROR(staged_copy(staging_->handle(), 0, target.handle(), target.base() + offset + done, chunk));
   }
   return Status();
 }
 
 Status VulkanDevice::staged_read(VulkanBuffer& source, uint64_t offset, void* data, uint64_t size) {
+  if (!(source.usage() & VK_BUFFER_USAGE_TRANSFER_SRC_BIT)) {
+    return unsupported("the imported VkBuffer has no host mapping and lacks VK_BUFFER_USAGE_TRANSFER_SRC_BIT: read it "
+                       "with your own commands, or import it with its mapping");
+  }
   VKATTN_RETURN_IF_ERROR(ensure_staging());
   uint8_t* bytes = static_cast<uint8_t*>(data);
   for (uint64_t done = 0; done < size; done += kStagingBytes) {
     const uint64_t chunk = std::min(kStagingBytes, size - done);
-    VKATTN_RETURN_IF_ERROR(staged_copy(*this, staging_commands_, staging_fence_, source.handle(), offset + done,
-                                       staging_->handle(), 0, chunk));
+    VKATTN_RETURN_IF_ERROR(staged_copy(source.handle(), source.base() + offset + done, staging_->handle(), 0, chunk));
     if (!staging_->allocation_.coherent) {
       VkMappedMemoryRange range{};
       range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
@@ -742,9 +837,17 @@ Status VulkanDevice::staged_read(VulkanBuffer& source, uint64_t offset, void* da
 // --- VulkanBuffer -------------------------------------------------------------
 
 VulkanBuffer::~VulkanBuffer() {
-  if (buffer_ != VK_NULL_HANDLE) device_.fn().vkDestroyBuffer(device_.handle(), buffer_, nullptr);
+  device_.buffer_destroyed(serial_);
+  if (buffer_ != VK_NULL_HANDLE && !imported_) device_.fn().vkDestroyBuffer(device_.handle(), buffer_, nullptr);
   device_.free_memory(allocation_);
 }
+
+Status VulkanBuffer::wait_for_users() {
+  VKATTN_RETURN_IF_ERROR(device_.usable());
+  return device_.wait_for(last_use_);
+}
+
+Status VulkanBuffer::settle() { return device_.settle(last_use_); }
 
 Status VulkanBuffer::flush(uint64_t /*offset*/, uint64_t /*size*/) {
   if (allocation_.coherent || allocation_.mapped == nullptr) return Status();
@@ -756,16 +859,14 @@ Status VulkanBuffer::flush(uint64_t /*offset*/, uint64_t /*size*/) {
 }
 
 Status VulkanBuffer::write(uint64_t offset, const void* data, uint64_t size) {
-  VKATTN_RETURN_IF_ERROR(device_.usable());
-  VKATTN_RETURN_IF_ERROR(device_.finish());  // no execution may still read or write it
+  VKATTN_RETURN_IF_ERROR(wait_for_users());  // no execution may still read or write it
   if (allocation_.mapped == nullptr) return device_.staged_write(*this, offset, data, size);
   std::memcpy(mapped() + offset, data, size);
   return flush(offset, size);
 }
 
 Status VulkanBuffer::read(uint64_t offset, void* data, uint64_t size) {
-  VKATTN_RETURN_IF_ERROR(device_.usable());
-  VKATTN_RETURN_IF_ERROR(device_.finish());
+  VKATTN_RETURN_IF_ERROR(wait_for_users());
   if (allocation_.mapped == nullptr) return device_.staged_read(*this, offset, data, size);
   if (!allocation_.coherent) {
     VkMappedMemoryRange range{};
@@ -780,8 +881,7 @@ Status VulkanBuffer::read(uint64_t offset, void* data, uint64_t size) {
 }
 
 Status VulkanBuffer::map(void** pointer) {
-  VKATTN_RETURN_IF_ERROR(device_.usable());
-  VKATTN_RETURN_IF_ERROR(device_.finish());
+  VKATTN_RETURN_IF_ERROR(wait_for_users());
   if (!allocation_.coherent) {
     VkMappedMemoryRange range{};
     range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;

@@ -146,19 +146,36 @@ Status Instance::create(bool validation, const Logger& log, std::unique_ptr<Inst
                     "vkCreateDebugUtilsMessengerEXT");
   }
 
-  uint32_t count = 0;
-  VKATTN_VK_CHECK(instance->fn_.vkEnumeratePhysicalDevices(instance->instance_, &count, nullptr),
-                  "vkEnumeratePhysicalDevices");
-  instance->physical_.resize(count);
-  VKATTN_VK_CHECK(instance->fn_.vkEnumeratePhysicalDevices(instance->instance_, &count, instance->physical_.data()),
-                  "vkEnumeratePhysicalDevices");
-  instance->physical_.resize(count);
-  for (uint32_t i = 0; i < count; ++i) instance->caps_.push_back(instance->describe(i, instance->physical_[i]));
+  VKATTN_RETURN_IF_ERROR(instance->describe_physical_devices());
   *out = std::move(instance);
   return Status();
 }
 
+Status Instance::adopt(PFN_vkGetInstanceProcAddr get_proc, VkInstance handle, const Logger& log,
+                       std::unique_ptr<Instance>* out) {
+  std::unique_ptr<Instance> instance(new Instance());
+  instance->log_ = log;
+  instance->owned_ = false;
+  VKATTN_RETURN_IF_ERROR(Loader::from_proc_addr(get_proc, &instance->loader_));
+  instance->instance_ = handle;
+  VKATTN_RETURN_IF_ERROR(load_instance_functions(*instance->loader_, handle, &instance->fn_));
+  VKATTN_RETURN_IF_ERROR(instance->describe_physical_devices());
+  *out = std::move(instance);
+  return Status();
+}
+
+Status Instance::describe_physical_devices() {
+  uint32_t count = 0;
+  VKATTN_VK_CHECK(fn_.vkEnumeratePhysicalDevices(instance_, &count, nullptr), "vkEnumeratePhysicalDevices");
+  physical_.resize(count);
+  VKATTN_VK_CHECK(fn_.vkEnumeratePhysicalDevices(instance_, &count, physical_.data()), "vkEnumeratePhysicalDevices");
+  physical_.resize(count);
+  for (uint32_t i = 0; i < count; ++i) caps_.push_back(describe(i, physical_[i]));
+  return Status();
+}
+
 Instance::~Instance() {
+  if (!owned_) return;  // the app's instance
   if (messenger_ != VK_NULL_HANDLE) fn_.vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
   // vkDestroyInstance loads first: without it, loading failed before any
   // other instance object existed.
@@ -212,6 +229,7 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
   const bool amd_cores = extensions.count(VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME) > 0;
   const bool nv_sms = extensions.count(VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME) > 0;
   const bool arm_cores = extensions.count(VK_ARM_SHADER_CORE_BUILTINS_EXTENSION_NAME) > 0;
+  const bool timeline = extensions.count(VK_KHR_TIMELINE_SEMAPHORE_EXTENSION_NAME) > 0;
 
   // Properties: subgroups and maintenance3 are Vulkan 1.1 core; the rest
   // only where the device has the extension.
@@ -277,17 +295,21 @@ DeviceCaps Instance::describe(uint32_t index, VkPhysicalDevice physical) const {
   size_features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT;
   VkPhysicalDeviceShaderFloat16Int8FeaturesKHR float16_features{};
   float16_features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR;
+  VkPhysicalDeviceTimelineSemaphoreFeaturesKHR timeline_features{};
+  timeline_features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_TIMELINE_SEMAPHORE_FEATURES_KHR;
   VkPhysicalDeviceFeatures2 features2{};
   features2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
   tail = &features2.pNext;
   chain(&storage16, &storage16.pNext);
   if (size_control) chain(&size_features, &size_features.pNext);
   if (float16) chain(&float16_features, &float16_features.pNext);
+  if (timeline) chain(&timeline_features, &timeline_features.pNext);
   fn_.vkGetPhysicalDeviceFeatures2(physical, &features2);
   caps.storage_16bit = storage16.storageBuffer16BitAccess == VK_TRUE;
   caps.subgroup_size_control = size_control && size_features.subgroupSizeControl == VK_TRUE;
   caps.compute_full_subgroups = size_control && size_features.computeFullSubgroups == VK_TRUE;
   caps.float16_arithmetic = float16 && float16_features.shaderFloat16 == VK_TRUE;
+  caps.timeline_semaphore = timeline && timeline_features.timelineSemaphore == VK_TRUE;
 
   uint32_t families = 0;
   fn_.vkGetPhysicalDeviceQueueFamilyProperties(physical, &families, nullptr);

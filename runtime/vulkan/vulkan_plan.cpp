@@ -1,14 +1,15 @@
 // A Vulkan plan: everything an execution needs is created here once (kernel
-// config, slices, pipelines, parameter block, descriptor sets, command
-// buffer, fence, split-KV scratch). An execution writes kv_lens, updates the
-// descriptor sets and re-records the command buffer only if different
-// buffers are bound than last time, and submits: executing a plan 1000 times
-// allocates nothing.
+// config, slices, pipelines, parameter block, split-KV scratch, and through
+// its PlanRunner the descriptor sets and command buffer). An execution
+// writes the lengths, updates the descriptor sets and re-records the command
+// buffer only if different buffers are bound than last time, and submits:
+// executing a plan 1000 times allocates nothing.
 #include <algorithm>
 #include <cstring>
 
 #include "runtime/checked_math.h"
 #include "plan_layout.h"
+#include "plan_runner.h"
 #include "vulkan_device.h"
 
 namespace vkattn {
@@ -50,20 +51,40 @@ void set_view(uint32_t* out, const RelativeView& view) {
   out[3] = view.seq_stride;
 }
 
-class VulkanPlan final : public DevicePlan {
+class VulkanPlan final : public DevicePlan, public VulkanWork, public PlanDispatches {
  public:
   VulkanPlan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned)
-      : device_(device), p_(problem), forced_(forced), tuned_(tuned) {}
-  ~VulkanPlan() override;
+      : device_(device), p_(problem), forced_(forced), tuned_(tuned), runner_(device, *this) {}
 
   Status initialize();
+  // DevicePlan
   Status execute(const ExecArgs& args) override;
   PlanInfo info() const override;
-  Status last_time(double* ms) override;
+  Status last_time(double* ms) override { return runner_.last_time(ms); }
+  Status settle() override { return runner_.settle(); }
+  // VulkanWork
+  Status prepare(const Work& work, VkCommandBuffer* out, std::vector<VulkanBuffer*>* used) override {
+    std::vector<int32_t> lengths;
+    return runner_.prepare(inputs(*work.args, &lengths), out, used);
+  }
+  void submitted(uint64_t serial) override { runner_.submitted(serial); }
+  Status prepare_recording(const Work& work) override {
+    std::vector<int32_t> lengths;
+    return runner_.prepare_recording(inputs(*work.args, &lengths));
+  }
+  void record_into(const Work& work, VkCommandBuffer cmd) override {
+    std::vector<int32_t> lengths;
+    runner_.record_into(inputs(*work.args, &lengths), cmd);
+  }
+  // PlanDispatches
+  uint32_t slice_count() const override { return static_cast<uint32_t>(layout_.slices.size()); }
+  const Window& window(uint32_t slice, uint32_t binding) const override { return layout_.slices[slice].windows[binding]; }
+  VkDescriptorBufferInfo own_binding(uint32_t slice, uint32_t binding) const override;
+  void record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const override;
 
  private:
-  Status update_descriptors(const ExecArgs& args);
-  Status record();
+  // The execution's buffers by binding, and its lengths words in *lengths.
+  RunInputs inputs(const ExecArgs& args, std::vector<int32_t>* lengths) const;
   uint64_t rows_in_slice(const Slice& slice) const {
     return static_cast<uint64_t>(slice.batch_end - slice.batch_begin) *
            static_cast<uint64_t>(slice.kv_head_end - slice.kv_head_begin) * static_cast<uint64_t>(p_.group()) *
@@ -79,17 +100,13 @@ class VulkanPlan final : public DevicePlan {
   VkPipeline attention_[3] = {};  // by ChunkRole
   VkPipeline reduce_ = VK_NULL_HANDLE;
   std::unique_ptr<VulkanBuffer> params_;
-  std::unique_ptr<VulkanBuffer> kv_lens_;  // key lengths, then query lengths
-  std::unique_ptr<VulkanBuffer> block_table_;  // paged K/V: this execution's block table
   std::unique_ptr<VulkanBuffer> partials_;
   std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes, sinks ([q_heads] each), RoPE turns (when used)
   uint64_t params_stride_ = 0;
-  PlanObjects objects_;  // one descriptor set per slice
-  std::vector<uint64_t> bound_;  // serials of the buffers the command buffer was recorded with
-  bool executed_ = false;
+  uint64_t length_words_ = 0;  // key lengths, query lengths, first packed rows ([batch] each), when used
+  // Last: destroyed first, it waits for the plan's work before the buffers above go.
+  PlanRunner runner_;
 };
-
-VulkanPlan::~VulkanPlan() { device_.destroy_plan_objects(objects_); }
 
 Status VulkanPlan::initialize() {
   const DeviceCaps& caps = device_.caps();
@@ -143,11 +160,10 @@ Status VulkanPlan::initialize() {
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  if (p_.has_kv_lens || p_.ragged()) {
-    // Key lengths [batch], query lengths [batch] (ragged batches), first
-    // packed rows [batch] (packed queries). batch < 2^31.
-    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(static_cast<uint64_t>(p_.batch) * 12, true, &kv_lens_));
-  }
+  // Key lengths [batch], query lengths [batch] (ragged batches), first
+  // packed rows [batch] (packed queries). batch < 2^31.
+  if (p_.has_kv_lens || p_.ragged()) length_words_ = static_cast<uint64_t>(p_.batch) * 3;
+  uint64_t table_words = 0;
   if (p_.paged()) {
     uint64_t bytes = 0;
     if (!checked_mul(static_cast<uint64_t>(p_.batch), static_cast<uint64_t>(p_.max_pages) * 4, &bytes) ||
@@ -155,7 +171,7 @@ Status VulkanPlan::initialize() {
       return unsupported("the block table (batch %lld x max_pages %lld) exceeds maxStorageBufferRange (%llu bytes)",
                          (long long)p_.batch, (long long)p_.max_pages, (unsigned long long)caps.max_storage_buffer_range);
     }
-    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(bytes, true, &block_table_));
+    table_words = bytes / 4;
   }
   if (!p_.alibi_slopes.empty() || !p_.sinks.empty() || p_.rope.enabled()) {
     // q_heads < 2^30 (kernel_config) and dims <= 4096: 4 * (2 q_heads +
@@ -173,50 +189,42 @@ Status VulkanPlan::initialize() {
     std::memcpy(head_constants_->mapped(), words.data(), words.size() * 4);
     VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, words.size() * 4));
   }
-
-  return device_.create_plan_objects(static_cast<uint32_t>(layout_.slices.size()), &objects_);
+  return runner_.initialize(length_words_, table_words);
 }
 
-Status VulkanPlan::update_descriptors(const ExecArgs& args) {
-  DeviceBuffer* const tensors[kBindingCount] = {nullptr,   args.q,   args.k,   args.v, args.out, args.lse,
-                                                args.additive_mask, args.bool_mask, nullptr, nullptr, nullptr, nullptr};
-  for (size_t s = 0; s < layout_.slices.size(); ++s) {
-    const Slice& slice = layout_.slices[s];
-    VkDescriptorBufferInfo infos[kBindingCount] = {};  // (none: the placeholder)
-    for (uint32_t b = 0; b < kBindingCount; ++b) {
-      VkDescriptorBufferInfo& info = infos[b];
-      if (b == kBindingParams) {
-        info = {params_->handle(), s * params_stride_, sizeof(ShaderParams)};
-      } else if (b == kBindingKvLens && kv_lens_ != nullptr) {
-        info = {kv_lens_->handle(), 0, VK_WHOLE_SIZE};
-      } else if (b == kBindingBlockTable && block_table_ != nullptr) {
-        info = {block_table_->handle(), 0, VK_WHOLE_SIZE};
-      } else if (b == kBindingHeadConstants && head_constants_ != nullptr) {
-        info = {head_constants_->handle(), 0, VK_WHOLE_SIZE};
-      } else if (b == kBindingPartials && partials_ != nullptr) {
-        info = {partials_->handle(), 0, slice.windows[b].range};
-      } else if (tensors[b] != nullptr) {
-        // Every buffer of a plan's context is a VulkanBuffer (checked by bindings).
-        info = {static_cast<VulkanBuffer*>(tensors[b])->handle(), slice.windows[b].offset, slice.windows[b].range};
-      }
-    }
-    device_.write_descriptor_set(objects_.sets[s], infos);
+RunInputs VulkanPlan::inputs(const ExecArgs& args, std::vector<int32_t>* lengths) const {
+  RunInputs in;
+  in.tensors[kBindingQ] = args.q;
+  in.tensors[kBindingK] = args.k;
+  in.tensors[kBindingV] = args.v;
+  in.tensors[kBindingOut] = args.out;
+  in.tensors[kBindingLse] = args.lse;
+  in.tensors[kBindingAdditiveMask] = args.additive_mask;
+  in.tensors[kBindingBoolMask] = args.bool_mask;
+  if (length_words_ > 0) {
+    // The shader reads only the parts its flags name; the others stay 0.
+    const size_t batch = static_cast<size_t>(p_.batch);
+    lengths->assign(length_words_, 0);
+    std::copy(args.kv_lens.begin(), args.kv_lens.end(), lengths->begin());
+    std::copy(args.q_lens.begin(), args.q_lens.end(), lengths->begin() + batch);
+    std::copy(args.q_starts.begin(), args.q_starts.end(), lengths->begin() + 2 * batch);
+    in.lengths = lengths;
   }
-  return Status();
+  if (p_.paged()) in.block_table = &args.block_table;
+  return in;
 }
 
-Status VulkanPlan::record() {
+VkDescriptorBufferInfo VulkanPlan::own_binding(uint32_t slice, uint32_t binding) const {
+  if (binding == kBindingParams) return params_->descriptor(slice * params_stride_, sizeof(ShaderParams));
+  if (binding == kBindingHeadConstants && head_constants_ != nullptr) return head_constants_->descriptor(0, VK_WHOLE_SIZE);
+  if (binding == kBindingPartials && partials_ != nullptr) {
+    return partials_->descriptor(0, layout_.slices[slice].windows[binding].range);
+  }
+  return VkDescriptorBufferInfo{};
+}
+
+void VulkanPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
   const DeviceFunctions& fn = device_.fn();
-  VkCommandBuffer cmd = objects_.commands;
-  VKATTN_RETURN_IF_ERROR(device_.check(fn.vkResetCommandBuffer(cmd, 0), "vkResetCommandBuffer"));
-  VkCommandBufferBeginInfo begin{};
-  begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-  VKATTN_RETURN_IF_ERROR(device_.check(fn.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer"));
-  device_.record_barrier_after_prior_work(cmd);
-  if (objects_.timestamps != VK_NULL_HANDLE) {
-    fn.vkCmdResetQueryPool(cmd, objects_.timestamps, 0, 2);
-    fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, objects_.timestamps, 0);
-  }
   VkMemoryBarrier between{};
   between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
   between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
@@ -225,7 +233,7 @@ Status VulkanPlan::record() {
   const uint64_t blocks = ceil_div(static_cast<uint64_t>(p_.group() * p_.q_len), static_cast<uint64_t>(config_.block_q));
   for (size_t s = 0; s < layout_.slices.size(); ++s) {
     const Slice& slice = layout_.slices[s];
-    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &objects_.sets[s], 0,
+    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &sets[s], 0,
                                nullptr);
     const uint32_t heads = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
     const uint32_t depth = static_cast<uint32_t>(slice.batch_end - slice.batch_begin) * config_.kv_splits;
@@ -268,46 +276,14 @@ Status VulkanPlan::record() {
                               &between, 0, nullptr, 0, nullptr);
     }
   }
-  if (objects_.timestamps != VK_NULL_HANDLE) fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, objects_.timestamps, 1);
-  device_.record_barrier_before_host_reads(cmd);
-  return device_.check(fn.vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
 }
 
 Status VulkanPlan::execute(const ExecArgs& args) {
-  VKATTN_RETURN_IF_ERROR(device_.usable());
-  // This plan's previous run must be done before its lengths, descriptor
-  // sets or command buffer change.
-  VKATTN_RETURN_IF_ERROR(device_.wait(objects_.fence));
-  DeviceBuffer* const tensors[] = {args.q, args.k, args.v, args.out, args.lse, args.additive_mask, args.bool_mask};
-  std::vector<uint64_t> serials;
-  for (DeviceBuffer* buffer : tensors) {
-    serials.push_back(buffer != nullptr ? static_cast<VulkanBuffer*>(buffer)->serial() : 0);
-  }
-  if (serials != bound_) {
-    bound_.clear();
-    VKATTN_RETURN_IF_ERROR(update_descriptors(args));
-    VKATTN_RETURN_IF_ERROR(record());
-    bound_ = serials;
-  }
-  if (kv_lens_ != nullptr) {
-    // The shader reads only the halves its flags name.
-    std::copy(args.kv_lens.begin(), args.kv_lens.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()));
-    std::copy(args.q_lens.begin(), args.q_lens.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()) + p_.batch);
-    std::copy(args.q_starts.begin(), args.q_starts.end(), reinterpret_cast<int32_t*>(kv_lens_->mapped()) + 2 * p_.batch);
-    VKATTN_RETURN_IF_ERROR(kv_lens_->flush(0, static_cast<uint64_t>(p_.batch) * 12));
-  }
-  if (block_table_ != nullptr) {
-    std::memcpy(block_table_->mapped(), args.block_table.data(), args.block_table.size() * 4);
-    VKATTN_RETURN_IF_ERROR(block_table_->flush(0, args.block_table.size() * 4));
-  }
-  VKATTN_RETURN_IF_ERROR(device_.submit(objects_.commands, objects_.fence));
-  executed_ = true;
-  return Status();
-}
-
-Status VulkanPlan::last_time(double* ms) {
-  if (!executed_) return failed_precondition("the plan has not been executed yet");
-  return device_.elapsed_ms(objects_.timestamps, objects_.fence, ms);
+  Work work;
+  work.plan = this;
+  work.args = &args;
+  uint64_t ticket = 0;
+  return device_.submit({work}, nullptr, &ticket);
 }
 
 PlanInfo VulkanPlan::info() const {
@@ -329,7 +305,7 @@ PlanInfo VulkanPlan::info() const {
     if (config_.kv_splits > 1) dispatches += ceil_div(rows_in_slice(slice), uint64_t{max_x});
   }
   info.dispatches = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, dispatches));
-  info.workspace_bytes = params_->size() + (kv_lens_ ? kv_lens_->size() : 0) + (block_table_ ? block_table_->size() : 0) + (partials_ ? partials_->size() : 0) +
+  info.workspace_bytes = params_->size() + runner_.workspace_bytes() + (partials_ ? partials_->size() : 0) +
                          (head_constants_ ? head_constants_->size() : 0);
   return info;
 }

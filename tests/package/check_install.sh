@@ -55,16 +55,17 @@ fi
 check_output "pkg-config consumer ($kind)" "$work/pc-consumer"
 
 if [ "$kind" = shared ]; then
-  # Exported symbols: the header's functions, no more, no fewer.
+  # Exported symbols: the headers' functions, no more, no fewer.
   library=$(readlink -f "$libdir/libvkattn.so")
   nm -D --defined-only "$library" | awk '{print $NF}' | sort > "$work/exported.txt"
-  sed -n 's/^VKATTN_API[^(]*[ *]\(vkattn_[a-z0-9_]*\)(.*/\1/p' "$prefix/include/vkattn.h" | sort -u > "$work/declared.txt"
-  [ -s "$work/declared.txt" ] || fail "found no VKATTN_API declarations in vkattn.h"
+  sed -n 's/^VKATTN_API[^(]*[ *]\(vkattn_[a-z0-9_]*\)(.*/\1/p' "$prefix/include/vkattn.h" \
+    "$prefix/include/vkattn_vulkan.h" | sort -u > "$work/declared.txt"
+  [ -s "$work/declared.txt" ] || fail "found no VKATTN_API declarations in vkattn.h and vkattn_vulkan.h"
   if ! diff "$work/declared.txt" "$work/exported.txt" > "$work/symbols.diff"; then
     cat "$work/symbols.diff" >&2
-    fail "libvkattn's dynamic symbols differ from vkattn.h's functions (< declared only, > exported only)"
+    fail "libvkattn's dynamic symbols differ from the headers' functions (< declared only, > exported only)"
   fi
-  echo "exported symbols: $(wc -l < "$work/exported.txt"), all declared in vkattn.h"
+  echo "exported symbols: $(wc -l < "$work/exported.txt"), all declared in vkattn.h and vkattn_vulkan.h"
   soname=$(readelf -d "$library" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
   [ "$soname" = "libvkattn.so.$(sed -n 's/^project(vkattn VERSION \([0-9]*\).*/\1/p' "$source_dir/CMakeLists.txt")" ] ||
     fail "SONAME is '$soname'"

@@ -15,6 +15,7 @@
 
 #include "api_helpers.h"
 #include "append_check.h"
+#include "batch_check.h"
 #include "vkattn.h"
 
 using namespace vkattn_test;
@@ -572,3 +573,9 @@ TEST_CASE("append and attention plans refuse each other's execute call") {
   vkattn_plan_destroy(append_plan);
   vkattn_plan_destroy(attention_plan);
 }
+
+TEST_CASE("an append and an attention batched into one submission match the reference") {
+  CpuContext context;
+  CHECK(check_batched_decode_step(context) == "");
+}
+

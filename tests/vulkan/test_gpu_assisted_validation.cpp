@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "app_vulkan.h"
 #include "conformance.h"
 #include "vulkan_test_support.h"
 
@@ -48,214 +49,33 @@ int swiftshader_index() {
   return -1;
 }
 
-struct Messages {
-  std::vector<std::string> errors;
-  static VKAPI_ATTR VkBool32 VKAPI_CALL callback(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                 VkDebugUtilsMessageTypeFlagsEXT, const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                                 void* user) {
-    if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
-      static_cast<Messages*>(user)->errors.push_back(data->pMessage != nullptr ? data->pMessage : "");
-    }
-    return VK_FALSE;
-  }
-};
-
-#define VK_REQUIRE(call) REQUIRE((call) == VK_SUCCESS)
-
-// Runs the planted shader once with each index, on one instance and
-// device, and returns the layer's errors of each run.
+// Runs the planted shader once with each index, on one app device with
+// GPU-assisted validation, and returns the layer's errors of each run.
 std::vector<std::vector<std::string>> run_planted_reads(const std::vector<uint32_t>& indices) {
-  Messages messages;
-  const char* extensions[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
-  const char* layers[] = {kLayer};
-  VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT};
-  VkValidationFeaturesEXT features{};
-  features.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT;
-  features.enabledValidationFeatureCount = 1;
-  features.pEnabledValidationFeatures = enables;
-  VkApplicationInfo app{};
-  app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
-  app.apiVersion = VK_API_VERSION_1_1;
-  VkInstanceCreateInfo instance_info{};
-  instance_info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
-  instance_info.pNext = &features;
-  instance_info.pApplicationInfo = &app;
-  instance_info.enabledLayerCount = 1;
-  instance_info.ppEnabledLayerNames = layers;
-  instance_info.enabledExtensionCount = 2;
-  instance_info.ppEnabledExtensionNames = extensions;
-  VkDebugUtilsMessengerCreateInfoEXT messenger_info{};
-  messenger_info.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
-  messenger_info.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-  messenger_info.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
-  messenger_info.pfnUserCallback = &Messages::callback;
-  messenger_info.pUserData = &messages;
-  VkInstance instance = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreateInstance(&instance_info, nullptr, &instance));
-  auto create_messenger = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
-      vkGetInstanceProcAddr(instance, "vkCreateDebugUtilsMessengerEXT"));
-  auto destroy_messenger = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
-      vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
-  REQUIRE(static_cast<bool>(create_messenger));
-  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
-  VK_REQUIRE(create_messenger(instance, &messenger_info, nullptr, &messenger));
-
-  uint32_t count = 0;
-  VK_REQUIRE(vkEnumeratePhysicalDevices(instance, &count, nullptr));
-  std::vector<VkPhysicalDevice> physical(count);
-  VK_REQUIRE(vkEnumeratePhysicalDevices(instance, &count, physical.data()));
-  VkPhysicalDevice chosen = VK_NULL_HANDLE;
-  for (VkPhysicalDevice p : physical) {
-    VkPhysicalDeviceProperties props{};
-    vkGetPhysicalDeviceProperties(p, &props);
-    if (std::strstr(props.deviceName, "SwiftShader") != nullptr) chosen = p;
-  }
-  REQUIRE(chosen != VK_NULL_HANDLE);
-  const float priority = 1.0f;
-  VkDeviceQueueCreateInfo queue_info{};
-  queue_info.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-  queue_info.queueCount = 1;
-  queue_info.pQueuePriorities = &priority;
-  VkDeviceCreateInfo device_info{};
-  device_info.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-  device_info.queueCreateInfoCount = 1;
-  device_info.pQueueCreateInfos = &queue_info;
-  VkDevice device = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreateDevice(chosen, &device_info, nullptr, &device));
-  VkQueue queue = VK_NULL_HANDLE;
-  vkGetDeviceQueue(device, 0, 0, &queue);
-
-  VkPhysicalDeviceMemoryProperties memory{};
-  vkGetPhysicalDeviceMemoryProperties(chosen, &memory);
-  VkBuffer buffers[2] = {};
-  VkDeviceMemory allocations[2] = {};
-  for (int i = 0; i < 2; ++i) {
-    VkBufferCreateInfo buffer_info{};
-    buffer_info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-    buffer_info.size = 256;
-    buffer_info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-    VK_REQUIRE(vkCreateBuffer(device, &buffer_info, nullptr, &buffers[i]));
-    VkMemoryRequirements requirements{};
-    vkGetBufferMemoryRequirements(device, buffers[i], &requirements);
-    uint32_t type = 0;
-    while (type < memory.memoryTypeCount && !(requirements.memoryTypeBits & (1u << type))) ++type;
-    REQUIRE(type < memory.memoryTypeCount);
-    VkMemoryAllocateInfo allocate{};
-    allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    allocate.allocationSize = requirements.size;
-    allocate.memoryTypeIndex = type;
-    VK_REQUIRE(vkAllocateMemory(device, &allocate, nullptr, &allocations[i]));
-    VK_REQUIRE(vkBindBufferMemory(device, buffers[i], allocations[i], 0));
-  }
-  VkDescriptorSetLayoutBinding bindings[2] = {
-      {0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr},
-      {1, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr}};
-  VkDescriptorSetLayoutCreateInfo set_layout_info{};
-  set_layout_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO;
-  set_layout_info.bindingCount = 2;
-  set_layout_info.pBindings = bindings;
-  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreateDescriptorSetLayout(device, &set_layout_info, nullptr, &set_layout));
-  VkPushConstantRange push{VK_SHADER_STAGE_COMPUTE_BIT, 0, 4};
-  VkPipelineLayoutCreateInfo layout_info{};
-  layout_info.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
-  layout_info.setLayoutCount = 1;
-  layout_info.pSetLayouts = &set_layout;
-  layout_info.pushConstantRangeCount = 1;
-  layout_info.pPushConstantRanges = &push;
-  VkPipelineLayout pipeline_layout = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreatePipelineLayout(device, &layout_info, nullptr, &pipeline_layout));
+  AppVulkan app(vulkan_device_info(static_cast<uint32_t>(swiftshader_index())).name, false,
+                VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT);
+  REQUIRE(app.validation);
   std::ifstream spv_file(VKATTN_PLANTED_OUT_OF_BOUNDS_SPV, std::ios::binary);
   REQUIRE(spv_file.good());
   const std::vector<char> spv((std::istreambuf_iterator<char>(spv_file)), std::istreambuf_iterator<char>());
   std::vector<uint32_t> words(spv.size() / 4);
   std::memcpy(words.data(), spv.data(), words.size() * 4);
-  VkShaderModuleCreateInfo module_info{};
-  module_info.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO;
-  module_info.codeSize = words.size() * 4;
-  module_info.pCode = words.data();
-  VkShaderModule module = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreateShaderModule(device, &module_info, nullptr, &module));
-  VkComputePipelineCreateInfo pipeline_info{};
-  pipeline_info.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO;
-  pipeline_info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
-  pipeline_info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
-  pipeline_info.stage.module = module;
-  pipeline_info.stage.pName = "main";
-  pipeline_info.layout = pipeline_layout;
-  VkPipeline pipeline = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreateComputePipelines(device, VK_NULL_HANDLE, 1, &pipeline_info, nullptr, &pipeline));
-  VkDescriptorPoolSize pool_size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2};
-  VkDescriptorPoolCreateInfo pool_info{};
-  pool_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
-  pool_info.maxSets = 1;
-  pool_info.poolSizeCount = 1;
-  pool_info.pPoolSizes = &pool_size;
-  VkDescriptorPool pool = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreateDescriptorPool(device, &pool_info, nullptr, &pool));
-  VkDescriptorSetAllocateInfo set_info{};
-  set_info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-  set_info.descriptorPool = pool;
-  set_info.descriptorSetCount = 1;
-  set_info.pSetLayouts = &set_layout;
-  VkDescriptorSet set = VK_NULL_HANDLE;
-  VK_REQUIRE(vkAllocateDescriptorSets(device, &set_info, &set));
-  VkDescriptorBufferInfo buffer_infos[2] = {{buffers[0], 0, 16}, {buffers[1], 0, 16}};
-  VkWriteDescriptorSet writes[2] = {};
-  for (uint32_t i = 0; i < 2; ++i) {
-    writes[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-    writes[i].dstSet = set;
-    writes[i].dstBinding = i;
-    writes[i].descriptorCount = 1;
-    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &buffer_infos[i];
-  }
-  vkUpdateDescriptorSets(device, 2, writes, 0, nullptr);
-  VkCommandPoolCreateInfo command_pool_info{};
-  command_pool_info.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-  command_pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;  // recorded once per index
-  VkCommandPool command_pool = VK_NULL_HANDLE;
-  VK_REQUIRE(vkCreateCommandPool(device, &command_pool_info, nullptr, &command_pool));
-  VkCommandBufferAllocateInfo command_info{};
-  command_info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-  command_info.commandPool = command_pool;
-  command_info.commandBufferCount = 1;
-  VkCommandBuffer cmd = VK_NULL_HANDLE;
-  VK_REQUIRE(vkAllocateCommandBuffers(device, &command_info, &cmd));
+  const VkPipeline planted = app.create_pipeline(words.data(), words.size());
+  AppBuffer source = app.create_buffer(256, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
+  AppBuffer destination = app.create_buffer(256, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
   std::vector<std::vector<std::string>> errors;
   for (uint32_t index : indices) {
-    VkCommandBufferBeginInfo begin{};
-    begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
-    VK_REQUIRE(vkBeginCommandBuffer(cmd, &begin));
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_layout, 0, 1, &set, 0, nullptr);
-    vkCmdPushConstants(cmd, pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, 4, &index);
-    vkCmdDispatch(cmd, 1, 1, 1);
-    VK_REQUIRE(vkEndCommandBuffer(cmd));
-    VkSubmitInfo submit{};
-    submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-    submit.commandBufferCount = 1;
-    submit.pCommandBuffers = &cmd;
-    VK_REQUIRE(vkQueueSubmit(queue, 1, &submit, VK_NULL_HANDLE));
-    VK_REQUIRE(vkQueueWaitIdle(queue));
-    errors.push_back(messages.errors);
-    messages.errors.clear();
+    // 16-byte bindings: element `index` of the source is read.
+    VkCommandBuffer cmd = app.begin_commands();
+    app.record_dispatch(cmd, planted, source, 0, destination, 0, 16, &index, sizeof(index), 1);
+    app.submit(cmd, VK_NULL_HANDLE, 0, VK_NULL_HANDLE, 0, true);
+    errors.push_back(app.take_errors());
   }
-
-  vkDestroyCommandPool(device, command_pool, nullptr);
-  vkDestroyDescriptorPool(device, pool, nullptr);
-  vkDestroyPipeline(device, pipeline, nullptr);
-  vkDestroyShaderModule(device, module, nullptr);
-  vkDestroyPipelineLayout(device, pipeline_layout, nullptr);
-  vkDestroyDescriptorSetLayout(device, set_layout, nullptr);
-  for (int i = 0; i < 2; ++i) {
-    vkDestroyBuffer(device, buffers[i], nullptr);
-    vkFreeMemory(device, allocations[i], nullptr);
-  }
-  vkDestroyDevice(device, nullptr);
-  destroy_messenger(instance, messenger, nullptr);
-  vkDestroyInstance(instance, nullptr);
-  CHECK_MESSAGE(messages.errors.empty(), (messages.errors.empty() ? "" : messages.errors.front()));  // teardown
+  app.destroy_buffer(source);
+  app.destroy_buffer(destination);
+  app.destroy();
+  const std::vector<std::string> teardown = app.take_errors();
+  CHECK_MESSAGE(teardown.empty(), (teardown.empty() ? "" : teardown.front()));
   return errors;
 }
 
