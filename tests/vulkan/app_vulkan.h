@@ -186,8 +186,9 @@ class AppVulkan {
     vkCmdDispatch(cmd, groups, 1, 1);
   }
 
-  // Ends `cmd`, submits it (waiting on / signalling one timeline value each
-  // when the semaphore is set) and, with `wait`, waits for it.
+  // Ends `cmd`, submits it (waiting on / signalling one semaphore each when
+  // set: the values are for timeline semaphores, ignored for binary ones)
+  // and, with `wait`, waits for it.
   void submit(VkCommandBuffer cmd, VkSemaphore wait_semaphore, uint64_t wait_value, VkSemaphore signal_semaphore,
               uint64_t signal_value, bool wait) {
     VK_CHECK_OK(vkEndCommandBuffer(cmd));
@@ -200,7 +201,7 @@ class AppVulkan {
     values.pSignalSemaphoreValues = &signal_value;
     VkSubmitInfo info{};
     info.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-    info.pNext = &values;
+    info.pNext = has_timeline ? &values : nullptr;
     info.waitSemaphoreCount = values.waitSemaphoreValueCount;
     info.pWaitSemaphores = &wait_semaphore;
     info.pWaitDstStageMask = &stage;
@@ -224,6 +225,15 @@ class AppVulkan {
     VkSemaphoreCreateInfo info{};
     info.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
     info.pNext = &type;
+    VkSemaphore semaphore = VK_NULL_HANDLE;
+    VK_CHECK_OK(vkCreateSemaphore(device, &info, nullptr, &semaphore));
+    semaphores.push_back(semaphore);
+    return semaphore;
+  }
+
+  VkSemaphore create_binary() {
+    VkSemaphoreCreateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO;
     VkSemaphore semaphore = VK_NULL_HANDLE;
     VK_CHECK_OK(vkCreateSemaphore(device, &info, nullptr, &semaphore));
     semaphores.push_back(semaphore);

@@ -284,6 +284,77 @@ TEST_CASE("asynchronous submissions chained with the app's timeline semaphores, 
   }
 }
 
+// The app's submit callback: counts vkattn's submissions and makes them.
+struct SubmitCounter {
+  VkQueue queue = VK_NULL_HANDLE;
+  int calls = 0;
+  static VkResult VKAPI_PTR submit(void* user, uint32_t count, const VkSubmitInfo* submits, VkFence fence) {
+    auto* self = static_cast<SubmitCounter*>(user);
+    self->calls++;
+    return vkQueueSubmit(self->queue, count, submits, fence);
+  }
+};
+
+TEST_CASE("the app's binary semaphores order an asynchronous submission between its own, and its submit callback "
+          "makes every submission of the adopted context") {
+  for (const std::string& name : device_names()) {
+    INFO(name);
+    AppVulkan app(name, false);
+    HostInputs in = interop_inputs();
+    AppTensors memory(app, in);
+    plant_producer_input(&in, memory);
+    LogCollector log;
+    SubmitCounter counter;
+    counter.queue = app.queue;
+    vkattn_vulkan_device device = app.adoption();
+    device.queue = VK_NULL_HANDLE;  // vkattn must not need it
+    device.submit_fn = &SubmitCounter::submit;
+    device.submit_user_data = &counter;
+    vkattn_context_options options;
+    vkattn_context_options_init(&options);
+    options.log_fn = &LogCollector::callback;
+    options.log_user_data = &log;
+    vkattn_context context = nullptr;
+    REQUIRE_MESSAGE(vkattn_context_create_vulkan(&options, &device, &context) == VKATTN_SUCCESS, vkattn_last_error());
+    ImportedProblem problem(context, memory, in, true);  // (mapped: no staging submissions)
+    const int before = counter.calls;
+    const uint32_t q_count = static_cast<uint32_t>(in.q.size()), out_count = static_cast<uint32_t>(memory.out_bytes / 4);
+
+    VkSemaphore produced = app.create_binary(), attended = app.create_binary();
+    VkCommandBuffer produce = app.begin_commands();
+    app.record_affine(produce, memory.io, 0, memory.tensors, memory.q, q_count, 0.5f, 0.25f);
+    app.submit(produce, VK_NULL_HANDLE, 0, produced, 0, false);
+    const vkattn_bindings bindings = problem.bindings(in.kv_lens.data());
+    const vkattn_execution run = execution(problem.plan, &bindings);
+    vkattn_vulkan_sync sync;
+    vkattn_vulkan_sync_init(&sync);
+    sync.wait_semaphore_count = 1, sync.wait_semaphores = &produced;
+    sync.signal_semaphore_count = 1, sync.signal_semaphores = &attended;
+    uint64_t ticket = 0;
+    REQUIRE_MESSAGE(vkattn_submit_vulkan(context, &run, 1, &sync, &ticket) == VKATTN_SUCCESS, vkattn_last_error());
+    CHECK(counter.calls == before + 1);
+    VkCommandBuffer consume = app.begin_commands();
+    app.record_affine(consume, memory.tensors, memory.out, memory.io, memory.p, out_count, 2.0f, 0.0f);
+    app.submit(consume, attended, 0, VK_NULL_HANDLE, 0, true);
+    std::vector<float> consumed(out_count);
+    std::memcpy(consumed.data(), memory.io.mapped + memory.p, memory.out_bytes);
+    for (float& value : consumed) value *= 0.5f;
+    CHECK(relative_error(consumed, in) <= dtype_tolerance(VKATTN_DTYPE_F32));
+    REQUIRE(vkattn_context_wait(context, ticket) == VKATTN_SUCCESS);
+    REQUIRE(vkattn_plan_execute(problem.plan, &bindings) == VKATTN_SUCCESS);
+    CHECK(counter.calls == before + 2);
+    REQUIRE(vkattn_context_finish(context) == VKATTN_SUCCESS);
+
+    problem.release();
+    vkattn_context_destroy(context);
+    app.destroy_buffer(memory.io);
+    app.destroy_buffer(memory.tensors);
+    app.destroy();
+    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+    CHECK(log.warnings == 0);
+  }
+}
+
 TEST_CASE("reading a buffer waits only for the submissions that use it") {
   for (const std::string& name : device_names()) {
     INFO(name);
