@@ -21,7 +21,8 @@
  * Objects and ownership
  *   vkattn_context  a backend and device (CPU or one Vulkan device). Owns a
  *                   thread pool (CPU) or a VkDevice, queue, command pool and
- *                   pipeline cache (Vulkan).
+ *                   pipeline cache (Vulkan; or uses the app's VkDevice and
+ *                   queue, vkattn_vulkan.h).
  *   vkattn_buffer   memory belonging to one context.
  *   vkattn_plan     a validated attention problem with its kernel and tiling
  *                   chosen once; executed any number of times.
