@@ -3,7 +3,8 @@
 // its PlanRunner the descriptor sets and command buffer). An execution
 // writes the lengths, updates the descriptor sets and re-records the command
 // buffer only if different buffers are bound than last time, and submits:
-// executing a plan 1000 times allocates nothing.
+// executing a plan 1000 times creates no Vulkan object and allocates no
+// device memory.
 #include <algorithm>
 #include <cstring>
 
