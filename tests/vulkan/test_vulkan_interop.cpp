@@ -98,7 +98,8 @@ void plant_producer_input(HostInputs* in, AppTensors& memory) {
 }
 
 // Q, K, V and an output imported from the app's memory into `context`
-// (K and V written through vkattn), and a plan of the problem. With
+// (K and V written through vkattn; Q is left to the app's shader or the
+// test), and a plan of the problem. With
 // `map_all` false, V and the output go without the app's mapping: vkattn
 // then writes and reads them through its staging copies.
 struct ImportedProblem {
@@ -284,16 +285,35 @@ TEST_CASE("asynchronous submissions chained with the app's timeline semaphores, 
   }
 }
 
-// The app's submit callback: counts vkattn's submissions and makes them.
+// The app's submit callback: counts vkattn's submissions and makes them,
+// or answers `failure` instead when it is set.
 struct SubmitCounter {
   VkQueue queue = VK_NULL_HANDLE;
   int calls = 0;
+  VkResult failure = VK_SUCCESS;
   static VkResult VKAPI_PTR submit(void* user, uint32_t count, const VkSubmitInfo* submits, VkFence fence) {
     auto* self = static_cast<SubmitCounter*>(user);
     self->calls++;
+    if (self->failure != VK_SUCCESS) return self->failure;
     return vkQueueSubmit(self->queue, count, submits, fence);
   }
 };
+
+// A context on `app` whose submissions go through `counter`.
+vkattn_context adopt_with_callback(const AppVulkan& app, SubmitCounter* counter, LogCollector* log) {
+  counter->queue = app.queue;
+  vkattn_vulkan_device device = app.adoption();
+  device.queue = VK_NULL_HANDLE;  // vkattn must not need it
+  device.submit_fn = &SubmitCounter::submit;
+  device.submit_user_data = counter;
+  vkattn_context_options options;
+  vkattn_context_options_init(&options);
+  options.log_fn = &LogCollector::callback;
+  options.log_user_data = log;
+  vkattn_context context = nullptr;
+  REQUIRE_MESSAGE(vkattn_context_create_vulkan(&options, &device, &context) == VKATTN_SUCCESS, vkattn_last_error());
+  return context;
+}
 
 TEST_CASE("the app's binary semaphores order an asynchronous submission between its own, and its submit callback "
           "makes every submission of the adopted context") {
@@ -305,17 +325,7 @@ TEST_CASE("the app's binary semaphores order an asynchronous submission between 
     plant_producer_input(&in, memory);
     LogCollector log;
     SubmitCounter counter;
-    counter.queue = app.queue;
-    vkattn_vulkan_device device = app.adoption();
-    device.queue = VK_NULL_HANDLE;  // vkattn must not need it
-    device.submit_fn = &SubmitCounter::submit;
-    device.submit_user_data = &counter;
-    vkattn_context_options options;
-    vkattn_context_options_init(&options);
-    options.log_fn = &LogCollector::callback;
-    options.log_user_data = &log;
-    vkattn_context context = nullptr;
-    REQUIRE_MESSAGE(vkattn_context_create_vulkan(&options, &device, &context) == VKATTN_SUCCESS, vkattn_last_error());
+    vkattn_context context = adopt_with_callback(app, &counter, &log);
     ImportedProblem problem(context, memory, in, true);  // (mapped: no staging submissions)
     const int before = counter.calls;
     const uint32_t q_count = static_cast<uint32_t>(in.q.size()), out_count = static_cast<uint32_t>(memory.out_bytes / 4);
@@ -352,6 +362,41 @@ TEST_CASE("the app's binary semaphores order an asynchronous submission between 
     app.destroy();
     CHECK_MESSAGE(app.messages() == 0, app.first_messages());
     CHECK(log.warnings == 0);
+  }
+}
+
+TEST_CASE("a failing submit callback gives the call's status: out of memory leaves the context working, device loss "
+          "closes it, and the app's device is left clean") {
+  for (const std::string& name : device_names()) {
+    INFO(name);
+    AppVulkan app(name, false);
+    const HostInputs in = interop_inputs();
+    AppTensors memory(app, in);
+    LogCollector log;
+    SubmitCounter counter;
+    vkattn_context context = adopt_with_callback(app, &counter, &log);
+    ImportedProblem problem(context, memory, in, true);
+    REQUIRE(vkattn_buffer_write(problem.q, 0, in.q.data(), memory.q_bytes) == VKATTN_SUCCESS);
+    const vkattn_bindings bindings = problem.bindings(in.kv_lens.data());
+    const uint32_t out_count = static_cast<uint32_t>(memory.out_bytes / 4);
+
+    counter.failure = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    CHECK(vkattn_plan_execute(problem.plan, &bindings) == VKATTN_ERROR_OUT_OF_DEVICE_MEMORY);
+    CHECK(std::string(vkattn_last_error()).find("vkQueueSubmit") != std::string::npos);
+    counter.failure = VK_SUCCESS;
+    REQUIRE(vkattn_plan_execute(problem.plan, &bindings) == VKATTN_SUCCESS);
+    CHECK(relative_error(read_floats(problem.out, out_count), in) <= dtype_tolerance(VKATTN_DTYPE_F32));
+
+    counter.failure = VK_ERROR_DEVICE_LOST;
+    CHECK(vkattn_plan_execute(problem.plan, &bindings) == VKATTN_ERROR_DEVICE_LOST);
+    CHECK(vkattn_plan_execute(problem.plan, &bindings) == VKATTN_ERROR_FAILED_PRECONDITION);
+    CHECK(vkattn_context_finish(context) == VKATTN_ERROR_FAILED_PRECONDITION);
+    problem.release();
+    vkattn_context_destroy(context);
+    app.destroy_buffer(memory.io);
+    app.destroy_buffer(memory.tensors);
+    app.destroy();  // every vkattn object gone from the (not really lost) device
+    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
   }
 }
 
