@@ -462,6 +462,12 @@ class Plan {
   // problem); kv_lens is an int array [batch].
   void execute(const Buffer& q, const Buffer& k, const Buffer& v, const Buffer& out, const py::object& lse,
                const py::object& attn_mask, const py::object& kv_lens) {
+    submit(q, k, v, out, lse, attn_mask, kv_lens);
+  }
+
+  // The same, returning the submission's ticket (Context.wait, Context.poll).
+  uint64_t submit(const Buffer& q, const Buffer& k, const Buffer& v, const Buffer& out, const py::object& lse,
+                  const py::object& attn_mask, const py::object& kv_lens) {
     vkattn_bindings b;
     vkattn_bindings_init(&b);
     b.q = q.raw();
@@ -481,8 +487,13 @@ class Plan {
       require_shape(lens, {desc_.batch}, "kv_lens");
       b.kv_lens = lens.data();
     }
-    const vkattn_plan plan = raw();
-    context_->run([&](vkattn_context) { return vkattn_plan_execute(plan, &b); });
+    vkattn_execution execution;
+    vkattn_execution_init(&execution);
+    execution.plan = raw();
+    execution.bindings = &b;
+    uint64_t ticket = 0;
+    context_->run([&](vkattn_context c) { return vkattn_submit(c, &execution, 1, &ticket); });
+    return ticket;
   }
 
   py::dict info() const {
@@ -516,6 +527,16 @@ class Plan {
 
 void finish(const Context& context) {
   context.run([](vkattn_context c) { return vkattn_context_finish(c); });
+}
+
+void wait(const Context& context, uint64_t ticket) {
+  context.run([&](vkattn_context c) { return vkattn_context_wait(c, ticket); });
+}
+
+bool poll(const Context& context, uint64_t ticket) {
+  uint32_t complete = 0;
+  context.run([&](vkattn_context c) { return vkattn_context_poll(c, ticket, &complete); });
+  return complete != 0;
 }
 
 // Every device vkattn can run on: the CPU backend first, then each Vulkan
@@ -583,6 +604,8 @@ PYBIND11_MODULE(_vkattn, m) {
           "v_dtype, scale, causal ('none', 'top_left', 'bottom_right'), window_left, window_right, global_keys, "
           "softcap, mask ('none', 'bool', 'float'), kv_lens (bool), lse (bool); dense [B, H, S, D] tensors.")
       .def("finish", &finish, "Waits for every execution submitted on this context.")
+      .def("wait", &wait, py::arg("ticket"), "Waits for the submission `ticket` (Plan.submit) to complete.")
+      .def("poll", &poll, py::arg("ticket"), "Whether the submission `ticket` has completed; never blocks.")
       .def("close", &Context::close, "Releases the context now (also done when it is collected).")
       .def("__enter__", [](std::shared_ptr<Context> c) { return c; })
       .def("__exit__", [](Context& c, py::args) { c.close(); });
@@ -612,6 +635,9 @@ PYBIND11_MODULE(_vkattn, m) {
       .def("execute", &Plan::execute, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
            py::arg("lse") = py::none(), py::arg("attn_mask") = py::none(), py::arg("kv_lens") = py::none(),
            "Runs the plan on buffers; results are ready once read (or after Context.finish).")
+      .def("submit", &Plan::submit, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"),
+           py::arg("lse") = py::none(), py::arg("attn_mask") = py::none(), py::arg("kv_lens") = py::none(),
+           "Like execute, and returns the submission's ticket for Context.wait and Context.poll.")
       .def("info", &Plan::info, "What the plan chose: kernel, tiles, splits, dispatches, workspace.")
       .def("last_time_ms", &Plan::last_time_ms, "Device time of the last execution, in milliseconds.")
       .def("close", &Plan::close);

@@ -215,6 +215,33 @@ def test_a_plan_executed_on_buffers_matches_the_reference_each_time(backend, dev
 
 
 @pytest.mark.parametrize("backend,device", TARGETS, ids=TARGET_IDS)
+def test_plans_submitted_together_give_tickets_that_complete_with_the_reference_results(backend, device):
+    rng = np.random.default_rng(12)
+    batch, heads, kv_len, dim = 1, 4, 300, 32
+    k = random((batch, heads, kv_len, dim), np.float32, rng)
+    v = random((batch, heads, kv_len, dim), np.float32, rng)
+    with vkattn.Context(backend=backend, device=-1 if device is None else device) as context:
+        k_buffer, v_buffer = context.upload(k), context.upload(v)
+        steps = []
+        for _ in range(3):  # three plans in flight, as three layers would be
+            plan = context.plan(batch=batch, q_heads=heads, kv_heads=heads, q_len=2, kv_len=kv_len, qk_dim=dim,
+                                causal="bottom_right")
+            q = random((batch, heads, 2, dim), np.float32, rng)
+            out = context.buffer(q.nbytes)
+            ticket = plan.submit(context.upload(q), k_buffer, v_buffer, out)
+            steps.append((plan, q, out, ticket))
+        tickets = [step[3] for step in steps]
+        assert tickets == sorted(tickets) and len(set(tickets)) == 3
+        context.wait(tickets[-1])
+        for plan, q, out, ticket in steps:
+            assert context.poll(ticket)
+            want, _ = reference(q, k, v, causal="bottom_right")
+            np.testing.assert_allclose(out.read(np.float32, q.shape).astype(np.float64), want, atol=1e-5, rtol=0)
+        with pytest.raises(vkattn.InvalidArgumentError, match="never issued"):
+            context.wait(tickets[-1] + 100)
+
+
+@pytest.mark.parametrize("backend,device", TARGETS, ids=TARGET_IDS)
 def test_numpy_views_of_mapped_buffers_feed_and_read_a_plan_in_place(backend, device):
     rng = np.random.default_rng(9)
     shape = (1, 4, 37, 32)  # [batch, heads, seq, dim], f32
