@@ -88,6 +88,14 @@ Status create_context(const vkattn_context_options* options, const DeviceFactory
   return Status();
 }
 
+Status wrap_buffer(vkattn_context context, std::unique_ptr<DeviceBuffer> impl, vkattn_buffer* out_buffer) {
+  auto* buffer = new vkattn_buffer_t();
+  buffer->context = context->state;
+  buffer->impl = std::move(impl);
+  *out_buffer = buffer;
+  return Status();
+}
+
 }  // namespace api
 }  // namespace vkattn
 
@@ -336,11 +344,7 @@ vkattn_status vkattn_buffer_create(vkattn_context context, uint64_t size_bytes, 
     }
     std::unique_ptr<vkattn::DeviceBuffer> impl;
     VKATTN_RETURN_IF_ERROR(context->state->device->create_buffer(size_bytes, flags, &impl));
-    auto* buffer = new vkattn_buffer_t();
-    buffer->context = context->state;
-    buffer->impl = std::move(impl);
-    *out_buffer = buffer;
-    return Status();
+    return vkattn::api::wrap_buffer(context, std::move(impl), out_buffer);
   });
 }
 

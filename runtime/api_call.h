@@ -50,6 +50,9 @@ Status open_buffer(vkattn_buffer buffer);
 // The options' struct size, flags and enum values.
 Status validate_options(const vkattn_context_options& options);
 
+// The handle of a buffer the context's device made (created or imported).
+Status wrap_buffer(vkattn_context context, std::unique_ptr<DeviceBuffer> impl, vkattn_buffer* out_buffer);
+
 // Makes the device of a new context from its checked options.
 using DeviceFactory =
     std::function<Status(const vkattn_context_options& options, const Logger& log, std::unique_ptr<Device>* out)>;

@@ -10,6 +10,7 @@ using vkattn::Status;
 using vkattn::api::api_call;
 using vkattn::api::open_buffer;
 using vkattn::api::open_context;
+using vkattn::api::wrap_buffer;
 
 namespace {
 
@@ -20,15 +21,6 @@ Status check_struct(const T* value, const char* name, const char* init) {
     return vkattn::invalid_argument("%s.struct_size is %zu but this library expects %zu; use %s()", name,
                                     value->struct_size, sizeof(T), init);
   }
-  return Status();
-}
-
-// The handle of a buffer made by the context's device.
-Status wrap_buffer(vkattn_context context, std::unique_ptr<vkattn::DeviceBuffer> impl, vkattn_buffer* out_buffer) {
-  auto* buffer = new vkattn_buffer_t();
-  buffer->context = context->state;
-  buffer->impl = std::move(impl);
-  *out_buffer = buffer;
   return Status();
 }
 
