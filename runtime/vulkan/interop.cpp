@@ -164,12 +164,6 @@ Status VulkanDevice::initialize_adopted(const vkattn_context_options& options, c
 #if defined(__ANDROID__)
   android_hardware_buffers_ = extensions.count(VK_ANDROID_EXTERNAL_MEMORY_ANDROID_HARDWARE_BUFFER_EXTENSION_NAME) > 0;
 #endif
-  quirks_ = quirks_for(caps_);
-  VKATTN_RETURN_IF_ERROR(parse_kernel_override(std::getenv("VKATTN_VULKAN_KERNEL"), &forced_));
-  vkattn_device_info_init(&info_);
-  fill_device_info(caps_, &info_);
-  ifn.vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
-
   adopted_ = true;
   device_ = app.device;
   queue_ = app.queue;

@@ -59,13 +59,8 @@ Status VulkanDevice::initialize(const vkattn_context_options& options, int64_t r
         choose_device(instance_->caps(), options.device_index, std::getenv("VKATTN_DEVICE"), &chosen));
   }
   caps_ = instance_->caps()[chosen];
-  quirks_ = quirks_for(caps_);
-  VKATTN_RETURN_IF_ERROR(parse_kernel_override(std::getenv("VKATTN_VULKAN_KERNEL"), &forced_));
   physical_ = instance_->physical_devices()[chosen];
-  vkattn_device_info_init(&info_);
-  fill_device_info(caps_, &info_);
   const InstanceFunctions& ifn = instance_->fn();
-  ifn.vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
 
   uint32_t family_count = 0;
   ifn.vkGetPhysicalDeviceQueueFamilyProperties(physical_, &family_count, nullptr);
@@ -181,6 +176,12 @@ Status VulkanDevice::initialize(const vkattn_context_options& options, int64_t r
 
 Status VulkanDevice::create_shared_objects(const vkattn_context_options& options, bool report) {
   const InstanceFunctions& ifn = instance_->fn();
+  // caps_ is final here (an adopted device's trimmed to what the app enabled).
+  quirks_ = quirks_for(caps_);
+  VKATTN_RETURN_IF_ERROR(parse_kernel_override(std::getenv("VKATTN_VULKAN_KERNEL"), &forced_));
+  vkattn_device_info_init(&info_);
+  fill_device_info(caps_, &info_);
+  ifn.vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
   VkCommandPoolCreateInfo pool_info{};
   pool_info.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
   pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;

@@ -244,7 +244,8 @@ class VulkanDevice final : public Device {
   // `report_index` >= 0: a shader-report device (create_for_shader_report).
   Status initialize(const vkattn_context_options& options, int64_t report_index);
   Status initialize_adopted(const vkattn_context_options& options, const vkattn_vulkan_device& app);
-  // What every device needs once its VkDevice and queue exist.
+  // What every device needs once its VkDevice and queue exist: the final
+  // caps_ turned into quirks, info and memory types, and the shared objects.
   Status create_shared_objects(const vkattn_context_options& options, bool report);
   // Hands the batch to the queue or the app's submit callback.
   VkResult queue_submit(const VkSubmitInfo& info, VkFence fence);
