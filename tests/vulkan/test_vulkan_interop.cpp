@@ -85,7 +85,26 @@ struct AppTensors {
     p = aligned(q_bytes, a);
     io = app.create_buffer(p + aligned(out_bytes, a), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
   }
+
+  // O as the app's consumer shader saw it: P = 2 O, halved (exact).
+  std::vector<float> consumed() const {
+    std::vector<float> values(out_bytes / 4);
+    std::memcpy(values.data(), io.mapped + p, out_bytes);
+    for (float& value : values) value *= 0.5f;
+    return values;
+  }
+  void release(AppVulkan& app) {
+    app.destroy_buffer(io);
+    app.destroy_buffer(tensors);
+  }
 };
+
+// Destroys the app's device, where the validation layer names any object
+// vkattn left on it, and fails on any message of the whole test.
+void destroy_and_check(AppVulkan& app) {
+  app.destroy();
+  CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+}
 
 // Replaces in->q by what the app's shader makes of X = the old Q
 // (0.5 X + 0.25, exact in f32 arithmetic on both sides) and stores X.
@@ -186,9 +205,7 @@ TEST_CASE("an adopted device's command buffer runs the app's shader writing Q, t
     REQUIRE_MESSAGE(vkattn_record_vulkan(context, &second_run, 1, &recording) == VKATTN_SUCCESS, vkattn_last_error());
     app.submit(recording.command_buffer, VK_NULL_HANDLE, 0, VK_NULL_HANDLE, 0, true);
 
-    std::vector<float> consumed(out_count);
-    std::memcpy(consumed.data(), memory.io.mapped + memory.p, memory.out_bytes);
-    for (float& value : consumed) value *= 0.5f;
+    const std::vector<float> consumed = memory.consumed();
     CHECK(relative_error(consumed, in) <= dtype_tolerance(VKATTN_DTYPE_F32));
     CHECK(read_floats(problem.out, out_count) == consumed);  // (through vkattn's staging copy)
     HostInputs fewer = in;
@@ -198,10 +215,8 @@ TEST_CASE("an adopted device's command buffer runs the app's shader writing Q, t
     problem.release();
     vkattn_buffer_destroy(out2);
     vkattn_context_destroy(context);
-    app.destroy_buffer(memory.io);
-    app.destroy_buffer(memory.tensors);
-    app.destroy();
-    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+    memory.release(app);
+    destroy_and_check(app);
     CHECK(log.warnings == 0);
   }
 }
@@ -238,9 +253,7 @@ TEST_CASE("asynchronous submissions chained with the app's timeline semaphores, 
     VkCommandBuffer consume = app.begin_commands();
     app.record_affine(consume, memory.tensors, memory.out, memory.io, memory.p, out_count, 2.0f, 0.0f);
     app.submit(consume, timeline, 2, VK_NULL_HANDLE, 0, true);
-    std::vector<float> consumed(out_count);
-    std::memcpy(consumed.data(), memory.io.mapped + memory.p, memory.out_bytes);
-    for (float& value : consumed) value *= 0.5f;
+    const std::vector<float> consumed = memory.consumed();
     CHECK(relative_error(consumed, in) <= dtype_tolerance(VKATTN_DTYPE_F32));
     uint32_t complete = 0;
     REQUIRE(vkattn_context_poll(context, ticket, &complete) == VKATTN_SUCCESS);
@@ -277,10 +290,8 @@ TEST_CASE("asynchronous submissions chained with the app's timeline semaphores, 
 
     problem.release();
     vkattn_context_destroy(context);
-    app.destroy_buffer(memory.io);
-    app.destroy_buffer(memory.tensors);
-    app.destroy();
-    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+    memory.release(app);
+    destroy_and_check(app);
     CHECK(log.warnings == 0);
   }
 }
@@ -346,9 +357,7 @@ TEST_CASE("the app's binary semaphores order an asynchronous submission between 
     VkCommandBuffer consume = app.begin_commands();
     app.record_affine(consume, memory.tensors, memory.out, memory.io, memory.p, out_count, 2.0f, 0.0f);
     app.submit(consume, attended, 0, VK_NULL_HANDLE, 0, true);
-    std::vector<float> consumed(out_count);
-    std::memcpy(consumed.data(), memory.io.mapped + memory.p, memory.out_bytes);
-    for (float& value : consumed) value *= 0.5f;
+    const std::vector<float> consumed = memory.consumed();
     CHECK(relative_error(consumed, in) <= dtype_tolerance(VKATTN_DTYPE_F32));
     REQUIRE(vkattn_context_wait(context, ticket) == VKATTN_SUCCESS);
     REQUIRE(vkattn_plan_execute(problem.plan, &bindings) == VKATTN_SUCCESS);
@@ -357,10 +366,8 @@ TEST_CASE("the app's binary semaphores order an asynchronous submission between 
 
     problem.release();
     vkattn_context_destroy(context);
-    app.destroy_buffer(memory.io);
-    app.destroy_buffer(memory.tensors);
-    app.destroy();
-    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+    memory.release(app);
+    destroy_and_check(app);
     CHECK(log.warnings == 0);
   }
 }
@@ -393,10 +400,8 @@ TEST_CASE("a failing submit callback gives the call's status: out of memory leav
     CHECK(vkattn_context_finish(context) == VKATTN_ERROR_FAILED_PRECONDITION);
     problem.release();
     vkattn_context_destroy(context);
-    app.destroy_buffer(memory.io);
-    app.destroy_buffer(memory.tensors);
-    app.destroy();  // every vkattn object gone from the (not really lost) device
-    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+    memory.release(app);
+    destroy_and_check(app);
   }
 }
 
@@ -450,8 +455,7 @@ TEST_CASE("reading a buffer waits only for the submissions that use it") {
     vkattn_plan_destroy(plan);
     for (vkattn_buffer buffer : {q, k, v, out, other}) vkattn_buffer_destroy(buffer);
     vkattn_context_destroy(context);
-    app.destroy();
-    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+    destroy_and_check(app);
   }
 }
 
@@ -491,10 +495,8 @@ TEST_CASE("destroying the context, the imported buffers and a plan in each of th
         }
         if (object == 2) CHECK(vkattn_plan_destroy(problem.plan) == VKATTN_SUCCESS);
       }
-      app.destroy_buffer(memory.io);
-      app.destroy_buffer(memory.tensors);
-      app.destroy();  // the layer names any object vkattn left on the device
-      CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+      memory.release(app);
+      destroy_and_check(app);
     } while (std::next_permutation(order.begin(), order.end()));
   }
 }
@@ -615,10 +617,8 @@ TEST_CASE("interop misuse is rejected with a status naming the problem") {
     vkattn_context_destroy(context);
     vkDestroySemaphore(app.device, binary, nullptr);
     app.destroy_buffer(device_only);
-    app.destroy_buffer(memory.io);
-    app.destroy_buffer(memory.tensors);
-    app.destroy();
-    CHECK_MESSAGE(app.messages() == 0, app.first_messages());
+    memory.release(app);
+    destroy_and_check(app);
   }
 }
 
