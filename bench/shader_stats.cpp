@@ -92,7 +92,8 @@ std::string pipeline_json(const vkattn_device_info& device, const std::string& c
                     vkattn::shaders::blob(pipeline.spec.shader).name + "\", \"constants\": " +
                     constants_json(pipeline.spec.constants) +
                     ", \"full_subgroups\": " + (pipeline.spec.full_subgroups ? "true" : "false") +
-                    ", \"kernel\": \"" + (c.kernel == vkattn::vk::KernelConfig::Kernel::lanes ? "lanes" : "tiled") +
+                    ", \"kernel\": \"" +
+                    (layout.linear ? "linear" : c.kernel == vkattn::vk::KernelConfig::Kernel::lanes ? "lanes" : "tiled") +
                     "\", \"workgroup_size\": " + std::to_string(c.workgroup_size) +
                     ", \"rows_per_workgroup\": " + std::to_string(c.block_q) +
                     ", \"keys_per_tile\": " + std::to_string(c.block_kv) +

@@ -94,6 +94,34 @@ std::vector<BenchCase> suite() {
   }
   cases.push_back({"cross_q77_kv4096_h8_d64_f32", spec(8, 8, 77, 4096, 64, VKATTN_DTYPE_F32, false), false, ""});
   cases.push_back({"long_s32768_h1_d64_causal_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), false, ""});
+  // Linear attention (VKATTN_MODE_LINEAR), each against the exact kernel on
+  // the same problem in the same run: causal prefills from 512 to 32768
+  // tokens (where it overtakes), FAVOR+ with 64 features, a non-causal
+  // prefill, and a decode (which, without a state kept between calls,
+  // walks every key again like the exact kernel, at m x v_dim per key).
+  auto linear = [](vkattn_test::CaseSpec s, int64_t favor_features) {
+    s.mode = VKATTN_MODE_LINEAR;
+    s.feature_map = favor_features > 0 ? VKATTN_FEATURE_MAP_FAVOR : VKATTN_FEATURE_MAP_ELU;
+    if (favor_features > 0) s.features = vkattn_test::favor_test_features(favor_features, s.qk_dim, 1);
+    return s;
+  };
+  for (int64_t seq : {512, 2048, 8192}) {
+    char name[96], exact[96];
+    std::snprintf(name, sizeof(name), "linear_elu_h8_s%lld_d64_causal_f32", (long long)seq);
+    std::snprintf(exact, sizeof(exact), "prefill_h8_s%lld_d64_causal_f32", (long long)seq);
+    cases.push_back({name, linear(spec(8, 8, seq, seq, 64, VKATTN_DTYPE_F32, true), 0), false, exact});
+  }
+  cases.push_back({"linear_favor64_h8_s8192_d64_causal_f32", linear(spec(8, 8, 8192, 8192, 64, VKATTN_DTYPE_F32, true), 64),
+                   false, "prefill_h8_s8192_d64_causal_f32"});
+  cases.push_back({"linear_elu_h8_s8192_d64_f32", linear(spec(8, 8, 8192, 8192, 64, VKATTN_DTYPE_F32, false), 0), false,
+                   "prefill_h8_s8192_d64_f32"});
+  cases.push_back({"linear_elu_s32768_h1_d64_causal_f32", linear(spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), 0),
+                   false, "long_s32768_h1_d64_causal_f32"});
+  cases.push_back({"linear_favor64_s32768_h1_d64_causal_f32",
+                   linear(spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, true), 64), false,
+                   "long_s32768_h1_d64_causal_f32"});
+  cases.push_back({"linear_elu_q1_kv32768_h32x8_d128_f16", linear(spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, true), 0),
+                   true, "decode_q1_kv32768_h32x8_d128_f16"});
   return cases;
 }
 

@@ -392,6 +392,57 @@ typedef struct vkattn_rope {
   int64_t dims;            /* R: 0 (default) = the head dimension; else even, 2..head dimension */
 } vkattn_rope;
 
+/* What a plan computes (vkattn_attention_desc.mode). */
+typedef enum vkattn_attention_mode {
+  /* Softmax attention, exactly as the descriptor describes it (default). */
+  VKATTN_MODE_EXACT = 0,
+  /* Kernelized linear attention (Katharopoulos et al., "Transformers are
+   * RNNs"; Performer's FAVOR+): with a feature map phi applied to
+   * sqrt(scale) q and sqrt(scale) k,
+   *   O_i = phi(q_i)^T (sum_j phi(k_j) v_j^T) / phi(q_i)^T (sum_j phi(k_j))
+   * where j runs over the keys row i sees: j < L_b, and with causal masking
+   * j <= d (d = the aligned position, as for windows). Costs
+   * O(L (m + qk_dim) v_dim) per kv head, never q_len x kv_len. No softmax,
+   * so no LSE: has_lse must be 0. Rows that see no key get zeros. See
+   * vkattn_linear_attention for the feature maps and what the mode rejects. */
+  VKATTN_MODE_LINEAR = 1
+} vkattn_attention_mode;
+
+typedef enum vkattn_feature_map {
+  VKATTN_FEATURE_MAP_NONE = 0, /* not set: rejected in linear mode */
+  /* phi(x) = elu(x) + 1 elementwise (x + 1 for x > 0, exp(x) otherwise):
+   * qk_dim features. */
+  VKATTN_FEATURE_MAP_ELU = 1,
+  /* FAVOR+ positive random features: phi(x) = exp(W x - |x|^2 / 2) / sqrt(m)
+   * with W = features [m, qk_dim], so that phi(q)^T phi(k) estimates
+   * exp(scale q.k) (unbiased for Gaussian W; vkattn_favor_features draws
+   * orthogonal ones). Computed stably: each query's features are divided by
+   * their largest exp term, and the keys' by a running maximum over the
+   * keys, factors that cancel in O. */
+  VKATTN_FEATURE_MAP_FAVOR = 2
+} vkattn_feature_map;
+
+/* Linear attention's parameters (mode VKATTN_MODE_LINEAR; ignored
+ * otherwise). The mode admits GQA/MQA, strides and packed QKV, f32 and f16
+ * Q/K/V/O, q8_0 / q4_0 and paged K/V, key lengths, ragged and packed
+ * queries and both causal alignments. It rejects, with
+ * VKATTN_ERROR_UNSUPPORTED naming the field: sliding windows and global
+ * keys, additive and boolean masks, LSE, softcap, ALiBi, sinks and RoPE
+ * (all defined in terms of softmax logits). */
+typedef struct vkattn_linear_attention {
+  vkattn_feature_map feature_map;
+  /* FAVOR: m, the rows of `features`, 1..VKATTN_MAX_FEATURES; ELU: 0. */
+  int64_t num_features;
+  /* FAVOR: W, f32 [num_features, qk_dim] row-major, finite; copied at plan
+   * creation. ELU: NULL. */
+  const float* features;
+} vkattn_linear_attention;
+
+/* The most FAVOR+ features a plan accepts. A Vulkan device may support
+ * fewer (its shared memory holds the per-workgroup state) and then answers
+ * VKATTN_ERROR_UNSUPPORTED naming num_features. */
+#define VKATTN_MAX_FEATURES 4096
+
 /* Where a [batch, heads, seq, dim] tensor lives in its buffer, in elements of
  * its dtype. The dim axis is contiguous (stride 1). For the block types
  * (Q8_0, Q4_0) an element is one value, the offset and every stride must be
@@ -537,6 +588,12 @@ typedef struct vkattn_attention_desc {
    * own row i. Rows no sequence covers are neither read nor written.
    * Excludes has_q_lens (the counts come from cu_seqlens_q). */
   int64_t packed_q_rows;
+  /* What to compute: EXACT (default) or LINEAR (linear attention, with
+   * `linear`'s feature map). Fields from here on are new in 0.2: a
+   * descriptor whose struct_size ends before them (0.1) is accepted and
+   * means EXACT. */
+  vkattn_attention_mode mode;
+  vkattn_linear_attention linear;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
@@ -544,6 +601,16 @@ typedef struct vkattn_attention_desc {
  * largest power of two below n, followed by every other slope of twice that
  * power (Press et al., the reference implementation). heads >= 1. */
 VKATTN_API vkattn_status vkattn_alibi_slopes(int64_t heads, float* slopes);
+
+/* Fills features[0 .. num_features * qk_dim) with FAVOR+ orthogonal random
+ * features (Choromanski et al., "Rethinking Attention with Performers"):
+ * blocks of qk_dim rows are orthonormalised standard Gaussian draws, each
+ * row then scaled to the norm of an independent Gaussian vector of qk_dim
+ * entries (so rows are distributed like Gaussian rows but orthogonal within
+ * a block). Deterministic: the same seed gives the same bits on every
+ * platform. num_features in 1..VKATTN_MAX_FEATURES, qk_dim in
+ * 1..VKATTN_MAX_HEAD_DIM. */
+VKATTN_API vkattn_status vkattn_favor_features(int64_t num_features, int64_t qk_dim, uint64_t seed, float* features);
 
 /* The largest head dimension (qk_dim, v_dim) the descriptor accepts. A backend
  * may support less on a given device and then answers

@@ -12,6 +12,7 @@
 #include "bindings.h"
 #include "checked_math.h"
 #include "enum_value.h"
+#include "favor.h"
 #include "objects.h"
 #include "problem.h"
 #include "quant.h"
@@ -196,6 +197,16 @@ vkattn_status vkattn_alibi_slopes(int64_t heads, float* slopes) {
     }
     if (slopes == nullptr) return vkattn::invalid_argument("slopes is NULL");
     vkattn::alibi_default_slopes(heads, slopes);
+    return Status();
+  });
+}
+
+vkattn_status vkattn_favor_features(int64_t num_features, int64_t qk_dim, uint64_t seed, float* features) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(vkattn::check_size("vkattn_favor_features", "num_features", num_features, VKATTN_MAX_FEATURES));
+    VKATTN_RETURN_IF_ERROR(vkattn::check_size("vkattn_favor_features", "qk_dim", qk_dim, VKATTN_MAX_HEAD_DIM));
+    if (features == nullptr) return vkattn::invalid_argument("features is NULL");
+    vkattn::favor_orthogonal_features(num_features, qk_dim, seed, features);
     return Status();
   });
 }

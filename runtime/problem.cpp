@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 
 #include "checked_math.h"
 #include "enum_value.h"
@@ -157,14 +159,94 @@ Status check_pages(const char* desc, int64_t page_size, int64_t num_pages, int64
   return Status();
 }
 
-Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
-  const char* const kDesc = "vkattn_attention_desc";
-  if (desc.struct_size != sizeof(vkattn_attention_desc)) {
-    return invalid_argument(
-        "vkattn_attention_desc.struct_size is %zu but this library expects %zu; initialise the descriptor with "
-        "vkattn_attention_desc_init()",
-        desc.struct_size, sizeof(vkattn_attention_desc));
+namespace {
+
+// Linear attention's fields (problem.h); everything else is already in *p.
+Status make_linear_mode(const vkattn_attention_desc& desc, Problem* p) {
+  const int32_t mode = enum_value(desc.mode);
+  if (mode != VKATTN_MODE_EXACT && mode != VKATTN_MODE_LINEAR) {
+    return invalid_argument("vkattn_attention_desc.mode (%d) is not a vkattn_attention_mode value", mode);
   }
+  p->mode = desc.mode;
+  if (!p->linear()) return Status();
+  if (!(p->scale > 0.0f)) {
+    return invalid_argument("vkattn_attention_desc.scale (%g) must be > 0 in linear mode (the feature map takes "
+                            "sqrt(scale) q and sqrt(scale) k)",
+                            static_cast<double>(p->scale));
+  }
+  const vkattn_linear_attention& linear = desc.linear;
+  const int32_t map = enum_value(linear.feature_map);
+  if (map != VKATTN_FEATURE_MAP_ELU && map != VKATTN_FEATURE_MAP_FAVOR) {
+    return invalid_argument("vkattn_attention_desc.linear.feature_map (%d) must be VKATTN_FEATURE_MAP_ELU or "
+                            "VKATTN_FEATURE_MAP_FAVOR in linear mode",
+                            map);
+  }
+  p->feature_map = linear.feature_map;
+  if (map == VKATTN_FEATURE_MAP_ELU) {
+    if (linear.num_features != 0 || linear.features != nullptr) {
+      return invalid_argument("vkattn_attention_desc.linear.num_features and .features must be 0 and NULL with the "
+                              "ELU feature map (it has qk_dim features)");
+    }
+    p->num_features = p->qk_dim;
+  } else {
+    VKATTN_RETURN_IF_ERROR(check_size("vkattn_attention_desc.linear", "num_features", linear.num_features,
+                                      VKATTN_MAX_FEATURES));
+    if (linear.features == nullptr) {
+      return invalid_argument("vkattn_attention_desc.linear.features is NULL (FAVOR+ needs W [num_features, qk_dim])");
+    }
+    p->num_features = linear.num_features;
+    const size_t count = static_cast<size_t>(p->num_features * p->qk_dim);  // <= 4096 x 4096
+    for (size_t e = 0; e < count; ++e) {
+      if (!std::isfinite(linear.features[e])) {
+        return invalid_argument("vkattn_attention_desc.linear.features[%zu] must be finite (got %g)", e,
+                                static_cast<double>(linear.features[e]));
+      }
+    }
+    p->features.assign(linear.features, linear.features + count);
+  }
+  // What the mode does not define: everything that acts on softmax logits,
+  // and visibility other than lengths and causal masking (prefix sums).
+  const struct {
+    const char* field;
+    bool set;
+  } rejected[] = {{"window_left", p->window_left >= 0},
+                  {"window_right", p->window_right >= 0},
+                  {"global_keys", desc.global_keys != 0},
+                  {"has_additive_mask", p->has_additive_mask},
+                  {"has_bool_mask", p->has_bool_mask},
+                  {"has_lse", p->has_lse},
+                  {"softcap", p->softcap > 0.0f},
+                  {"alibi_slopes", !p->alibi_slopes.empty()},
+                  {"sinks", !p->sinks.empty()},
+                  {"rope", p->rope.enabled()}};
+  for (const auto& r : rejected) {
+    if (r.set) {
+      return unsupported("vkattn_attention_desc.%s is not supported in linear mode (linear attention has no "
+                         "softmax logits and admits only key lengths and causal masking)",
+                         r.field);
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+// The descriptor as 0.1 defined it ended before `mode`.
+constexpr size_t kAttentionDescSizeV0_1 = offsetof(vkattn_attention_desc, mode);
+
+Status make_problem(const vkattn_attention_desc& caller_desc, Problem* out) {
+  const char* const kDesc = "vkattn_attention_desc";
+  if (caller_desc.struct_size != sizeof(vkattn_attention_desc) && caller_desc.struct_size != kAttentionDescSizeV0_1) {
+    return invalid_argument(
+        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu, the size in vkattn 0.1); "
+        "initialise the descriptor with vkattn_attention_desc_init()",
+        caller_desc.struct_size, sizeof(vkattn_attention_desc), kAttentionDescSizeV0_1);
+  }
+  // Only struct_size bytes are the caller's; later fields take their
+  // defaults (0: exact mode).
+  vkattn_attention_desc desc;
+  std::memset(&desc, 0, sizeof(desc));
+  std::memcpy(&desc, &caller_desc, caller_desc.struct_size);
   if (desc.flags != 0) return invalid_argument("vkattn_attention_desc.flags (0x%x) must be 0", desc.flags);
 
   Problem p;
@@ -365,6 +447,7 @@ Status make_problem(const vkattn_attention_desc& desc, Problem* out) {
       return invalid_argument("vkattn_attention_desc.%s addresses more than 2^64 bytes", check.name);
     }
   }
+  VKATTN_RETURN_IF_ERROR(make_linear_mode(desc, &p));
   *out = p;
   return Status();
 }

@@ -102,11 +102,19 @@ struct Problem {
   std::vector<float> alibi_slopes;  // [q_heads] ALiBi slopes, or empty
   std::vector<float> sinks;         // [q_heads] attention-sink logits, or empty
   Rope rope;                        // applied to Q at position L_b - Sq_b + i
+  // The mode (vkattn_attention_mode). Linear attention: phi over
+  // sqrt(scale) q and k, num_features features per row (ELU: qk_dim), and
+  // for FAVOR+ the projection W [num_features, qk_dim].
+  vkattn_attention_mode mode = VKATTN_MODE_EXACT;
+  vkattn_feature_map feature_map = VKATTN_FEATURE_MAP_NONE;
+  int64_t num_features = 0;
+  std::vector<float> features;
 
   TensorView q, k, v, out, lse;
   MaskView additive_mask, bool_mask;
 
   int64_t group() const { return q_heads / kv_heads; }
+  bool linear() const { return mode == VKATTN_MODE_LINEAR; }
   bool paged() const { return page_size > 0; }
   bool packed_queries() const { return packed_q_rows > 0; }
   // Per-sequence query counts at execution (q_lens, or from cu_seqlens_q).

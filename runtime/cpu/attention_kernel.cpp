@@ -99,11 +99,9 @@ struct AttentionKernel::RunState {
 AttentionKernel::AttentionKernel(const Problem& problem, const Tiling& tiling)
     : problem_(problem), tiling_(tiling), ops_(row_ops()) {}
 
-AttentionKernel::~AttentionKernel() {
-  for (void* allocation : allocations_) std::free(allocation);
-}
+AttentionKernel::~AttentionKernel() { std::free(partials_); }
 
-Status AttentionKernel::create(const Problem& problem, int threads, std::unique_ptr<AttentionKernel>* out) {
+Status AttentionKernel::create(const Problem& problem, int threads, std::unique_ptr<Kernel>* out) {
   const Tiling tiling = choose_tiling(problem, threads);
   std::unique_ptr<AttentionKernel> kernel(new AttentionKernel(problem, tiling));
   VKATTN_RETURN_IF_ERROR(kernel->allocate(std::max(threads, 1)));
@@ -111,47 +109,27 @@ Status AttentionKernel::create(const Problem& problem, int threads, std::unique_
   return Status();
 }
 
+PlanInfo AttentionKernel::info() const {
+  PlanInfo info;
+  info.kernel = tiling_.direct ? "cpu.direct" : "cpu.xnnpack_tiles";
+  info.block_q = static_cast<uint32_t>(tiling_.block_q);
+  info.block_kv = static_cast<uint32_t>(tiling_.block_kv);
+  info.kv_splits = static_cast<uint32_t>(tiling_.kv_splits);
+  info.tasks = static_cast<uint32_t>(std::min<int64_t>(tiling_.tasks, UINT32_MAX));
+  info.workspace_bytes = workspace_bytes_;
+  return info;
+}
+
 Status AttentionKernel::allocate(int slots) {
   const Problem& p = problem_;
   const int64_t rows = p.group() * tiling_.task_rows;
   const int64_t bkv = tiling_.block_kv;
   const int64_t bq = tiling_.block_q;
-  // Element counts of each scratch array; every one gets XNNPACK's read
-  // overrun allowance and cache-line alignment.
+  // Element counts of each scratch array (Workspace's, in order).
   const int64_t counts[] = {rows * p.qk_dim, rows * p.v_dim, rows, rows, bkv * p.qk_dim,
                             bkv * p.v_dim,   bq * bkv,       bq * p.v_dim};
-  uint64_t per_slot = 0;
-  uint64_t offsets[8];
-  for (int a = 0; a < 8; ++a) {
-    offsets[a] = per_slot;
-    uint64_t bytes = 0;
-    if (!checked_mul_add(static_cast<uint64_t>(counts[a]), 4, xnn_read_overrun_bytes() + 63, &bytes) ||
-        !checked_add(per_slot, bytes / 64 * 64, &per_slot)) {
-      return out_of_host_memory("CPU workspace size overflows");
-    }
-  }
-  slots_.reset(new Workspace[slots]);
-  slot_count_ = slots;
-  allocations_.reserve(static_cast<size_t>(slots) + 1);  // push_back below cannot throw
-  for (int s = 0; s < slots; ++s) {
-    void* memory = std::aligned_alloc(64, per_slot);
-    if (memory == nullptr) {
-      return out_of_host_memory("could not allocate %llu bytes of CPU workspace", (unsigned long long)per_slot);
-    }
-    allocations_.push_back(memory);
-    float* arrays[8];
-    for (int a = 0; a < 8; ++a) arrays[a] = reinterpret_cast<float*>(static_cast<uint8_t*>(memory) + offsets[a]);
-    Workspace& ws = slots_[s];
-    ws.queries = arrays[0];
-    ws.acc = arrays[1];
-    ws.row_max = arrays[2];
-    ws.row_sum = arrays[3];
-    ws.keys = arrays[4];
-    ws.values = arrays[5];
-    ws.scores = arrays[6];
-    ws.products = arrays[7];
-  }
-  workspace_bytes_ = per_slot * static_cast<uint64_t>(slots);
+  VKATTN_RETURN_IF_ERROR(slots_.allocate(slots, counts, 8, "CPU workspace"));
+  workspace_bytes_ = slots_.bytes();
   if (tiling_.kv_splits > 1) {
     // Bounded by kMaxPartialBytes in choose_tiling.
     const uint64_t bytes = static_cast<uint64_t>(tiling_.tasks * rows * (p.v_dim + 2)) * 4;
@@ -160,32 +138,34 @@ Status AttentionKernel::allocate(int slots) {
       return out_of_host_memory("could not allocate %llu bytes for split-key partial results",
                                 (unsigned long long)bytes);
     }
-    allocations_.push_back(partials_);
     workspace_bytes_ += bytes;
   }
   return Status();
 }
 
-AttentionKernel::Workspace* AttentionKernel::claim_workspace() const {
-  // At most one task runs per pool thread and there is one slot per thread,
-  // so a free slot always exists.
-  for (;;) {
-    for (int s = 0; s < slot_count_; ++s) {
-      bool expected = false;
-      if (slots_[s].busy.compare_exchange_strong(expected, true, std::memory_order_acquire)) return &slots_[s];
-    }
-  }
+AttentionKernel::Workspace AttentionKernel::workspace(int slot) const {
+  Workspace ws;
+  ws.queries = slots_.array(slot, 0);
+  ws.acc = slots_.array(slot, 1);
+  ws.row_max = slots_.array(slot, 2);
+  ws.row_sum = slots_.array(slot, 3);
+  ws.keys = slots_.array(slot, 4);
+  ws.values = slots_.array(slot, 5);
+  ws.scores = slots_.array(slot, 6);
+  ws.products = slots_.array(slot, 7);
+  return ws;
 }
 
 void AttentionKernel::task_entry(void* opaque, size_t task) {
   RunState& state = *static_cast<RunState*>(opaque);
   if (state.failed.load(std::memory_order_relaxed)) return;
   const AttentionKernel& kernel = *state.kernel;
-  Workspace* ws = kernel.claim_workspace();
+  const int slot = kernel.slots_.claim();
+  Workspace ws = kernel.workspace(slot);
   // No exception may unwind into pthreadpool (C): an allocation failing
   // while a task builds its error status is reported after the region.
   try {
-    Status status = kernel.run_task(static_cast<int64_t>(task), *state.tensors, *ws);
+    Status status = kernel.run_task(static_cast<int64_t>(task), *state.tensors, ws);
     if (!status.ok()) {
       std::lock_guard<std::mutex> lock(state.error_mutex);
       if (!state.failed.load()) state.error = status;
@@ -195,7 +175,7 @@ void AttentionKernel::task_entry(void* opaque, size_t task) {
     state.out_of_memory.store(true);
     state.failed.store(true);
   }
-  ws->busy.store(false, std::memory_order_release);
+  kernel.slots_.release(slot);
 }
 
 Status AttentionKernel::run(pthreadpool_t pool, const Tensors& tensors) {

@@ -20,7 +20,9 @@
 #include <memory>
 #include <vector>
 
+#include "kernel.h"
 #include "row_ops.h"
+#include "workspace.h"
 #include "runtime/problem.h"
 #include "runtime/status.h"
 
@@ -41,33 +43,19 @@ struct Tiling {
 // splits depend on the problem only, so results do not change with threads.
 Tiling choose_tiling(const Problem& problem, int threads);
 
-// Raw tensor addresses of one execution (buffers already bounds-checked).
-struct Tensors {
-  const uint8_t* q = nullptr;
-  const uint8_t* k = nullptr;
-  const uint8_t* v = nullptr;
-  uint8_t* out = nullptr;
-  const float* additive_mask = nullptr;
-  const uint8_t* bool_mask = nullptr;
-  float* lse = nullptr;
-  const int32_t* kv_lens = nullptr;
-  const int32_t* block_table = nullptr;  // paged K/V: [batch, max_pages]
-  const int32_t* q_lens = nullptr;       // ragged batches and packed queries: [batch]
-  const int32_t* q_starts = nullptr;     // packed queries: each sequence's first packed row [batch]
-};
-
-class AttentionKernel {
+class AttentionKernel final : public Kernel {
  public:
-  static Status create(const Problem& problem, int threads, std::unique_ptr<AttentionKernel>* out);
-  ~AttentionKernel();
+  static Status create(const Problem& problem, int threads, std::unique_ptr<Kernel>* out);
+  ~AttentionKernel() override;
 
-  Status run(pthreadpool_t pool, const Tensors& tensors);
+  Status run(pthreadpool_t pool, const Tensors& tensors) override;
+  PlanInfo info() const override;
 
   const Tiling& tiling() const { return tiling_; }
   uint64_t workspace_bytes() const { return workspace_bytes_; }
 
  private:
-  // Scratch for one running task; one per thread, claimed with `busy`.
+  // The scratch arrays of one running task (a slot of slots_).
   struct Workspace {
     float* queries = nullptr;  // rows x qk_dim, pre-scaled
     float* acc = nullptr;      // rows x v_dim, unnormalised output
@@ -77,7 +65,6 @@ class AttentionKernel {
     float* values = nullptr;   // block_kv x v_dim
     float* scores = nullptr;   // block_q x block_kv
     float* products = nullptr; // block_q x v_dim
-    std::atomic<bool> busy{false};
   };
   struct RunState;
   // A (batch, kv head, chunk of query positions): the rows a task (or, with
@@ -89,7 +76,7 @@ class AttentionKernel {
 
   AttentionKernel(const Problem& problem, const Tiling& tiling);
   Status allocate(int slots);
-  Workspace* claim_workspace() const;
+  Workspace workspace(int slot) const;
   Status run_task(int64_t task, const Tensors& tensors, Workspace& ws) const;
   void merge_splits(int64_t unit, const Tensors& tensors) const;
   // Normalises one row's state into O (and LSE).
@@ -102,12 +89,10 @@ class AttentionKernel {
   Tiling tiling_;
   const RowOps& ops_;  // the row kernels for this CPU
   uint64_t workspace_bytes_ = 0;
-  std::vector<void*> allocations_;
-  std::unique_ptr<Workspace[]> slots_;
+  WorkspaceSlots slots_;
   // kv_splits > 1: per task and row, its unnormalised O (v_dim floats), then
   // its running max and sum; rows_per_task * (v_dim + 2) floats per task.
   float* partials_ = nullptr;
-  int slot_count_ = 0;
 };
 
 }  // namespace cpu

@@ -1,5 +1,6 @@
-// The CPU backend's Device: buffers are host memory, plans wrap an
-// AttentionKernel, work runs on a pthreadpool owned by the context.
+// The CPU backend's Device: buffers are host memory, plans wrap a kernel
+// (the exact AttentionKernel or the LinearKernel, by the problem's mode),
+// work runs on a pthreadpool owned by the context.
 #include <cpuinfo.h>
 #include <pthreadpool.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #include "append_kernel.h"
 #include "attention_kernel.h"
+#include "linear_kernel.h"
 #include "runtime/append.h"
 #include "runtime/backend.h"
 #include "runtime/checked_math.h"
@@ -97,7 +99,7 @@ const uint8_t* bytes_of(DeviceBuffer* buffer) {
 
 class CpuPlan final : public DevicePlan {
  public:
-  CpuPlan(pthreadpool_t pool, std::unique_ptr<cpu::AttentionKernel> kernel)
+  CpuPlan(pthreadpool_t pool, std::unique_ptr<cpu::Kernel> kernel)
       : pool_(pool), kernel_(std::move(kernel)) {}
 
   Status execute(const ExecArgs& args) override {
@@ -127,21 +129,11 @@ class CpuPlan final : public DevicePlan {
   }
   Status settle() override { return Status(); }  // executions are synchronous
 
-  PlanInfo info() const override {
-    const cpu::Tiling& tiling = kernel_->tiling();
-    PlanInfo info;
-    info.kernel = tiling.direct ? "cpu.direct" : "cpu.xnnpack_tiles";
-    info.block_q = static_cast<uint32_t>(tiling.block_q);
-    info.block_kv = static_cast<uint32_t>(tiling.block_kv);
-    info.kv_splits = static_cast<uint32_t>(tiling.kv_splits);
-    info.tasks = static_cast<uint32_t>(std::min<int64_t>(tiling.tasks, UINT32_MAX));
-    info.workspace_bytes = kernel_->workspace_bytes();
-    return info;
-  }
+  PlanInfo info() const override { return kernel_->info(); }
 
  private:
   pthreadpool_t pool_;
-  std::unique_ptr<cpu::AttentionKernel> kernel_;
+  std::unique_ptr<cpu::Kernel> kernel_;
   double last_ms_ = -1.0;
 };
 
@@ -199,8 +191,10 @@ class CpuDevice final : public Device {
   }
   // The CPU backend has one configuration per problem: VKATTN_PLAN_TUNE has nothing to choose from.
   Status create_plan(const Problem& problem, uint32_t /*flags*/, std::unique_ptr<DevicePlan>* out) override {
-    std::unique_ptr<cpu::AttentionKernel> kernel;
-    VKATTN_RETURN_IF_ERROR(cpu::AttentionKernel::create(problem, static_cast<int>(info_.compute_units), &kernel));
+    std::unique_ptr<cpu::Kernel> kernel;
+    const int threads = static_cast<int>(info_.compute_units);
+    VKATTN_RETURN_IF_ERROR(problem.linear() ? cpu::LinearKernel::create(problem, threads, &kernel)
+                                            : cpu::AttentionKernel::create(problem, threads, &kernel));
     out->reset(new CpuPlan(pool_, std::move(kernel)));
     return Status();
   }

@@ -55,6 +55,12 @@ struct RowOps {
   // row[c] *= alpha.
   void (*scale_row)(float* row, int64_t n, float alpha);
 
+  // Linear attention's features: row[c] = exp(row[c] - shift) for
+  // arguments <= 0 (FAVOR+), and row[c] = elu(row[c]) + 1 (row[c] + 1
+  // above 0, exp(row[c]) otherwise). NaN stays NaN.
+  void (*exp_shifted_row)(float* row, int64_t n, float shift);
+  void (*elu_plus_one_row)(float* row, int64_t n);
+
   // dst[c] += src[c].
   void (*add_row)(float* dst, const float* src, int64_t n);
 

@@ -99,6 +99,18 @@ static void scale_row(float* row, int64_t n, float alpha) {
   for (int64_t c = 0; c < n; ++c) row[c] *= alpha;
 }
 
+static void exp_shifted_row(float* row, int64_t n, float shift) {
+  for (int64_t c = 0; c < n; ++c) row[c] = exp_nonpositive(row[c] - shift);
+}
+
+static void elu_plus_one_row(float* row, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    const float x = row[c];
+    const float negative = exp_nonpositive(x > 0.0f ? 0.0f : x);  // (NaN stays NaN)
+    row[c] = x > 0.0f ? x + 1.0f : negative;
+  }
+}
+
 static void add_row(float* dst, const float* src, int64_t n) {
   for (int64_t c = 0; c < n; ++c) dst[c] += src[c];
 }
@@ -1019,7 +1031,8 @@ static void accumulate_weighted_rows_gather(const float* p, int64_t rows, int64_
 
 extern const RowOps kRowOps;
 const RowOps kRowOps = {VKATTN_ISA_NAME,          exp_nonpositive,     softmax_step,
-                        scale_row,                add_row,             add_scaled_row,
+                        scale_row,                exp_shifted_row,     elu_plus_one_row,
+                        add_row,                  add_scaled_row,
                         load_row,                 load_row_check_finite, store_row,
                         dot_rows,                 accumulate_products, accumulate_weighted_rows,
                         dot_rows_gather,          accumulate_products_gather, accumulate_weighted_rows_gather};

@@ -306,8 +306,7 @@ Status VulkanAppendPlan::execute(const AppendArgs& args) {
   Work work;
   work.append_plan = this;
   work.append_args = &args;
-  uint64_t ticket = 0;
-  return device_.submit({work}, nullptr, &ticket);
+  return device_.submit_alone(work);
 }
 
 PlanInfo VulkanAppendPlan::info() const {

@@ -161,6 +161,10 @@ struct KernelConfig {
 };
 
 // UNSUPPORTED (naming the limit) when the problem cannot fit this device.
+// UNSUPPORTED unless every sequence quantity fits the shaders' 32-bit
+// index arithmetic (below 2^30, sums included).
+Status check_shader_lengths(const Problem& problem);
+
 Status choose_kernel_config(const Problem& problem, const DeviceCaps& device, const Quirks& quirks,
                             const KernelOverride& forced, KernelConfig* out);
 
@@ -168,7 +172,11 @@ Status choose_kernel_config(const Problem& problem, const DeviceCaps& device, co
 // variant a config runs, as vkattn_plan_info.kernel names it (after
 // "vulkan."). One name per distinct shader path the tests must execute.
 std::string variant_name(const KernelConfig& config, vkattn_dtype dtype);
-// Every name variant_name() can give: the variants the tests must execute.
+// The linear-attention kernel's variant (linear_plan.cpp):
+// "linear.<elu|favor>.<f32|f16>".
+std::string linear_variant_name(vkattn_feature_map map, vkattn_dtype dtype);
+// Every name variant_name() and linear_variant_name() can give: the
+// variants the tests must execute.
 std::vector<std::string> all_variant_names();
 
 // Floats of one query row's (O, m, l) record in the Partials buffer: O, m

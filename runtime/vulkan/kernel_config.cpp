@@ -358,9 +358,17 @@ std::string variant_name(const KernelConfig& c, vkattn_dtype dtype) {
   return name;
 }
 
+std::string linear_variant_name(vkattn_feature_map map, vkattn_dtype dtype) {
+  return std::string("linear.") + (map == VKATTN_FEATURE_MAP_FAVOR ? "favor" : "elu") +
+         (dtype == VKATTN_DTYPE_F16 ? ".f16" : ".f32");
+}
+
 std::vector<std::string> all_variant_names() {
   std::vector<std::string> names;
   for (vkattn_dtype dtype : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
+    for (vkattn_feature_map map : {VKATTN_FEATURE_MAP_ELU, VKATTN_FEATURE_MAP_FAVOR}) {
+      names.push_back(linear_variant_name(map, dtype));
+    }
     for (bool split : {false, true}) {
       KernelConfig c;
       c.kv_splits = split ? 2 : 1;
@@ -383,8 +391,7 @@ std::vector<std::string> all_variant_names() {
   return names;
 }
 
-Status choose_kernel_config(const Problem& p, const DeviceCaps& device, const Quirks& quirks,
-                            const KernelOverride& forced, KernelConfig* out) {
+Status check_shader_lengths(const Problem& p) {
   // Index arithmetic in the shader is 32-bit; keep every sequence quantity
   // (including windows, q_len + kv_len) below 2^30.
   constexpr int64_t kMaxShaderLength = int64_t{1} << 30;
@@ -395,6 +402,13 @@ Status choose_kernel_config(const Problem& p, const DeviceCaps& device, const Qu
                        "group x q_len %lld) must stay below 2^30",
                        (long long)p.q_len, (long long)p.kv_len, (long long)rows);
   }
+  return Status();
+}
+
+Status choose_kernel_config(const Problem& p, const DeviceCaps& device, const Quirks& quirks,
+                            const KernelOverride& forced, KernelConfig* out) {
+  VKATTN_RETURN_IF_ERROR(check_shader_lengths(p));
+  const int64_t rows = p.group() * p.q_len;  // query rows of one kv head
 
   KernelConfig c;
   const char* why_not_lanes = "";

@@ -53,6 +53,10 @@ enum SpecConstant : uint32_t {
   kSpecVStorage = 9,    // KvStorage of V
   kSpecPageSize = 10,   // paged K/V: keys per page (0: contiguous)
   kSpecCount = 11,
+  // linear_attn.comp gives some ids its own meaning:
+  kSpecLinearTile = kSpecRows,            // keys per chunk, rows per block, V columns per workgroup
+  kSpecLinearFeatures = kSpecCols,        // m
+  kSpecLinearFeatureMap = kSpecDSplit,    // vkattn_feature_map
 };
 
 // How K or V is stored (mirrors K_STORAGE / V_STORAGE in attention_common.glsl).
@@ -86,7 +90,22 @@ struct PlanLayout {
   std::vector<PipelineSpec> pipelines;
   int attention[3] = {-1, -1, -1};  // pipeline index per ChunkRole (-1: the role is not used)
   int reduce = -1;                  // pipeline index of the split-KV merge, -1 without splits
+  bool linear = false;              // a linear-attention plan: `pipelines` holds its one pipeline (LinearLayout)
 };
+
+// A linear-attention plan's choices (linear_plan.cpp, shaders/
+// linear_attn.comp), a pure function of the problem and the device like
+// PlanLayout: the tile, how the key walk and the rows are cut into
+// dispatches, and the one pipeline.
+struct LinearLayout {
+  uint32_t tile = 0;                   // keys per chunk, rows per block, V columns per workgroup
+  uint32_t key_dispatches = 1;         // chunk_keys keys each (0: all keys in one)
+  uint32_t chunk_keys = 0;
+  uint32_t row_blocks_per_dispatch = 0;
+  uint32_t row_dispatches = 1;
+  PipelineSpec pipeline;
+};
+Status linear_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks, LinearLayout* out);
 
 // UNSUPPORTED (naming the limit) when the problem cannot fit the device.
 Status plan_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks,

@@ -3,12 +3,53 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/checked_math.h"
+
 namespace vkattn {
 namespace vk {
 
 namespace {
 constexpr uint64_t kMaxUpdateBytes = 65536;  // vkCmdUpdateBuffer's limit per call
 }  // namespace
+
+Status attention_words(const Problem& p, const DeviceCaps& caps, uint64_t* length_words, uint64_t* table_words) {
+  // Key lengths [batch], query lengths [batch] (ragged batches), first
+  // packed rows [batch] (packed queries). batch < 2^31.
+  *length_words = p.has_kv_lens || p.ragged() ? static_cast<uint64_t>(p.batch) * 3 : 0;
+  *table_words = 0;
+  if (p.paged()) {
+    uint64_t bytes = 0;
+    if (!checked_mul(static_cast<uint64_t>(p.batch), static_cast<uint64_t>(p.max_pages) * 4, &bytes) ||
+        bytes > caps.max_storage_buffer_range) {
+      return unsupported("the block table (batch %lld x max_pages %lld) exceeds maxStorageBufferRange (%llu bytes)",
+                         (long long)p.batch, (long long)p.max_pages, (unsigned long long)caps.max_storage_buffer_range);
+    }
+    *table_words = bytes / 4;
+  }
+  return Status();
+}
+
+RunInputs attention_inputs(const Problem& p, uint64_t length_words, const ExecArgs& args, std::vector<int32_t>* lengths) {
+  RunInputs in;
+  in.tensors[kBindingQ] = args.q;
+  in.tensors[kBindingK] = args.k;
+  in.tensors[kBindingV] = args.v;
+  in.tensors[kBindingOut] = args.out;
+  in.tensors[kBindingLse] = args.lse;
+  in.tensors[kBindingAdditiveMask] = args.additive_mask;
+  in.tensors[kBindingBoolMask] = args.bool_mask;
+  if (length_words > 0) {
+    // The shader reads only the parts its flags name; the others stay 0.
+    const size_t batch = static_cast<size_t>(p.batch);
+    lengths->assign(length_words, 0);
+    std::copy(args.kv_lens.begin(), args.kv_lens.end(), lengths->begin());
+    std::copy(args.q_lens.begin(), args.q_lens.end(), lengths->begin() + batch);
+    std::copy(args.q_starts.begin(), args.q_starts.end(), lengths->begin() + 2 * batch);
+    in.lengths = lengths;
+  }
+  if (p.paged()) in.block_table = &args.block_table;
+  return in;
+}
 
 PlanRunner::~PlanRunner() {
   settle();

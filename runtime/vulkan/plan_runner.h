@@ -39,6 +39,14 @@ struct RunInputs {
   const std::vector<int32_t>* block_table = nullptr;  // binding kBindingBlockTable
 };
 
+// The per-execution words of an attention problem (softmax or linear):
+// key lengths, query lengths and first packed rows, [batch] each, when
+// any is used; the block table of paged K/V. UNSUPPORTED when the block
+// table exceeds one binding.
+Status attention_words(const Problem& p, const DeviceCaps& caps, uint64_t* length_words, uint64_t* table_words);
+// An attention execution's buffers by binding, and its words in *lengths.
+RunInputs attention_inputs(const Problem& p, uint64_t length_words, const ExecArgs& args, std::vector<int32_t>* lengths);
+
 class PlanRunner {
  public:
   PlanRunner(VulkanDevice& device, const PlanDispatches& plan) : device_(device), plan_(plan) {}

@@ -143,7 +143,14 @@ Status open_shader_report_device(uint32_t index, const Logger& log, std::unique_
 
 Status report_plan(VulkanDevice& device, const Problem& problem, bool representations, PlanReport* out) {
   PlanReport report;
-  VKATTN_RETURN_IF_ERROR(plan_layout(problem, device.caps(), device.quirks(), device.forced(), &report.layout));
+  if (problem.linear()) {
+    LinearLayout linear;
+    VKATTN_RETURN_IF_ERROR(linear_layout(problem, device.caps(), device.quirks(), &linear));
+    report.layout.linear = true;
+    report.layout.pipelines.push_back(linear.pipeline);
+  } else {
+    VKATTN_RETURN_IF_ERROR(plan_layout(problem, device.caps(), device.quirks(), device.forced(), &report.layout));
+  }
   for (const PipelineSpec& spec : report.layout.pipelines) {
     VkPipeline pipeline = VK_NULL_HANDLE;
     VKATTN_RETURN_IF_ERROR(device.pipeline(spec, &pipeline));

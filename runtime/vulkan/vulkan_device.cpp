@@ -463,6 +463,8 @@ Status VulkanDevice::create_append_plan(const AppendProblem& problem, std::uniqu
 
 Status VulkanDevice::create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) {
   VKATTN_RETURN_IF_ERROR(usable());
+  // Linear attention has one kernel: nothing to force or tune.
+  if (problem.linear()) return create_linear_plan(*this, problem, out);
   if (!forced_.automatic()) {  // the environment pins the choices: no tuning
     if (flags & VKATTN_PLAN_TUNE) log_.info("VKATTN_VULKAN_KERNEL is set: the plan is not tuned");
     return create_vulkan_plan(*this, problem, forced_, false, out);

@@ -170,6 +170,11 @@ class VulkanDevice final : public Device {
   Status create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) override;
   Status create_append_plan(const AppendProblem& problem, std::unique_ptr<DeviceAppendPlan>* out) override;
   Status submit(const std::vector<Work>& work, const vkattn_vulkan_sync* sync, uint64_t* ticket) override;
+  // One execution on its own (DevicePlan::execute and DeviceAppendPlan::execute).
+  Status submit_alone(const Work& work) {
+    uint64_t ticket = 0;
+    return submit({work}, nullptr, &ticket);
+  }
   uint64_t last_ticket() const override { return submitted_serial_; }
   Status wait(uint64_t ticket) override { return wait_for(ticket); }
   Status poll(uint64_t ticket, bool* complete) override;
@@ -326,6 +331,8 @@ void fill_device_info(const DeviceCaps& caps, vkattn_device_info* info);
 Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned,
                           std::unique_ptr<DevicePlan>* out);
 
+// A linear-attention plan (VKATTN_MODE_LINEAR) on `device` (linear_plan.cpp).
+Status create_linear_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out);
 // An append plan (vkattn_append_desc) on `device` (append_plan.cpp).
 Status create_vulkan_append_plan(VulkanDevice& device, const AppendProblem& problem,
                                  std::unique_ptr<DeviceAppendPlan>* out);

@@ -11,46 +11,13 @@
 #include "runtime/checked_math.h"
 #include "plan_layout.h"
 #include "plan_runner.h"
+#include "shader_params.h"
 #include "vulkan_device.h"
 
 namespace vkattn {
 namespace vk {
 
 namespace {
-
-// Mirrors the std140 Params block in shaders/attention_common.glsl.
-struct ShaderParams {
-  uint32_t q_view[4];
-  uint32_t k_view[4];
-  uint32_t v_view[4];
-  uint32_t o_view[4];
-  uint32_t lse_view[4];
-  uint32_t amask_view[4];
-  uint32_t bmask_view[4];
-  uint32_t mask_cols[4];
-  uint32_t sizes[4];
-  int32_t masking[4];
-  uint32_t split[4];
-  float scaling[4];
-  uint32_t heads[4];
-};
-static_assert(sizeof(ShaderParams) == 208, "std140 layout of Params");
-
-// Mirrors the Dispatch push-constant block in shaders/attention_common.glsl.
-struct DispatchConstants {
-  uint32_t block_base;
-  uint32_t chunk;
-  uint32_t chunk_keys;
-  uint32_t chunk_count;
-  uint32_t head_base;
-};
-
-void set_view(uint32_t* out, const RelativeView& view) {
-  out[0] = view.offset;
-  out[1] = view.batch_stride;
-  out[2] = view.head_stride;
-  out[3] = view.seq_stride;
-}
 
 class VulkanPlan final : public DevicePlan, public VulkanWork, public PlanDispatches {
  public:
@@ -128,52 +95,16 @@ Status VulkanPlan::initialize() {
   const int64_t group = p_.group();
   for (size_t s = 0; s < layout_.slices.size(); ++s) {
     const Slice& slice = layout_.slices[s];
-    ShaderParams params{};
-    set_view(params.q_view, slice.q);
-    set_view(params.k_view, slice.k);
-    set_view(params.v_view, slice.v);
-    set_view(params.o_view, slice.out);
-    set_view(params.lse_view, slice.lse);
-    set_view(params.amask_view, slice.additive_mask);
-    set_view(params.bmask_view, slice.bool_mask);
-    params.mask_cols[0] = slice.additive_mask.col_stride;
-    params.mask_cols[1] = slice.bool_mask.col_stride;
-    params.sizes[0] = static_cast<uint32_t>(slice.batch_end - slice.batch_begin);
-    params.sizes[1] = static_cast<uint32_t>(group);
-    params.sizes[2] = static_cast<uint32_t>(p_.q_len);
-    params.sizes[3] = static_cast<uint32_t>(p_.kv_len);
-    params.masking[0] = static_cast<int32_t>(p_.causal);
-    params.masking[1] = static_cast<int32_t>(p_.window_left);
-    params.masking[2] = static_cast<int32_t>(p_.window_right);
-    params.masking[3] = static_cast<int32_t>(slice.batch_begin);
+    ShaderParams params = slice_params(p_, slice);
     params.split[0] = config_.kv_splits;
     params.split[1] = static_cast<uint32_t>(ceil_div(p_.kv_len, static_cast<int64_t>(config_.kv_splits)));
     params.split[2] = static_cast<uint32_t>(rows_in_slice(slice));
     params.split[3] = static_cast<uint32_t>((slice.kv_head_end - slice.kv_head_begin) * group);
-    params.scaling[0] = p_.scale;
-    params.scaling[1] = p_.softcap;
-    params.heads[0] = static_cast<uint32_t>(slice.kv_head_begin * group);
-    params.heads[1] = static_cast<uint32_t>(p_.q_heads);
-    params.heads[2] = static_cast<uint32_t>(p_.global_keys);  // <= kv_len < 2^30 (kernel_config.cpp)
-    params.heads[3] = static_cast<uint32_t>(p_.rope.dims);     // 0 without RoPE
-    params.mask_cols[2] = static_cast<uint32_t>(p_.max_pages);  // paged: the block table's row length
-    params.mask_cols[3] = static_cast<uint32_t>(p_.batch);      // where the query lengths start in the lengths buffer
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  // Key lengths [batch], query lengths [batch] (ragged batches), first
-  // packed rows [batch] (packed queries). batch < 2^31.
-  if (p_.has_kv_lens || p_.ragged()) length_words_ = static_cast<uint64_t>(p_.batch) * 3;
   uint64_t table_words = 0;
-  if (p_.paged()) {
-    uint64_t bytes = 0;
-    if (!checked_mul(static_cast<uint64_t>(p_.batch), static_cast<uint64_t>(p_.max_pages) * 4, &bytes) ||
-        bytes > caps.max_storage_buffer_range) {
-      return unsupported("the block table (batch %lld x max_pages %lld) exceeds maxStorageBufferRange (%llu bytes)",
-                         (long long)p_.batch, (long long)p_.max_pages, (unsigned long long)caps.max_storage_buffer_range);
-    }
-    table_words = bytes / 4;
-  }
+  VKATTN_RETURN_IF_ERROR(attention_words(p_, caps, &length_words_, &table_words));
   if (!p_.alibi_slopes.empty() || !p_.sinks.empty() || p_.rope.enabled()) {
     // q_heads < 2^30 (kernel_config) and dims <= 4096: 4 * (2 q_heads +
     // dims) bytes cannot overflow. Words: ALiBi slopes and sink logits (f32
@@ -194,25 +125,7 @@ Status VulkanPlan::initialize() {
 }
 
 RunInputs VulkanPlan::inputs(const ExecArgs& args, std::vector<int32_t>* lengths) const {
-  RunInputs in;
-  in.tensors[kBindingQ] = args.q;
-  in.tensors[kBindingK] = args.k;
-  in.tensors[kBindingV] = args.v;
-  in.tensors[kBindingOut] = args.out;
-  in.tensors[kBindingLse] = args.lse;
-  in.tensors[kBindingAdditiveMask] = args.additive_mask;
-  in.tensors[kBindingBoolMask] = args.bool_mask;
-  if (length_words_ > 0) {
-    // The shader reads only the parts its flags name; the others stay 0.
-    const size_t batch = static_cast<size_t>(p_.batch);
-    lengths->assign(length_words_, 0);
-    std::copy(args.kv_lens.begin(), args.kv_lens.end(), lengths->begin());
-    std::copy(args.q_lens.begin(), args.q_lens.end(), lengths->begin() + batch);
-    std::copy(args.q_starts.begin(), args.q_starts.end(), lengths->begin() + 2 * batch);
-    in.lengths = lengths;
-  }
-  if (p_.paged()) in.block_table = &args.block_table;
-  return in;
+  return attention_inputs(p_, length_words_, args, lengths);
 }
 
 VkDescriptorBufferInfo VulkanPlan::own_binding(uint32_t slice, uint32_t binding) const {
@@ -283,8 +196,7 @@ Status VulkanPlan::execute(const ExecArgs& args) {
   Work work;
   work.plan = this;
   work.args = &args;
-  uint64_t ticket = 0;
-  return device_.submit({work}, nullptr, &ticket);
+  return device_.submit_alone(work);
 }
 
 PlanInfo VulkanPlan::info() const {
@@ -319,6 +231,54 @@ Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const Ke
   VKATTN_RETURN_IF_ERROR(plan->initialize());
   *out = std::move(plan);
   return Status();
+}
+
+}  // namespace vk
+}  // namespace vkattn
+
+namespace vkattn {
+namespace vk {
+
+namespace {
+
+void set_view(uint32_t* out, const RelativeView& view) {
+  out[0] = view.offset;
+  out[1] = view.batch_stride;
+  out[2] = view.head_stride;
+  out[3] = view.seq_stride;
+}
+
+}  // namespace
+
+ShaderParams slice_params(const Problem& p, const Slice& slice) {
+  ShaderParams params{};
+  set_view(params.q_view, slice.q);
+  set_view(params.k_view, slice.k);
+  set_view(params.v_view, slice.v);
+  set_view(params.o_view, slice.out);
+  set_view(params.lse_view, slice.lse);
+  set_view(params.amask_view, slice.additive_mask);
+  set_view(params.bmask_view, slice.bool_mask);
+  params.mask_cols[0] = slice.additive_mask.col_stride;
+  params.mask_cols[1] = slice.bool_mask.col_stride;
+  params.mask_cols[2] = static_cast<uint32_t>(p.max_pages);  // paged: the block table's row length
+  params.mask_cols[3] = static_cast<uint32_t>(p.batch);      // where the query lengths start in the lengths buffer
+  params.sizes[0] = static_cast<uint32_t>(slice.batch_end - slice.batch_begin);
+  params.sizes[1] = static_cast<uint32_t>(p.group());
+  params.sizes[2] = static_cast<uint32_t>(p.q_len);
+  params.sizes[3] = static_cast<uint32_t>(p.kv_len);
+  params.masking[0] = static_cast<int32_t>(p.causal);
+  params.masking[1] = static_cast<int32_t>(p.window_left);
+  params.masking[2] = static_cast<int32_t>(p.window_right);
+  params.masking[3] = static_cast<int32_t>(slice.batch_begin);
+  params.split[0] = 1;
+  params.scaling[0] = p.scale;
+  params.scaling[1] = p.softcap;
+  params.heads[0] = static_cast<uint32_t>(slice.kv_head_begin * p.group());
+  params.heads[1] = static_cast<uint32_t>(p.q_heads);
+  params.heads[2] = static_cast<uint32_t>(p.global_keys);  // <= kv_len < 2^30 (kernel_config.cpp)
+  params.heads[3] = static_cast<uint32_t>(p.rope.dims);     // 0 without RoPE
+  return params;
 }
 
 }  // namespace vk

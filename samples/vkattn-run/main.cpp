@@ -49,6 +49,7 @@ const char kUsage[] =
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
     "                  [--rope neox|gptj [--rope-theta T] [--rope-dims R]]\n"
+    "                  [--mode exact|linear [--feature-map elu|favor [--features W.npy | --features M --seed S]]]\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -77,6 +78,12 @@ struct Options {
   std::string sinks;          // f32 [Hq] sink logits
   bool tune = false;          // VKATTN_PLAN_TUNE
   std::string tuning_cache;   // vkattn_context_options.tuning_cache_path
+  vkattn_attention_mode mode = VKATTN_MODE_EXACT;
+  vkattn_feature_map feature_map = VKATTN_FEATURE_MAP_NONE;
+  std::string features;       // FAVOR+ W: f32 [M, Dqk] from a file ...
+  int64_t feature_count = 0;  // ... or M features drawn by vkattn_favor_features from --seed
+  uint64_t seed = 0;
+  bool seed_given = false;
 };
 
 Options parse_args(int argc, char** argv) {
@@ -150,6 +157,29 @@ Options parse_args(int argc, char** argv) {
       o.alibi_slopes = take();
     } else if (arg == "--sinks") {
       o.sinks = take();
+    } else if (arg == "--mode") {
+      const std::string text = take();
+      if (text == "exact") o.mode = VKATTN_MODE_EXACT;
+      else if (text == "linear") o.mode = VKATTN_MODE_LINEAR;
+      else throw usage_error("--mode must be exact or linear, not '" + text + "'");
+    } else if (arg == "--feature-map") {
+      const std::string text = take();
+      if (text == "elu") o.feature_map = VKATTN_FEATURE_MAP_ELU;
+      else if (text == "favor") o.feature_map = VKATTN_FEATURE_MAP_FAVOR;
+      else throw usage_error("--feature-map must be elu or favor, not '" + text + "'");
+    } else if (arg == "--features") {
+      // A count of features to draw, or the file holding W.
+      const std::string text = take();
+      if (!parse_int(text, 1, VKATTN_MAX_FEATURES, &o.feature_count)) {
+        if (text.empty() || (text[0] >= '0' && text[0] <= '9') || text[0] == '-') {
+          throw usage_error("--features needs W.npy or a feature count from 1 to " + std::to_string(VKATTN_MAX_FEATURES) +
+                            ", not '" + text + "'");
+        }
+        o.features = text;
+      }
+    } else if (arg == "--seed") {
+      o.seed = static_cast<uint64_t>(args.int_value(0, INT64_MAX, "an integer >= 0"));
+      o.seed_given = true;
     } else if (arg == "--tune" && !has_value) {
       o.tune = true;
     } else if (arg == "--tuning-cache") {
@@ -166,6 +196,18 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.list_devices) return o;
   if (o.alibi && !o.alibi_slopes.empty()) throw usage_error("--alibi and --alibi-slopes exclude each other");
+  if (o.mode != VKATTN_MODE_LINEAR && o.feature_map != VKATTN_FEATURE_MAP_NONE) {
+    throw usage_error("--feature-map needs --mode linear");
+  }
+  if (o.mode == VKATTN_MODE_LINEAR && o.feature_map == VKATTN_FEATURE_MAP_NONE) {
+    throw usage_error("--mode linear needs --feature-map elu|favor");
+  }
+  const bool features_given = !o.features.empty() || o.feature_count > 0;
+  if (o.feature_map == VKATTN_FEATURE_MAP_FAVOR && !features_given) {
+    throw usage_error("--feature-map favor needs --features W.npy or --features M --seed S");
+  }
+  if (o.feature_map != VKATTN_FEATURE_MAP_FAVOR && features_given) throw usage_error("--features needs --feature-map favor");
+  if (o.seed_given && o.feature_count == 0) throw usage_error("--seed needs --features M (a count of features to draw)");
   if (o.rope.style == VKATTN_ROPE_NONE && (o.rope.theta != 0.0f || o.rope.dims != 0)) {
     throw usage_error("--rope-theta and --rope-dims need --rope neox|gptj");
   }
@@ -410,6 +452,24 @@ int run(const Options& o) {
     pairs.alibi_slopes = load_heads(o.alibi_slopes, "--alibi-slopes");
   }
   if (!o.sinks.empty()) pairs.sinks = load_heads(o.sinks, "--sinks");
+  desc.mode = o.mode;
+  desc.linear.feature_map = o.feature_map;
+  if (o.feature_count > 0) {
+    pairs.features.resize(static_cast<size_t>(o.feature_count * desc.qk_dim));
+    check(vkattn_favor_features(o.feature_count, desc.qk_dim, o.seed, pairs.features.data()), "vkattn_favor_features");
+    desc.linear.num_features = o.feature_count;
+  } else if (!o.features.empty()) {
+    const NpyArray w = load(o.features, "--features");
+    if (w.shape.size() != 2 || w.shape[1] != desc.qk_dim || w.shape[0] < 1 ||
+        (w.type != NpyType::kFloat32 && w.type != NpyType::kFloat16)) {
+      throw input_error("--features must be a float32 array of shape [M, " + std::to_string(desc.qk_dim) + "], not " +
+                        vkattn_samples::npy_type_name(w.type) + " " + shape_text(w.shape));
+    }
+    const std::vector<uint8_t> bytes = to_device(w, "--features", VKATTN_DTYPE_F32);
+    pairs.features.resize(static_cast<size_t>(w.count()));
+    std::memcpy(pairs.features.data(), bytes.data(), bytes.size());
+    desc.linear.num_features = w.shape[0];
+  }
   pairs.point_desc();
   vkattn_attention_desc_set_dense_layouts(&desc);
   if (packed) {
@@ -606,8 +666,11 @@ int run(const Options& o) {
   const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
                                           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
   const uint64_t visible = vkattn_test::count_visible_pairs(pairs);
-  const double gflops = 2.0 * static_cast<double>(desc.qk_dim + desc.v_dim) * static_cast<double>(visible) /
-                        (median * 1e-3) / 1e9;
+  // Linear attention: its own algorithm's FLOPs (not q_len x kv_len pairs).
+  const double flops = desc.mode == VKATTN_MODE_LINEAR
+                           ? vkattn_test::linear_attention_flops(pairs)
+                           : 2.0 * static_cast<double>(desc.qk_dim + desc.v_dim) * static_cast<double>(visible);
+  const double gflops = flops / (median * 1e-3) / 1e9;
   vkattn_device_info info;
   vkattn_device_info_init(&info);
   check(vkattn_context_get_info(h.context, &info), "vkattn_context_get_info");

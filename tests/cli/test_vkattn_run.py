@@ -126,6 +126,43 @@ with tempfile.TemporaryDirectory() as tmp:
         o_ref, _ = reference(q, k, v, scale, np.isfinite(a32), a32)
         expect(np.abs(np.load(path("oa.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(), "additive mask output")
 
+    # 3a. Linear attention: elu(x)+1 causal with key lengths, FAVOR+ with W from a file, and FAVOR+
+    # features drawn from a seed (the same seed twice: the same output).
+    def linear_reference(q, k, v, scale, phi, causal_lens=None):
+        group = q.shape[1] // k.shape[1]
+        fq = phi(np.sqrt(scale) * q.astype(np.float64))
+        fk = np.repeat(phi(np.sqrt(scale) * k.astype(np.float64)), group, axis=1)
+        vv = np.repeat(v.astype(np.float64), group, axis=1)
+        w = np.einsum("bhif,bhjf->bhij", fq, fk)
+        if causal_lens is not None:
+            for b in range(w.shape[0]):
+                w[b] *= (j < causal_lens[b]) & (j <= i + (causal_lens[b] - Sq))
+        den = w.sum(axis=-1, keepdims=True)
+        return np.einsum("bhij,bhjd->bhid", w, vv) / np.where(den > 0, den, 1.0)
+
+    elu1 = lambda x: np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("ol.npy"),
+            "--mode", "linear", "--feature-map", "elu", "--causal", "--kv-lens", path("lens.npy"), "--json")
+    expect(r.returncode == 0, "linear elu run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        expect("linear" in json.loads(r.stdout)["kernel"], "linear mode runs a linear kernel")
+        o_ref = linear_reference(q, k, v, float(scale), elu1, lens)
+        expect(np.abs(np.load(path("ol.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(), "linear elu output")
+    w = (rng.standard_normal((32, D)) * 0.5).astype(np.float32)
+    np.save(path("w.npy"), w)
+    favor = lambda x: np.exp(np.einsum("fd,bhid->bhif", w.astype(np.float64), x) - 0.5 * (x * x).sum(-1, keepdims=True))
+    r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("of.npy"),
+            "--mode", "linear", "--feature-map", "favor", "--features", path("w.npy"))
+    expect(r.returncode == 0, "linear favor run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        o_ref = linear_reference(q, k, v, float(scale), favor)
+        expect(np.abs(np.load(path("of.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(), "linear favor output")
+    seeded = [run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path(f"os{n}.npy"),
+                  "--mode", "linear", "--feature-map", "favor", "--features", "64", "--seed", "3") for n in (1, 2)]
+    expect(all(x.returncode == 0 for x in seeded), "favor with drawn features runs: " + seeded[0].stderr)
+    if all(x.returncode == 0 for x in seeded):
+        expect(np.array_equal(np.load(path("os1.npy")), np.load(path("os2.npy"))), "the same seed gives the same output")
+
     # 3b. Soft-capping, ALiBi (the paper's default slopes for 8 heads: 2^-1 .. 2^-8) and sinks, causal.
     sinks = rng.uniform(-1.0, 3.0, Hq).astype(np.float32)
     np.save(path("sinks.npy"), sinks)
@@ -361,6 +398,18 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--q", path("q.npy")] + base + ["--rope", "neox", "--rope-dims", "66"], "rope.dims"),
         (["--q", path("q.npy")] + base + ["--rope-theta", "100"], "--rope"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")], "required"),
+        (["--q", path("q.npy")] + base + ["--mode", "topk"], "--mode"),
+        (["--q", path("q.npy")] + base + ["--feature-map", "elu"], "needs --mode linear"),
+        (["--q", path("q.npy")] + base + ["--mode", "linear"], "needs --feature-map"),
+        (["--q", path("q.npy")] + base + ["--mode", "linear", "--feature-map", "favor"], "needs --features"),
+        (["--q", path("q.npy")] + base + ["--mode", "linear", "--feature-map", "elu", "--features", "8"],
+         "--features needs --feature-map favor"),
+        (["--q", path("q.npy")] + base + ["--mode", "linear", "--feature-map", "favor", "--features", path("w.npy"),
+                                          "--seed", "2"], "--seed needs --features M"),
+        (["--q", path("q.npy")] + base + ["--mode", "linear", "--feature-map", "favor", "--features", path("v.npy")],
+         "--features must be a float32 array of shape [M, 64]"),
+        (["--q", path("q.npy")] + base + ["--mode", "linear", "--feature-map", "elu", "--lse", path("bad_out_lse.npy")],
+         "has_lse is not supported in linear mode"),
     ]
     for args, needle in bad_cases:
         r = run(*args)

@@ -3,7 +3,8 @@
 //
 // The fuzzer builds a vkattn_attention_desc field by field from its input
 // (sizes, strides, offsets, flags, struct_size, masks, windows, global keys,
-// scale, soft-capping, ALiBi slopes, sinks, q8_0 / q4_0 K and V),
+// scale, soft-capping, ALiBi slopes, sinks, q8_0 / q4_0 K and V, linear
+// attention with either feature map),
 // mostly near the valid region so that plans get accepted and run. Checks:
 //   - plan creation returns a defined status, and a message on failure;
 //   - an accepted plan executes successfully with buffers sized exactly as
@@ -12,7 +13,8 @@
 //   - kv_lens outside [0, kv_len], q_lens outside [0, q_len] and cu_seqlens_q
 //     out of order or past packed_q_rows are refused at execution;
 //   - with V = 0.5 everywhere and finite logits, every output element is 0.5
-//     (a convex combination) or 0 (a row that sees no key); with sinks,
+//     (a convex combination, softmax or linear) or 0 (a row that sees no
+//     key); with sinks,
 //     anything in [0, 0.5] (the sink takes a share without a value).
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -185,6 +187,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         sinks.push_back(in.ConsumeBool() ? in.ConsumeFloatingPointInRange<float>(-20.0f, 20.0f) : in.ConsumeFloatingPoint<float>());
       }
       desc.sinks = sinks.data();
+    }
+  }
+  // Linear attention: sometimes, with either feature map (FAVOR+ with a
+  // small W), or invalid modes, maps and feature counts.
+  std::vector<float> features;
+  if (in.ConsumeIntegralInRange<int>(0, 4) == 0) {
+    desc.mode = static_cast<vkattn_attention_mode>(in.ConsumeIntegralInRange<int>(0, 2));
+    desc.linear.feature_map = static_cast<vkattn_feature_map>(in.ConsumeIntegralInRange<int>(0, 3));
+    if (desc.linear.feature_map == VKATTN_FEATURE_MAP_FAVOR && desc.qk_dim > 0 && desc.qk_dim <= 256) {
+      desc.linear.num_features = in.ConsumeIntegralInRange<int64_t>(-1, 48);
+      if (desc.linear.num_features > 0 && in.ConsumeIntegralInRange<int>(0, 7) != 0) {
+        features.resize(static_cast<size_t>(desc.linear.num_features * desc.qk_dim));
+        for (float& w : features) w = in.ConsumeFloatingPointInRange<float>(-2.0f, 2.0f);
+        desc.linear.features = features.data();
+      }
     }
   }
   desc.has_additive_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;

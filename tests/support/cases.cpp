@@ -623,6 +623,70 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(all);
   }
 
+  // Linear attention (VKATTN_MODE_LINEAR), against its own float64
+  // definition: both feature maps; GQA, key lengths, ragged queries and
+  // both causal alignments; rows that see no key; a CPU split into key
+  // chunks (prefix states) with repeated runs; decodes in the CPU's direct
+  // form (split keys; causal with NaN past the lengths); quantized and
+  // paged K/V with NaN in every slot no query sees; packed QKV and odd
+  // head dimensions.
+  auto linear = [](CaseSpec s, int64_t favor_features) {
+    s.mode = VKATTN_MODE_LINEAR;
+    s.lse = false;
+    s.feature_map = favor_features > 0 ? VKATTN_FEATURE_MAP_FAVOR : VKATTN_FEATURE_MAP_ELU;
+    if (favor_features > 0) s.features = favor_test_features(favor_features, s.qk_dim, 1000 + s.qk_dim);
+    return s;
+  };
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec gqa = linear(make_case("linear", 2, 4, 2, 37, 300, 64, 64, dtype), 0);
+    cases.push_back(gqa);
+    CaseSpec prefill = linear(make_case("linear", 3, 4, 2, 45, 300, 64, 48, dtype), 0);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.kv_lens = true;
+    prefill.q_lens = true;
+    cases.push_back(prefill);
+    CaseSpec favor = linear(make_case("linear", 2, 4, 4, 33, 129, 32, 32, dtype), 64);
+    favor.causal = VKATTN_CAUSAL_TOP_LEFT;
+    favor.layout = Layout::kBshd;
+    cases.push_back(favor);
+    CaseSpec empty = linear(make_case("linear", 1, 2, 2, 90, 40, 32, 32, dtype), 48);  // 50 rows see no key
+    empty.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cases.push_back(empty);
+    CaseSpec decode = linear(make_case("linear", 1, 8, 2, 1, 4099, 128, 128, dtype), 128);  // CPU: direct, key chunks
+    decode.kv_lens = true;
+    cases.push_back(decode);
+    CaseSpec speculative = linear(make_case("linear", 3, 16, 2, 4, 1500, 128, 128, dtype), 0);  // CPU: direct, causal
+    speculative.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    speculative.kv_lens = true;
+    speculative.q_lens = true;
+    speculative.plant_nan = true;
+    cases.push_back(speculative);
+    CaseSpec all = linear(make_case("linear", 2, 8, 2, 21, 513, 64, 64, dtype), 96);
+    all.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    all.kv_lens = true;
+    all.q_lens = true;
+    all.k_dtype = VKATTN_DTYPE_Q8_0;
+    all.v_dtype = VKATTN_DTYPE_Q4_0;
+    all.page_size = 16;
+    all.plant_nan = true;
+    cases.push_back(all);
+  }
+  {
+    CaseSpec chunked = linear(make_case("linear", 1, 2, 1, 1500, 1500, 64, 64, VKATTN_DTYPE_F32), 0);  // CPU: key chunks
+    chunked.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    chunked.runs = 3;
+    cases.push_back(chunked);
+    CaseSpec packed = linear(make_case("linear", 2, 4, 2, 40, 40, 32, 32, VKATTN_DTYPE_F16), 0);
+    packed.layout = Layout::kPacked;
+    packed.scale = 0.25f;
+    cases.push_back(packed);
+    CaseSpec odd = linear(make_case("linear", 2, 3, 1, 17, 70, 33, 20, VKATTN_DTYPE_F32), 40);
+    odd.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    odd.varlen = true;
+    odd.kv_lens = true;
+    cases.push_back(odd);
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

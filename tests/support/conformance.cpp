@@ -33,6 +33,12 @@ class Rng {
     return lo + (hi - lo) * static_cast<float>((next() >> 40) * (1.0 / 16777216.0));
   }
   int64_t below(int64_t n) { return static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
+  // A standard Gaussian (Box-Muller on two uniforms in (0, 1]).
+  double normal() {
+    const double u1 = (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53;
+    const double u2 = static_cast<double>(next() >> 11) * 0x1.0p-53;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
 
  private:
   uint64_t state_;
@@ -168,6 +174,13 @@ std::string describe_failure(const char* call, vkattn_status status) {
 
 }  // namespace
 
+std::vector<float> favor_test_features(int64_t m, int64_t dim, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> w(static_cast<size_t>(m * dim));
+  for (float& x : w) x = static_cast<float>(rng.normal());
+  return w;
+}
+
 std::vector<float> paper_alibi_slopes(int64_t heads) {
   // Press et al., "Train Short, Test Long", reference implementation:
   // a power of two n gets start^1 .. start^n with start = 2^(-8/n); other n
@@ -219,6 +232,10 @@ std::string CaseSpec::name() const {
   auto type_word = [](vkattn_dtype t) { return t == VKATTN_DTYPE_Q8_0 ? "q8_0" : "q4_0"; };
   if (is_block_type(k_dtype)) n += std::string("_k") + type_word(k_dtype);
   if (is_block_type(v_dtype)) n += std::string("_v") + type_word(v_dtype);
+  if (mode == VKATTN_MODE_LINEAR) {
+    n += feature_map == VKATTN_FEATURE_MAP_FAVOR ? "_linear-favor" + std::to_string(features.size() / qk_dim)
+                                                  : std::string("_linear-elu");
+  }
   if (rope.style != VKATTN_ROPE_NONE) {
     n += std::string(rope.style == VKATTN_ROPE_NEOX ? "_rope-neox" : "_rope-gptj") +
          std::to_string(rope.dims != 0 ? rope.dims : qk_dim);
@@ -254,6 +271,12 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
   d.v_dtype = s.v_dtype;
   d.global_keys = s.global_keys;
   d.rope = s.rope;
+  d.mode = s.mode;
+  d.linear.feature_map = s.feature_map;
+  if (s.feature_map == VKATTN_FEATURE_MAP_FAVOR) {
+    d.linear.num_features = static_cast<int64_t>(s.features.size()) / s.qk_dim;
+    d.linear.features = s.features.data();
+  }
   vkattn_attention_desc_set_dense_layouts(&d);
   switch (s.layout) {
     case Layout::kBhsd: break;
@@ -379,6 +402,7 @@ HostInputs make_inputs(const CaseSpec& s) {
   in.desc = make_desc(s);
   in.alibi_slopes = s.alibi_slopes;
   in.sinks = s.sinks;
+  in.features = s.features;
   in.point_desc();
   const vkattn_attention_desc& d = in.desc;
 

@@ -63,6 +63,9 @@ struct CaseSpec {
   vkattn_dtype k_dtype{};           // 0: dtype; or VKATTN_DTYPE_Q8_0 / Q4_0
   vkattn_dtype v_dtype{};
   vkattn_rope rope{};               // RoPE on Q (K holds keys as already rotated)
+  vkattn_attention_mode mode = VKATTN_MODE_EXACT;
+  vkattn_feature_map feature_map = VKATTN_FEATURE_MAP_NONE;  // linear mode
+  std::vector<float> features;      // FAVOR+ W [m, qk_dim] (see favor_test_features), or empty
 
   std::string name() const;
 };
@@ -90,6 +93,10 @@ struct CaseResult {
 // The descriptor of a case (sizes, masks, layouts), without any data. Its
 // alibi_slopes and sinks point into `spec`, which must outlive it.
 vkattn_attention_desc make_desc(const CaseSpec& spec);
+
+// A FAVOR+ projection W [m, dim] of independent standard Gaussians (the
+// Performer's unstructured features; the tests' own, fixed by the seed).
+std::vector<float> favor_test_features(int64_t m, int64_t dim, uint64_t seed);
 
 // The ALiBi paper's slopes for `heads` heads, written from the paper (the
 // tests' own copy, independent of vkattn_alibi_slopes).

@@ -190,8 +190,127 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
 
 }  // namespace
 
+namespace {
+
+// phi(sqrt(scale) x) for one row x of qk_dim values, per include/vkattn.h:
+// elu(x) + 1, or FAVOR+'s exp(W x - |x|^2 / 2) / sqrt(m) divided by
+// exp(stabiliser) (a factor that cancels in O; the caller picks it so that
+// no exponent is positive).
+std::vector<double> linear_exponents(const HostInputs& in, const double* x) {
+  const vkattn_attention_desc& d = in.desc;
+  if (d.linear.feature_map == VKATTN_FEATURE_MAP_ELU) return std::vector<double>(x, x + d.qk_dim);
+  const int64_t m = d.linear.num_features;
+  double half_norm = 0.0;
+  for (int64_t e = 0; e < d.qk_dim; ++e) half_norm += 0.5 * x[e] * x[e];
+  std::vector<double> exponents(static_cast<size_t>(m));
+  for (int64_t f = 0; f < m; ++f) {
+    double dot = 0.0;
+    for (int64_t e = 0; e < d.qk_dim; ++e) dot += static_cast<double>(in.features[static_cast<size_t>(f * d.qk_dim + e)]) * x[e];
+    exponents[static_cast<size_t>(f)] = dot - half_norm;
+  }
+  return exponents;
+}
+
+std::vector<double> linear_features(const HostInputs& in, const std::vector<double>& exponents, double stabiliser) {
+  std::vector<double> phi(exponents.size());
+  const bool elu = in.desc.linear.feature_map == VKATTN_FEATURE_MAP_ELU;
+  const double norm = 1.0 / std::sqrt(static_cast<double>(exponents.size()));
+  for (size_t f = 0; f < phi.size(); ++f) {
+    const double x = exponents[f];
+    phi[f] = elu ? (x > 0.0 ? x + 1.0 : std::exp(x)) : std::exp(x - stabiliser) * norm;
+  }
+  return phi;
+}
+
+// The keys [0, end) query row i of batch b sees in linear mode.
+int64_t linear_row_keys(const HostInputs& in, int64_t b, int64_t i) {
+  const int64_t L = key_length(in, b);
+  return in.desc.causal == VKATTN_CAUSAL_NONE ? L : std::clamp<int64_t>(diagonal_key(in, b, i) + 1, 0, L);
+}
+
+// phi of query row i of (b, h), divided by its largest exp term.
+std::vector<double> query_features(const HostInputs& in, int64_t b, int64_t h, int64_t i) {
+  const vkattn_attention_desc& d = in.desc;
+  const double root_scale = std::sqrt(effective_scale(d));
+  std::vector<double> x(static_cast<size_t>(d.qk_dim));
+  const uint64_t base = query_index(in, d.q_layout, b, h, i);
+  for (int64_t e = 0; e < d.qk_dim; ++e) x[static_cast<size_t>(e)] = root_scale * in.q[base + static_cast<uint64_t>(e)];
+  const std::vector<double> exponents = linear_exponents(in, x.data());
+  return linear_features(in, exponents, *std::max_element(exponents.begin(), exponents.end()));
+}
+
+// phi of keys [0, end) of (b, kv head hk), under one stabiliser (their
+// largest exponent).
+std::vector<std::vector<double>> key_features(const HostInputs& in, int64_t b, int64_t hk, int64_t end) {
+  const vkattn_attention_desc& d = in.desc;
+  const double root_scale = std::sqrt(effective_scale(d));
+  std::vector<double> x(static_cast<size_t>(d.qk_dim));
+  std::vector<std::vector<double>> exponents;
+  double stabiliser = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < end; ++j) {
+    const uint64_t base = key_index(in, d.k_layout, b, hk, j);
+    for (int64_t e = 0; e < d.qk_dim; ++e) x[static_cast<size_t>(e)] = root_scale * in.k[base + static_cast<uint64_t>(e)];
+    exponents.push_back(linear_exponents(in, x.data()));
+    for (double e : exponents.back()) stabiliser = std::max(stabiliser, e);
+  }
+  std::vector<std::vector<double>> phi;
+  for (const auto& e : exponents) phi.push_back(linear_features(in, e, stabiliser));
+  return phi;
+}
+
+// O of one row over keys [0, end) (zeros when end is 0) into out[0, v_dim);
+// *max_abs_v grows to the largest |V| it reads.
+void linear_row_output(const HostInputs& in, int64_t b, int64_t hk, const std::vector<double>& phi_q,
+                       const std::vector<std::vector<double>>& phi_k, int64_t end, double* out, double* max_abs_v) {
+  const vkattn_attention_desc& d = in.desc;
+  std::vector<double> num(static_cast<size_t>(d.v_dim), 0.0);
+  double den = 0.0;
+  for (int64_t j = 0; j < end; ++j) {
+    double weight = 0.0;
+    for (size_t f = 0; f < phi_q.size(); ++f) weight += phi_q[f] * phi_k[static_cast<size_t>(j)][f];
+    den += weight;
+    const uint64_t v_base = key_index(in, d.v_layout, b, hk, j);
+    for (int64_t e = 0; e < d.v_dim; ++e) {
+      const double value = in.v[v_base + static_cast<uint64_t>(e)];
+      num[static_cast<size_t>(e)] += weight * value;
+      *max_abs_v = std::max(*max_abs_v, std::fabs(value));
+    }
+  }
+  for (int64_t e = 0; e < d.v_dim; ++e) out[e] = end > 0 ? num[static_cast<size_t>(e)] / den : 0.0;
+}
+
+ReferenceOutput reference_linear_attention(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  ReferenceOutput result;
+  result.out.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len * d.v_dim), 0.0);
+  result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
+  const int64_t group = d.q_heads / d.kv_heads;
+  for (int64_t b = 0; b < d.batch; ++b) {
+    const int64_t L = key_length(in, b);
+    for (int64_t hk = 0; hk < d.kv_heads; ++hk) {
+      // Every key's features, under one stabiliser (a factor that cancels).
+      const std::vector<std::vector<double>> phi_k = key_features(in, b, hk, L);
+      for (int64_t g = 0; g < group; ++g) {
+        const int64_t h = hk * group + g;
+        for (int64_t i = 0; i < query_length(in, b); ++i) {
+          const int64_t end = linear_row_keys(in, b, i);
+          const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
+          linear_row_output(in, b, hk, query_features(in, b, h, i), phi_k, end,
+                            &result.out[row * static_cast<size_t>(d.v_dim)], &result.max_abs_v);
+          result.visible_pairs += static_cast<uint64_t>(end);
+          result.max_row_keys = std::max(result.max_row_keys, end);
+        }
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
 ReferenceOutput reference_attention(const HostInputs& in) {
   const vkattn_attention_desc& d = in.desc;
+  if (d.mode == VKATTN_MODE_LINEAR) return reference_linear_attention(in);
   ReferenceOutput result;
   result.out.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len * d.v_dim), 0.0);
   result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
@@ -208,8 +327,34 @@ ReferenceOutput reference_attention(const HostInputs& in) {
 
 void reference_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, std::vector<double>* out, double* lse) {
   out->assign(static_cast<size_t>(in.desc.v_dim), 0.0);
+  if (in.desc.mode == VKATTN_MODE_LINEAR) {
+    const int64_t hk = h / (in.desc.q_heads / in.desc.kv_heads), end = linear_row_keys(in, b, i);
+    double max_abs_v = 0.0;
+    linear_row_output(in, b, hk, query_features(in, b, h, i), key_features(in, b, hk, end), end, out->data(),
+                      &max_abs_v);
+    *lse = 0.0;
+    return;
+  }
   ReferenceOutput stats;  // only the row's statistics are filled in
   compute_row(in, b, h, i, out->data(), lse, &stats);
+}
+
+double linear_attention_flops(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  const bool favor = d.linear.feature_map == VKATTN_FEATURE_MAP_FAVOR;
+  const double m = favor ? static_cast<double>(d.linear.num_features) : static_cast<double>(d.qk_dim);
+  const double features = favor ? 2.0 * m * static_cast<double>(d.qk_dim) : m;
+  const double dv = static_cast<double>(d.v_dim), group = static_cast<double>(d.q_heads / d.kv_heads);
+  double flops = 0.0;
+  for (int64_t b = 0; b < d.batch; ++b) {
+    const double keys = static_cast<double>(key_length(in, b)), rows = group * static_cast<double>(query_length(in, b));
+    // Per kv head: the state form (each key updates S and z, each row
+    // reads them), or the direct form (each key weighs every row).
+    const double state = keys * (features + 2.0 * m * dv + m) + rows * (features + 2.0 * m * dv + 2.0 * m);
+    const double direct = keys * (features + rows * (2.0 * m + 2.0 * dv + 1.0)) + rows * features;
+    flops += static_cast<double>(d.kv_heads) * std::min(state, direct);
+  }
+  return flops;
 }
 
 uint64_t count_visible_pairs(const HostInputs& in) {

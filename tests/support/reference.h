@@ -25,6 +25,8 @@ struct HostInputs {
   // What desc.alibi_slopes and desc.sinks point into (empty: NULL); copies
   // point into their own.
   std::vector<float> alibi_slopes, sinks;
+  // What desc.linear.features points into (FAVOR+'s W; empty: NULL).
+  std::vector<float> features;
   // K and V as stored when desc.k_dtype / v_dtype is a block type (q8_0,
   // q4_0): the blocks whose exact values k / v hold. Empty otherwise.
   std::vector<uint8_t> k_blocks, v_blocks;
@@ -44,6 +46,7 @@ struct HostInputs {
     cu_seqlens_q = other.cu_seqlens_q;
     alibi_slopes = other.alibi_slopes;
     sinks = other.sinks;
+    features = other.features;
     k_blocks = other.k_blocks, v_blocks = other.v_blocks;
     block_table = other.block_table;
     point_desc();
@@ -54,6 +57,7 @@ struct HostInputs {
   void point_desc() {
     desc.alibi_slopes = alibi_slopes.empty() ? nullptr : alibi_slopes.data();
     desc.sinks = sinks.empty() ? nullptr : sinks.data();
+    desc.linear.features = features.empty() ? nullptr : features.data();
   }
 };
 
@@ -107,6 +111,8 @@ KeySpans visible_key_spans(const HostInputs& inputs, int64_t b, int64_t i);
 // Whether key j is visible to query i of batch b, head h, per include/vkattn.h.
 bool reference_visible(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, int64_t j);
 
+// The problem's outputs per its mode (exact, or linear attention: then
+// lse stays 0 and max_logit_magnitude 0, the mode having no logits).
 ReferenceOutput reference_attention(const HostInputs& inputs);
 
 // Query row i of (batch b, query head h) as the kernels use it: qk_dim
@@ -122,12 +128,21 @@ double reference_logit(const HostInputs& inputs, int64_t b, int64_t h, int64_t i
                        const std::vector<double>& q, double* magnitude = nullptr);
 
 // One output row (batch b, query head h, position i): v_dim values into
-// *out, the row's LSE into *lse. What reference_attention computes per row.
+// *out, the row's LSE into *lse (0 in linear mode). What
+// reference_attention computes per row.
 void reference_row(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, std::vector<double>* out, double* lse);
 
 // Visible query-key pairs (every mask applied), summed over batch and heads;
 // the FLOP count of a problem is 2 * (qk_dim + v_dim) times this.
 uint64_t count_visible_pairs(const HostInputs& inputs);
+
+// The FLOPs (multiply-adds times two) of linear attention
+// (VKATTN_MODE_LINEAR) in the cheaper of its two forms, per kv head: the
+// state form (each key's features and state update, 2 m v_dim + m; each
+// query row's features and output, 2 m v_dim + 2 m) or the direct form
+// (each key's features, then for every row of the group 2 m + 2 v_dim + 1);
+// features cost m (ELU) or 2 m qk_dim (FAVOR+).
+double linear_attention_flops(const HostInputs& inputs);
 
 // Keys (rows of K, and of V) that at least one query of their sequence sees
 // through length, causal and window masking, summed over batch and kv heads:

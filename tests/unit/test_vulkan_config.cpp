@@ -394,7 +394,8 @@ TEST_CASE("forced choices reach the config, or are refused by name where the dev
   CHECK(variant_name(c, VKATTN_DTYPE_F32) == "tiled.f32.subgroup.direct.whole");
   // Every name is one of the variants the tests must execute.
   const std::vector<std::string> all = all_variant_names();
-  CHECK(all.size() == 28);
+  CHECK(all.size() == 32);
+  CHECK(std::count(all.begin(), all.end(), "linear.favor.f16") == 1);
   CHECK(std::count(all.begin(), all.end(), "tiled.f16.subgroup.fp16.direct.whole") == 1);
   CHECK(std::count(all.begin(), all.end(), "lanes.f32.split") == 1);
   // What the device cannot do is UNSUPPORTED, naming it.

@@ -1,0 +1,49 @@
+#include "workspace.h"
+
+#include <cstdlib>
+
+#include "runtime/checked_math.h"
+#include "xnn_gemm.h"
+
+namespace vkattn {
+namespace cpu {
+
+WorkspaceSlots::~WorkspaceSlots() {
+  for (uint8_t* memory : memory_) std::free(memory);
+}
+
+Status WorkspaceSlots::allocate(int slots, const int64_t* counts, int arrays, const char* what) {
+  offsets_.assign(static_cast<size_t>(arrays), 0);
+  per_slot_ = 0;
+  for (int a = 0; a < arrays; ++a) {
+    offsets_[static_cast<size_t>(a)] = per_slot_;
+    uint64_t bytes = 0;
+    if (!checked_mul_add(static_cast<uint64_t>(counts[a]), 4, xnn_read_overrun_bytes() + 63, &bytes) ||
+        !checked_add(per_slot_, bytes / 64 * 64, &per_slot_)) {
+      return out_of_host_memory("the %s size overflows", what);
+    }
+  }
+  busy_.reset(new std::atomic<bool>[static_cast<size_t>(slots)]);
+  memory_.reserve(static_cast<size_t>(slots));  // push_back below cannot throw
+  for (int s = 0; s < slots; ++s) {
+    busy_[s].store(false);
+    void* memory = std::aligned_alloc(64, per_slot_);
+    if (memory == nullptr) {
+      return out_of_host_memory("could not allocate %llu bytes of %s", (unsigned long long)per_slot_, what);
+    }
+    memory_.push_back(static_cast<uint8_t*>(memory));
+  }
+  return Status();
+}
+
+int WorkspaceSlots::claim() const {
+  for (;;) {
+    for (size_t s = 0; s < memory_.size(); ++s) {
+      bool expected = false;
+      if (busy_[s].compare_exchange_strong(expected, true, std::memory_order_acquire)) return static_cast<int>(s);
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace vkattn

@@ -1,0 +1,311 @@
+// A Vulkan linear-attention plan (VKATTN_MODE_LINEAR): one
+// shaders/linear_attn.comp pipeline, the shared parameter block per slice
+// (slicing.h: every tensor through a window of one binding), FAVOR+'s W in
+// the head-constants binding, each workgroup's state record in a scratch
+// buffer (Partials binding), and the shared per-execution words (key and
+// query lengths, block table). Each workgroup walks one (batch, kv head)'s
+// keys for TILE columns of V, keeping its part of the state in shared
+// memory; TILE is the largest of 16, 8, 4 whose state fits the device's
+// shared memory (UNSUPPORTED, naming the feature count, when none does).
+// The walk is cut into key dispatches and then row dispatches (see the
+// shader); on drivers that cap one invocation's loop iterations each
+// dispatch stays under the cap, elsewhere there is one of each.
+#include <algorithm>
+#include <cstring>
+
+#include "plan_layout.h"
+#include "plan_runner.h"
+#include "runtime/checked_math.h"
+#include "shader_params.h"
+#include "vulkan_device.h"
+
+namespace vkattn {
+namespace vk {
+
+namespace {
+
+constexpr uint32_t kLinearWorkgroup = 64;  // a power of two (the shader's max reduction)
+
+// Shared memory of linear_attn.comp in bytes for m features and a tile.
+uint64_t linear_shared_bytes(uint64_t m, uint64_t tile, uint64_t workgroup) {
+  return 4 * (2 * m * tile + m + 2 * tile * tile + 2 * tile + workgroup + 1);
+}
+
+// Upper bounds of the loop iterations one invocation of linear_attn.comp
+// runs, loop by loop as the shader has them (each iteration of an inner
+// loop counts, as llvmpipe counts them): per key chunk (with the causal
+// rows a chunk emits), per row block, and per dispatch besides.
+struct LoopCosts {
+  uint64_t per_chunk = 0, per_row_block = 0, per_dispatch = 0;
+};
+
+LoopCosts linear_loop_costs(const Problem& p, uint64_t tile, uint64_t workgroup) {
+  const uint64_t m = static_cast<uint64_t>(p.num_features), dqk = static_cast<uint64_t>(p.qk_dim);
+  const bool favor = p.feature_map == VKATTN_FEATURE_MAP_FAVOR;
+  auto spread = [&](uint64_t entries) { return ceil_div(entries, workgroup); };  // for (e = inv; e < entries; e += WG)
+  uint64_t log_wg = 0;
+  while ((uint64_t{1} << log_wg) < workgroup) ++log_wg;
+  LoopCosts costs;
+  // emit_rows: query features (FAVOR+: a dot product each), the row
+  // maxima and exps, the chunk's dots, the denominators, the outputs.
+  costs.per_row_block = spread(tile * m) * (favor ? 1 + dqk : 1) + (favor ? m + spread(tile * m) : 0) +
+                        spread(tile * tile) * (1 + m) + m + tile + spread(tile * tile) * (1 + m + tile);
+  // A key chunk: the key norms, V, the key features, the stabiliser (a
+  // reduction, the rescaling, the exps), the causal rows (at most
+  // group + 1 blocks: a chunk holds at most `tile` positions), the update.
+  const uint64_t causal_blocks = p.causal != VKATTN_CAUSAL_NONE ? static_cast<uint64_t>(p.group()) + 1 : 0;
+  costs.per_chunk = 1 + (favor ? dqk : 0) + spread(tile * tile) + spread(tile * m) * (favor ? 1 + dqk : 1) +
+                    (favor ? log_wg + spread(m * tile) + spread(m) + spread(tile * m) : 0) +
+                    causal_blocks * (1 + costs.per_row_block) + spread(m * tile) * (1 + tile) + spread(m) * (1 + tile);
+  // The state's initialisation or load, and its store.
+  costs.per_dispatch = 2 * (spread(m * tile) + spread(m));
+  return costs;
+}
+
+class LinearPlan final : public DevicePlan, public VulkanWork, public PlanDispatches {
+ public:
+  LinearPlan(VulkanDevice& device, const Problem& problem) : device_(device), p_(problem), runner_(device, *this) {}
+
+  Status initialize();
+  // DevicePlan
+  Status execute(const ExecArgs& args) override;
+  PlanInfo info() const override;
+  Status last_time(double* ms) override { return runner_.last_time(ms); }
+  Status settle() override { return runner_.settle(); }
+  // VulkanWork
+  Status prepare(const Work& work, VkCommandBuffer* out, std::vector<VulkanBuffer*>* used) override {
+    std::vector<int32_t> lengths;
+    return runner_.prepare(attention_inputs(p_, length_words_, *work.args, &lengths), out, used);
+  }
+  void submitted(uint64_t serial) override { runner_.submitted(serial); }
+  Status prepare_recording(const Work& work) override {
+    std::vector<int32_t> lengths;
+    return runner_.prepare_recording(attention_inputs(p_, length_words_, *work.args, &lengths));
+  }
+  void record_into(const Work& work, VkCommandBuffer cmd) override {
+    std::vector<int32_t> lengths;
+    runner_.record_into(attention_inputs(p_, length_words_, *work.args, &lengths), cmd);
+  }
+  // PlanDispatches
+  uint32_t slice_count() const override { return static_cast<uint32_t>(slices_.size()); }
+  const Window& window(uint32_t slice, uint32_t binding) const override { return slices_[slice].windows[binding]; }
+  VkDescriptorBufferInfo own_binding(uint32_t slice, uint32_t binding) const override;
+  void record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const override;
+
+ private:
+  uint32_t column_tiles() const { return static_cast<uint32_t>(ceil_div(p_.v_dim, static_cast<int64_t>(layout_.tile))); }
+  uint64_t record_floats() const { return static_cast<uint64_t>(p_.num_features) * (layout_.tile + 1) + 1; }
+
+  VulkanDevice& device_;
+  Problem p_;
+  LinearLayout layout_;
+  std::vector<Slice> slices_;
+  VkPipeline pipeline_ = VK_NULL_HANDLE;
+  std::unique_ptr<VulkanBuffer> params_;
+  std::unique_ptr<VulkanBuffer> features_;  // FAVOR+: W [m, qk_dim]
+  std::unique_ptr<VulkanBuffer> states_;    // each workgroup's state record (of the largest slice)
+  uint64_t params_stride_ = 0;
+  uint64_t length_words_ = 0;
+  // Last: destroyed first, it waits for the plan's work before the buffers above go.
+  PlanRunner runner_;
+};
+
+}  // namespace
+
+Status linear_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, LinearLayout* out) {
+  VKATTN_RETURN_IF_ERROR(check_shader_lengths(p));
+  LinearLayout layout;
+  const uint32_t workgroup = kLinearWorkgroup;
+  if (caps.max_workgroup_invocations < workgroup || caps.max_workgroup_size_x < workgroup) {
+    return unsupported("linear attention needs workgroups of %u invocations; %s allows %u", workgroup,
+                       caps.name.c_str(), std::min(caps.max_workgroup_invocations, caps.max_workgroup_size_x));
+  }
+  const uint64_t m = static_cast<uint64_t>(p.num_features);
+  for (uint32_t tile : {16u, 8u, 4u}) {
+    if (linear_shared_bytes(m, tile, workgroup) <= caps.shared_memory_bytes) {
+      layout.tile = tile;
+      break;
+    }
+  }
+  if (layout.tile == 0) {
+    return unsupported("linear attention with %llu features (vkattn_attention_desc.%s) needs %llu bytes of shared "
+                       "memory; %s has %u",
+                       (unsigned long long)m,
+                       p.feature_map == VKATTN_FEATURE_MAP_FAVOR ? "linear.num_features" : "qk_dim",
+                       (unsigned long long)linear_shared_bytes(m, 4, workgroup), caps.name.c_str(),
+                       caps.shared_memory_bytes);
+  }
+  const uint32_t tile = layout.tile;
+  // Key chunks and row blocks per dispatch: all of them, or on drivers
+  // that stop an invocation's loops after max_loop_iterations as many as
+  // stay within three quarters of the cap (a margin over the count).
+  const uint64_t key_chunks = static_cast<uint64_t>(ceil_div(p.kv_len, int64_t{tile}));
+  const uint64_t row_blocks = static_cast<uint64_t>(ceil_div(p.group() * p.q_len, int64_t{tile}));
+  uint64_t chunks_per_dispatch = key_chunks, blocks_per_dispatch = row_blocks;
+  if (quirks.max_loop_iterations != 0) {
+    const LoopCosts costs = linear_loop_costs(p, tile, workgroup);
+    const uint64_t budget = uint64_t{quirks.max_loop_iterations} * 3 / 4;
+    const uint64_t available = budget > costs.per_dispatch + 1 ? budget - costs.per_dispatch - 1 : 0;
+    chunks_per_dispatch = available / costs.per_chunk;
+    blocks_per_dispatch = available / (1 + costs.per_row_block);
+    if (chunks_per_dispatch == 0 || blocks_per_dispatch == 0) {
+      return unsupported("linear attention with %lld features, qk_dim %lld and %lld query heads per kv head loops more "
+                         "than %s allows one invocation (%u iterations)",
+                         (long long)p.num_features, (long long)p.qk_dim, (long long)p.group(), caps.name.c_str(),
+                         quirks.max_loop_iterations);
+    }
+  }
+  chunks_per_dispatch = std::max<uint64_t>(1, std::min(chunks_per_dispatch, key_chunks));
+  blocks_per_dispatch = std::max<uint64_t>(1, std::min(blocks_per_dispatch, row_blocks));
+  layout.key_dispatches = static_cast<uint32_t>(ceil_div(key_chunks, chunks_per_dispatch));  // kv_len < 2^30
+  layout.chunk_keys = layout.key_dispatches > 1 ? static_cast<uint32_t>(chunks_per_dispatch * tile) : 0u;
+  layout.row_blocks_per_dispatch = static_cast<uint32_t>(blocks_per_dispatch);
+  layout.row_dispatches = static_cast<uint32_t>(ceil_div(row_blocks, blocks_per_dispatch));
+
+  auto storage = [](vkattn_dtype type) {
+    return type == VKATTN_DTYPE_Q8_0 ? kStorageQ8_0 : type == VKATTN_DTYPE_Q4_0 ? kStorageQ4_0 : kStorageAsQ;
+  };
+  uint32_t flags = 0;
+  if (p.has_kv_lens) flags |= kFlagKvLens;
+  if (p.has_q_lens) flags |= kFlagQLens;
+  if (p.packed_queries()) flags |= kFlagQLens | kFlagPackedQ;
+  PipelineSpec& spec = layout.pipeline;
+  spec.role = "linear attention";
+  spec.shader = p.dtype == VKATTN_DTYPE_F16 ? shaders::ShaderId::linear_attn_f16 : shaders::ShaderId::linear_attn_f32;
+  spec.constants.assign(kSpecCount, 0u);
+  spec.constants[kSpecWorkgroup] = workgroup;
+  spec.constants[kSpecLinearTile] = tile;
+  spec.constants[kSpecLinearFeatures] = static_cast<uint32_t>(m);
+  spec.constants[kSpecQkDim] = static_cast<uint32_t>(p.qk_dim);
+  spec.constants[kSpecVDim] = static_cast<uint32_t>(p.v_dim);
+  spec.constants[kSpecLinearFeatureMap] = static_cast<uint32_t>(p.feature_map);
+  spec.constants[kSpecFlags] = flags;
+  spec.constants[kSpecKStorage] = storage(p.k_dtype);
+  spec.constants[kSpecVStorage] = storage(p.v_dtype);
+  spec.constants[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
+  *out = layout;
+  return Status();
+}
+
+namespace {
+
+Status LinearPlan::initialize() {
+  const DeviceCaps& caps = device_.caps();
+  VKATTN_RETURN_IF_ERROR(linear_layout(p_, caps, device_.quirks(), &layout_));
+  const SliceLimits limits{caps.max_storage_buffer_range, caps.storage_offset_alignment, caps.max_workgroup_count[1],
+                           caps.max_workgroup_count[2]};
+  VKATTN_RETURN_IF_ERROR(plan_slices(p_, limits, 1, 0, &slices_));
+  VKATTN_RETURN_IF_ERROR(device_.pipeline(layout_.pipeline, &pipeline_));
+
+  params_stride_ = ceil_div(uint64_t{sizeof(ShaderParams)}, caps.uniform_offset_alignment) * caps.uniform_offset_alignment;
+  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(params_stride_ * slices_.size(), true, &params_));
+  uint64_t largest_slice = 0;  // workgroups
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    const Slice& slice = slices_[s];
+    ShaderParams params = slice_params(p_, slice);
+    params.split[0] = layout_.row_blocks_per_dispatch;
+    params.split[2] = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
+    std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
+    largest_slice = std::max<uint64_t>(largest_slice, static_cast<uint64_t>((slice.batch_end - slice.batch_begin) *
+                                                                            (slice.kv_head_end - slice.kv_head_begin)) *
+                                                          column_tiles());
+  }
+  VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * slices_.size()));
+  // The state records: workgroups x (m (tile + 1) + 1) floats, below 2^30
+  // workgroups x 2^26 floats: no overflow in 64 bits.
+  const uint64_t state_bytes = largest_slice * record_floats() * 4;
+  if (state_bytes > caps.max_storage_buffer_range) {
+    return unsupported("linear attention's state records (%llu bytes for batch x kv_heads x v_dim / %u) exceed "
+                       "maxStorageBufferRange (%llu bytes) on %s",
+                       (unsigned long long)state_bytes, layout_.tile, (unsigned long long)caps.max_storage_buffer_range,
+                       caps.name.c_str());
+  }
+  VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(state_bytes, false, &states_));
+  if (!p_.features.empty()) {
+    // m, qk_dim <= 4096: at most 64 MiB.
+    const uint64_t bytes = p_.features.size() * sizeof(float);
+    if (bytes > caps.max_storage_buffer_range) {
+      return unsupported("FAVOR+ features W (%llu bytes) exceed maxStorageBufferRange (%llu bytes) on %s",
+                         (unsigned long long)bytes, (unsigned long long)caps.max_storage_buffer_range, caps.name.c_str());
+    }
+    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(bytes, true, &features_));
+    std::memcpy(features_->mapped(), p_.features.data(), bytes);
+    VKATTN_RETURN_IF_ERROR(features_->flush(0, bytes));
+  }
+  uint64_t table_words = 0;
+  VKATTN_RETURN_IF_ERROR(attention_words(p_, caps, &length_words_, &table_words));
+  return runner_.initialize(length_words_, table_words);
+}
+
+VkDescriptorBufferInfo LinearPlan::own_binding(uint32_t slice, uint32_t binding) const {
+  if (binding == kBindingParams) return params_->descriptor(slice * params_stride_, sizeof(ShaderParams));
+  if (binding == kBindingHeadConstants && features_ != nullptr) return features_->descriptor(0, VK_WHOLE_SIZE);
+  if (binding == kBindingPartials) return states_->descriptor(0, VK_WHOLE_SIZE);
+  return VkDescriptorBufferInfo{};
+}
+
+void LinearPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
+  const DeviceFunctions& fn = device_.fn();
+  VkMemoryBarrier between{};
+  between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
+  between.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
+  // Per slice: the key dispatches, then the row dispatches, each reading
+  // the state records the one before wrote (and the next slice reuses
+  // them). Kv heads and batches of a slice fit maxComputeWorkGroupCount
+  // (plan_slices).
+  bool first = true;
+  for (size_t s = 0; s < slices_.size(); ++s) {
+    const Slice& slice = slices_[s];
+    fn.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, device_.pipeline_layout(), 0, 1, &sets[s], 0,
+                               nullptr);
+    const uint32_t heads = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
+    const uint32_t batches = static_cast<uint32_t>(slice.batch_end - slice.batch_begin);
+    for (uint32_t d = 0; d < layout_.key_dispatches + layout_.row_dispatches; ++d) {
+      if (!first) {
+        fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                                &between, 0, nullptr, 0, nullptr);
+      }
+      first = false;
+      const bool rows = d >= layout_.key_dispatches;
+      const DispatchConstants constants{rows ? (d - layout_.key_dispatches) * layout_.row_blocks_per_dispatch : 0u,
+                                        rows ? layout_.key_dispatches : d, layout_.chunk_keys, layout_.key_dispatches, 0};
+      fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
+                            &constants);
+      fn.vkCmdDispatch(cmd, column_tiles(), heads, batches);
+    }
+  }
+}
+
+Status LinearPlan::execute(const ExecArgs& args) {
+  Work work;
+  work.plan = this;
+  work.args = &args;
+  return device_.submit_alone(work);
+}
+
+PlanInfo LinearPlan::info() const {
+  PlanInfo info;
+  info.kernel = "vulkan." + linear_variant_name(p_.feature_map, p_.dtype);
+  info.block_q = layout_.tile;
+  info.block_kv = layout_.tile;
+  info.tasks = static_cast<uint32_t>(
+      std::min<uint64_t>(UINT32_MAX, static_cast<uint64_t>(p_.batch * p_.kv_heads) * column_tiles()));
+  info.dispatches = static_cast<uint32_t>(slices_.size()) * (layout_.key_dispatches + layout_.row_dispatches);
+  info.workspace_bytes =
+      params_->size() + runner_.workspace_bytes() + states_->size() + (features_ ? features_->size() : 0);
+  return info;
+}
+
+}  // namespace
+
+Status create_linear_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out) {
+  std::unique_ptr<LinearPlan> plan(new LinearPlan(device, problem));
+  VKATTN_RETURN_IF_ERROR(plan->initialize());
+  *out = std::move(plan);
+  return Status();
+}
+
+}  // namespace vk
+}  // namespace vkattn
