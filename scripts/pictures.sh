@@ -10,6 +10,9 @@
 #   roofline.svg             vkattn-bench --plot: a quick selection of the bench
 #                            cases on the CPU and every Vulkan device, against
 #                            the roofs measured in the same run
+#   approx-cpu.svg           vkattn-approx --plot: linear attention's error and
+#                            time against exact attention on the CPU, S = 1k
+#                            to 16k (docs/APPROXIMATE.md has the 1k-64k run)
 #
 #   scripts/pictures.sh [DIR]
 #
@@ -63,3 +66,6 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 echo "pictures: wrote $out/roofline.svg"
+
+"$build/samples/vkattn-approx" --backend cpu --sizes 1024,2048,4096,8192,16384 --plot "$out/approx-cpu.svg" > /dev/null
+echo "pictures: wrote $out/approx-cpu.svg"

@@ -173,50 +173,12 @@ void emit_rows(uint b, uint kv_head, uint group, RowList list, uint first, uint 
   }
 }
 
-void main() {
+// The keys [key_first, key_end) of (b, kv_head) into the state in shared
+// memory; with `emit` (causal walk) the rows whose diagonal lies in each
+// chunk before the last key are computed on the way.
+void walk_keys(uint b, uint kv_head, uint group, uint col0, uint cols, int L, int offset, uint key_first,
+               uint key_end, bool emit, float root_scale) {
   const uint inv = gl_LocalInvocationIndex;
-  const uint col0 = gl_WorkGroupID.x * TILE;
-  const uint cols = min(TILE, DV - col0);
-  const uint kv_head = gl_WorkGroupID.y + pc.head_base;
-  const uint b = gl_WorkGroupID.z;
-  const uint group = P.sizes.y;
-  const float root_scale = sqrt(P.scaling.x);
-  sequence_queries = int(query_count(b, HAS_Q_LENS));
-  const int L = HAS_KV_LENS ? int(kv_lens[uint(P.masking.w) + b]) : int(P.sizes.w);
-  const bool causal = P.masking.x != 0;
-  const int offset = diagonal_of(0, L);  // row position i has diagonal i + offset
-  const uint record = ((b * P.split.z + kv_head) * gl_NumWorkGroups.x + gl_WorkGroupID.x) * RECORD_FLOATS;
-
-  // The state: empty at the first key dispatch, else the previous
-  // dispatch's.
-  if (pc.chunk == 0u) {
-    for (uint e = inv; e < FEATURES * TILE; e += WG) state_s[e] = 0.0;
-    for (uint f = inv; f < FEATURES; f += WG) state_z[f] = 0.0;
-    if (inv == 0u) stabiliser = FAVOR ? SCORE_FLOOR : 0.0;
-  } else {
-    for (uint e = inv; e < FEATURES * TILE; e += WG) state_s[e] = partial_data[record + e];
-    for (uint f = inv; f < FEATURES; f += WG) state_z[f] = partial_data[record + FEATURES * TILE + f];
-    if (inv == 0u) stabiliser = partial_data[record + FEATURES * TILE + FEATURES];
-  }
-
-  if (pc.chunk == pc.chunk_count) {
-    // Row phase: the rows that see no key (causal, or a sequence without
-    // keys), then those that see every key.
-    const uint all_rows = group * uint(sequence_queries);
-    RowList list;
-    list.zero_rows = L == 0 ? all_rows : (causal ? uint(clamp(-offset, 0, sequence_queries)) * group : 0u);
-    list.full_first = L == 0 ? all_rows : (causal ? uint(clamp(L - 1 - offset, 0, sequence_queries)) * group : 0u);
-    list.count = list.zero_rows + (all_rows - list.full_first);
-    const uint block_end = min(pc.block_base + P.split.x, (list.count + TILE - 1u) / TILE);
-    for (uint block = pc.block_base; block < block_end; ++block) {
-      emit_rows(b, kv_head, group, list, block * TILE, min(TILE, list.count - block * TILE), col0, cols, L, 0u, 0u,
-                root_scale);
-    }
-    return;  // uniform: the whole workgroup leaves
-  }
-
-  const uint key_first = pc.chunk_keys == 0u ? 0u : pc.chunk * pc.chunk_keys;
-  const uint key_end = pc.chunk_keys == 0u ? uint(L) : min(uint(L), key_first + pc.chunk_keys);
   for (uint j0 = key_first; j0 < key_end; j0 += TILE) {
     const uint n = min(TILE, key_end - j0);
     barrier();  // the previous chunk's readers of phi_k, v_tile and the state are done
@@ -261,7 +223,7 @@ void main() {
       for (uint e = inv; e < n * FEATURES; e += WG) phi_k[e] = exp(phi_k[e] - c_now);
     }
     barrier();
-    if (causal) {
+    if (emit) {
       // Rows whose diagonal is in this chunk and before the last key (the
       // row phase computes those that see every key).
       const uint first = uint(clamp(int(j0) - offset, 0, sequence_queries)) * group;
@@ -290,8 +252,105 @@ void main() {
       state_z[f] = sum;
     }
   }
+}
+
+void load_state(uint record) {
+  for (uint e = gl_LocalInvocationIndex; e < FEATURES * TILE; e += WG) state_s[e] = partial_data[record + e];
+  for (uint f = gl_LocalInvocationIndex; f < FEATURES; f += WG) state_z[f] = partial_data[record + FEATURES * TILE + f];
+  if (gl_LocalInvocationIndex == 0u) stabiliser = partial_data[record + FEATURES * TILE + FEATURES];
+}
+
+void clear_state() {
+  for (uint e = gl_LocalInvocationIndex; e < FEATURES * TILE; e += WG) state_s[e] = 0.0;
+  for (uint f = gl_LocalInvocationIndex; f < FEATURES; f += WG) state_z[f] = 0.0;
+  // An empty FAVOR+ state has no scale yet: the floor makes the first
+  // chunk's rescaling factor exp(floor - c) exactly 0.
+  if (gl_LocalInvocationIndex == 0u) stabiliser = FAVOR ? SCORE_FLOOR : 0.0;
+}
+
+// Phases (pc.chunk; the plan dispatches them in this order, a barrier
+// between): the keys are cut into pc.chunk_count chunks of pc.chunk_keys.
+const uint PHASE_SUM = 0u;     // x = column tile + tiles x chunk: the chunk's own sums -> its record
+const uint PHASE_PREFIX = 1u;  // x = column tile: records become the sums of chunks 0 .. their own
+const uint PHASE_WALK = 2u;    // causal, x as SUM: from the previous chunk's record, walk the chunk's keys emitting rows
+const uint PHASE_ROWS = 3u;    // x = column tile: P.split.x row blocks from pc.block_base, from the last record
+
+void main() {
+  const uint inv = gl_LocalInvocationIndex;
+  const uint tiles = (DV + TILE - 1u) / TILE;
+  const uint tile = gl_WorkGroupID.x % tiles;
+  const uint chunk = gl_WorkGroupID.x / tiles;  // PHASE_SUM and PHASE_WALK
+  const uint col0 = tile * TILE;
+  const uint cols = min(TILE, DV - col0);
+  const uint kv_head = gl_WorkGroupID.y + pc.head_base;
+  const uint b = gl_WorkGroupID.z;
+  const uint group = P.sizes.y;
+  const float root_scale = sqrt(P.scaling.x);
+  sequence_queries = int(query_count(b, HAS_Q_LENS));
+  const int L = HAS_KV_LENS ? int(kv_lens[uint(P.masking.w) + b]) : int(P.sizes.w);
+  const bool causal = P.masking.x != 0;
+  const int offset = diagonal_of(0, L);  // row position i has diagonal i + offset
+  // Record of chunk c for this workgroup's (batch, kv head, column tile).
+  const uint first_record = (b * P.split.z + kv_head) * pc.chunk_count * tiles;
+#define RECORD(c) ((first_record + (c) * tiles + tile) * RECORD_FLOATS)
+
+  if (pc.chunk == PHASE_PREFIX) {
+    // Record c := record c (+) record c - 1, in chunk order, to the larger
+    // stabiliser (each invocation its own entries).
+    for (uint c = 1u; c < pc.chunk_count; ++c) {
+      const uint a = RECORD(c), p = RECORD(c - 1u);
+      const float ca = partial_data[a + FEATURES * TILE + FEATURES], cp = partial_data[p + FEATURES * TILE + FEATURES];
+      const float top = max(ca, cp);
+      const float fa = exp(ca - top), fp = exp(cp - top);
+      for (uint e = inv; e < FEATURES * (TILE + 1u); e += WG) {
+        partial_data[a + e] = partial_data[a + e] * fa + partial_data[p + e] * fp;
+      }
+      barrier();  // (every invocation has read the stabilisers before the first one is replaced)
+      if (inv == 0u) partial_data[a + FEATURES * TILE + FEATURES] = top;
+      memoryBarrierBuffer();
+      barrier();
+    }
+    return;
+  }
+  if (pc.chunk == PHASE_ROWS) {
+    // The rows that see no key (causal, or a sequence without keys), then
+    // those that see every key, from the sums of all chunks.
+    load_state(RECORD(pc.chunk_count - 1u));
+    barrier();
+    const uint all_rows = group * uint(sequence_queries);
+    RowList list;
+    list.zero_rows = L == 0 ? all_rows : (causal ? uint(clamp(-offset, 0, sequence_queries)) * group : 0u);
+    list.full_first = L == 0 ? all_rows : (causal ? uint(clamp(L - 1 - offset, 0, sequence_queries)) * group : 0u);
+    list.count = list.zero_rows + (all_rows - list.full_first);
+    const uint block_end = min(pc.block_base + P.split.x, (list.count + TILE - 1u) / TILE);
+    for (uint block = pc.block_base; block < block_end; ++block) {
+      emit_rows(b, kv_head, group, list, block * TILE, min(TILE, list.count - block * TILE), col0, cols, L, 0u, 0u,
+                root_scale);
+    }
+    return;
+  }
+  // PHASE_SUM from an empty state; PHASE_WALK from the sums of the chunks
+  // before, and only as far as the last diagonal among the chunk's rows
+  // (rows before the last key; a chunk without such rows has nothing to do).
+  const bool walk = pc.chunk == PHASE_WALK;
+  const uint key_first = min(chunk * pc.chunk_keys, uint(L));
+  uint key_end = min(key_first + pc.chunk_keys, uint(L));
+  if (walk) {
+    const int rows_end = clamp(min(int(key_end), L - 1) - offset, 0, sequence_queries);  // positions
+    if (rows_end <= clamp(int(key_first) - offset, 0, sequence_queries)) return;  // uniform
+    key_end = uint(rows_end + offset);  // one past the last row's diagonal
+  }
+  if (walk && chunk > 0u) {
+    load_state(RECORD(chunk - 1u));
+  } else {
+    clear_state();
+  }
+  walk_keys(b, kv_head, group, col0, cols, L, offset, key_first, key_end, walk, root_scale);
+  if (walk) return;
   barrier();  // the last state update is done
+  const uint record = RECORD(chunk);
   for (uint e = inv; e < FEATURES * TILE; e += WG) partial_data[record + e] = state_s[e];
   for (uint f = inv; f < FEATURES; f += WG) partial_data[record + FEATURES * TILE + f] = state_z[f];
   if (inv == 0u) partial_data[record + FEATURES * TILE + FEATURES] = stabiliser;
+#undef RECORD
 }

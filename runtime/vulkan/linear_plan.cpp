@@ -1,15 +1,17 @@
 // A Vulkan linear-attention plan (VKATTN_MODE_LINEAR): one
 // shaders/linear_attn.comp pipeline, the shared parameter block per slice
 // (slicing.h: every tensor through a window of one binding), FAVOR+'s W in
-// the head-constants binding, each workgroup's state record in a scratch
-// buffer (Partials binding), and the shared per-execution words (key and
-// query lengths, block table). Each workgroup walks one (batch, kv head)'s
-// keys for TILE columns of V, keeping its part of the state in shared
-// memory; TILE is the largest of 16, 8, 4 whose state fits the device's
-// shared memory (UNSUPPORTED, naming the feature count, when none does).
-// The walk is cut into key dispatches and then row dispatches (see the
-// shader); on drivers that cap one invocation's loop iterations each
-// dispatch stays under the cap, elsewhere there is one of each.
+// the head-constants binding, the state records in a scratch buffer
+// (Partials binding), and the shared per-execution words (key and query
+// lengths, block table). A workgroup covers TILE columns of V of one
+// (batch, kv head), its part of the state in shared memory; TILE is the
+// largest of 16, 8, 4 whose state fits the device's shared memory
+// (UNSUPPORTED, naming the feature count, when none does). Per slice, four
+// phases (the shader's): each key chunk's sums in parallel, their prefixes,
+// causally a second walk over each chunk from the sums before it emitting
+// its rows, then the rows that need every key (or none) from the total.
+// On drivers that cap one invocation's loop iterations, chunks and row
+// dispatches stay under the cap (linear_loop_costs counts the loops).
 #include <algorithm>
 #include <cstring>
 
@@ -25,18 +27,25 @@ namespace vk {
 namespace {
 
 constexpr uint32_t kLinearWorkgroup = 64;  // a power of two (the shader's max reduction)
+// Workgroups the chunk phases aim for: a GPU's compute units several
+// times over, or on a CPU-type device a few per core.
+constexpr uint64_t kTargetWorkgroups = 256;
+constexpr uint64_t kTargetCpuWorkgroups = 16;
 
 // Shared memory of linear_attn.comp in bytes for m features and a tile.
 uint64_t linear_shared_bytes(uint64_t m, uint64_t tile, uint64_t workgroup) {
   return 4 * (2 * m * tile + m + 2 * tile * tile + 2 * tile + workgroup + 1);
 }
 
+// The shader's phases (PHASE_* in linear_attn.comp), as Dispatch.chunk.
+constexpr uint32_t kPhaseSum = 0, kPhasePrefix = 1, kPhaseWalk = 2, kPhaseRows = 3;
+
 // Upper bounds of the loop iterations one invocation of linear_attn.comp
 // runs, loop by loop as the shader has them (each iteration of an inner
-// loop counts, as llvmpipe counts them): per key chunk (with the causal
-// rows a chunk emits), per row block, and per dispatch besides.
+// loop counts, as llvmpipe counts them): per step of `tile` keys, per row
+// block, and per dispatch besides.
 struct LoopCosts {
-  uint64_t per_chunk = 0, per_row_block = 0, per_dispatch = 0;
+  uint64_t per_step = 0, per_row_block = 0, per_dispatch = 0;
 };
 
 LoopCosts linear_loop_costs(const Problem& p, uint64_t tile, uint64_t workgroup) {
@@ -46,21 +55,135 @@ LoopCosts linear_loop_costs(const Problem& p, uint64_t tile, uint64_t workgroup)
   uint64_t log_wg = 0;
   while ((uint64_t{1} << log_wg) < workgroup) ++log_wg;
   LoopCosts costs;
-  // emit_rows: query features (FAVOR+: a dot product each), the row
-  // maxima and exps, the chunk's dots, the denominators, the outputs.
-  costs.per_row_block = spread(tile * m) * (favor ? 1 + dqk : 1) + (favor ? m + spread(tile * m) : 0) +
+  // emit_rows (and its call): query features (FAVOR+: a dot product
+  // each), the row maxima and exps, the chunk's dots, the denominators,
+  // the outputs.
+  costs.per_row_block = 1 + spread(tile * m) * (favor ? 1 + dqk : 1) + (favor ? m + spread(tile * m) : 0) +
                         spread(tile * tile) * (1 + m) + m + tile + spread(tile * tile) * (1 + m + tile);
-  // A key chunk: the key norms, V, the key features, the stabiliser (a
-  // reduction, the rescaling, the exps), the causal rows (at most
-  // group + 1 blocks: a chunk holds at most `tile` positions), the update.
-  const uint64_t causal_blocks = p.causal != VKATTN_CAUSAL_NONE ? static_cast<uint64_t>(p.group()) + 1 : 0;
-  costs.per_chunk = 1 + (favor ? dqk : 0) + spread(tile * tile) + spread(tile * m) * (favor ? 1 + dqk : 1) +
-                    (favor ? log_wg + spread(m * tile) + spread(m) + spread(tile * m) : 0) +
-                    causal_blocks * (1 + costs.per_row_block) + spread(m * tile) * (1 + tile) + spread(m) * (1 + tile);
+  // A step: the key norms, V, the key features, the stabiliser (a
+  // reduction, the rescaling, the exps), the update.
+  costs.per_step = 1 + (favor ? dqk : 0) + spread(tile * tile) + spread(tile * m) * (favor ? 1 + dqk : 1) +
+                   (favor ? log_wg + spread(m * tile) + spread(m) + spread(tile * m) : 0) +
+                   spread(m * tile) * (1 + tile) + spread(m) * (1 + tile);
   // The state's initialisation or load, and its store.
   costs.per_dispatch = 2 * (spread(m * tile) + spread(m));
   return costs;
 }
+
+// The most steps one chunk may take under a loop budget (`available`
+// iterations beyond the per-dispatch ones), its causal walk included:
+// the rows a walk emits are those before the last key, at most
+// group x min(q_len, kv_len) in all, and a step holds at most `tile`
+// positions (group + 1 row blocks); either bound may be the tighter.
+uint64_t steps_within(const Problem& p, const LoopCosts& costs, uint64_t tile, uint64_t available) {
+  if (p.causal == VKATTN_CAUSAL_NONE) return available / costs.per_step;
+  const uint64_t group = static_cast<uint64_t>(p.group());
+  const uint64_t per_step_rows = available / (costs.per_step + (group + 1) * costs.per_row_block);
+  const uint64_t all_blocks = ceil_div(group * static_cast<uint64_t>(std::min(p.q_len, p.kv_len)), tile);
+  const uint64_t fixed = all_blocks * costs.per_row_block;
+  const uint64_t all_rows = available > fixed ? (available - fixed) / (costs.per_step + costs.per_row_block) : 0;
+  return std::max(per_step_rows, all_rows);
+}
+
+}  // namespace
+
+Status linear_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, LinearLayout* out) {
+  VKATTN_RETURN_IF_ERROR(check_shader_lengths(p));
+  LinearLayout layout;
+  const uint32_t workgroup = kLinearWorkgroup;
+  if (caps.max_workgroup_invocations < workgroup || caps.max_workgroup_size_x < workgroup) {
+    return unsupported("linear attention needs workgroups of %u invocations; %s allows %u", workgroup,
+                       caps.name.c_str(), std::min(caps.max_workgroup_invocations, caps.max_workgroup_size_x));
+  }
+  const uint64_t m = static_cast<uint64_t>(p.num_features);
+  for (uint32_t tile : {16u, 8u, 4u}) {
+    if (linear_shared_bytes(m, tile, workgroup) <= caps.shared_memory_bytes) {
+      layout.tile = tile;
+      break;
+    }
+  }
+  if (layout.tile == 0) {
+    return unsupported("linear attention with %llu features (vkattn_attention_desc.%s) needs %llu bytes of shared "
+                       "memory; %s has %u",
+                       (unsigned long long)m,
+                       p.feature_map == VKATTN_FEATURE_MAP_FAVOR ? "linear.num_features" : "qk_dim",
+                       (unsigned long long)linear_shared_bytes(m, 4, workgroup), caps.name.c_str(),
+                       caps.shared_memory_bytes);
+  }
+  const uint32_t tile = layout.tile;
+  // Keys are walked in steps of `tile`, grouped into chunks whose sums run
+  // in parallel (then a prefix pass joins them). Chunks: enough for about
+  // kTargetWorkgroups workgroups, but on drivers that stop an invocation's
+  // loops after max_loop_iterations no longer than stays within three
+  // quarters of the cap (a margin over the count); row blocks per row
+  // dispatch likewise.
+  const uint64_t tiles = static_cast<uint64_t>(ceil_div(p.v_dim, int64_t{tile}));
+  const uint64_t units = static_cast<uint64_t>(p.batch * p.kv_heads) * tiles;
+  const uint64_t key_steps = static_cast<uint64_t>(std::max<int64_t>(1, ceil_div(p.kv_len, int64_t{tile})));
+  const uint64_t row_blocks = static_cast<uint64_t>(ceil_div(p.group() * p.q_len, int64_t{tile}));
+  uint64_t max_steps = key_steps, blocks_per_dispatch = row_blocks, budget = 0;
+  const LoopCosts costs = linear_loop_costs(p, tile, workgroup);
+  if (quirks.max_loop_iterations != 0) {
+    budget = uint64_t{quirks.max_loop_iterations} * 3 / 4;
+    const uint64_t available = budget > costs.per_dispatch + 1 ? budget - costs.per_dispatch - 1 : 0;
+    max_steps = steps_within(p, costs, tile, available);
+    blocks_per_dispatch = available / (1 + costs.per_row_block);
+    if (max_steps == 0 || blocks_per_dispatch == 0) {
+      return unsupported("linear attention with %lld features, qk_dim %lld and %lld query heads per kv head loops more "
+                         "than %s allows one invocation (%u iterations)",
+                         (long long)p.num_features, (long long)p.qk_dim, (long long)p.group(), caps.name.c_str(),
+                         quirks.max_loop_iterations);
+    }
+  }
+  // (CPU-type devices run a few workgroups at once; more chunks only add walks.)
+  const uint64_t target = caps.type == VKATTN_DEVICE_TYPE_CPU ? kTargetCpuWorkgroups : kTargetWorkgroups;
+  uint64_t chunks = std::min(key_steps, std::max<uint64_t>(1, ceil_div(target, units)));
+  chunks = std::max(chunks, ceil_div(key_steps, max_steps));
+  // Fewer chunks where their records would not fit one binding or the
+  // workgroup grid (the records of the whole problem bound any slice's).
+  const uint64_t record_bytes = units * (m * (tile + 1) + 1) * 4;
+  const uint64_t most_chunks = std::min<uint64_t>(caps.max_storage_buffer_range / record_bytes,
+                                                  caps.max_workgroup_count[0] / tiles);
+  chunks = std::min(chunks, most_chunks);
+  const uint64_t steps_per_chunk = chunks > 0 ? ceil_div(key_steps, chunks) : 0;
+  if (chunks == 0 || steps_per_chunk > max_steps ||
+      (budget != 0 && chunks * (1 + ceil_div(m * (tile + 1), uint64_t{workgroup})) + costs.per_dispatch > budget)) {
+    return unsupported("linear attention over %lld keys needs more state records (%llu bytes each) than %s holds in one "
+                       "binding (%llu bytes) or loops through",
+                       (long long)p.kv_len, (unsigned long long)record_bytes, caps.name.c_str(),
+                       (unsigned long long)caps.max_storage_buffer_range);
+  }
+  layout.chunk_keys = static_cast<uint32_t>(steps_per_chunk * tile);  // <= kv_len + tile < 2^31
+  layout.chunks = static_cast<uint32_t>(ceil_div(key_steps, steps_per_chunk));
+  layout.row_blocks_per_dispatch = static_cast<uint32_t>(std::max<uint64_t>(1, std::min(blocks_per_dispatch, row_blocks)));
+  layout.row_dispatches = static_cast<uint32_t>(ceil_div(row_blocks, uint64_t{layout.row_blocks_per_dispatch}));
+
+  auto storage = [](vkattn_dtype type) {
+    return type == VKATTN_DTYPE_Q8_0 ? kStorageQ8_0 : type == VKATTN_DTYPE_Q4_0 ? kStorageQ4_0 : kStorageAsQ;
+  };
+  uint32_t flags = 0;
+  if (p.has_kv_lens) flags |= kFlagKvLens;
+  if (p.has_q_lens) flags |= kFlagQLens;
+  if (p.packed_queries()) flags |= kFlagQLens | kFlagPackedQ;
+  PipelineSpec& spec = layout.pipeline;
+  spec.role = "linear attention";
+  spec.shader = p.dtype == VKATTN_DTYPE_F16 ? shaders::ShaderId::linear_attn_f16 : shaders::ShaderId::linear_attn_f32;
+  spec.constants.assign(kSpecCount, 0u);
+  spec.constants[kSpecWorkgroup] = workgroup;
+  spec.constants[kSpecLinearTile] = tile;
+  spec.constants[kSpecLinearFeatures] = static_cast<uint32_t>(m);
+  spec.constants[kSpecQkDim] = static_cast<uint32_t>(p.qk_dim);
+  spec.constants[kSpecVDim] = static_cast<uint32_t>(p.v_dim);
+  spec.constants[kSpecLinearFeatureMap] = static_cast<uint32_t>(p.feature_map);
+  spec.constants[kSpecFlags] = flags;
+  spec.constants[kSpecKStorage] = storage(p.k_dtype);
+  spec.constants[kSpecVStorage] = storage(p.v_dtype);
+  spec.constants[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
+  *out = layout;
+  return Status();
+}
+
+namespace {
 
 class LinearPlan final : public DevicePlan, public VulkanWork, public PlanDispatches {
  public:
@@ -103,91 +226,13 @@ class LinearPlan final : public DevicePlan, public VulkanWork, public PlanDispat
   VkPipeline pipeline_ = VK_NULL_HANDLE;
   std::unique_ptr<VulkanBuffer> params_;
   std::unique_ptr<VulkanBuffer> features_;  // FAVOR+: W [m, qk_dim]
-  std::unique_ptr<VulkanBuffer> states_;    // each workgroup's state record (of the largest slice)
+  std::unique_ptr<VulkanBuffer> states_;    // the state records of a slice (the largest)
   uint64_t params_stride_ = 0;
   uint64_t length_words_ = 0;
   // Last: destroyed first, it waits for the plan's work before the buffers above go.
   PlanRunner runner_;
 };
 
-}  // namespace
-
-Status linear_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, LinearLayout* out) {
-  VKATTN_RETURN_IF_ERROR(check_shader_lengths(p));
-  LinearLayout layout;
-  const uint32_t workgroup = kLinearWorkgroup;
-  if (caps.max_workgroup_invocations < workgroup || caps.max_workgroup_size_x < workgroup) {
-    return unsupported("linear attention needs workgroups of %u invocations; %s allows %u", workgroup,
-                       caps.name.c_str(), std::min(caps.max_workgroup_invocations, caps.max_workgroup_size_x));
-  }
-  const uint64_t m = static_cast<uint64_t>(p.num_features);
-  for (uint32_t tile : {16u, 8u, 4u}) {
-    if (linear_shared_bytes(m, tile, workgroup) <= caps.shared_memory_bytes) {
-      layout.tile = tile;
-      break;
-    }
-  }
-  if (layout.tile == 0) {
-    return unsupported("linear attention with %llu features (vkattn_attention_desc.%s) needs %llu bytes of shared "
-                       "memory; %s has %u",
-                       (unsigned long long)m,
-                       p.feature_map == VKATTN_FEATURE_MAP_FAVOR ? "linear.num_features" : "qk_dim",
-                       (unsigned long long)linear_shared_bytes(m, 4, workgroup), caps.name.c_str(),
-                       caps.shared_memory_bytes);
-  }
-  const uint32_t tile = layout.tile;
-  // Key chunks and row blocks per dispatch: all of them, or on drivers
-  // that stop an invocation's loops after max_loop_iterations as many as
-  // stay within three quarters of the cap (a margin over the count).
-  const uint64_t key_chunks = static_cast<uint64_t>(ceil_div(p.kv_len, int64_t{tile}));
-  const uint64_t row_blocks = static_cast<uint64_t>(ceil_div(p.group() * p.q_len, int64_t{tile}));
-  uint64_t chunks_per_dispatch = key_chunks, blocks_per_dispatch = row_blocks;
-  if (quirks.max_loop_iterations != 0) {
-    const LoopCosts costs = linear_loop_costs(p, tile, workgroup);
-    const uint64_t budget = uint64_t{quirks.max_loop_iterations} * 3 / 4;
-    const uint64_t available = budget > costs.per_dispatch + 1 ? budget - costs.per_dispatch - 1 : 0;
-    chunks_per_dispatch = available / costs.per_chunk;
-    blocks_per_dispatch = available / (1 + costs.per_row_block);
-    if (chunks_per_dispatch == 0 || blocks_per_dispatch == 0) {
-      return unsupported("linear attention with %lld features, qk_dim %lld and %lld query heads per kv head loops more "
-                         "than %s allows one invocation (%u iterations)",
-                         (long long)p.num_features, (long long)p.qk_dim, (long long)p.group(), caps.name.c_str(),
-                         quirks.max_loop_iterations);
-    }
-  }
-  chunks_per_dispatch = std::max<uint64_t>(1, std::min(chunks_per_dispatch, key_chunks));
-  blocks_per_dispatch = std::max<uint64_t>(1, std::min(blocks_per_dispatch, row_blocks));
-  layout.key_dispatches = static_cast<uint32_t>(ceil_div(key_chunks, chunks_per_dispatch));  // kv_len < 2^30
-  layout.chunk_keys = layout.key_dispatches > 1 ? static_cast<uint32_t>(chunks_per_dispatch * tile) : 0u;
-  layout.row_blocks_per_dispatch = static_cast<uint32_t>(blocks_per_dispatch);
-  layout.row_dispatches = static_cast<uint32_t>(ceil_div(row_blocks, blocks_per_dispatch));
-
-  auto storage = [](vkattn_dtype type) {
-    return type == VKATTN_DTYPE_Q8_0 ? kStorageQ8_0 : type == VKATTN_DTYPE_Q4_0 ? kStorageQ4_0 : kStorageAsQ;
-  };
-  uint32_t flags = 0;
-  if (p.has_kv_lens) flags |= kFlagKvLens;
-  if (p.has_q_lens) flags |= kFlagQLens;
-  if (p.packed_queries()) flags |= kFlagQLens | kFlagPackedQ;
-  PipelineSpec& spec = layout.pipeline;
-  spec.role = "linear attention";
-  spec.shader = p.dtype == VKATTN_DTYPE_F16 ? shaders::ShaderId::linear_attn_f16 : shaders::ShaderId::linear_attn_f32;
-  spec.constants.assign(kSpecCount, 0u);
-  spec.constants[kSpecWorkgroup] = workgroup;
-  spec.constants[kSpecLinearTile] = tile;
-  spec.constants[kSpecLinearFeatures] = static_cast<uint32_t>(m);
-  spec.constants[kSpecQkDim] = static_cast<uint32_t>(p.qk_dim);
-  spec.constants[kSpecVDim] = static_cast<uint32_t>(p.v_dim);
-  spec.constants[kSpecLinearFeatureMap] = static_cast<uint32_t>(p.feature_map);
-  spec.constants[kSpecFlags] = flags;
-  spec.constants[kSpecKStorage] = storage(p.k_dtype);
-  spec.constants[kSpecVStorage] = storage(p.v_dtype);
-  spec.constants[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
-  *out = layout;
-  return Status();
-}
-
-namespace {
 
 Status LinearPlan::initialize() {
   const DeviceCaps& caps = device_.caps();
@@ -199,27 +244,20 @@ Status LinearPlan::initialize() {
 
   params_stride_ = ceil_div(uint64_t{sizeof(ShaderParams)}, caps.uniform_offset_alignment) * caps.uniform_offset_alignment;
   VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(params_stride_ * slices_.size(), true, &params_));
-  uint64_t largest_slice = 0;  // workgroups
+  uint64_t largest_slice = 0;  // (batch, kv head) pairs
   for (size_t s = 0; s < slices_.size(); ++s) {
     const Slice& slice = slices_[s];
     ShaderParams params = slice_params(p_, slice);
     params.split[0] = layout_.row_blocks_per_dispatch;
     params.split[2] = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
-    largest_slice = std::max<uint64_t>(largest_slice, static_cast<uint64_t>((slice.batch_end - slice.batch_begin) *
-                                                                            (slice.kv_head_end - slice.kv_head_begin)) *
-                                                          column_tiles());
+    largest_slice = std::max<uint64_t>(
+        largest_slice, static_cast<uint64_t>((slice.batch_end - slice.batch_begin) * (slice.kv_head_end - slice.kv_head_begin)));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * slices_.size()));
-  // The state records: workgroups x (m (tile + 1) + 1) floats, below 2^30
-  // workgroups x 2^26 floats: no overflow in 64 bits.
-  const uint64_t state_bytes = largest_slice * record_floats() * 4;
-  if (state_bytes > caps.max_storage_buffer_range) {
-    return unsupported("linear attention's state records (%llu bytes for batch x kv_heads x v_dim / %u) exceed "
-                       "maxStorageBufferRange (%llu bytes) on %s",
-                       (unsigned long long)state_bytes, layout_.tile, (unsigned long long)caps.max_storage_buffer_range,
-                       caps.name.c_str());
-  }
+  // The state records: per (batch, kv head), chunk and column tile; within
+  // one binding by linear_layout.
+  const uint64_t state_bytes = largest_slice * layout_.chunks * column_tiles() * record_floats() * 4;
   VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(state_bytes, false, &states_));
   if (!p_.features.empty()) {
     // m, qk_dim <= 4096: at most 64 MiB.
@@ -262,18 +300,24 @@ void LinearPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* s
                                nullptr);
     const uint32_t heads = static_cast<uint32_t>(slice.kv_head_end - slice.kv_head_begin);
     const uint32_t batches = static_cast<uint32_t>(slice.batch_end - slice.batch_begin);
-    for (uint32_t d = 0; d < layout_.key_dispatches + layout_.row_dispatches; ++d) {
+    // The shader's phases: chunk sums, their prefixes, the causal walk,
+    // the row blocks (PHASE_* in linear_attn.comp).
+    auto dispatch = [&](uint32_t phase, uint32_t groups_x, uint32_t block_base) {
       if (!first) {
         fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
                                 &between, 0, nullptr, 0, nullptr);
       }
       first = false;
-      const bool rows = d >= layout_.key_dispatches;
-      const DispatchConstants constants{rows ? (d - layout_.key_dispatches) * layout_.row_blocks_per_dispatch : 0u,
-                                        rows ? layout_.key_dispatches : d, layout_.chunk_keys, layout_.key_dispatches, 0};
+      const DispatchConstants constants{block_base, phase, layout_.chunk_keys, layout_.chunks, 0};
       fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
                             &constants);
-      fn.vkCmdDispatch(cmd, column_tiles(), heads, batches);
+      fn.vkCmdDispatch(cmd, groups_x, heads, batches);
+    };
+    dispatch(kPhaseSum, column_tiles() * layout_.chunks, 0);
+    if (layout_.chunks > 1) dispatch(kPhasePrefix, column_tiles(), 0);
+    if (p_.causal != VKATTN_CAUSAL_NONE) dispatch(kPhaseWalk, column_tiles() * layout_.chunks, 0);
+    for (uint32_t d = 0; d < layout_.row_dispatches; ++d) {
+      dispatch(kPhaseRows, column_tiles(), d * layout_.row_blocks_per_dispatch);
     }
   }
 }
@@ -292,7 +336,8 @@ PlanInfo LinearPlan::info() const {
   info.block_kv = layout_.tile;
   info.tasks = static_cast<uint32_t>(
       std::min<uint64_t>(UINT32_MAX, static_cast<uint64_t>(p_.batch * p_.kv_heads) * column_tiles()));
-  info.dispatches = static_cast<uint32_t>(slices_.size()) * (layout_.key_dispatches + layout_.row_dispatches);
+  info.dispatches = static_cast<uint32_t>(slices_.size()) *
+                    (1 + (layout_.chunks > 1 ? 1 : 0) + (p_.causal != VKATTN_CAUSAL_NONE ? 1 : 0) + layout_.row_dispatches);
   info.workspace_bytes =
       params_->size() + runner_.workspace_bytes() + states_->size() + (features_ ? features_->size() : 0);
   return info;

@@ -95,11 +95,12 @@ struct PlanLayout {
 
 // A linear-attention plan's choices (linear_plan.cpp, shaders/
 // linear_attn.comp), a pure function of the problem and the device like
-// PlanLayout: the tile, how the key walk and the rows are cut into
-// dispatches, and the one pipeline.
+// PlanLayout: the tile, how the keys are cut into chunks (summed in
+// parallel, then prefixed) and the rows into dispatches, and the one
+// pipeline.
 struct LinearLayout {
-  uint32_t tile = 0;                   // keys per chunk, rows per block, V columns per workgroup
-  uint32_t key_dispatches = 1;         // chunk_keys keys each (0: all keys in one)
+  uint32_t tile = 0;          // keys per step, rows per block, V columns per workgroup
+  uint32_t chunks = 1;        // key chunks of chunk_keys keys
   uint32_t chunk_keys = 0;
   uint32_t row_blocks_per_dispatch = 0;
   uint32_t row_dispatches = 1;
