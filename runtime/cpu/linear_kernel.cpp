@@ -366,7 +366,8 @@ void LinearKernel::run_chunk(int64_t unit, int64_t chunk, const Tensors& t, Work
   const int64_t b = unit / p.kv_heads, kv_head = unit % p.kv_heads;
   const SequenceLengths seq = p.sequence(t.kv_lens, t.q_lens, b);
   const int64_t keys = seq.keys, queries = seq.queries;
-  float* records = chunk_states_ + unit * chunks_ * state_floats();
+  // (The chunks' records exist only with chunks.)
+  float* records = chunks_ > 1 ? chunk_states_ + unit * chunks_ * state_floats() : nullptr;
   const uint8_t* value_rows[kKeyBlock + kGatherPrefetchRows];
 
   if (p.causal == VKATTN_CAUSAL_NONE) {

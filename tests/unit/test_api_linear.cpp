@@ -119,7 +119,7 @@ TEST_CASE("a descriptor of vkattn 0.1's size is accepted and means exact attenti
   vkattn_plan plan = nullptr;
   // Fields past the 0.1 size are not the caller's: whatever lies there
   // (here a linear mode that would reject has_lse) is not read.
-  vkattn_attention_desc d = linear_desc(static_cast<vkattn_feature_map>(99));
+  vkattn_attention_desc d = linear_desc(static_cast<vkattn_feature_map>(3));  // not a map (within the enum's range)
   d.has_lse = 1;
   d.struct_size = offsetof(vkattn_attention_desc, mode);
   REQUIRE(vkattn_plan_create(context, &d, 0, &plan) == VKATTN_SUCCESS);
