@@ -589,9 +589,9 @@ typedef struct vkattn_attention_desc {
    * Excludes has_q_lens (the counts come from cu_seqlens_q). */
   int64_t packed_q_rows;
   /* What to compute: EXACT (default) or LINEAR (linear attention, with
-   * `linear`'s feature map). Fields from here on are new in 0.2: a
-   * descriptor whose struct_size ends before them (0.1) is accepted and
-   * means EXACT. */
+   * `linear`'s feature map). These fields came after the ones above: a
+   * descriptor compiled against a header without them (struct_size ending
+   * before `mode`) is accepted and means EXACT. */
   vkattn_attention_mode mode;
   vkattn_linear_attention linear;
 } vkattn_attention_desc;

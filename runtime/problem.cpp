@@ -231,16 +231,17 @@ Status make_linear_mode(const vkattn_attention_desc& desc, Problem* p) {
 
 }  // namespace
 
-// The descriptor as 0.1 defined it ended before `mode`.
-constexpr size_t kAttentionDescSizeV0_1 = offsetof(vkattn_attention_desc, mode);
+// The descriptor before the attention modes: it ended before `mode`.
+constexpr size_t kAttentionDescSizeBeforeModes = offsetof(vkattn_attention_desc, mode);
 
 Status make_problem(const vkattn_attention_desc& caller_desc, Problem* out) {
   const char* const kDesc = "vkattn_attention_desc";
-  if (caller_desc.struct_size != sizeof(vkattn_attention_desc) && caller_desc.struct_size != kAttentionDescSizeV0_1) {
+  if (caller_desc.struct_size != sizeof(vkattn_attention_desc) &&
+      caller_desc.struct_size != kAttentionDescSizeBeforeModes) {
     return invalid_argument(
-        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu, the size in vkattn 0.1); "
-        "initialise the descriptor with vkattn_attention_desc_init()",
-        caller_desc.struct_size, sizeof(vkattn_attention_desc), kAttentionDescSizeV0_1);
+        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu, the size before the mode "
+        "fields); initialise the descriptor with vkattn_attention_desc_init()",
+        caller_desc.struct_size, sizeof(vkattn_attention_desc), kAttentionDescSizeBeforeModes);
   }
   // Only struct_size bytes are the caller's; later fields take their
   // defaults (0: exact mode).

@@ -1,5 +1,5 @@
 // Linear attention through the public API: descriptors are validated by
-// field name, a descriptor of vkattn 0.1's size still means exact
+// field name, a descriptor compiled before the mode fields still means exact
 // attention, vkattn_favor_features draws what it promises, and FAVOR+
 // estimates softmax attention. (Linear attention against its own float64
 // definition is the conformance matrix's "linear" group.)
@@ -114,10 +114,10 @@ TEST_CASE("linear-attention descriptors are validated by field name") {
   vkattn_plan_destroy(plan);
 }
 
-TEST_CASE("a descriptor of vkattn 0.1's size is accepted and means exact attention") {
+TEST_CASE("a descriptor that ends before the mode fields is accepted and means exact attention") {
   CpuContext context;
   vkattn_plan plan = nullptr;
-  // Fields past the 0.1 size are not the caller's: whatever lies there
+  // Fields past that size are not the caller's: whatever lies there
   // (here a linear mode that would reject has_lse) is not read.
   vkattn_attention_desc d = linear_desc(static_cast<vkattn_feature_map>(3));  // not a map (within the enum's range)
   d.has_lse = 1;
