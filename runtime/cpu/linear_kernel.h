@@ -29,7 +29,6 @@
 // stabilised by their own largest exponent. Both factors cancel in O.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -52,8 +51,6 @@ class LinearKernel final : public Kernel {
 
   Status run(pthreadpool_t pool, const Tensors& tensors) override;
   PlanInfo info() const override;
-
-  int64_t chunks() const { return chunks_; }
 
  private:
   // A state: S [m, v_dim], z [m], the stabiliser c; state_floats() floats.
