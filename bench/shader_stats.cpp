@@ -168,7 +168,16 @@ int run_shader_stats(int device_index, const std::string& filter, const std::str
     std::printf("\n");
     for (const BenchCase& bc : suite()) {
       if (!vkattn_samples::filter_matches(filter, bc.name)) continue;
-      const vkattn_attention_desc desc = vkattn_test::make_desc(bc.spec);
+      vkattn_attention_desc desc = vkattn_test::make_desc(bc.spec);
+      // Linformer's E and F are data (make_inputs draws them); the
+      // pipelines depend on their shape only.
+      std::vector<float> projection;
+      if (bc.spec.mode == VKATTN_MODE_LINFORMER) {
+        projection.assign(static_cast<size_t>(bc.spec.proj_len * bc.spec.kv_len *
+                                              (bc.spec.proj_per_head ? bc.spec.kv_heads : 1)),
+                          0.0f);
+        desc.linformer.e = desc.linformer.f = projection.data();
+      }
       vkattn::Problem problem;
       vkattn::Status status = vkattn::make_problem(desc, &problem);
       vkattn::vk::PlanReport report;

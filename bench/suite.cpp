@@ -122,6 +122,23 @@ std::vector<BenchCase> suite() {
                    "long_s32768_h1_d64_causal_f32"});
   cases.push_back({"linear_elu_q1_kv32768_h32x8_d128_f16", linear(spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, true), 0),
                    true, "decode_q1_kv32768_h32x8_d128_f16"});
+  // Linformer (VKATTN_MODE_LINFORMER, 256 projected keys), each against the
+  // exact kernel on the same (non-causal) problem in the same run: prefills
+  // of 8192 and 32768 tokens, and a decode (the projections of every key
+  // are redone per call: proj_len times the exact kernel's work per key).
+  auto linformer = [](vkattn_test::CaseSpec s) {
+    s.mode = VKATTN_MODE_LINFORMER;
+    s.proj_len = 256;
+    return s;
+  };
+  cases.push_back({"linformer256_h8_s8192_d64_f32", linformer(spec(8, 8, 8192, 8192, 64, VKATTN_DTYPE_F32, false)), false,
+                   "prefill_h8_s8192_d64_f32"});
+  cases.push_back({"long_s32768_h1_d64_f32", spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, false), false, ""});
+  cases.push_back({"linformer256_s32768_h1_d64_f32", linformer(spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, false)),
+                   false, "long_s32768_h1_d64_f32"});
+  cases.push_back({"linformer256_q1_kv32768_h32x8_d128_f16",
+                   linformer(spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, false)), true,
+                   "decode_q1_kv32768_h32x8_d128_f16"});
   return cases;
 }
 

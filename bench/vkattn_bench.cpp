@@ -358,10 +358,12 @@ int main(int argc, char** argv) {
   for (const BenchCase& bc : vkattn_bench::suite()) {
     if (!vkattn_samples::filter_matches(filter, bc.name)) continue;
     const HostInputs in = vkattn_test::make_inputs(bc.spec);
-    // Linear attention: its own algorithm's FLOPs, not q_len x kv_len pairs.
-    const bool linear = bc.spec.mode == VKATTN_MODE_LINEAR;
-    const double flops = linear ? vkattn_test::linear_attention_flops(in)
-                                : 2.0 * (bc.spec.qk_dim + bc.spec.v_dim) * double(vkattn_test::count_visible_pairs(in));
+    // Linear attention and Linformer: their own algorithms' FLOPs, not
+    // q_len x kv_len pairs.
+    const double flops = bc.spec.mode == VKATTN_MODE_LINEAR ? vkattn_test::linear_attention_flops(in)
+                         : bc.spec.mode == VKATTN_MODE_LINFORMER
+                             ? vkattn_test::linformer_flops(in)
+                             : 2.0 * (bc.spec.qk_dim + bc.spec.v_dim) * double(vkattn_test::count_visible_pairs(in));
     const double flops_per_byte = flops / vkattn_bench::min_traffic_bytes(in);
     // Bytes of K and V as stored (q8_0: 34 per 32 values, q4_0: 18).
     const vkattn_dtype k_type = vkattn_test::is_block_type(bc.spec.k_dtype) ? bc.spec.k_dtype : bc.spec.dtype;
@@ -385,11 +387,14 @@ int main(int argc, char** argv) {
       if (r.ran && !baseline_done) {
         // The baseline once per case, on the CPU threads, same time budget.
         const double estimate_s = flops / 40e9;  // tutorials reach a few tens of GFLOP/s here
-        baseline = estimate_s > case_seconds || linear ? vkattn_bench::BaselineResult{}
-                                                       : vkattn_bench::run_baseline(baseline_inputs(in), cpu_threads,
-                                                                                    estimate_s > 2 ? 1 : 3);
+        // (The approximate modes have no naive baseline: their compare_to
+        // is the exact kernel.)
+        const bool approximate = bc.spec.mode != VKATTN_MODE_EXACT;
+        baseline = estimate_s > case_seconds || approximate
+                       ? vkattn_bench::BaselineResult{}
+                       : vkattn_bench::run_baseline(baseline_inputs(in), cpu_threads, estimate_s > 2 ? 1 : 3);
         if (estimate_s > case_seconds) baseline.why_not = "skipped: over the time budget";
-        if (linear) baseline.why_not = "none: linear attention is compared with the exact kernel";
+        if (approximate) baseline.why_not = "none: an approximate mode is compared with the exact kernel";
         baseline_done = true;
       }
       r.baseline_ran = baseline.ran;

@@ -405,7 +405,19 @@ typedef enum vkattn_attention_mode {
    * O(L (m + qk_dim) v_dim) per kv head, never q_len x kv_len. No softmax,
    * so no LSE: has_lse must be 0. Rows that see no key get zeros. See
    * vkattn_linear_attention for the feature maps and what the mode rejects. */
-  VKATTN_MODE_LINEAR = 1
+  VKATTN_MODE_LINEAR = 1,
+  /* Linformer (Wang et al., "Linformer: Self-Attention with Linear
+   * Complexity"): keys and values are projected along the sequence by
+   * caller-given E and F [proj_len, kv_len],
+   *   K' = E K,  V' = F V   (per batch and kv head; K'[p] = sum_j E[p, j] K[j]),
+   * over the keys j < L_b only (key lengths zero E's and F's columns from
+   * L_b on), then every query attends all proj_len rows of K' and V' with
+   * softmax attention as in EXACT mode. Costs O(proj_len x kv_len x (qk_dim
+   * + v_dim)) per kv head for the projections plus O(q_len x proj_len x
+   * (qk_dim + v_dim)) per query head, never q_len x kv_len; the projected
+   * K', V' live in the plan's workspace. See vkattn_linformer for what the
+   * mode rejects. */
+  VKATTN_MODE_LINFORMER = 2
 } vkattn_attention_mode;
 
 typedef enum vkattn_feature_map {
@@ -442,6 +454,35 @@ typedef struct vkattn_linear_attention {
  * fewer (its shared memory holds the per-workgroup state) and then answers
  * VKATTN_ERROR_UNSUPPORTED naming num_features. */
 #define VKATTN_MAX_FEATURES 4096
+
+/* Linformer's parameters (mode VKATTN_MODE_LINFORMER; ignored otherwise).
+ * The mode admits GQA/MQA, strides and packed QKV, f32 and f16 Q/K/V/O,
+ * q8_0 / q4_0 and paged K/V, key lengths, ragged and packed queries,
+ * softcap, sinks and LSE (all as in EXACT mode, over the proj_len projected
+ * keys). It rejects, with VKATTN_ERROR_UNSUPPORTED naming the field:
+ * causal masking, sliding windows and global keys, additive and boolean
+ * masks, ALiBi and RoPE (each needs a key's position, which a projected key
+ * does not have). f16 plans hold K' and V' in f16 on Vulkan (rounded once,
+ * as f16 K and V are) and in f32 on the CPU. */
+typedef struct vkattn_linformer {
+  /* k: the rows of E and F, 1..VKATTN_MAX_PROJECTION. */
+  int64_t proj_len;
+  /* 0: E and F are [proj_len, kv_len], shared by every kv head; 1: they
+   * are [kv_heads, proj_len, kv_len], one per kv head. */
+  uint32_t per_head;
+  /* E and F: f32, row-major as above, finite; copied at plan creation
+   * (each at most VKATTN_MAX_PROJECTION_ELEMENTS values; a Vulkan device
+   * binds each, and the projected K' and V', as one storage buffer and
+   * answers VKATTN_ERROR_UNSUPPORTED, naming the limit, beyond its
+   * maxStorageBufferRange). */
+  const float* e;
+  const float* f;
+} vkattn_linformer;
+
+/* The most projected keys a Linformer plan accepts, and the most values E
+ * (or F) may hold. */
+#define VKATTN_MAX_PROJECTION 4096
+#define VKATTN_MAX_PROJECTION_ELEMENTS (INT64_C(1) << 28)
 
 /* Where a [batch, heads, seq, dim] tensor lives in its buffer, in elements of
  * its dtype. The dim axis is contiguous (stride 1). For the block types
@@ -588,12 +629,14 @@ typedef struct vkattn_attention_desc {
    * own row i. Rows no sequence covers are neither read nor written.
    * Excludes has_q_lens (the counts come from cu_seqlens_q). */
   int64_t packed_q_rows;
-  /* What to compute: EXACT (default) or LINEAR (linear attention, with
-   * `linear`'s feature map). These fields came after the ones above: a
-   * descriptor compiled against a header without them (struct_size ending
-   * before `mode`) is accepted and means EXACT. */
+  /* What to compute: EXACT (default), LINEAR (linear attention, with
+   * `linear`'s feature map) or LINFORMER (with `linformer`'s projections).
+   * These fields came after the ones above: a descriptor compiled against
+   * a header without them (struct_size ending before `mode`) is accepted
+   * and means EXACT; one ending before `linformer` is accepted too. */
   vkattn_attention_mode mode;
   vkattn_linear_attention linear;
+  vkattn_linformer linformer;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:

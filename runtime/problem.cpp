@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 
 #include "checked_math.h"
 #include "enum_value.h"
@@ -161,14 +162,21 @@ Status check_pages(const char* desc, int64_t page_size, int64_t num_pages, int64
 
 namespace {
 
+// Rejects, naming the field, what `mode_name` does not define.
+struct RejectedField {
+  const char* field;
+  bool set;
+};
+template <size_t N>
+Status reject_fields(const RejectedField (&fields)[N], const char* mode_name, const char* why) {
+  for (const RejectedField& r : fields) {
+    if (r.set) return unsupported("vkattn_attention_desc.%s is not supported in %s mode (%s)", r.field, mode_name, why);
+  }
+  return Status();
+}
+
 // Linear attention's fields (problem.h); everything else is already in *p.
 Status make_linear_mode(const vkattn_attention_desc& desc, Problem* p) {
-  const int32_t mode = enum_value(desc.mode);
-  if (mode != VKATTN_MODE_EXACT && mode != VKATTN_MODE_LINEAR) {
-    return invalid_argument("vkattn_attention_desc.mode (%d) is not a vkattn_attention_mode value", mode);
-  }
-  p->mode = desc.mode;
-  if (!p->linear()) return Status();
   if (!(p->scale > 0.0f)) {
     return invalid_argument("vkattn_attention_desc.scale (%g) must be > 0 in linear mode (the feature map takes "
                             "sqrt(scale) q and sqrt(scale) k)",
@@ -206,45 +214,108 @@ Status make_linear_mode(const vkattn_attention_desc& desc, Problem* p) {
   }
   // What the mode does not define: everything that acts on softmax logits,
   // and visibility other than lengths and causal masking (prefix sums).
-  const struct {
-    const char* field;
-    bool set;
-  } rejected[] = {{"window_left", p->window_left >= 0},
-                  {"window_right", p->window_right >= 0},
-                  {"global_keys", desc.global_keys != 0},
-                  {"has_additive_mask", p->has_additive_mask},
-                  {"has_bool_mask", p->has_bool_mask},
-                  {"has_lse", p->has_lse},
-                  {"softcap", p->softcap > 0.0f},
-                  {"alibi_slopes", !p->alibi_slopes.empty()},
-                  {"sinks", !p->sinks.empty()},
-                  {"rope", p->rope.enabled()}};
-  for (const auto& r : rejected) {
-    if (r.set) {
-      return unsupported("vkattn_attention_desc.%s is not supported in linear mode (linear attention has no "
-                         "softmax logits and admits only key lengths and causal masking)",
-                         r.field);
+  const RejectedField rejected[] = {{"window_left", p->window_left >= 0},
+                                    {"window_right", p->window_right >= 0},
+                                    {"global_keys", desc.global_keys != 0},
+                                    {"has_additive_mask", p->has_additive_mask},
+                                    {"has_bool_mask", p->has_bool_mask},
+                                    {"has_lse", p->has_lse},
+                                    {"softcap", p->softcap > 0.0f},
+                                    {"alibi_slopes", !p->alibi_slopes.empty()},
+                                    {"sinks", !p->sinks.empty()},
+                                    {"rope", p->rope.enabled()}};
+  return reject_fields(rejected, "linear",
+                       "linear attention has no softmax logits and admits only key lengths and causal masking");
+}
+
+// Linformer's fields (problem.h).
+Status make_linformer_mode(const vkattn_attention_desc& desc, Problem* p) {
+  const vkattn_linformer& lf = desc.linformer;
+  VKATTN_RETURN_IF_ERROR(check_size("vkattn_attention_desc.linformer", "proj_len", lf.proj_len, VKATTN_MAX_PROJECTION));
+  if (lf.per_head > 1) {
+    return invalid_argument("vkattn_attention_desc.linformer.per_head (%u) must be 0 or 1", lf.per_head);
+  }
+  if (lf.e == nullptr || lf.f == nullptr) {
+    return invalid_argument("vkattn_attention_desc.linformer.%s is NULL (Linformer needs E and F [%sproj_len, kv_len])",
+                            lf.e == nullptr ? "e" : "f", lf.per_head ? "kv_heads, " : "");
+  }
+  // proj_len <= 4096 and kv_len, kv_heads < 2^31: the product fits int64
+  // only after the first check.
+  const int64_t per_matrix = lf.proj_len * p->kv_len;
+  if (per_matrix > VKATTN_MAX_PROJECTION_ELEMENTS ||
+      (lf.per_head && per_matrix * p->kv_heads > VKATTN_MAX_PROJECTION_ELEMENTS)) {
+    return unsupported("vkattn_attention_desc.linformer: E and F of %s%lld x %lld values each exceed "
+                       "VKATTN_MAX_PROJECTION_ELEMENTS (%lld)",
+                       lf.per_head ? "kv_heads x " : "", (long long)lf.proj_len, (long long)p->kv_len,
+                       (long long)VKATTN_MAX_PROJECTION_ELEMENTS);
+  }
+  // K' and V' ([batch, kv_heads, proj_len, qk_dim + v_dim] f32 at most)
+  // must be addressable; whether they fit is the backend's to say.
+  uint64_t projected = 0;
+  if (!checked_mul(static_cast<uint64_t>(p->batch) * static_cast<uint64_t>(p->kv_heads),
+                   static_cast<uint64_t>(lf.proj_len) * static_cast<uint64_t>(p->qk_dim + p->v_dim) * 4, &projected)) {
+    return unsupported("vkattn_attention_desc.linformer.proj_len (%lld): the projected keys and values of %lld batches "
+                       "x %lld kv heads exceed 2^64 bytes",
+                       (long long)lf.proj_len, (long long)p->batch, (long long)p->kv_heads);
+  }
+  const RejectedField rejected[] = {{"causal", p->causal != VKATTN_CAUSAL_NONE},
+                                    {"window_left", p->window_left >= 0},
+                                    {"window_right", p->window_right >= 0},
+                                    {"global_keys", desc.global_keys != 0},
+                                    {"has_additive_mask", p->has_additive_mask},
+                                    {"has_bool_mask", p->has_bool_mask},
+                                    {"alibi_slopes", !p->alibi_slopes.empty()},
+                                    {"rope", p->rope.enabled()}};
+  VKATTN_RETURN_IF_ERROR(reject_fields(rejected, "Linformer",
+                                       "a projected key is a mix of every key and has no position"));
+  const size_t count = static_cast<size_t>(per_matrix * (lf.per_head ? p->kv_heads : 1));
+  for (const auto& [name, matrix] : {std::pair<const char*, const float*>{"e", lf.e}, {"f", lf.f}}) {
+    for (size_t e = 0; e < count; ++e) {
+      if (!std::isfinite(matrix[e])) {
+        return invalid_argument("vkattn_attention_desc.linformer.%s[%zu] must be finite (got %g)", name, e,
+                                static_cast<double>(matrix[e]));
+      }
     }
   }
+  p->proj_len = lf.proj_len;
+  p->proj_per_head = lf.per_head != 0;
+  p->proj_e = std::make_shared<const std::vector<float>>(lf.e, lf.e + count);
+  p->proj_f = std::make_shared<const std::vector<float>>(lf.f, lf.f + count);
+  return Status();
+}
+
+// The mode and its fields; everything else is already in *p.
+Status make_mode(const vkattn_attention_desc& desc, Problem* p) {
+  const int32_t mode = enum_value(desc.mode);
+  if (mode != VKATTN_MODE_EXACT && mode != VKATTN_MODE_LINEAR && mode != VKATTN_MODE_LINFORMER) {
+    return invalid_argument("vkattn_attention_desc.mode (%d) is not a vkattn_attention_mode value", mode);
+  }
+  p->mode = desc.mode;
+  if (p->linear()) return make_linear_mode(desc, p);
+  if (p->linformer()) return make_linformer_mode(desc, p);
   return Status();
 }
 
 }  // namespace
 
-// The descriptor before the attention modes: it ended before `mode`.
+// Earlier descriptors: before the attention modes (ending before `mode`),
+// and before Linformer (ending before `linformer`).
 constexpr size_t kAttentionDescSizeBeforeModes = offsetof(vkattn_attention_desc, mode);
+constexpr size_t kAttentionDescSizeBeforeLinformer = offsetof(vkattn_attention_desc, linformer);
 
 Status make_problem(const vkattn_attention_desc& caller_desc, Problem* out) {
   const char* const kDesc = "vkattn_attention_desc";
   if (caller_desc.struct_size != sizeof(vkattn_attention_desc) &&
-      caller_desc.struct_size != kAttentionDescSizeBeforeModes) {
+      caller_desc.struct_size != kAttentionDescSizeBeforeModes &&
+      caller_desc.struct_size != kAttentionDescSizeBeforeLinformer) {
     return invalid_argument(
-        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu, the size before the mode "
-        "fields); initialise the descriptor with vkattn_attention_desc_init()",
-        caller_desc.struct_size, sizeof(vkattn_attention_desc), kAttentionDescSizeBeforeModes);
+        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu or %zu, the sizes before the "
+        "mode fields and before `linformer`); initialise the descriptor with vkattn_attention_desc_init()",
+        caller_desc.struct_size, sizeof(vkattn_attention_desc), kAttentionDescSizeBeforeModes,
+        kAttentionDescSizeBeforeLinformer);
   }
   // Only struct_size bytes are the caller's; later fields take their
-  // defaults (0: exact mode).
+  // defaults (0: exact mode, no Linformer projections).
   vkattn_attention_desc desc;
   std::memset(&desc, 0, sizeof(desc));
   std::memcpy(&desc, &caller_desc, caller_desc.struct_size);
@@ -448,7 +519,7 @@ Status make_problem(const vkattn_attention_desc& caller_desc, Problem* out) {
       return invalid_argument("vkattn_attention_desc.%s addresses more than 2^64 bytes", check.name);
     }
   }
-  VKATTN_RETURN_IF_ERROR(make_linear_mode(desc, &p));
+  VKATTN_RETURN_IF_ERROR(make_mode(desc, &p));
   *out = p;
   return Status();
 }
@@ -483,6 +554,33 @@ void alibi_default_slopes(int64_t heads, float* out) {
   while (p * 2 <= heads) p *= 2;
   for (int64_t k = 1; k <= p; ++k) out[k - 1] = static_cast<float>(std::exp2(-8.0 * k / p));
   for (int64_t m = 0; m < heads - p; ++m) out[p + m] = static_cast<float>(std::exp2(-4.0 * (2 * m + 1) / p));
+}
+
+Problem linformer_attend_problem(const Problem& lf, vkattn_dtype kv_dtype) {
+  Problem p = lf;
+  p.mode = VKATTN_MODE_EXACT;
+  p.kv_len = lf.proj_len;
+  p.k_dtype = kv_dtype;
+  p.v_dtype = kv_dtype;
+  p.has_kv_lens = false;
+  p.page_size = p.num_pages = p.max_pages = 0;
+  p.proj_len = 0;
+  p.proj_per_head = false;
+  p.proj_e.reset();
+  p.proj_f.reset();
+  // [batch, kv_heads, proj_len, dim], dense (b, h, p < 2^31 and dim <=
+  // 4096; the plan checks the bytes).
+  auto dense = [&](int64_t dim) {
+    TensorView view;
+    view.seq_stride = static_cast<uint64_t>(dim);
+    view.head_stride = view.seq_stride * static_cast<uint64_t>(lf.proj_len);
+    view.batch_stride = view.head_stride * static_cast<uint64_t>(lf.kv_heads);
+    view.extent = view.batch_stride * static_cast<uint64_t>(lf.batch);
+    return view;
+  };
+  p.k = dense(lf.qk_dim);
+  p.v = dense(lf.v_dim);
+  return p;
 }
 
 uint64_t count_range_visible_pairs(const Problem& p, const int32_t* kv_lens, const int32_t* q_lens) {

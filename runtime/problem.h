@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "rope.h"
@@ -109,12 +110,24 @@ struct Problem {
   vkattn_feature_map feature_map = VKATTN_FEATURE_MAP_NONE;
   int64_t num_features = 0;
   std::vector<float> features;
+  // Linformer: E and F, [proj_len, kv_len] or per kv head [kv_heads,
+  // proj_len, kv_len] (proj_per_head); shared, not copied, by the
+  // problems a plan derives (they may be large).
+  int64_t proj_len = 0;
+  bool proj_per_head = false;
+  std::shared_ptr<const std::vector<float>> proj_e, proj_f;
 
   TensorView q, k, v, out, lse;
   MaskView additive_mask, bool_mask;
 
   int64_t group() const { return q_heads / kv_heads; }
   bool linear() const { return mode == VKATTN_MODE_LINEAR; }
+  bool linformer() const { return mode == VKATTN_MODE_LINFORMER; }
+  // Linformer: where row p of E (or F) for kv head h starts.
+  uint64_t projection_row(int64_t h, int64_t p) const {
+    return (static_cast<uint64_t>(proj_per_head ? h : 0) * static_cast<uint64_t>(proj_len) +
+            static_cast<uint64_t>(p)) * static_cast<uint64_t>(kv_len);
+  }
   bool paged() const { return page_size > 0; }
   bool packed_queries() const { return packed_q_rows > 0; }
   // Per-sequence query counts at execution (q_lens, or from cu_seqlens_q).
@@ -215,6 +228,13 @@ Status check_block_layout(const char* desc, const char* name, const vkattn_tenso
 // Validates a vkattn_rope of descriptor `desc_name` rotating heads of
 // head_dim (named dim_name) and fills *out.
 Status make_rope(const char* desc_name, const vkattn_rope& rope, int64_t head_dim, const char* dim_name, Rope* out);
+
+// The problem a Linformer plan attends after its projections: the same
+// queries, outputs and softmax options, against proj_len keys that are
+// [batch, kv_heads, proj_len, dim] contiguous arrays of `kv_dtype` (K'
+// then V', each from element 0 of its own buffer), no key lengths, pages
+// or projections.
+Problem linformer_attend_problem(const Problem& linformer, vkattn_dtype kv_dtype);
 
 // Validates every field of desc; on success fills *out. Messages name the
 // field ("vkattn_attention_desc.kv_heads (3) must divide q_heads (8)").

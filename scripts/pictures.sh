@@ -13,6 +13,8 @@
 #   approx-cpu.svg           vkattn-approx --plot: linear attention's error and
 #                            time against exact attention on the CPU, S = 1k
 #                            to 16k (docs/APPROXIMATE.md has the 1k-64k run)
+#   approx-noncausal-cpu.svg the same without causal masking, Linformer (256
+#                            mean-pooled keys) included, S = 512 to 8k
 #
 #   scripts/pictures.sh [DIR]
 #
@@ -69,3 +71,6 @@ echo "pictures: wrote $out/roofline.svg"
 
 "$build/samples/vkattn-approx" --backend cpu --sizes 1024,2048,4096,8192,16384 --plot "$out/approx-cpu.svg" > /dev/null
 echo "pictures: wrote $out/approx-cpu.svg"
+"$build/samples/vkattn-approx" --backend cpu --causal=none --sizes 512,1024,2048,4096,8192 \
+  --plot "$out/approx-noncausal-cpu.svg" > /dev/null
+echo "pictures: wrote $out/approx-noncausal-cpu.svg"

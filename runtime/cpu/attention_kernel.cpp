@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <mutex>
 
 #include "row_ops.h"
 #include "runtime/checked_math.h"
@@ -87,13 +86,9 @@ Tiling choose_tiling(const Problem& p, int threads) {
   return t;
 }
 
-struct AttentionKernel::RunState {
+struct AttentionKernel::MergeState {
   const AttentionKernel* kernel;
   const Tensors* tensors;
-  std::atomic<bool> failed{false};
-  std::atomic<bool> out_of_memory{false};  // a task could not even record its error
-  std::mutex error_mutex;
-  Status error;
 };
 
 AttentionKernel::AttentionKernel(const Problem& problem, const Tiling& tiling)
@@ -156,36 +151,13 @@ AttentionKernel::Workspace AttentionKernel::workspace(int slot) const {
   return ws;
 }
 
-void AttentionKernel::task_entry(void* opaque, size_t task) {
-  RunState& state = *static_cast<RunState*>(opaque);
-  if (state.failed.load(std::memory_order_relaxed)) return;
-  const AttentionKernel& kernel = *state.kernel;
-  const int slot = kernel.slots_.claim();
-  Workspace ws = kernel.workspace(slot);
-  // No exception may unwind into pthreadpool (C): an allocation failing
-  // while a task builds its error status is reported after the region.
-  try {
-    Status status = kernel.run_task(static_cast<int64_t>(task), *state.tensors, ws);
-    if (!status.ok()) {
-      std::lock_guard<std::mutex> lock(state.error_mutex);
-      if (!state.failed.load()) state.error = status;
-      state.failed.store(true);
-    }
-  } catch (...) {
-    state.out_of_memory.store(true);
-    state.failed.store(true);
-  }
-  kernel.slots_.release(slot);
-}
-
 Status AttentionKernel::run(pthreadpool_t pool, const Tensors& tensors) {
-  RunState state;
-  state.kernel = this;
-  state.tensors = &tensors;
-  pthreadpool_parallelize_1d(pool, &AttentionKernel::task_entry, &state, static_cast<size_t>(tiling_.tasks), 0);
-  if (state.out_of_memory.load()) return out_of_host_memory("a host allocation failed during execution");
-  if (state.failed.load()) return state.error;
+  VKATTN_RETURN_IF_ERROR(run_slot_tasks(pool, static_cast<size_t>(tiling_.tasks), slots_, [&](int64_t task, int slot) {
+    Workspace ws = workspace(slot);
+    return run_task(task, tensors, ws);
+  }));
   if (tiling_.kv_splits > 1) {
+    MergeState state{this, &tensors};
     pthreadpool_parallelize_1d(pool, &AttentionKernel::merge_entry, &state,
                                static_cast<size_t>(tiling_.tasks / tiling_.kv_splits), 0);
   }
@@ -193,7 +165,7 @@ Status AttentionKernel::run(pthreadpool_t pool, const Tensors& tensors) {
 }
 
 void AttentionKernel::merge_entry(void* opaque, size_t unit) {
-  const RunState& state = *static_cast<RunState*>(opaque);
+  const MergeState& state = *static_cast<MergeState*>(opaque);
   state.kernel->merge_splits(static_cast<int64_t>(unit), *state.tensors);
 }
 

@@ -66,7 +66,7 @@ class AttentionKernel final : public Kernel {
     float* scores = nullptr;   // block_q x block_kv
     float* products = nullptr; // block_q x v_dim
   };
-  struct RunState;
+  struct MergeState;
   // A (batch, kv head, chunk of query positions): the rows a task (or, with
   // key splits, kv_splits tasks) owns, numbered batch-major.
   struct WorkUnit {
@@ -82,7 +82,6 @@ class AttentionKernel final : public Kernel {
   // Normalises one row's state into O (and LSE).
   void store_output_row(const Tensors& tensors, int64_t b, int64_t h, int64_t i, const float* acc, float max,
                         float sum) const;
-  static void task_entry(void* state, size_t task);
   static void merge_entry(void* state, size_t unit);
 
   Problem problem_;

@@ -1,6 +1,6 @@
 // The CPU backend's Device: buffers are host memory, plans wrap a kernel
-// (the exact AttentionKernel or the LinearKernel, by the problem's mode),
-// work runs on a pthreadpool owned by the context.
+// (the exact AttentionKernel, the LinearKernel or the LinformerKernel, by
+// the problem's mode), work runs on a pthreadpool owned by the context.
 #include <cpuinfo.h>
 #include <pthreadpool.h>
 #include <unistd.h>
@@ -19,6 +19,7 @@
 #include "append_kernel.h"
 #include "attention_kernel.h"
 #include "linear_kernel.h"
+#include "linformer_kernel.h"
 #include "runtime/append.h"
 #include "runtime/backend.h"
 #include "runtime/checked_math.h"
@@ -193,8 +194,13 @@ class CpuDevice final : public Device {
   Status create_plan(const Problem& problem, uint32_t /*flags*/, std::unique_ptr<DevicePlan>* out) override {
     std::unique_ptr<cpu::Kernel> kernel;
     const int threads = static_cast<int>(info_.compute_units);
-    VKATTN_RETURN_IF_ERROR(problem.linear() ? cpu::LinearKernel::create(problem, threads, &kernel)
-                                            : cpu::AttentionKernel::create(problem, threads, &kernel));
+    if (problem.linear()) {
+      VKATTN_RETURN_IF_ERROR(cpu::LinearKernel::create(problem, threads, &kernel));
+    } else if (problem.linformer()) {
+      VKATTN_RETURN_IF_ERROR(cpu::LinformerKernel::create(problem, threads, &kernel));
+    } else {
+      VKATTN_RETURN_IF_ERROR(cpu::AttentionKernel::create(problem, threads, &kernel));
+    }
     out->reset(new CpuPlan(pool_, std::move(kernel)));
     return Status();
   }

@@ -1,6 +1,7 @@
 #include "workspace.h"
 
 #include <cstdlib>
+#include <mutex>
 
 #include "runtime/checked_math.h"
 #include "xnn_gemm.h"
@@ -43,6 +44,48 @@ int WorkspaceSlots::claim() const {
       if (busy_[s].compare_exchange_strong(expected, true, std::memory_order_acquire)) return static_cast<int>(s);
     }
   }
+}
+
+namespace {
+
+struct SlotTasks {
+  const WorkspaceSlots* slots;
+  const std::function<Status(int64_t, int)>* body;
+  std::atomic<bool> failed{false};
+  std::atomic<bool> out_of_memory{false};  // a task could not even record its error
+  std::mutex error_mutex;
+  Status error;
+};
+
+void slot_task_entry(void* opaque, size_t task) {
+  SlotTasks& state = *static_cast<SlotTasks*>(opaque);
+  if (state.failed.load(std::memory_order_relaxed)) return;
+  const int slot = state.slots->claim();
+  try {
+    Status status = (*state.body)(static_cast<int64_t>(task), slot);
+    if (!status.ok()) {
+      std::lock_guard<std::mutex> lock(state.error_mutex);
+      if (!state.failed.load()) state.error = status;
+      state.failed.store(true);
+    }
+  } catch (...) {
+    state.out_of_memory.store(true);
+    state.failed.store(true);
+  }
+  state.slots->release(slot);
+}
+
+}  // namespace
+
+Status run_slot_tasks(pthreadpool_t pool, size_t count, const WorkspaceSlots& slots,
+                      const std::function<Status(int64_t task, int slot)>& body) {
+  SlotTasks state;
+  state.slots = &slots;
+  state.body = &body;
+  pthreadpool_parallelize_1d(pool, &slot_task_entry, &state, count, 0);
+  if (state.out_of_memory.load()) return out_of_host_memory("a host allocation failed during execution");
+  if (state.failed.load()) return state.error;
+  return Status();
 }
 
 }  // namespace cpu

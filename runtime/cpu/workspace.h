@@ -5,8 +5,11 @@
 // exists.
 #pragma once
 
+#include <pthreadpool.h>
+
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -36,6 +39,14 @@ class WorkspaceSlots {
   uint64_t per_slot_ = 0;
   std::unique_ptr<std::atomic<bool>[]> busy_;
 };
+
+// Runs body(task, slot) for tasks [0, count) on the pool's threads, each
+// task with a workspace slot of `slots` claimed for it. After the first
+// failure the remaining tasks are skipped and that failure is returned
+// (OUT_OF_HOST_MEMORY when a task could not even build its status: no
+// exception unwinds into pthreadpool).
+Status run_slot_tasks(pthreadpool_t pool, size_t count, const WorkspaceSlots& slots,
+                      const std::function<Status(int64_t task, int slot)>& body);
 
 }  // namespace cpu
 }  // namespace vkattn

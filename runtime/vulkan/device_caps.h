@@ -175,8 +175,9 @@ std::string variant_name(const KernelConfig& config, vkattn_dtype dtype);
 // The linear-attention kernel's variant (linear_plan.cpp):
 // "linear.<elu|favor>.<f32|f16>".
 std::string linear_variant_name(vkattn_feature_map map, vkattn_dtype dtype);
-// Every name variant_name() and linear_variant_name() can give: the
-// variants the tests must execute.
+// Every name variant_name() and linear_variant_name() can give, and
+// Linformer's projections ("linformer.<f32|f16>", linformer_plan.cpp):
+// the variants the tests must execute.
 std::vector<std::string> all_variant_names();
 
 // Floats of one query row's (O, m, l) record in the Partials buffer: O, m

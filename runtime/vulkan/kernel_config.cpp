@@ -369,6 +369,7 @@ std::vector<std::string> all_variant_names() {
     for (vkattn_feature_map map : {VKATTN_FEATURE_MAP_ELU, VKATTN_FEATURE_MAP_FAVOR}) {
       names.push_back(linear_variant_name(map, dtype));
     }
+    names.push_back(dtype == VKATTN_DTYPE_F16 ? "linformer.f16" : "linformer.f32");
     for (bool split : {false, true}) {
       KernelConfig c;
       c.kv_splits = split ? 2 : 1;

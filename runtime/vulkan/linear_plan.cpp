@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "attention_plan.h"
 #include "plan_layout.h"
-#include "plan_runner.h"
 #include "runtime/checked_math.h"
 #include "shader_params.h"
 #include "vulkan_device.h"
@@ -158,9 +158,6 @@ Status linear_layout(const Problem& p, const DeviceCaps& caps, const Quirks& qui
   layout.row_blocks_per_dispatch = static_cast<uint32_t>(std::max<uint64_t>(1, std::min(blocks_per_dispatch, row_blocks)));
   layout.row_dispatches = static_cast<uint32_t>(ceil_div(row_blocks, uint64_t{layout.row_blocks_per_dispatch}));
 
-  auto storage = [](vkattn_dtype type) {
-    return type == VKATTN_DTYPE_Q8_0 ? kStorageQ8_0 : type == VKATTN_DTYPE_Q4_0 ? kStorageQ4_0 : kStorageAsQ;
-  };
   uint32_t flags = 0;
   if (p.has_kv_lens) flags |= kFlagKvLens;
   if (p.has_q_lens) flags |= kFlagQLens;
@@ -176,44 +173,25 @@ Status linear_layout(const Problem& p, const DeviceCaps& caps, const Quirks& qui
   spec.constants[kSpecVDim] = static_cast<uint32_t>(p.v_dim);
   spec.constants[kSpecLinearFeatureMap] = static_cast<uint32_t>(p.feature_map);
   spec.constants[kSpecFlags] = flags;
-  spec.constants[kSpecKStorage] = storage(p.k_dtype);
-  spec.constants[kSpecVStorage] = storage(p.v_dtype);
-  spec.constants[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
+  set_kv_constants(p, &spec.constants);
   *out = layout;
   return Status();
 }
 
 namespace {
 
-class LinearPlan final : public DevicePlan, public VulkanWork, public PlanDispatches {
+class LinearStages final : public PlanStages {
  public:
-  LinearPlan(VulkanDevice& device, const Problem& problem) : device_(device), p_(problem), runner_(device, *this) {}
+  LinearStages(VulkanDevice& device, const Problem& problem) : device_(device), p_(problem) {}
 
   Status initialize();
-  // DevicePlan
-  Status execute(const ExecArgs& args) override;
-  PlanInfo info() const override;
-  Status last_time(double* ms) override { return runner_.last_time(ms); }
-  Status settle() override { return runner_.settle(); }
-  // VulkanWork
-  Status prepare(const Work& work, VkCommandBuffer* out, std::vector<VulkanBuffer*>* used) override {
-    std::vector<int32_t> lengths;
-    return runner_.prepare(attention_inputs(p_, length_words_, *work.args, &lengths), out, used);
-  }
-  void submitted(uint64_t serial) override { runner_.submitted(serial); }
-  Status prepare_recording(const Work& work) override {
-    std::vector<int32_t> lengths;
-    return runner_.prepare_recording(attention_inputs(p_, length_words_, *work.args, &lengths));
-  }
-  void record_into(const Work& work, VkCommandBuffer cmd) override {
-    std::vector<int32_t> lengths;
-    runner_.record_into(attention_inputs(p_, length_words_, *work.args, &lengths), cmd);
-  }
   // PlanDispatches
   uint32_t slice_count() const override { return static_cast<uint32_t>(slices_.size()); }
   const Window& window(uint32_t slice, uint32_t binding) const override { return slices_[slice].windows[binding]; }
   VkDescriptorBufferInfo own_binding(uint32_t slice, uint32_t binding) const override;
   void record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const override;
+  // PlanStages
+  PlanInfo info() const override;
 
  private:
   uint32_t column_tiles() const { return static_cast<uint32_t>(ceil_div(p_.v_dim, static_cast<int64_t>(layout_.tile))); }
@@ -228,13 +206,9 @@ class LinearPlan final : public DevicePlan, public VulkanWork, public PlanDispat
   std::unique_ptr<VulkanBuffer> features_;  // FAVOR+: W [m, qk_dim]
   std::unique_ptr<VulkanBuffer> states_;    // the state records of a slice (the largest)
   uint64_t params_stride_ = 0;
-  uint64_t length_words_ = 0;
-  // Last: destroyed first, it waits for the plan's work before the buffers above go.
-  PlanRunner runner_;
 };
 
-
-Status LinearPlan::initialize() {
+Status LinearStages::initialize() {
   const DeviceCaps& caps = device_.caps();
   VKATTN_RETURN_IF_ERROR(linear_layout(p_, caps, device_.quirks(), &layout_));
   const SliceLimits limits{caps.max_storage_buffer_range, caps.storage_offset_alignment, caps.max_workgroup_count[1],
@@ -270,19 +244,17 @@ Status LinearPlan::initialize() {
     std::memcpy(features_->mapped(), p_.features.data(), bytes);
     VKATTN_RETURN_IF_ERROR(features_->flush(0, bytes));
   }
-  uint64_t table_words = 0;
-  VKATTN_RETURN_IF_ERROR(attention_words(p_, caps, &length_words_, &table_words));
-  return runner_.initialize(length_words_, table_words);
+  return Status();
 }
 
-VkDescriptorBufferInfo LinearPlan::own_binding(uint32_t slice, uint32_t binding) const {
+VkDescriptorBufferInfo LinearStages::own_binding(uint32_t slice, uint32_t binding) const {
   if (binding == kBindingParams) return params_->descriptor(slice * params_stride_, sizeof(ShaderParams));
   if (binding == kBindingHeadConstants && features_ != nullptr) return features_->descriptor(0, VK_WHOLE_SIZE);
   if (binding == kBindingPartials) return states_->descriptor(0, VK_WHOLE_SIZE);
   return VkDescriptorBufferInfo{};
 }
 
-void LinearPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
+void LinearStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
   const DeviceFunctions& fn = device_.fn();
   VkMemoryBarrier between{};
   between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
@@ -322,14 +294,7 @@ void LinearPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* s
   }
 }
 
-Status LinearPlan::execute(const ExecArgs& args) {
-  Work work;
-  work.plan = this;
-  work.args = &args;
-  return device_.submit_alone(work);
-}
-
-PlanInfo LinearPlan::info() const {
+PlanInfo LinearStages::info() const {
   PlanInfo info;
   info.kernel = "vulkan." + linear_variant_name(p_.feature_map, p_.dtype);
   info.block_q = layout_.tile;
@@ -338,18 +303,16 @@ PlanInfo LinearPlan::info() const {
       std::min<uint64_t>(UINT32_MAX, static_cast<uint64_t>(p_.batch * p_.kv_heads) * column_tiles()));
   info.dispatches = static_cast<uint32_t>(slices_.size()) *
                     (1 + (layout_.chunks > 1 ? 1 : 0) + (p_.causal != VKATTN_CAUSAL_NONE ? 1 : 0) + layout_.row_dispatches);
-  info.workspace_bytes =
-      params_->size() + runner_.workspace_bytes() + states_->size() + (features_ ? features_->size() : 0);
+  info.workspace_bytes = params_->size() + states_->size() + (features_ ? features_->size() : 0);
   return info;
 }
 
 }  // namespace
 
 Status create_linear_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out) {
-  std::unique_ptr<LinearPlan> plan(new LinearPlan(device, problem));
-  VKATTN_RETURN_IF_ERROR(plan->initialize());
-  *out = std::move(plan);
-  return Status();
+  std::unique_ptr<LinearStages> stages(new LinearStages(device, problem));
+  VKATTN_RETURN_IF_ERROR(stages->initialize());
+  return make_attention_plan(device, problem, std::move(stages), out);
 }
 
 }  // namespace vk

@@ -10,18 +10,24 @@ namespace vk {
 
 namespace {
 
-// Whether every row of a view starts at a multiple of 4 elements, so that a
-// row of `dims` elements can be read as vec4s.
 KvStorage kv_storage(vkattn_dtype dtype) {
   return dtype == VKATTN_DTYPE_Q8_0 ? kStorageQ8_0 : dtype == VKATTN_DTYPE_Q4_0 ? kStorageQ4_0 : kStorageAsQ;
 }
 
+// Whether every row of a view starts at a multiple of 4 elements, so that a
+// row of `dims` elements can be read as vec4s.
 bool rows_vec4_aligned(const RelativeView& view, int64_t dims) {
   return dims % 4 == 0 && view.offset % 4 == 0 && view.batch_stride % 4 == 0 && view.head_stride % 4 == 0 &&
          view.seq_stride % 4 == 0;
 }
 
 }  // namespace
+
+void set_kv_constants(const Problem& p, std::vector<uint32_t>* constants) {
+  (*constants)[kSpecKStorage] = kv_storage(p.k_dtype);
+  (*constants)[kSpecVStorage] = kv_storage(p.v_dtype);
+  (*constants)[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
+}
 
 Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, const KernelOverride& forced,
                    PlanLayout* out) {
@@ -156,9 +162,7 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   constants[kSpecVDim] = static_cast<uint32_t>(p.v_dim);
   constants[kSpecDSplit] = lanes ? 0 : config.d_split;
   constants[kSpecColThreads] = lanes ? 0 : config.col_threads;
-  constants[kSpecKStorage] = kv_storage(p.k_dtype);
-  constants[kSpecVStorage] = kv_storage(p.v_dtype);
-  constants[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
+  set_kv_constants(p, &constants);
   // flash_attn.comp reads a chunk's role from the push constants; the lanes
   // kernel has it specialised (a run-time branch would put its loads under
   // a mask), one pipeline per role the plan uses.

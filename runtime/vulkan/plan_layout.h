@@ -66,6 +66,10 @@ enum KvStorage : uint32_t {
   kStorageQ4_0 = 2,
 };
 
+// Sets the specialization constants every shader reading K and V takes
+// from the problem: their storage (KvStorage) and the page size.
+void set_kv_constants(const Problem& problem, std::vector<uint32_t>* constants);
+
 // One pipeline of a plan.
 struct PipelineSpec {
   std::string role;                  // "attention", "attention (middle chunks)", "reduce", ...
@@ -107,6 +111,18 @@ struct LinearLayout {
   PipelineSpec pipeline;
 };
 Status linear_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks, LinearLayout* out);
+
+// A Linformer plan's projection choices (linformer_plan.cpp, shaders/
+// linformer_proj.comp), a pure function of the problem and the device:
+// the pipeline, and how many dispatches walk the keys (each chunk_keys
+// keys; chunk_keys 0: one walks all). Its softmax stage is plan_layout's
+// for linformer_attend_problem.
+struct LinformerLayout {
+  uint32_t chunks = 1;
+  uint32_t chunk_keys = 0;
+  PipelineSpec pipeline;
+};
+Status linformer_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks, LinformerLayout* out);
 
 // UNSUPPORTED (naming the limit) when the problem cannot fit the device.
 Status plan_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks,

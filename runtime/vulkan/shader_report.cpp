@@ -148,6 +148,14 @@ Status report_plan(VulkanDevice& device, const Problem& problem, bool representa
     VKATTN_RETURN_IF_ERROR(linear_layout(problem, device.caps(), device.quirks(), &linear));
     report.layout.linear = true;
     report.layout.pipelines.push_back(linear.pipeline);
+  } else if (problem.linformer()) {
+    // The softmax stage over the projected keys (its pipeline indices
+    // kept), and the projection after them.
+    LinformerLayout linformer;
+    VKATTN_RETURN_IF_ERROR(linformer_layout(problem, device.caps(), device.quirks(), &linformer));
+    VKATTN_RETURN_IF_ERROR(plan_layout(linformer_attend_problem(problem, problem.dtype), device.caps(), device.quirks(),
+                                       device.forced(), &report.layout));
+    report.layout.pipelines.push_back(linformer.pipeline);
   } else {
     VKATTN_RETURN_IF_ERROR(plan_layout(problem, device.caps(), device.quirks(), device.forced(), &report.layout));
   }

@@ -463,8 +463,14 @@ Status VulkanDevice::create_append_plan(const AppendProblem& problem, std::uniqu
 
 Status VulkanDevice::create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) {
   VKATTN_RETURN_IF_ERROR(usable());
-  // Linear attention has one kernel: nothing to force or tune.
+  // Linear attention has one kernel: nothing to force or tune. Linformer's
+  // softmax stage takes VKATTN_VULKAN_KERNEL's choices but is not tuned
+  // (its problem exists only inside the plan).
   if (problem.linear()) return create_linear_plan(*this, problem, out);
+  if (problem.linformer()) {
+    if (flags & VKATTN_PLAN_TUNE) log_.info("Linformer plans are not tuned");
+    return create_linformer_plan(*this, problem, forced_, out);
+  }
   if (!forced_.automatic()) {  // the environment pins the choices: no tuning
     if (flags & VKATTN_PLAN_TUNE) log_.info("VKATTN_VULKAN_KERNEL is set: the plan is not tuned");
     return create_vulkan_plan(*this, problem, forced_, false, out);

@@ -129,7 +129,7 @@ class VulkanBuffer final : public DeviceBuffer {
 
 struct PipelineSpec;
 
-// What the device needs of a plan to submit or record it (vulkan_plan.cpp,
+// What the device needs of a plan to submit or record it (attention_plan.cpp,
 // append_plan.cpp; both keep a PlanRunner, plan_runner.h).
 class VulkanWork {
  public:
@@ -333,6 +333,10 @@ Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const Ke
 
 // A linear-attention plan (VKATTN_MODE_LINEAR) on `device` (linear_plan.cpp).
 Status create_linear_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out);
+// A Linformer plan (VKATTN_MODE_LINFORMER) on `device`, its softmax stage
+// with the choices `forced` (linformer_plan.cpp).
+Status create_linformer_plan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced,
+                             std::unique_ptr<DevicePlan>* out);
 // An append plan (vkattn_append_desc) on `device` (append_plan.cpp).
 Status create_vulkan_append_plan(VulkanDevice& device, const AppendProblem& problem,
                                  std::unique_ptr<DeviceAppendPlan>* out);

@@ -1,82 +1,21 @@
-// A Vulkan plan: everything an execution needs is created here once (kernel
-// config, slices, pipelines, parameter block, split-KV scratch, and through
-// its PlanRunner the descriptor sets and command buffer). An execution
-// writes the lengths, updates the descriptor sets and re-records the command
-// buffer only if different buffers are bound than last time, and submits:
-// executing a plan 1000 times creates no Vulkan object and allocates no
-// device memory.
+// The softmax attention plan (softmax_stages.h): everything an execution
+// needs is created here once (kernel config, slices, pipelines, parameter
+// block, split-KV scratch, and through the plan's PlanRunner the descriptor
+// sets and command buffer). An execution writes the lengths, updates the
+// descriptor sets and re-records the command buffer only if different
+// buffers are bound than last time, and submits: executing a plan 1000
+// times creates no Vulkan object and allocates no device memory.
 #include <algorithm>
 #include <cstring>
 
 #include "runtime/checked_math.h"
-#include "plan_layout.h"
-#include "plan_runner.h"
 #include "shader_params.h"
-#include "vulkan_device.h"
+#include "softmax_stages.h"
 
 namespace vkattn {
 namespace vk {
 
-namespace {
-
-class VulkanPlan final : public DevicePlan, public VulkanWork, public PlanDispatches {
- public:
-  VulkanPlan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned)
-      : device_(device), p_(problem), forced_(forced), tuned_(tuned), runner_(device, *this) {}
-
-  Status initialize();
-  // DevicePlan
-  Status execute(const ExecArgs& args) override;
-  PlanInfo info() const override;
-  Status last_time(double* ms) override { return runner_.last_time(ms); }
-  Status settle() override { return runner_.settle(); }
-  // VulkanWork
-  Status prepare(const Work& work, VkCommandBuffer* out, std::vector<VulkanBuffer*>* used) override {
-    std::vector<int32_t> lengths;
-    return runner_.prepare(inputs(*work.args, &lengths), out, used);
-  }
-  void submitted(uint64_t serial) override { runner_.submitted(serial); }
-  Status prepare_recording(const Work& work) override {
-    std::vector<int32_t> lengths;
-    return runner_.prepare_recording(inputs(*work.args, &lengths));
-  }
-  void record_into(const Work& work, VkCommandBuffer cmd) override {
-    std::vector<int32_t> lengths;
-    runner_.record_into(inputs(*work.args, &lengths), cmd);
-  }
-  // PlanDispatches
-  uint32_t slice_count() const override { return static_cast<uint32_t>(layout_.slices.size()); }
-  const Window& window(uint32_t slice, uint32_t binding) const override { return layout_.slices[slice].windows[binding]; }
-  VkDescriptorBufferInfo own_binding(uint32_t slice, uint32_t binding) const override;
-  void record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const override;
-
- private:
-  // The execution's buffers by binding, and its lengths words in *lengths.
-  RunInputs inputs(const ExecArgs& args, std::vector<int32_t>* lengths) const;
-  uint64_t rows_in_slice(const Slice& slice) const {
-    return static_cast<uint64_t>(slice.batch_end - slice.batch_begin) *
-           static_cast<uint64_t>(slice.kv_head_end - slice.kv_head_begin) * static_cast<uint64_t>(p_.group()) *
-           static_cast<uint64_t>(p_.q_len);
-  }
-
-  VulkanDevice& device_;
-  Problem p_;
-  KernelOverride forced_;  // VKATTN_VULKAN_KERNEL, a tuned choice or a tuning candidate
-  bool tuned_;             // forced_ is a tuned choice
-  PlanLayout layout_;
-  const KernelConfig& config_ = layout_.config;
-  VkPipeline attention_[3] = {};  // by ChunkRole
-  VkPipeline reduce_ = VK_NULL_HANDLE;
-  std::unique_ptr<VulkanBuffer> params_;
-  std::unique_ptr<VulkanBuffer> partials_;
-  std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes, sinks ([q_heads] each), RoPE turns (when used)
-  uint64_t params_stride_ = 0;
-  uint64_t length_words_ = 0;  // key lengths, query lengths, first packed rows ([batch] each), when used
-  // Last: destroyed first, it waits for the plan's work before the buffers above go.
-  PlanRunner runner_;
-};
-
-Status VulkanPlan::initialize() {
+Status SoftmaxStages::initialize() {
   const DeviceCaps& caps = device_.caps();
   VKATTN_RETURN_IF_ERROR(plan_layout(p_, caps, device_.quirks(), forced_, &layout_));
   if (layout_.scratch_bytes > 0) {
@@ -103,8 +42,6 @@ Status VulkanPlan::initialize() {
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  uint64_t table_words = 0;
-  VKATTN_RETURN_IF_ERROR(attention_words(p_, caps, &length_words_, &table_words));
   if (!p_.alibi_slopes.empty() || !p_.sinks.empty() || p_.rope.enabled()) {
     // q_heads < 2^30 (kernel_config) and dims <= 4096: 4 * (2 q_heads +
     // dims) bytes cannot overflow. Words: ALiBi slopes and sink logits (f32
@@ -121,14 +58,14 @@ Status VulkanPlan::initialize() {
     std::memcpy(head_constants_->mapped(), words.data(), words.size() * 4);
     VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, words.size() * 4));
   }
-  return runner_.initialize(length_words_, table_words);
+  return Status();
 }
 
-RunInputs VulkanPlan::inputs(const ExecArgs& args, std::vector<int32_t>* lengths) const {
-  return attention_inputs(p_, length_words_, args, lengths);
-}
-
-VkDescriptorBufferInfo VulkanPlan::own_binding(uint32_t slice, uint32_t binding) const {
+VkDescriptorBufferInfo SoftmaxStages::own_binding(uint32_t slice, uint32_t binding) const {
+  if (projected_kv_ != nullptr && (binding == kBindingK || binding == kBindingV)) {
+    const Window& window = layout_.slices[slice].windows[binding];
+    return projected_kv_->descriptor((binding == kBindingV ? projected_v_offset_ : 0) + window.offset, window.range);
+  }
   if (binding == kBindingParams) return params_->descriptor(slice * params_stride_, sizeof(ShaderParams));
   if (binding == kBindingHeadConstants && head_constants_ != nullptr) return head_constants_->descriptor(0, VK_WHOLE_SIZE);
   if (binding == kBindingPartials && partials_ != nullptr) {
@@ -137,7 +74,7 @@ VkDescriptorBufferInfo VulkanPlan::own_binding(uint32_t slice, uint32_t binding)
   return VkDescriptorBufferInfo{};
 }
 
-void VulkanPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
+void SoftmaxStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
   const DeviceFunctions& fn = device_.fn();
   VkMemoryBarrier between{};
   between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
@@ -192,14 +129,7 @@ void VulkanPlan::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* s
   }
 }
 
-Status VulkanPlan::execute(const ExecArgs& args) {
-  Work work;
-  work.plan = this;
-  work.args = &args;
-  return device_.submit_alone(work);
-}
-
-PlanInfo VulkanPlan::info() const {
+PlanInfo SoftmaxStages::info() const {
   PlanInfo info;
   info.kernel = "vulkan." + variant_name(config_, p_.dtype);
   info.tuned = tuned_;
@@ -218,19 +148,16 @@ PlanInfo VulkanPlan::info() const {
     if (config_.kv_splits > 1) dispatches += ceil_div(rows_in_slice(slice), uint64_t{max_x});
   }
   info.dispatches = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, dispatches));
-  info.workspace_bytes = params_->size() + runner_.workspace_bytes() + (partials_ ? partials_->size() : 0) +
-                         (head_constants_ ? head_constants_->size() : 0);
+  info.workspace_bytes =
+      params_->size() + (partials_ ? partials_->size() : 0) + (head_constants_ ? head_constants_->size() : 0);
   return info;
 }
 
-}  // namespace
-
 Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced, bool tuned,
                           std::unique_ptr<DevicePlan>* out) {
-  std::unique_ptr<VulkanPlan> plan(new VulkanPlan(device, problem, forced, tuned));
-  VKATTN_RETURN_IF_ERROR(plan->initialize());
-  *out = std::move(plan);
-  return Status();
+  std::unique_ptr<SoftmaxStages> stages(new SoftmaxStages(device, problem, forced, tuned));
+  VKATTN_RETURN_IF_ERROR(stages->initialize());
+  return make_attention_plan(device, problem, std::move(stages), out);
 }
 
 }  // namespace vk

@@ -15,14 +15,17 @@
 // --causal=none.
 //
 // Modes: linear attention with elu(x)+1 and with FAVOR+ (--features M
-// random orthogonal features, vkattn_favor_features). The error is
+// random orthogonal features, vkattn_favor_features); without causal
+// masking (--causal=none) also Linformer with --proj-len P projected keys,
+// E = F = mean pooling (row p averages the p-th of P runs of consecutive
+// keys, so K' and V' are pooled keys and values). The error is
 // max |O - O_exact| / max |O_exact| over every output element (and the
 // mean |O - O_exact| / mean |O_exact|). Times are the median of --repeat
 // executions after one warm-up, as vkattn_plan_get_last_time reports them
 // (GPU timestamps on Vulkan, wall time on the CPU).
 //
 //   vkattn-approx [--sizes 1024,2048,...] [--heads H] [--dim D] [--features M]
-//                 [--causal=bottom-right|none] [--repeat N] [--seed N]
+//                 [--proj-len P] [--causal=bottom-right|none] [--repeat N] [--seed N]
 //                 [--backend auto|cpu|vulkan] [--device N] [--threads N]
 //                 [--plot FILE.svg] [--json]
 //
@@ -51,7 +54,7 @@ namespace {
 
 const char kUsage[] =
     "usage: vkattn-approx [--sizes 1024,2048,...] [--heads H] [--dim D] [--features M]\n"
-    "                     [--causal=bottom-right|none] [--repeat N] [--seed N]\n"
+    "                     [--proj-len P] [--causal=bottom-right|none] [--repeat N] [--seed N]\n"
     "                     [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
     "                     [--plot FILE.svg] [--json]\n";
 
@@ -60,6 +63,7 @@ struct Options {
   int64_t heads = 4;
   int64_t dim = 64;
   int64_t features = 256;
+  int64_t proj_len = 256;  // Linformer (without causal masking)
   vkattn_causal causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   int repeat = 3;
   uint64_t seed = 1;
@@ -92,6 +96,8 @@ Options parse_args(int argc, char** argv) {
       o.dim = args.int_value(1, 512, "a head dimension from 1 to 512");
     } else if (arg == "--features") {
       o.features = args.int_value(1, VKATTN_MAX_FEATURES, "a feature count from 1 to 4096");
+    } else if (arg == "--proj-len") {
+      o.proj_len = args.int_value(1, VKATTN_MAX_PROJECTION, "a projected length from 1 to 4096");
     } else if (arg == "--causal") {
       o.causal = vkattn_samples::parse_causal(args.value(), true);
       if (o.causal == VKATTN_CAUSAL_TOP_LEFT) throw usage_error("--causal must be bottom-right or none");
@@ -161,6 +167,17 @@ struct Mode {
   vkattn_feature_map map;
 };
 
+// Linformer's E = F for S keys: P rows, row p the mean of keys
+// [p S / P, (p + 1) S / P) (at least one key each; P <= S).
+std::vector<float> mean_pooling(int64_t proj_len, int64_t s) {
+  std::vector<float> pool(static_cast<size_t>(proj_len * s), 0.0f);
+  for (int64_t p = 0; p < proj_len; ++p) {
+    const int64_t first = p * s / proj_len, end = std::max(first + 1, (p + 1) * s / proj_len);
+    for (int64_t j = first; j < end; ++j) pool[static_cast<size_t>(p * s + j)] = 1.0f / static_cast<float>(end - first);
+  }
+  return pool;
+}
+
 struct Row {
   int64_t size;
   std::string data, mode;
@@ -183,6 +200,13 @@ double run_mode(vkattn_context context, const Options& o, int64_t s, const Input
   if (mode.map == VKATTN_FEATURE_MAP_FAVOR) {
     desc.linear.num_features = o.features;
     desc.linear.features = features.data();
+  }
+  std::vector<float> pool;
+  if (mode.mode == VKATTN_MODE_LINFORMER) {
+    pool = mean_pooling(std::min(o.proj_len, s), s);
+    desc.linformer.proj_len = std::min(o.proj_len, s);
+    desc.linformer.e = pool.data();
+    desc.linformer.f = pool.data();
   }
   vkattn_attention_desc_set_dense_layouts(&desc);
   vkattn_plan plan = nullptr;
@@ -339,10 +363,14 @@ int run(const Options& o) {
   check(vkattn_context_get_info(context, &info), "vkattn_context_get_info");
   std::vector<float> features(static_cast<size_t>(o.features * o.dim));
   check(vkattn_favor_features(o.features, o.dim, o.seed, features.data()), "vkattn_favor_features");
-  const std::vector<Mode> modes = {{"exact", VKATTN_MODE_EXACT, VKATTN_FEATURE_MAP_NONE},
-                                   {"linear-elu", VKATTN_MODE_LINEAR, VKATTN_FEATURE_MAP_ELU},
-                                   {"linear-favor" + std::to_string(o.features), VKATTN_MODE_LINEAR,
-                                    VKATTN_FEATURE_MAP_FAVOR}};
+  std::vector<Mode> modes = {{"exact", VKATTN_MODE_EXACT, VKATTN_FEATURE_MAP_NONE},
+                             {"linear-elu", VKATTN_MODE_LINEAR, VKATTN_FEATURE_MAP_ELU},
+                             {"linear-favor" + std::to_string(o.features), VKATTN_MODE_LINEAR,
+                              VKATTN_FEATURE_MAP_FAVOR}};
+  // Linformer has no causal form.
+  if (o.causal == VKATTN_CAUSAL_NONE) {
+    modes.push_back({"linformer" + std::to_string(o.proj_len), VKATTN_MODE_LINFORMER, VKATTN_FEATURE_MAP_NONE});
+  }
   char subtitle[256];
   std::snprintf(subtitle, sizeof(subtitle), "%s on %s: %lld heads, dim %lld, %s, f32",
                 info.backend == VKATTN_BACKEND_VULKAN ? "vulkan" : "cpu", vkattn_samples::json_escape(info.name).c_str(),

@@ -49,7 +49,9 @@ const char kUsage[] =
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
     "                  [--rope neox|gptj [--rope-theta T] [--rope-dims R]]\n"
-    "                  [--mode exact|linear [--feature-map elu|favor [--features W.npy | --features M --seed S]]]\n"
+    "                  [--mode exact|linear|linformer]\n"
+    "                  [--feature-map elu|favor [--features W.npy | --features M --seed S]]  (linear)\n"
+    "                  [--proj E.npy,F.npy]  (linformer: [P, Skv] each, or [Hkv, P, Skv] per kv head)\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -84,6 +86,7 @@ struct Options {
   int64_t feature_count = 0;  // ... or M features drawn by vkattn_favor_features from --seed
   uint64_t seed = 0;
   bool seed_given = false;
+  std::string proj_e, proj_f;  // Linformer's E and F (--proj E.npy,F.npy)
 };
 
 Options parse_args(int argc, char** argv) {
@@ -161,7 +164,17 @@ Options parse_args(int argc, char** argv) {
       const std::string text = take();
       if (text == "exact") o.mode = VKATTN_MODE_EXACT;
       else if (text == "linear") o.mode = VKATTN_MODE_LINEAR;
-      else throw usage_error("--mode must be exact or linear, not '" + text + "'");
+      else if (text == "linformer") o.mode = VKATTN_MODE_LINFORMER;
+      else throw usage_error("--mode must be exact, linear or linformer, not '" + text + "'");
+    } else if (arg == "--proj") {
+      const std::string text = take();
+      const size_t comma = text.find(',');
+      if (comma == std::string::npos || comma == 0 || comma + 1 == text.size() ||
+          text.find(',', comma + 1) != std::string::npos) {
+        throw usage_error("--proj needs two files, E.npy,F.npy, not '" + text + "'");
+      }
+      o.proj_e = text.substr(0, comma);
+      o.proj_f = text.substr(comma + 1);
     } else if (arg == "--feature-map") {
       const std::string text = take();
       if (text == "elu") o.feature_map = VKATTN_FEATURE_MAP_ELU;
@@ -208,6 +221,8 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.feature_map != VKATTN_FEATURE_MAP_FAVOR && features_given) throw usage_error("--features needs --feature-map favor");
   if (o.seed_given && o.feature_count == 0) throw usage_error("--seed needs --features M (a count of features to draw)");
+  if (o.mode == VKATTN_MODE_LINFORMER && o.proj_e.empty()) throw usage_error("--mode linformer needs --proj E.npy,F.npy");
+  if (o.mode != VKATTN_MODE_LINFORMER && !o.proj_e.empty()) throw usage_error("--proj needs --mode linformer");
   if (o.rope.style == VKATTN_ROPE_NONE && (o.rope.theta != 0.0f || o.rope.dims != 0)) {
     throw usage_error("--rope-theta and --rope-dims need --rope neox|gptj");
   }
@@ -470,6 +485,32 @@ int run(const Options& o) {
     std::memcpy(pairs.features.data(), bytes.data(), bytes.size());
     desc.linear.num_features = w.shape[0];
   }
+  if (!o.proj_e.empty()) {
+    // [P, Skv] shared by every kv head, or [Hkv, P, Skv]; F as E.
+    auto load_projection = [&](const std::string& path, const char* name, std::vector<float>* out) {
+      const NpyArray m = load(path, "--proj");
+      const bool shared = m.shape.size() == 2 && m.shape[1] == desc.kv_len;
+      const bool per_head = m.shape.size() == 3 && m.shape[0] == desc.kv_heads && m.shape[2] == desc.kv_len;
+      if ((!shared && !per_head) || m.shape[m.shape.size() - 2] < 1 ||
+          (m.type != NpyType::kFloat32 && m.type != NpyType::kFloat16)) {
+        throw input_error(std::string("--proj: ") + name + " must be a float32 array of shape [P, " +
+                          std::to_string(desc.kv_len) + "] or [" + std::to_string(desc.kv_heads) + ", P, " +
+                          std::to_string(desc.kv_len) + "], not " + vkattn_samples::npy_type_name(m.type) + " " +
+                          shape_text(m.shape));
+      }
+      const std::vector<uint8_t> bytes = to_device(m, "--proj", VKATTN_DTYPE_F32);
+      out->resize(static_cast<size_t>(m.count()));
+      std::memcpy(out->data(), bytes.data(), bytes.size());
+      return m.shape;
+    };
+    const std::vector<int64_t> e_shape = load_projection(o.proj_e, "E", &pairs.proj_e);
+    const std::vector<int64_t> f_shape = load_projection(o.proj_f, "F", &pairs.proj_f);
+    if (e_shape != f_shape) {
+      throw input_error("--proj: E " + shape_text(e_shape) + " and F " + shape_text(f_shape) + " must have one shape");
+    }
+    desc.linformer.proj_len = e_shape[e_shape.size() - 2];
+    desc.linformer.per_head = e_shape.size() == 3 ? 1u : 0u;
+  }
   pairs.point_desc();
   vkattn_attention_desc_set_dense_layouts(&desc);
   if (packed) {
@@ -666,10 +707,12 @@ int run(const Options& o) {
   const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
                                           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
   const uint64_t visible = vkattn_test::count_visible_pairs(pairs);
-  // Linear attention: its own algorithm's FLOPs (not q_len x kv_len pairs).
-  const double flops = desc.mode == VKATTN_MODE_LINEAR
-                           ? vkattn_test::linear_attention_flops(pairs)
-                           : 2.0 * static_cast<double>(desc.qk_dim + desc.v_dim) * static_cast<double>(visible);
+  // Linear attention and Linformer: their own algorithms' FLOPs (not
+  // q_len x kv_len pairs).
+  const double flops = desc.mode == VKATTN_MODE_LINEAR      ? vkattn_test::linear_attention_flops(pairs)
+                       : desc.mode == VKATTN_MODE_LINFORMER ? vkattn_test::linformer_flops(pairs)
+                                                            : 2.0 * static_cast<double>(desc.qk_dim + desc.v_dim) *
+                                                                  static_cast<double>(visible);
   const double gflops = flops / (median * 1e-3) / 1e9;
   vkattn_device_info info;
   vkattn_device_info_init(&info);

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """vkattn-approx: its table has every mode at every size and input, linear
 attention approximates the flat input far better than the peaked one (the
-structure the two inputs are built with), --plot writes a well-formed SVG
+structure the two inputs are built with), so does Linformer with
+mean-pooling projections (without causal masking, where it is run),
+--plot writes a well-formed SVG
 with a line per mode and input in each panel, and bad arguments end in a
 message and exit 2 with no plot left behind.
 
@@ -52,8 +54,22 @@ with tempfile.TemporaryDirectory() as tmp:
         svg = xml.dom.minidom.parse(plot)
         expect(len(svg.getElementsByTagName("polyline")) == 10, "two panels: 4 error lines and 6 time lines")
 
+    # Without causal masking Linformer joins (32 pooled keys): pooling keeps
+    # the flat input's near-uniform average and blurs the peaked input's one key.
+    r = subprocess.run([APPROX, "--backend", BACKEND, "--sizes", "512", "--heads", "2", "--features", "64",
+                        "--proj-len", "32", "--causal=none", "--repeat", "1", "--json"], capture_output=True, text=True)
+    expect(r.returncode == 0, "a non-causal run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        error = {row["input"]: row["max_error"] for row in rows if row["mode"] == "linformer32"}
+        expect(set(error) == {"peaked", "flat"}, f"Linformer rows for both inputs: {error}")
+        if set(error) == {"peaked", "flat"}:
+            expect(0 <= error["flat"] < 0.2, f"Linformer approximates the flat input: {error}")
+            expect(error["peaked"] > 0.5, f"Linformer's pooling cannot resolve one dominant key: {error}")
+
     bad = os.path.join(tmp, "bad.svg")
     for args, needle in [(["--sizes", "0"], "--sizes"), (["--features", "0"], "--features"),
+                         (["--proj-len", "0"], "--proj-len"),
                          (["--causal=top-left"], "--causal"), (["--bogus"], "unknown argument"),
                          (["--heads", "x"], "--heads")]:
         r = subprocess.run([APPROX, "--backend", BACKEND, "--plot", bad, *args], capture_output=True, text=True)

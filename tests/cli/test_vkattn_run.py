@@ -163,6 +163,36 @@ with tempfile.TemporaryDirectory() as tmp:
     if all(x.returncode == 0 for x in seeded):
         expect(np.array_equal(np.load(path("os1.npy")), np.load(path("os2.npy"))), "the same seed gives the same output")
 
+    # 3a'. Linformer: E and F shared by the kv heads with key lengths (keys past a length are not
+    # projected), then one E and F per kv head with LSE.
+    def linformer_reference(q, k, v, scale, e, f, lens=None):
+        group = q.shape[1] // k.shape[1]
+        kk, vv = k.astype(np.float64).copy(), v.astype(np.float64).copy()
+        if lens is not None:
+            for b in range(kk.shape[0]):
+                kk[b, :, lens[b]:] = 0.0
+                vv[b, :, lens[b]:] = 0.0
+        pattern = "pj,bhjd->bhpd" if e.ndim == 2 else "hpj,bhjd->bhpd"
+        kp = np.repeat(np.einsum(pattern, e.astype(np.float64), kk), group, axis=1)
+        vp = np.repeat(np.einsum(pattern, f.astype(np.float64), vv), group, axis=1)
+        return reference(q, kp, vp, scale, np.ones((1, 1, q.shape[2], kp.shape[2]), bool))
+
+    for shape, lens_args, lse_args, tag in (((24, Skv), ["--kv-lens", path("lens.npy")], [], "shared"),
+                                            ((Hkv, 24, Skv), [], ["--lse", path("lsep.npy")], "per kv head")):
+        e = (rng.uniform(-1.0, 1.0, shape) * np.sqrt(3.0 / Skv)).astype(np.float32)
+        f = (rng.uniform(-1.0, 1.0, shape) * np.sqrt(3.0 / Skv)).astype(np.float32)
+        np.save(path("e.npy"), e)
+        np.save(path("f.npy"), f)
+        r = run("--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy"), "--out", path("op.npy"),
+                "--mode", "linformer", "--proj", path("e.npy") + "," + path("f.npy"), "--json", *lens_args, *lse_args)
+        expect(r.returncode == 0, f"linformer ({tag}) run succeeds: " + r.stderr)
+        if r.returncode == 0:
+            expect("linformer" in json.loads(r.stdout)["kernel"], "linformer mode runs the linformer kernel")
+            o_ref, lse_ref = linformer_reference(q, k, v, float(scale), e, f, lens if lens_args else None)
+            expect(np.abs(np.load(path("op.npy")) - o_ref).max() <= 1e-4 * np.abs(o_ref).max(), f"linformer ({tag}) output")
+            if lse_args:
+                expect(np.abs(np.load(path("lsep.npy")) - lse_ref).max() <= 1e-4, "linformer LSE")
+
     # 3b. Soft-capping, ALiBi (the paper's default slopes for 8 heads: 2^-1 .. 2^-8) and sinks, causal.
     sinks = rng.uniform(-1.0, 3.0, Hq).astype(np.float32)
     np.save(path("sinks.npy"), sinks)
@@ -399,6 +429,13 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--q", path("q.npy")] + base + ["--rope-theta", "100"], "--rope"),
         (["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")], "required"),
         (["--q", path("q.npy")] + base + ["--mode", "topk"], "--mode"),
+        (["--q", path("q.npy")] + base + ["--mode", "linformer"], "needs --proj"),
+        (["--q", path("q.npy")] + base + ["--proj", path("e.npy") + "," + path("f.npy")], "--proj needs --mode linformer"),
+        (["--q", path("q.npy")] + base + ["--mode", "linformer", "--proj", path("e.npy")], "--proj needs two files"),
+        (["--q", path("q.npy")] + base + ["--mode", "linformer", "--proj", path("e.npy") + "," + path("w.npy")],
+         "--proj: F must be a float32 array of shape"),
+        (["--q", path("q.npy")] + base + ["--mode", "linformer", "--proj", path("e.npy") + "," + path("f.npy"),
+                                          "--causal"], "causal is not supported in Linformer mode"),
         (["--q", path("q.npy")] + base + ["--feature-map", "elu"], "needs --mode linear"),
         (["--q", path("q.npy")] + base + ["--mode", "linear"], "needs --feature-map"),
         (["--q", path("q.npy")] + base + ["--mode", "linear", "--feature-map", "favor"], "needs --features"),

@@ -4,7 +4,8 @@
 // The fuzzer builds a vkattn_attention_desc field by field from its input
 // (sizes, strides, offsets, flags, struct_size, masks, windows, global keys,
 // scale, soft-capping, ALiBi slopes, sinks, q8_0 / q4_0 K and V, linear
-// attention with either feature map),
+// attention with either feature map, Linformer with shared or per-head
+// projections),
 // mostly near the valid region so that plans get accepted and run. Checks:
 //   - plan creation returns a defined status, and a message on failure;
 //   - an accepted plan executes successfully with buffers sized exactly as
@@ -13,8 +14,8 @@
 //   - kv_lens outside [0, kv_len], q_lens outside [0, q_len] and cu_seqlens_q
 //     out of order or past packed_q_rows are refused at execution;
 //   - with V = 0.5 everywhere and finite logits, every output element is 0.5
-//     (a convex combination, softmax or linear) or 0 (a row that sees no
-//     key); with sinks,
+//     (a convex combination, softmax or linear; Linformer's F takes key 0
+//     alone, so V' = V) or 0 (a row that sees no key); with sinks,
 //     anything in [0, 0.5] (the sink takes a share without a value).
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -193,7 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // small W), or invalid modes, maps and feature counts.
   std::vector<float> features;
   if (in.ConsumeIntegralInRange<int>(0, 4) == 0) {
-    desc.mode = static_cast<vkattn_attention_mode>(in.ConsumeIntegralInRange<int>(0, 2));
+    desc.mode = static_cast<vkattn_attention_mode>(in.ConsumeIntegralInRange<int>(0, 3));
     desc.linear.feature_map = static_cast<vkattn_feature_map>(in.ConsumeIntegralInRange<int>(0, 3));
     if (desc.linear.feature_map == VKATTN_FEATURE_MAP_FAVOR && desc.qk_dim > 0 && desc.qk_dim <= 256) {
       desc.linear.num_features = in.ConsumeIntegralInRange<int64_t>(-1, 48);
@@ -202,6 +203,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (float& w : features) w = in.ConsumeFloatingPointInRange<float>(-2.0f, 2.0f);
         desc.linear.features = features.data();
       }
+    }
+  }
+  // Linformer: when the mode is, a small E from the input and F = key 0
+  // alone (every row [1, 0, ...]: V' = V where a sequence has a key), or
+  // invalid lengths, flags and missing matrices.
+  std::vector<float> proj_e, proj_f;
+  if (desc.mode == VKATTN_MODE_LINFORMER) {
+    desc.linformer.proj_len = in.ConsumeIntegralInRange<int64_t>(-1, 40);
+    desc.linformer.per_head = in.ConsumeIntegralInRange<uint32_t>(0, 8) == 8 ? 2u : in.ConsumeIntegralInRange<uint32_t>(0, 1);
+    const int64_t matrices = desc.linformer.per_head == 1 ? desc.kv_heads : 1;
+    if (desc.linformer.proj_len > 0 && desc.kv_len > 0 && matrices > 0 &&
+        desc.linformer.proj_len * desc.kv_len * matrices <= (int64_t{1} << 16) && in.ConsumeIntegralInRange<int>(0, 7) != 0) {
+      proj_e.resize(static_cast<size_t>(desc.linformer.proj_len * desc.kv_len * matrices));
+      proj_f.assign(proj_e.size(), 0.0f);
+      for (float& x : proj_e) x = in.ConsumeFloatingPointInRange<float>(-2.0f, 2.0f);
+      for (size_t row = 0; row < proj_f.size(); row += static_cast<size_t>(desc.kv_len)) proj_f[row] = 1.0f;
+      desc.linformer.e = proj_e.data();
+      desc.linformer.f = proj_f.data();
     }
   }
   desc.has_additive_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
@@ -287,7 +306,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           ? span(bm.offset, {{b, bm.batch_stride}, {hq, bm.head_stride}, {sq, bm.row_stride}, {skv, bm.col_stride}}, 1)
           : 0;
   constexpr uint64_t kMaxElements = uint64_t{1} << 21;
-  const double work = double(b) * hq * sq * skv * double(desc.qk_dim + desc.v_dim);
+  const bool linformer = desc.mode == VKATTN_MODE_LINFORMER;
+  const double keys_seen = linformer ? double(desc.linformer.proj_len) : double(skv);
+  const double work = (double(b) * hq * sq * keys_seen +
+                       (linformer ? double(b) * hkv * skv * double(desc.linformer.proj_len) : 0.0)) *
+                      double(desc.qk_dim + desc.v_dim);
   const bool runnable = work < 2e7 && q_elems < kMaxElements && k_elems < kMaxElements && v_elems < kMaxElements &&
                         o_elems < kMaxElements && l_elems < kMaxElements && am_elems < kMaxElements &&
                         bm_elems < kMaxElements;
@@ -346,7 +369,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(executed == VKATTN_SUCCESS);
     // Logits stay finite when |scale| * |q.k| + |mask| is far from overflow.
     const float scale = desc.scale == 0.0f ? 1.0f / std::sqrt(float(desc.qk_dim)) : desc.scale;
-    const bool finite_logits = std::fabs(double(scale)) * 0.0625 * double(desc.qk_dim) < 1e30;
+    // (Linformer's keys are sums of up to skv keys times E's |values| <= 2.)
+    const bool finite_logits =
+        std::fabs(double(scale)) * 0.0625 * double(desc.qk_dim) * (linformer ? 2.0 * double(skv) : 1.0) < 1e30;
     if (finite_logits) {
       void* mapped = nullptr;
       require(vkattn_buffer_map(out.buffer, &mapped) == VKATTN_SUCCESS);

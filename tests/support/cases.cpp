@@ -687,6 +687,56 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(odd);
   }
 
+  // Linformer (VKATTN_MODE_LINFORMER), against its own float64 definition:
+  // E and F shared and per kv head; GQA, key lengths (NaN past them must
+  // not leak into K', V'), ragged and packed queries; softcap, sinks and
+  // LSE; a decode over long keys (several key chunks per projection;
+  // on lavapipe, 9000 keys take several dispatches);
+  // quantized and paged K/V; packed QKV, odd head dimensions and a
+  // projection longer than one row block, run repeatedly.
+  auto linformer = [](CaseSpec s, int64_t proj_len, bool per_head) {
+    s.mode = VKATTN_MODE_LINFORMER;
+    s.proj_len = proj_len;
+    s.proj_per_head = per_head;
+    return s;
+  };
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec gqa = linformer(make_case("linformer", 2, 4, 2, 37, 300, 64, 64, dtype), 32, false);
+    gqa.kv_lens = true;
+    gqa.plant_nan = true;
+    cases.push_back(gqa);
+    CaseSpec options = linformer(make_case("linformer", 3, 4, 2, 45, 257, 64, 48, dtype), 48, true);
+    options.q_lens = true;
+    options.softcap = 20.0f;
+    options.sinks = {0.5f, -1.0f, 2.0f, 0.0f};
+    cases.push_back(options);
+    CaseSpec decode = linformer(make_case("linformer", 1, 8, 2, 1, 2049, 128, 128, dtype), 128, false);
+    decode.kv_lens = true;
+    cases.push_back(decode);
+    CaseSpec cache = linformer(make_case("linformer", 2, 8, 2, 21, 513, 64, 64, dtype), 64, true);
+    cache.kv_lens = true;
+    cache.k_dtype = VKATTN_DTYPE_Q8_0;
+    cache.v_dtype = VKATTN_DTYPE_Q4_0;
+    cache.page_size = 16;
+    cache.plant_nan = true;
+    cases.push_back(cache);
+  }
+  {
+    CaseSpec odd = linformer(make_case("linformer", 2, 3, 1, 17, 70, 33, 20, VKATTN_DTYPE_F32), 5, false);
+    odd.varlen = true;
+    odd.kv_lens = true;
+    cases.push_back(odd);
+    CaseSpec packed = linformer(make_case("linformer", 2, 4, 2, 40, 40, 32, 32, VKATTN_DTYPE_F16), 16, false);
+    packed.layout = Layout::kPacked;
+    packed.scale = 0.25f;
+    cases.push_back(packed);
+    CaseSpec long_projection = linformer(make_case("linformer", 1, 2, 1, 100, 1000, 64, 64, VKATTN_DTYPE_F32), 300, false);
+    long_projection.runs = 3;
+    cases.push_back(long_projection);  }
+  for (vkattn_dtype dtype : kDtypes) {  // lavapipe: the keys walked in several dispatches (partial sums between)
+    cases.push_back(linformer(make_case("linformer", 1, 2, 1, 3, 9000, 32, 32, dtype), 16, false));
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

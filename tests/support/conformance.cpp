@@ -236,6 +236,7 @@ std::string CaseSpec::name() const {
     n += feature_map == VKATTN_FEATURE_MAP_FAVOR ? "_linear-favor" + std::to_string(features.size() / qk_dim)
                                                   : std::string("_linear-elu");
   }
+  if (mode == VKATTN_MODE_LINFORMER) n += "_linformer" + std::to_string(proj_len) + (proj_per_head ? "-per-head" : "");
   if (rope.style != VKATTN_ROPE_NONE) {
     n += std::string(rope.style == VKATTN_ROPE_NEOX ? "_rope-neox" : "_rope-gptj") +
          std::to_string(rope.dims != 0 ? rope.dims : qk_dim);
@@ -277,6 +278,9 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
     d.linear.num_features = static_cast<int64_t>(s.features.size()) / s.qk_dim;
     d.linear.features = s.features.data();
   }
+  // (Linformer's E and F are data: make_inputs draws them.)
+  d.linformer.proj_len = s.proj_len;
+  d.linformer.per_head = s.proj_per_head ? 1u : 0u;
   vkattn_attention_desc_set_dense_layouts(&d);
   switch (s.layout) {
     case Layout::kBhsd: break;
@@ -403,6 +407,16 @@ HostInputs make_inputs(const CaseSpec& s) {
   in.alibi_slopes = s.alibi_slopes;
   in.sinks = s.sinks;
   in.features = s.features;
+  if (s.mode == VKATTN_MODE_LINFORMER) {
+    // E and F uniform with variance 1 / kv_len, so that K' and V' are of
+    // the size of K and V (as Linformer initialises them).
+    const size_t count = static_cast<size_t>(s.proj_len * s.kv_len * (s.proj_per_head ? s.kv_heads : 1));
+    const float bound = static_cast<float>(std::sqrt(3.0 / static_cast<double>(s.kv_len)));
+    in.proj_e.resize(count);
+    in.proj_f.resize(count);
+    for (float& x : in.proj_e) x = rng.uniform(-bound, bound);
+    for (float& x : in.proj_f) x = rng.uniform(-bound, bound);
+  }
   in.point_desc();
   const vkattn_attention_desc& d = in.desc;
 
@@ -814,7 +828,8 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   if (output_scale == 0.0) output_scale = 1.0;
   const double allowed =
       allowed_abs_error(d.dtype, output_scale, ref.max_abs_v, ref.max_logit_magnitude, d.qk_dim,
-                        ref.max_row_keys);
+                        ref.max_row_keys) +
+      ref.projection_error;
   result.allowed = allowed / output_scale;
   std::vector<char> in_view(out_extent, 0);
   std::string first_problem;
@@ -849,7 +864,8 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
           if (sees_nothing) {
             lse_ratio = (std::isinf(got) && got < 0) ? 0.0 : kInf;
           } else {
-            const double limit = allowed_lse_error(want, ref.max_logit_magnitude, d.qk_dim, ref.max_row_keys);
+            const double limit = allowed_lse_error(want, ref.max_logit_magnitude, d.qk_dim, ref.max_row_keys) +
+                                 ref.projection_logit_error;
             lse_ratio = std::isnan(got) ? kInf : std::fabs(got - want) / limit;
           }
           if (lse_ratio > 1.0 && first_problem.empty()) {

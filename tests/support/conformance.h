@@ -66,6 +66,8 @@ struct CaseSpec {
   vkattn_attention_mode mode = VKATTN_MODE_EXACT;
   vkattn_feature_map feature_map = VKATTN_FEATURE_MAP_NONE;  // linear mode
   std::vector<float> features;      // FAVOR+ W [m, qk_dim] (see favor_test_features), or empty
+  int64_t proj_len = 0;             // Linformer (mode LINFORMER): rows of E and F, drawn per case
+  bool proj_per_head = false;       // Linformer: one E and F per kv head
 
   std::string name() const;
 };

@@ -192,6 +192,14 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
 
 namespace {
 
+// Outputs of the problem's shape, all 0 (and LSE 0) until computed.
+ReferenceOutput zero_output(const vkattn_attention_desc& d) {
+  ReferenceOutput result;
+  result.out.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len * d.v_dim), 0.0);
+  result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
+  return result;
+}
+
 // phi(sqrt(scale) x) for one row x of qk_dim values, per include/vkattn.h:
 // elu(x) + 1, or FAVOR+'s exp(W x - |x|^2 / 2) / sqrt(m) divided by
 // exp(stabiliser) (a factor that cancels in O; the caller picks it so that
@@ -281,9 +289,7 @@ void linear_row_output(const HostInputs& in, int64_t b, int64_t hk, const std::v
 
 ReferenceOutput reference_linear_attention(const HostInputs& in) {
   const vkattn_attention_desc& d = in.desc;
-  ReferenceOutput result;
-  result.out.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len * d.v_dim), 0.0);
-  result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
+  ReferenceOutput result = zero_output(d);
   const int64_t group = d.q_heads / d.kv_heads;
   for (int64_t b = 0; b < d.batch; ++b) {
     const int64_t L = key_length(in, b);
@@ -306,14 +312,120 @@ ReferenceOutput reference_linear_attention(const HostInputs& in) {
   return result;
 }
 
+// Linformer's K' = E K or V' = F V of (b, kv head hk) in double,
+// [proj_len][dim], over the keys below the sequence's length; and per
+// element the sum of |terms| (what f32 accumulation errs relative to).
+struct Projected {
+  std::vector<std::vector<double>> rows, magnitudes;
+};
+
+Projected project(const HostInputs& in, int64_t b, int64_t hk, bool values) {
+  const vkattn_attention_desc& d = in.desc;
+  const int64_t dim = values ? d.v_dim : d.qk_dim, L = key_length(in, b), P = d.linformer.proj_len;
+  const std::vector<float>& matrix = values ? in.proj_f : in.proj_e;
+  const std::vector<float>& data = values ? in.v : in.k;
+  const vkattn_tensor_layout& layout = values ? d.v_layout : d.k_layout;
+  Projected out;
+  out.rows.assign(static_cast<size_t>(P), std::vector<double>(static_cast<size_t>(dim), 0.0));
+  out.magnitudes = out.rows;
+  const size_t head_base = d.linformer.per_head ? static_cast<size_t>(hk * P * d.kv_len) : 0;
+  for (int64_t j = 0; j < L; ++j) {
+    const float* row = &data[key_index(in, layout, b, hk, j)];
+    for (int64_t p = 0; p < P; ++p) {
+      const double e = matrix[head_base + static_cast<size_t>(p * d.kv_len + j)];
+      for (int64_t c = 0; c < dim; ++c) {
+        out.rows[p][c] += e * static_cast<double>(row[c]);
+        out.magnitudes[p][c] += std::fabs(e * static_cast<double>(row[c]));
+      }
+    }
+  }
+  return out;
+}
+
+// Softmax attention of query row i of (b, h) over the projected keys and
+// values: O into out, LSE into *lse; the tolerance's statistics into
+// *stats (projection_error: the output error bound, see reference.h).
+void linformer_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, const Projected& keys,
+                   const Projected& values, double* out, double* lse, ReferenceOutput* stats) {
+  const vkattn_attention_desc& d = in.desc;
+  const double scale = effective_scale(d);
+  const int64_t P = d.linformer.proj_len;
+  const std::vector<double> q = reference_query(in, b, h, i);
+  // f32 accumulation over the sequence: about u sqrt(L) of the |terms|;
+  // f16 problems may hold K' and V' in f16 (include/vkattn.h).
+  const double accumulation = 5.9604644775390625e-8 * std::sqrt(static_cast<double>(std::max<int64_t>(1, key_length(in, b))));
+  const double storage = d.dtype == VKATTN_DTYPE_F16 ? 4.8828125e-4 : 0.0;
+  std::vector<double> logits(static_cast<size_t>(P));
+  double max_logit = -std::numeric_limits<double>::infinity(), logit_error = 0.0, max_abs_v = 0.0, value_error = 0.0;
+  bool any_nan = false;
+  for (int64_t p = 0; p < P; ++p) {
+    double dot = 0.0, magnitude = 0.0, term_magnitude = 0.0;
+    for (int64_t c = 0; c < d.qk_dim; ++c) {
+      dot += q[c] * keys.rows[p][c];
+      magnitude += std::fabs(q[c] * keys.rows[p][c]);
+      term_magnitude += std::fabs(q[c]) * keys.magnitudes[p][c];
+    }
+    stats->max_logit_magnitude = std::fmax(stats->max_logit_magnitude, std::fabs(scale) * magnitude);
+    logit_error = std::fmax(logit_error, std::fabs(scale) * (accumulation * term_magnitude + storage * magnitude));
+    double logit = scale * dot;
+    if (d.softcap > 0.0f) logit = d.softcap * std::tanh(logit / d.softcap);
+    logits[p] = logit;
+    any_nan |= std::isnan(logit);
+    max_logit = std::fmax(max_logit, logit);
+    for (int64_t c = 0; c < d.v_dim; ++c) {
+      max_abs_v = std::fmax(max_abs_v, std::fabs(values.rows[p][c]));
+      value_error = std::fmax(value_error, accumulation * values.magnitudes[p][c] + storage * std::fabs(values.rows[p][c]));
+    }
+  }
+  stats->visible_pairs += static_cast<uint64_t>(P);
+  stats->max_row_keys = std::max(stats->max_row_keys, P);
+  stats->max_abs_v = std::fmax(stats->max_abs_v, max_abs_v);
+  // A logit error e moves O by at most 2 e max|V'|; a value error adds itself.
+  stats->projection_error = std::fmax(stats->projection_error, 2.0 * logit_error * max_abs_v + value_error);
+  stats->projection_logit_error = std::fmax(stats->projection_logit_error, logit_error);
+  const bool has_sink = !in.sinks.empty();
+  const double sink = has_sink ? in.sinks[static_cast<size_t>(h)] : 0.0;
+  if (has_sink) max_logit = std::fmax(max_logit, sink);
+  if (any_nan) max_logit = std::numeric_limits<double>::quiet_NaN();
+  double sum = 0.0;
+  for (int64_t c = 0; c < d.v_dim; ++c) out[c] = 0.0;
+  for (int64_t p = 0; p < P; ++p) {
+    const double weight = std::exp(logits[p] - max_logit);
+    if (weight == 0.0) continue;  // contributes nothing, whatever V' holds
+    sum += weight;
+    for (int64_t c = 0; c < d.v_dim; ++c) out[c] += weight * values.rows[p][c];
+  }
+  if (has_sink) sum += std::exp(sink - max_logit);
+  for (int64_t c = 0; c < d.v_dim; ++c) out[c] /= sum;
+  *lse = max_logit + std::log(sum);
+}
+
+ReferenceOutput reference_linformer(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  ReferenceOutput result = zero_output(d);
+  const int64_t group = d.q_heads / d.kv_heads;
+  for (int64_t b = 0; b < d.batch; ++b) {
+    for (int64_t hk = 0; hk < d.kv_heads; ++hk) {
+      const Projected keys = project(in, b, hk, false), values = project(in, b, hk, true);
+      for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+        for (int64_t i = 0; i < query_length(in, b); ++i) {
+          const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
+          linformer_row(in, b, h, i, keys, values, &result.out[row * static_cast<size_t>(d.v_dim)], &result.lse[row],
+                        &result);
+        }
+      }
+    }
+  }
+  return result;
+}
+
 }  // namespace
 
 ReferenceOutput reference_attention(const HostInputs& in) {
   const vkattn_attention_desc& d = in.desc;
   if (d.mode == VKATTN_MODE_LINEAR) return reference_linear_attention(in);
-  ReferenceOutput result;
-  result.out.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len * d.v_dim), 0.0);
-  result.lse.assign(static_cast<size_t>(d.batch * d.q_heads * d.q_len), 0.0);
+  if (d.mode == VKATTN_MODE_LINFORMER) return reference_linformer(in);
+  ReferenceOutput result = zero_output(d);
   for (int64_t b = 0; b < d.batch; ++b) {
     for (int64_t h = 0; h < d.q_heads; ++h) {
       for (int64_t i = 0; i < query_length(in, b); ++i) {  // rows past a ragged sequence's end stay 0
@@ -336,6 +448,11 @@ void reference_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, std::v
     return;
   }
   ReferenceOutput stats;  // only the row's statistics are filled in
+  if (in.desc.mode == VKATTN_MODE_LINFORMER) {
+    const int64_t hk = h / (in.desc.q_heads / in.desc.kv_heads);
+    linformer_row(in, b, h, i, project(in, b, hk, false), project(in, b, hk, true), out->data(), lse, &stats);
+    return;
+  }
   compute_row(in, b, h, i, out->data(), lse, &stats);
 }
 
@@ -353,6 +470,17 @@ double linear_attention_flops(const HostInputs& in) {
     const double state = keys * (features + 2.0 * m * dv + m) + rows * (features + 2.0 * m * dv + 2.0 * m);
     const double direct = keys * (features + rows * (2.0 * m + 2.0 * dv + 1.0)) + rows * features;
     flops += static_cast<double>(d.kv_heads) * std::min(state, direct);
+  }
+  return flops;
+}
+
+double linformer_flops(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  const double dims = static_cast<double>(d.qk_dim + d.v_dim), P = static_cast<double>(d.linformer.proj_len);
+  double flops = 0.0;
+  for (int64_t b = 0; b < d.batch; ++b) {
+    flops += static_cast<double>(d.kv_heads) * 2.0 * P * dims * static_cast<double>(key_length(in, b));
+    flops += static_cast<double>(d.q_heads) * 2.0 * P * dims * static_cast<double>(query_length(in, b));
   }
   return flops;
 }

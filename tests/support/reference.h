@@ -27,6 +27,8 @@ struct HostInputs {
   std::vector<float> alibi_slopes, sinks;
   // What desc.linear.features points into (FAVOR+'s W; empty: NULL).
   std::vector<float> features;
+  // What desc.linformer.e and .f point into (empty: NULL).
+  std::vector<float> proj_e, proj_f;
   // K and V as stored when desc.k_dtype / v_dtype is a block type (q8_0,
   // q4_0): the blocks whose exact values k / v hold. Empty otherwise.
   std::vector<uint8_t> k_blocks, v_blocks;
@@ -47,6 +49,7 @@ struct HostInputs {
     alibi_slopes = other.alibi_slopes;
     sinks = other.sinks;
     features = other.features;
+    proj_e = other.proj_e, proj_f = other.proj_f;
     k_blocks = other.k_blocks, v_blocks = other.v_blocks;
     block_table = other.block_table;
     point_desc();
@@ -58,6 +61,8 @@ struct HostInputs {
     desc.alibi_slopes = alibi_slopes.empty() ? nullptr : alibi_slopes.data();
     desc.sinks = sinks.empty() ? nullptr : sinks.data();
     desc.linear.features = features.empty() ? nullptr : features.data();
+    desc.linformer.e = proj_e.empty() ? nullptr : proj_e.data();
+    desc.linformer.f = proj_f.empty() ? nullptr : proj_f.data();
   }
 };
 
@@ -69,6 +74,12 @@ struct ReferenceOutput {
   double max_logit_magnitude = 0.0;  // largest scale * sum_d |q_d k_d| over visible pairs
   uint64_t visible_pairs = 0;      // summed over batch and heads
   int64_t max_row_keys = 0;        // most keys any one query row sees
+  // Linformer: what computing K' = E K and V' = F V in f32 (and, for f16
+  // problems, holding them in f16) may add to |O - O_ref| and to the
+  // logits (so to LSE): u sqrt(kv_len) times the sums of |terms|, plus the
+  // f16 rounding of K' and V' (tolerance.h). 0 in the other modes.
+  double projection_error = 0.0;
+  double projection_logit_error = 0.0;
 };
 
 // Turns the first rope.dims (0: head_dim) values of x by RoPE to
@@ -111,8 +122,9 @@ KeySpans visible_key_spans(const HostInputs& inputs, int64_t b, int64_t i);
 // Whether key j is visible to query i of batch b, head h, per include/vkattn.h.
 bool reference_visible(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, int64_t j);
 
-// The problem's outputs per its mode (exact, or linear attention: then
-// lse stays 0 and max_logit_magnitude 0, the mode having no logits).
+// The problem's outputs per its mode (exact; linear attention: then lse
+// stays 0 and max_logit_magnitude 0, the mode having no logits; Linformer:
+// softmax attention over K' = E K, V' = F V, the statistics over those).
 ReferenceOutput reference_attention(const HostInputs& inputs);
 
 // Query row i of (batch b, query head h) as the kernels use it: qk_dim
@@ -129,7 +141,8 @@ double reference_logit(const HostInputs& inputs, int64_t b, int64_t h, int64_t i
 
 // One output row (batch b, query head h, position i): v_dim values into
 // *out, the row's LSE into *lse (0 in linear mode). What
-// reference_attention computes per row.
+// reference_attention computes per row (Linformer: projecting all of
+// (b, h)'s keys for the row).
 void reference_row(const HostInputs& inputs, int64_t b, int64_t h, int64_t i, std::vector<double>* out, double* lse);
 
 // Visible query-key pairs (every mask applied), summed over batch and heads;
@@ -143,6 +156,11 @@ uint64_t count_visible_pairs(const HostInputs& inputs);
 // (each key's features, then for every row of the group 2 m + 2 v_dim + 1);
 // features cost m (ELU) or 2 m qk_dim (FAVOR+).
 double linear_attention_flops(const HostInputs& inputs);
+
+// The FLOPs of Linformer (VKATTN_MODE_LINFORMER): the projections, 2
+// proj_len (qk_dim + v_dim) per key below each sequence's length and kv
+// head, then 2 (qk_dim + v_dim) per query row and projected key.
+double linformer_flops(const HostInputs& inputs);
 
 // Keys (rows of K, and of V) that at least one query of their sequence sees
 // through length, causal and window masking, summed over batch and kv heads:

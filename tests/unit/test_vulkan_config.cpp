@@ -394,8 +394,9 @@ TEST_CASE("forced choices reach the config, or are refused by name where the dev
   CHECK(variant_name(c, VKATTN_DTYPE_F32) == "tiled.f32.subgroup.direct.whole");
   // Every name is one of the variants the tests must execute.
   const std::vector<std::string> all = all_variant_names();
-  CHECK(all.size() == 32);
+  CHECK(all.size() == 34);
   CHECK(std::count(all.begin(), all.end(), "linear.favor.f16") == 1);
+  CHECK(std::count(all.begin(), all.end(), "linformer.f32") == 1);
   CHECK(std::count(all.begin(), all.end(), "tiled.f16.subgroup.fp16.direct.whole") == 1);
   CHECK(std::count(all.begin(), all.end(), "lanes.f32.split") == 1);
   // What the device cannot do is UNSUPPORTED, naming it.
@@ -595,6 +596,39 @@ TEST_CASE("on GPUs no dispatch is expected to outlast the watchdog budget; CPU-t
   PlanLayout cpu;
   REQUIRE(plan_layout(prefill, lavapipe(), quirks_for(lavapipe()), kAutomatic, &cpu).ok());
   CHECK(cpu.blocks_per_dispatch == (32768 + cpu.config.block_q - 1) / cpu.config.block_q);
+}
+
+TEST_CASE("Linformer's projection dispatches stay within the GPU watchdog budget and llvmpipe's loop cap") {
+  // 8 kv heads, 256 projected keys of 32768, dim 128: on a GPU each
+  // dispatch's work (every head's projection of its keys) within the
+  // budget at the device's assumed rate, several dispatches where one
+  // would not be; on llvmpipe within three quarters of its loop cap.
+  Problem p = make(1, 32, 8, 1, 32768, 128, 128);
+  p.mode = VKATTN_MODE_LINFORMER;
+  p.proj_len = 256;
+  for (const DeviceCaps& gpu : {mali_g78(), adreno_650(), intel_uhd(), nvidia_rtx(), radeon_rx6800()}) {
+    CAPTURE(gpu.name);
+    LinformerLayout layout;
+    REQUIRE(linformer_layout(p, gpu, quirks_for(gpu), &layout).ok());
+    const uint64_t keys = layout.chunk_keys != 0 ? layout.chunk_keys : 32768;
+    CHECK(keys % 32 == 0);
+    CHECK(uint64_t{layout.chunks} * keys >= 32768);
+    CHECK(2.0 * 256 * 128 * 8 * static_cast<double>(keys) / dispatch_flops_per_second(gpu) <= kDispatchBudgetSeconds);
+  }
+  LinformerLayout cpu;
+  REQUIRE(linformer_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
+  CHECK(cpu.chunks > 1);
+  CHECK(cpu.chunk_keys % 32 == 0);
+  // Per step of 32 keys the shader loops 1 + 2 x 16 + 32 x (1 + 8 + 20)
+  // times, 40 more per dispatch (linformer_plan.cpp counts them so).
+  CHECK(static_cast<uint64_t>(cpu.chunk_keys) / 32 * 961 + 40 <= uint64_t{quirks_for(lavapipe()).max_loop_iterations} * 3 / 4);
+  // A sequence within one dispatch's reach takes one, walking all keys.
+  p = make(1, 4, 4, 64, 1000, 64, 64);
+  p.mode = VKATTN_MODE_LINFORMER;
+  p.proj_len = 64;
+  REQUIRE(linformer_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
+  CHECK(cpu.chunks == 1);
+  CHECK(cpu.chunk_keys == 0);
 }
 
 TEST_CASE("slices keep every binding inside maxStorageBufferRange and cover every head once") {

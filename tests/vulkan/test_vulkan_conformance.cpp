@@ -64,9 +64,12 @@ bool variant_is(const std::string& kernel, vkattn_dtype dtype, bool split) {
 // arithmetic when `fp16_where_possible`). With several settings, a hash of
 // the case's name picks one, shifted by the device's index: every group's
 // cases spread over all settings, and two devices run a case under two
-// different ones. Records the variants that ran in `<record_dir>/<record>.txt`.
+// different ones. Linear-attention cases, whose one kernel no setting
+// changes, run only in the device's own run ("auto"). Records the variants
+// that ran in `<record_dir>/<record>.txt`.
 void run_matrix(const char* record, const std::vector<const char*>& kernels, bool fp16_where_possible,
                 bool repeat) {
+  const bool forced = !(kernels.size() == 1 && std::string(kernels[0]) == "auto");
   std::set<std::string> executed;
   const std::vector<CaseSpec> cases = conformance_cases();
   for (uint32_t device : usable_vulkan_devices()) {
@@ -84,6 +87,7 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
     std::map<vkattn_dtype, double> worst;
     int executions = 0;
     for (const CaseSpec& spec : cases) {
+      if (forced && spec.mode == VKATTN_MODE_LINEAR) continue;
       ForcedContext& on = contexts[(name_hash(spec.name()) + device) % contexts.size()];
       if (!on.unsupported.empty()) continue;  // reported below, never passed
       const CaseResult result = run_case(on.context, spec);
@@ -129,7 +133,7 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
             // for one tile, key counts nearest 512 for several.
             std::vector<const CaseSpec*> candidates;
             for (const CaseSpec& spec : cases) {
-              if (spec.dtype == dtype) candidates.push_back(&spec);
+              if (spec.dtype == dtype && spec.mode != VKATTN_MODE_LINEAR) candidates.push_back(&spec);
             }
             std::stable_sort(candidates.begin(), candidates.end(), [split](const CaseSpec* a, const CaseSpec* b) {
               if (!split) return a->kv_len < b->kv_len;
@@ -200,7 +204,14 @@ TEST_CASE("every kernel variant the planner can choose was executed by the confo
     CHECK_MESSAGE(in.good(), "no record of the ", std::string(record), " run");
     std::string line;
     while (std::getline(in, line)) {
-      if (!line.empty()) executed.insert(line.substr(std::strlen("vulkan.")));
+      // A plan of several stages names them joined by '+' (Linformer's
+      // projection, then its softmax kernel): each stage ran.
+      for (size_t start = 0; start < line.size();) {
+        const size_t end = std::min(line.find('+', start), line.size());
+        const std::string stage = line.substr(start, end - start);
+        if (stage.compare(0, std::strlen("vulkan."), "vulkan.") == 0) executed.insert(stage.substr(std::strlen("vulkan.")));
+        start = end + 1;
+      }
     }
   }
   int missing = 0;

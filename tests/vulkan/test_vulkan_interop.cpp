@@ -221,6 +221,53 @@ TEST_CASE("an adopted device's command buffer runs the app's shader writing Q, t
   }
 }
 
+TEST_CASE("a Linformer plan recorded twice into the app's command buffer, with two key lengths, matches the reference") {
+  // Its projections and its softmax stage go into the app's command buffer
+  // together, each recording with its own key lengths.
+  for (const std::string& name : device_names()) {
+    INFO(name);
+    AppVulkan app(name, false);
+    CaseSpec spec = make_case("interop", 1, 4, 2, 3, 70, 64, 64);
+    spec.kv_lens = true;
+    spec.lse = false;
+    spec.mode = VKATTN_MODE_LINFORMER;
+    spec.proj_len = 16;
+    HostInputs in = make_inputs(spec);
+    in.kv_lens = {70};
+    AppTensors memory(app, in);
+    LogCollector log;
+    vkattn_context context = adopt(app, &log);
+    ImportedProblem problem(context, memory, in, true);
+    REQUIRE(vkattn_buffer_write(problem.q, 0, in.q.data(), memory.q_bytes) == VKATTN_SUCCESS);
+    vkattn_buffer out2 = import_range(context, memory.tensors, memory.out2, memory.out_bytes, true);
+    const int32_t all_keys[1] = {70};
+    const int32_t some_keys[1] = {37};
+    const vkattn_bindings first = problem.bindings(all_keys);
+    vkattn_bindings second = problem.bindings(some_keys);
+    second.out = out2;
+    const vkattn_execution first_run = execution(problem.plan, &first), second_run = execution(problem.plan, &second);
+    vkattn_vulkan_recording recording;
+    vkattn_vulkan_recording_init(&recording);
+    recording.command_buffer = app.begin_commands();
+    REQUIRE_MESSAGE(vkattn_record_vulkan(context, &first_run, 1, &recording) == VKATTN_SUCCESS, vkattn_last_error());
+    REQUIRE_MESSAGE(vkattn_record_vulkan(context, &second_run, 1, &recording) == VKATTN_SUCCESS, vkattn_last_error());
+    app.submit(recording.command_buffer, VK_NULL_HANDLE, 0, VK_NULL_HANDLE, 0, true);
+
+    const size_t out_count = memory.out_bytes / 4;
+    CHECK(relative_error(read_floats(problem.out, out_count), in) <= dtype_tolerance(VKATTN_DTYPE_F32));
+    HostInputs fewer = in;
+    fewer.kv_lens = {37};
+    CHECK(relative_error(read_floats(out2, out_count), fewer) <= dtype_tolerance(VKATTN_DTYPE_F32));
+
+    problem.release();
+    vkattn_buffer_destroy(out2);
+    vkattn_context_destroy(context);
+    memory.release(app);
+    destroy_and_check(app);
+    CHECK(log.warnings == 0);
+  }
+}
+
 TEST_CASE("asynchronous submissions chained with the app's timeline semaphores, and four plans in flight, match the "
           "reference") {
   for (const std::string& name : device_names()) {
