@@ -178,6 +178,15 @@ int run_shader_stats(int device_index, const std::string& filter, const std::str
                           0.0f);
         desc.linformer.e = desc.linformer.f = projection.data();
       }
+      // Likewise the block mask (all blocks visible).
+      std::vector<uint8_t> blocks;
+      if (bc.spec.mode == VKATTN_MODE_BLOCK_SPARSE) {
+        const int64_t q_blocks = (bc.spec.q_len + bc.spec.block_q - 1) / bc.spec.block_q;
+        const int64_t k_blocks = (bc.spec.kv_len + bc.spec.block_k - 1) / bc.spec.block_k;
+        blocks.assign(static_cast<size_t>(desc.block_sparse.mask_batch * desc.block_sparse.mask_heads * q_blocks * k_blocks),
+                      1);
+        desc.block_sparse.mask = blocks.data();
+      }
       vkattn::Problem problem;
       vkattn::Status status = vkattn::make_problem(desc, &problem);
       vkattn::vk::PlanReport report;

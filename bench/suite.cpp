@@ -139,6 +139,36 @@ std::vector<BenchCase> suite() {
   cases.push_back({"linformer256_q1_kv32768_h32x8_d128_f16",
                    linformer(spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, false)), true,
                    "decode_q1_kv32768_h32x8_d128_f16"});
+  // Block-sparse attention (VKATTN_MODE_BLOCK_SPARSE), each against the
+  // exact kernel on the same (non-causal) problem in the same run: a
+  // Longformer pattern (blocks of 64; each query block sees its key block
+  // and 2 on either side, plus 1 global block) and BigBird's (the same plus
+  // 3 random blocks per query block) at 8192 and 32768 tokens, where the
+  // visible share is about 9 % / 13 % and 2.4 % / 3.4 % of the blocks; and
+  // a decode whose query sees 6 % of the key blocks, drawn at random.
+  auto block_sparse = [](vkattn_test::CaseSpec s, int64_t random) {
+    s.mode = VKATTN_MODE_BLOCK_SPARSE;
+    s.block_q = s.block_k = 64;
+    s.block_window = 2;
+    s.block_global = 1;
+    s.block_random = random;
+    return s;
+  };
+  for (int64_t random : {0, 3}) {
+    const char* pattern = random == 0 ? "longformer" : "bigbird";
+    cases.push_back({std::string("blocks_") + pattern + "_h8_s8192_d64_f32",
+                     block_sparse(spec(8, 8, 8192, 8192, 64, VKATTN_DTYPE_F32, false), random), false,
+                     "prefill_h8_s8192_d64_f32"});
+    cases.push_back({std::string("blocks_") + pattern + "_s32768_h1_d64_f32",
+                     block_sparse(spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, false), random), false,
+                     "long_s32768_h1_d64_f32"});
+  }
+  {
+    vkattn_test::CaseSpec decode = block_sparse(spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, false), 0);
+    decode.block_window = -1;  // random blocks, 6 % of them
+    decode.block_density = 0.06;
+    cases.push_back({"blocks_random6pct_q1_kv32768_h32x8_d128_f16", decode, true, "decode_q1_kv32768_h32x8_d128_f16"});
+  }
   return cases;
 }
 

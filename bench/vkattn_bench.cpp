@@ -368,7 +368,19 @@ int main(int argc, char** argv) {
     // Bytes of K and V as stored (q8_0: 34 per 32 values, q4_0: 18).
     const vkattn_dtype k_type = vkattn_test::is_block_type(bc.spec.k_dtype) ? bc.spec.k_dtype : bc.spec.dtype;
     const vkattn_dtype v_type = vkattn_test::is_block_type(bc.spec.v_dtype) ? bc.spec.v_dtype : bc.spec.dtype;
-    const uint64_t rows = uint64_t(bc.spec.kv_heads) * bc.spec.kv_len;
+    // Rows of K and V read: every key, or with a block mask (one batch, a
+    // mask shared by the heads) the keys of the blocks some query sees.
+    uint64_t rows = uint64_t(bc.spec.kv_heads) * bc.spec.kv_len;
+    if (bc.spec.mode == VKATTN_MODE_BLOCK_SPARSE) {
+      const int64_t k_blocks = (bc.spec.kv_len + bc.spec.block_k - 1) / bc.spec.block_k;
+      std::vector<uint8_t> seen(static_cast<size_t>(k_blocks), 0);
+      for (size_t e = 0; e < in.block_mask.size(); ++e) seen[e % static_cast<size_t>(k_blocks)] |= in.block_mask[e];
+      uint64_t keys = 0;
+      for (int64_t c = 0; c < k_blocks; ++c) {
+        if (seen[static_cast<size_t>(c)] != 0) keys += std::min(bc.spec.block_k, bc.spec.kv_len - c * bc.spec.block_k);
+      }
+      rows = uint64_t(bc.spec.kv_heads) * keys;
+    }
     const uint64_t kv_bytes =
         vkattn_test::values_bytes(k_type, rows * bc.spec.qk_dim) + vkattn_test::values_bytes(v_type, rows * bc.spec.v_dim);
     vkattn_bench::BaselineResult baseline;

@@ -417,7 +417,17 @@ typedef enum vkattn_attention_mode {
    * (qk_dim + v_dim)) per query head, never q_len x kv_len; the projected
    * K', V' live in the plan's workspace. See vkattn_linformer for what the
    * mode rejects. */
-  VKATTN_MODE_LINFORMER = 2
+  VKATTN_MODE_LINFORMER = 2,
+  /* Block-sparse attention (Longformer, BigBird): softmax attention as in
+   * EXACT mode in which query i of a sequence sees key j only where the
+   * block mask (vkattn_block_sparse) holds a nonzero entry for block
+   * (i / block_q, j / block_k); every other visibility rule (key lengths,
+   * causal masking, windows, global keys, additive and boolean masks)
+   * applies too, and everything EXACT mode admits is admitted. Key blocks
+   * that the mask hides from every query row a kernel tile holds are
+   * skipped, never loaded: the cost scales with the visible blocks. Rows
+   * that see no key give zeros (LSE -inf, or the sink), as in EXACT mode. */
+  VKATTN_MODE_BLOCK_SPARSE = 3
 } vkattn_attention_mode;
 
 typedef enum vkattn_feature_map {
@@ -483,6 +493,23 @@ typedef struct vkattn_linformer {
  * (or F) may hold. */
 #define VKATTN_MAX_PROJECTION 4096
 #define VKATTN_MAX_PROJECTION_ELEMENTS (INT64_C(1) << 28)
+
+/* Block-sparse attention's block mask (mode VKATTN_MODE_BLOCK_SPARSE;
+ * ignored otherwise). */
+typedef struct vkattn_block_sparse {
+  /* Queries and keys per block: 16, 32, 64 or 128 each. */
+  int64_t block_q, block_k;
+  /* The mask's batch and head extents: 1 (shared) or batch; 1 (shared)
+   * or q_heads. */
+  int64_t mask_batch, mask_heads;
+  /* uint8 [mask_batch, mask_heads, ceil(q_len / block_q),
+   * ceil(kv_len / block_k)], row-major; nonzero = the block is visible.
+   * Copied at plan creation (at most VKATTN_MAX_BLOCK_MASK_BYTES bytes).
+   * With ragged or packed queries, i counts each sequence's own rows. */
+  const uint8_t* mask;
+} vkattn_block_sparse;
+
+#define VKATTN_MAX_BLOCK_MASK_BYTES (INT64_C(1) << 28)
 
 /* Where a [batch, heads, seq, dim] tensor lives in its buffer, in elements of
  * its dtype. The dim axis is contiguous (stride 1). For the block types
@@ -630,13 +657,16 @@ typedef struct vkattn_attention_desc {
    * Excludes has_q_lens (the counts come from cu_seqlens_q). */
   int64_t packed_q_rows;
   /* What to compute: EXACT (default), LINEAR (linear attention, with
-   * `linear`'s feature map) or LINFORMER (with `linformer`'s projections).
+   * `linear`'s feature map), LINFORMER (with `linformer`'s projections)
+   * or BLOCK_SPARSE (with `block_sparse`'s block mask).
    * These fields came after the ones above: a descriptor compiled against
    * a header without them (struct_size ending before `mode`) is accepted
-   * and means EXACT; one ending before `linformer` is accepted too. */
+   * and means EXACT; one ending before `linformer` or before
+   * `block_sparse` is accepted too. */
   vkattn_attention_mode mode;
   vkattn_linear_attention linear;
   vkattn_linformer linformer;
+  vkattn_block_sparse block_sparse;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:
@@ -644,6 +674,21 @@ typedef struct vkattn_attention_desc {
  * largest power of two below n, followed by every other slope of twice that
  * power (Press et al., the reference implementation). heads >= 1. */
 VKATTN_API vkattn_status vkattn_alibi_slopes(int64_t heads, float* slopes);
+
+/* Block masks [q_blocks, k_blocks] (uint8, row-major) for self-attention
+ * whose query block a and key block a cover the same positions
+ * (block_q == block_k, q_len == kv_len). Longformer: query block a sees key
+ * blocks a - window_blocks .. a + window_blocks (a sliding window), the
+ * first global_blocks key blocks (global keys) and, for a < global_blocks,
+ * every key block (global queries). BigBird: the same, plus random_blocks
+ * key blocks per query row of blocks (outside the window and the global
+ * blocks where that many remain), drawn from `seed` (the same seed gives the
+ * same mask on every platform). Block counts >= 1, the others >= 0. */
+VKATTN_API vkattn_status vkattn_block_mask_longformer(int64_t q_blocks, int64_t k_blocks, int64_t window_blocks,
+                                                      int64_t global_blocks, uint8_t* mask);
+VKATTN_API vkattn_status vkattn_block_mask_bigbird(int64_t q_blocks, int64_t k_blocks, int64_t window_blocks,
+                                                   int64_t global_blocks, int64_t random_blocks, uint64_t seed,
+                                                   uint8_t* mask);
 
 /* Fills features[0 .. num_features * qk_dim) with FAVOR+ orthogonal random
  * features (Choromanski et al., "Rethinking Attention with Performers"):

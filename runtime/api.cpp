@@ -12,6 +12,7 @@
 #include "bindings.h"
 #include "checked_math.h"
 #include "enum_value.h"
+#include "block_masks.h"
 #include "favor.h"
 #include "objects.h"
 #include "problem.h"
@@ -209,6 +210,47 @@ vkattn_status vkattn_favor_features(int64_t num_features, int64_t qk_dim, uint64
     vkattn::favor_orthogonal_features(num_features, qk_dim, seed, features);
     return Status();
   });
+}
+
+namespace {
+
+// The block-mask helpers' shared checks and fill.
+vkattn_status block_mask(const char* function, int64_t q_blocks, int64_t k_blocks, int64_t window_blocks,
+                         int64_t global_blocks, int64_t random_blocks, uint64_t seed, uint8_t* mask) {
+  return api_call([&]() -> Status {
+    VKATTN_RETURN_IF_ERROR(vkattn::check_size(function, "q_blocks", q_blocks, vkattn::kMaxDimension));
+    VKATTN_RETURN_IF_ERROR(vkattn::check_size(function, "k_blocks", k_blocks, vkattn::kMaxDimension));
+    const struct {
+      const char* name;
+      int64_t value;
+    } counts[] = {{"window_blocks", window_blocks}, {"global_blocks", global_blocks}, {"random_blocks", random_blocks}};
+    for (const auto& count : counts) {
+      if (count.value < 0 || count.value > vkattn::kMaxDimension) {
+        return vkattn::invalid_argument("%s: %s must be from 0 to %lld (got %lld)", function, count.name,
+                                        (long long)vkattn::kMaxDimension, (long long)count.value);
+      }
+    }
+    if (q_blocks * k_blocks > VKATTN_MAX_BLOCK_MASK_BYTES) {  // both < 2^31: no overflow
+      return vkattn::invalid_argument("%s: q_blocks x k_blocks (%lld x %lld) exceeds VKATTN_MAX_BLOCK_MASK_BYTES",
+                                      function, (long long)q_blocks, (long long)k_blocks);
+    }
+    if (mask == nullptr) return vkattn::invalid_argument("%s: mask is NULL", function);
+    vkattn::fill_block_mask(q_blocks, k_blocks, window_blocks, global_blocks, random_blocks, seed, mask);
+    return Status();
+  });
+}
+
+}  // namespace
+
+vkattn_status vkattn_block_mask_longformer(int64_t q_blocks, int64_t k_blocks, int64_t window_blocks,
+                                           int64_t global_blocks, uint8_t* mask) {
+  return block_mask("vkattn_block_mask_longformer", q_blocks, k_blocks, window_blocks, global_blocks, 0, 0, mask);
+}
+
+vkattn_status vkattn_block_mask_bigbird(int64_t q_blocks, int64_t k_blocks, int64_t window_blocks, int64_t global_blocks,
+                                        int64_t random_blocks, uint64_t seed, uint8_t* mask) {
+  return block_mask("vkattn_block_mask_bigbird", q_blocks, k_blocks, window_blocks, global_blocks, random_blocks, seed,
+                    mask);
 }
 
 vkattn_status vkattn_dtype_bytes(vkattn_dtype dtype, uint64_t count, uint64_t* out_bytes) {

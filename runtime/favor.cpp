@@ -3,11 +3,13 @@
 #include <cmath>
 #include <vector>
 
+#include "splitmix.h"
+
 namespace vkattn {
 
 namespace {
 
-// splitmix64 (Steele et al.): a full-period 64-bit generator, one step per draw.
+// Standard Gaussians from splitmix64 (Box-Muller).
 class Gaussians {
  public:
   explicit Gaussians(uint64_t seed) : state_(seed) {}
@@ -26,13 +28,7 @@ class Gaussians {
   }
 
  private:
-  uint64_t bits() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (static_cast<double>(bits() >> 11) + 1.0) * 0x1.0p-53; }
+  double uniform() { return (static_cast<double>(splitmix64_next(&state_) >> 11) + 1.0) * 0x1.0p-53; }
 
   uint64_t state_;
   double spare_ = 0.0;

@@ -284,38 +284,90 @@ Status make_linformer_mode(const vkattn_attention_desc& desc, Problem* p) {
   return Status();
 }
 
+// Block-sparse attention's fields (problem.h).
+Status make_block_sparse_mode(const vkattn_attention_desc& desc, Problem* p) {
+  const vkattn_block_sparse& bs = desc.block_sparse;
+  const struct {
+    const char* field;
+    int64_t size;
+    int* shift;
+  } sizes[] = {{"block_q", bs.block_q, &p->block_q_shift}, {"block_k", bs.block_k, &p->block_k_shift}};
+  for (const auto& size : sizes) {
+    if (size.size != 16 && size.size != 32 && size.size != 64 && size.size != 128) {
+      return invalid_argument("vkattn_attention_desc.block_sparse.%s (%lld) must be 16, 32, 64 or 128", size.field,
+                              (long long)size.size);
+    }
+    *size.shift = size.size == 16 ? 4 : size.size == 32 ? 5 : size.size == 64 ? 6 : 7;
+  }
+  if (bs.mask_batch != 1 && bs.mask_batch != p->batch) {
+    return invalid_argument("vkattn_attention_desc.block_sparse.mask_batch (%lld) must be 1 or batch (%lld)",
+                            (long long)bs.mask_batch, (long long)p->batch);
+  }
+  if (bs.mask_heads != 1 && bs.mask_heads != p->q_heads) {
+    return invalid_argument("vkattn_attention_desc.block_sparse.mask_heads (%lld) must be 1 or q_heads (%lld)",
+                            (long long)bs.mask_heads, (long long)p->q_heads);
+  }
+  if (bs.mask == nullptr) {
+    return invalid_argument("vkattn_attention_desc.block_sparse.mask is NULL (block-sparse attention needs the block "
+                            "mask)");
+  }
+  p->q_blocks = ceil_div(p->q_len, bs.block_q);
+  p->k_blocks = ceil_div(p->kv_len, bs.block_k);
+  // Each factor is below 2^31 and the blocks below 2^27: check the product
+  // step by step.
+  uint64_t bytes = 0;
+  if (!checked_mul(static_cast<uint64_t>(bs.mask_batch) * static_cast<uint64_t>(bs.mask_heads),
+                   static_cast<uint64_t>(p->q_blocks) * static_cast<uint64_t>(p->k_blocks), &bytes) ||
+      bytes > static_cast<uint64_t>(VKATTN_MAX_BLOCK_MASK_BYTES)) {
+    return unsupported("vkattn_attention_desc.block_sparse.mask: %lld x %lld x %lld x %lld blocks exceed "
+                       "VKATTN_MAX_BLOCK_MASK_BYTES (%lld)",
+                       (long long)bs.mask_batch, (long long)bs.mask_heads, (long long)p->q_blocks,
+                       (long long)p->k_blocks, (long long)VKATTN_MAX_BLOCK_MASK_BYTES);
+  }
+  p->block_mask_batch = bs.mask_batch;
+  p->block_mask_heads = bs.mask_heads;
+  p->block_mask = std::make_shared<const std::vector<uint8_t>>(bs.mask, bs.mask + bytes);
+  return Status();
+}
+
 // The mode and its fields; everything else is already in *p.
 Status make_mode(const vkattn_attention_desc& desc, Problem* p) {
   const int32_t mode = enum_value(desc.mode);
-  if (mode != VKATTN_MODE_EXACT && mode != VKATTN_MODE_LINEAR && mode != VKATTN_MODE_LINFORMER) {
+  if (mode != VKATTN_MODE_EXACT && mode != VKATTN_MODE_LINEAR && mode != VKATTN_MODE_LINFORMER &&
+      mode != VKATTN_MODE_BLOCK_SPARSE) {
     return invalid_argument("vkattn_attention_desc.mode (%d) is not a vkattn_attention_mode value", mode);
   }
   p->mode = desc.mode;
   if (p->linear()) return make_linear_mode(desc, p);
   if (p->linformer()) return make_linformer_mode(desc, p);
+  if (p->block_sparse()) return make_block_sparse_mode(desc, p);
   return Status();
 }
 
 }  // namespace
 
 // Earlier descriptors: before the attention modes (ending before `mode`),
-// and before Linformer (ending before `linformer`).
+// before Linformer (ending before `linformer`) and before block-sparse
+// attention (ending before `block_sparse`).
 constexpr size_t kAttentionDescSizeBeforeModes = offsetof(vkattn_attention_desc, mode);
 constexpr size_t kAttentionDescSizeBeforeLinformer = offsetof(vkattn_attention_desc, linformer);
+constexpr size_t kAttentionDescSizeBeforeBlockSparse = offsetof(vkattn_attention_desc, block_sparse);
 
 Status make_problem(const vkattn_attention_desc& caller_desc, Problem* out) {
   const char* const kDesc = "vkattn_attention_desc";
   if (caller_desc.struct_size != sizeof(vkattn_attention_desc) &&
       caller_desc.struct_size != kAttentionDescSizeBeforeModes &&
-      caller_desc.struct_size != kAttentionDescSizeBeforeLinformer) {
+      caller_desc.struct_size != kAttentionDescSizeBeforeLinformer &&
+      caller_desc.struct_size != kAttentionDescSizeBeforeBlockSparse) {
     return invalid_argument(
-        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu or %zu, the sizes before the "
-        "mode fields and before `linformer`); initialise the descriptor with vkattn_attention_desc_init()",
+        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu, %zu or %zu, the sizes before "
+        "the mode fields, before `linformer` and before `block_sparse`); initialise the descriptor with "
+        "vkattn_attention_desc_init()",
         caller_desc.struct_size, sizeof(vkattn_attention_desc), kAttentionDescSizeBeforeModes,
-        kAttentionDescSizeBeforeLinformer);
+        kAttentionDescSizeBeforeLinformer, kAttentionDescSizeBeforeBlockSparse);
   }
   // Only struct_size bytes are the caller's; later fields take their
-  // defaults (0: exact mode, no Linformer projections).
+  // defaults (0: exact mode, no Linformer projections, no block mask).
   vkattn_attention_desc desc;
   std::memset(&desc, 0, sizeof(desc));
   std::memcpy(&desc, &caller_desc, caller_desc.struct_size);

@@ -116,6 +116,13 @@ struct Problem {
   int64_t proj_len = 0;
   bool proj_per_head = false;
   std::shared_ptr<const std::vector<float>> proj_e, proj_f;
+  // Block-sparse: the block mask [block_mask_batch, block_mask_heads,
+  // q_blocks, k_blocks] (nonzero = visible), blocks of 2^block_q_shift
+  // queries and 2^block_k_shift keys; shared like E and F.
+  int block_q_shift = 0, block_k_shift = 0;
+  int64_t q_blocks = 0, k_blocks = 0;
+  int64_t block_mask_batch = 0, block_mask_heads = 0;
+  std::shared_ptr<const std::vector<uint8_t>> block_mask;
 
   TensorView q, k, v, out, lse;
   MaskView additive_mask, bool_mask;
@@ -123,6 +130,16 @@ struct Problem {
   int64_t group() const { return q_heads / kv_heads; }
   bool linear() const { return mode == VKATTN_MODE_LINEAR; }
   bool linformer() const { return mode == VKATTN_MODE_LINFORMER; }
+  bool block_sparse() const { return mode == VKATTN_MODE_BLOCK_SPARSE; }
+  // Block-sparse: where the block-mask row of query row i (the sequence's
+  // own) of (batch b, query head h) starts; k_blocks entries.
+  uint64_t block_row(int64_t b, int64_t h, int64_t i) const {
+    const uint64_t mb = block_mask_batch > 1 ? static_cast<uint64_t>(b) : 0;
+    const uint64_t mh = block_mask_heads > 1 ? static_cast<uint64_t>(h) : 0;
+    return ((mb * static_cast<uint64_t>(block_mask_heads) + mh) * static_cast<uint64_t>(q_blocks) +
+            static_cast<uint64_t>(i >> block_q_shift)) *
+           static_cast<uint64_t>(k_blocks);
+  }
   // Linformer: where row p of E (or F) for kv head h starts.
   uint64_t projection_row(int64_t h, int64_t p) const {
     return (static_cast<uint64_t>(proj_per_head ? h : 0) * static_cast<uint64_t>(proj_len) +

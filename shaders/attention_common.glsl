@@ -39,6 +39,9 @@ const uint FLAG_ROPE_NEOX = 8192u;  // Q turned by RoPE (NeoX pairs), frequencie
 const uint FLAG_ROPE_GPTJ = 16384u; // likewise, GPT-J pairs
 const uint FLAG_Q_LENS = 32768u;    // ragged batches: query lengths in kv_lens[P.mask_cols.w, ...)
 const uint FLAG_PACKED_Q = 65536u;  // packed queries: first packed rows in kv_lens[2 P.mask_cols.w, ...)
+const uint FLAG_BLOCK_MASK = 131072u;       // block-sparse: block mask bytes in head_words from P.blocks.x
+const uint FLAG_BLOCK_PER_BATCH = 262144u;  // block-sparse: a mask per batch (else shared)
+const uint FLAG_BLOCK_PER_HEAD = 524288u;   // block-sparse: a mask per query head (else shared)
 
 // Per-slice parameters, written once at plan creation. Every element offset
 // and stride is relative to the binding's window (see runtime/vulkan/), so
@@ -57,6 +60,7 @@ layout(std140, set = 0, binding = 0) uniform Params {
   uvec4 split;       // x: kv splits, y: keys per split, z: rows per slice (batches * q heads * q_len), w: q heads in slice
   vec4 scaling;      // x: softmax scale, y: softcap (0 = off)
   uvec4 heads;       // x: first query head of the slice (of all q_heads), y: q_heads, z: global keys (<= kv_len), w: RoPE dims
+  uvec4 blocks;      // block-sparse: x: word of the block mask in head_words, y: word of its kv-head unions, z: key blocks, w: query blocks
 } P;
 
 // Per dispatch. Long key ranges may be walked in chunks of chunk_keys keys,
@@ -249,6 +253,36 @@ float query_element(uint q_base, uint d, bool neox, bool gptj, int position) {
   const uint table = 2u * P.heads.y + 2u * p;
   const vec2 cs = rope_cos_sin(position, head_words[table], head_words[table + 1u]);
   return x * cs.x + sign * q_element(q_base + partner) * cs.y;
+}
+
+// Block-sparse attention: blocks of 2^BLOCK_Q_SHIFT queries and
+// 2^BLOCK_K_SHIFT keys; the block mask [batch|1, q_heads|1, query blocks,
+// key blocks] as bytes in head_words from word P.blocks.x (nonzero =
+// visible), and from word P.blocks.y its unions over each kv head's query
+// heads, [batch|1, kv_heads|1, query blocks, key blocks] (the mask itself
+// when it is shared by the heads), which kernels test to skip key tiles.
+layout(constant_id = 11) const uint BLOCK_SHIFTS = 0u;  // log2(block_q) | log2(block_k) << 8
+const uint BLOCK_Q_SHIFT = BLOCK_SHIFTS & 0xffu;
+const uint BLOCK_K_SHIFT = BLOCK_SHIFTS >> 8u;
+
+bool block_byte(uint word, uint e) { return ((head_words[word + (e >> 2u)] >> ((e & 3u) * 8u)) & 0xffu) != 0u; }
+
+// Whether query row i (the sequence's own) of query head q_head (within
+// the slice) of the slice's batch b sees key j's block.
+bool block_allows(uint b, uint q_head, uint i, uint j, bool per_batch, bool per_head) {
+  const uint mb = per_batch ? uint(P.masking.w) + b : 0u;
+  const uint heads = per_head ? P.heads.y : 1u;
+  const uint mh = per_head ? P.heads.x + q_head : 0u;
+  return block_byte(P.blocks.x, ((mb * heads + mh) * P.blocks.w + (i >> BLOCK_Q_SHIFT)) * P.blocks.z + (j >> BLOCK_K_SHIFT));
+}
+
+// Whether some query head of kv head kv_head (within the slice) of the
+// slice's batch b sees key block kb from query block qb (the unions).
+bool group_sees_block(uint b, uint kv_head, uint group, uint qb, uint kb, bool per_batch, bool per_head) {
+  const uint mb = per_batch ? uint(P.masking.w) + b : 0u;
+  const uint kv_heads = per_head ? P.heads.y / group : 1u;
+  const uint kvh = per_head ? P.heads.x / group + kv_head : 0u;
+  return block_byte(P.blocks.y, ((mb * kv_heads + kvh) * P.blocks.w + qb) * P.blocks.z + kb);
 }
 
 // NaN and Inf tests on the bit pattern. Without the SignedZeroInfNanPreserve

@@ -78,6 +78,9 @@ const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
 const bool HAS_SOFTCAP = (FLAGS & FLAG_SOFTCAP) != 0u;
 const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
+const bool HAS_BLOCK_MASK = (FLAGS & FLAG_BLOCK_MASK) != 0u;
+const bool BLOCK_PER_BATCH = (FLAGS & FLAG_BLOCK_PER_BATCH) != 0u;
+const bool BLOCK_PER_HEAD = (FLAGS & FLAG_BLOCK_PER_HEAD) != 0u;
 const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
 const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
 const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
@@ -145,6 +148,7 @@ int global_of[ROWS];       // global keys [0, global_of) each row also sees (glo
 uint b;                    // batch within the slice
 uint kv_head;
 int key_end;               // end of the keys of the segment being walked (this split and chunk)
+uint pos_first, pos_last;  // the workgroup's first and last query positions (block-sparse tile tests)
 
 // A thread's chunks: d_lane, d_lane + D_SPLIT, ... (neighbouring threads
 // read neighbouring chunks), except for block-typed K or V whose chunks per
@@ -268,7 +272,25 @@ void sum_scores_over_dims() {
 
 // One key tile at j0. CHECK: test each (row, key) for visibility (the
 // tile is not seen whole by every row, or masks are bound).
+// Block-sparse: whether some query head of the workgroup's positions sees
+// a key block of the tile [j0, min(j0 + BC, key_end)) through the block
+// mask's kv-head unions: the same answer in every thread, so a tile
+// without one is skipped by the whole workgroup. (The loops' iterations
+// count towards llvmpipe's cap: loop_iterations_per_tile.)
+bool tile_sees_blocks(int j0) {
+  const int end = min(j0 + int(BC), key_end);
+  bool any = false;
+  for (uint qb = pos_first >> BLOCK_Q_SHIFT; qb <= (pos_last >> BLOCK_Q_SHIFT); ++qb) {
+    for (uint kb = uint(j0) >> BLOCK_K_SHIFT; kb <= (uint(end - 1) >> BLOCK_K_SHIFT); ++kb) {
+      any = any || group_sees_block(b, kv_head, P.sizes.y, qb, kb, BLOCK_PER_BATCH, BLOCK_PER_HEAD);
+    }
+  }
+  return any;
+}
+
 void process_tile(int j0, const bool CHECK) {
+  if (HAS_BLOCK_MASK && !tile_sees_blocks(j0)) return;  // hidden from every row: not loaded
+
   // This thread's keys; past the range they read the last key (in bounds)
   // and are hidden below.
   int key[COLS];
@@ -385,6 +407,9 @@ void process_tile(int j0, const bool CHECK) {
           const float add = additive_mask(q_head_of[r], pos_of[r], safe_j);
           sees[c] = sees[c] && !is_negative_inf(add);  // -inf hides the key, whatever its score
           s[r][c] += add;
+        }
+        if (HAS_BLOCK_MASK) {
+          sees[c] = sees[c] && block_allows(b, q_head_of[r], pos_of[r], safe_j, BLOCK_PER_BATCH, BLOCK_PER_HEAD);
         }
       }
       if (sees[c]) {
@@ -540,6 +565,8 @@ void main() {
   const uint row0 = block * BR;
   if (row0 >= rows) return;  // the whole workgroup leaves together (also past a ragged sequence's rows)
   const uint row_last = min(row0 + BR, rows) - 1u;
+  pos_first = row0 / group;
+  pos_last = row_last / group;
 
   // The workgroup's keys, within this split and chunk [lo, hi): those the
   // windows of its rows leave (one interval: ranges grow with the
@@ -608,12 +635,12 @@ void main() {
 
   // Window tiles start at key_begin. Interior tiles [t_first, t_end) lie
   // inside the keys every row sees; the others (before, after, or all of
-  // them when masks are bound) are checked.
+  // them when masks or a block mask are bound) are checked.
   key_end = window_end;
   const int tiles = key_end > key_begin ? (key_end - key_begin + int(BC) - 1) / int(BC) : 0;
   int t_first = tiles;
   int t_end = tiles;
-  if (!HAS_BOOL_MASK && !HAS_ADDITIVE_MASK) {
+  if (!HAS_BOOL_MASK && !HAS_ADDITIVE_MASK && !HAS_BLOCK_MASK) {
     const int seen_first = last_range.x;                  // the largest first key of the rows
     const int seen_end = min(first_range.y, key_end);     // the smallest end
     t_first = clamp((seen_first - key_begin + int(BC) - 1) / int(BC), 0, tiles);

@@ -56,6 +56,9 @@ const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
 const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
 const bool HAS_Q_LENS = (FLAGS & FLAG_Q_LENS) != 0u;
 const bool PACKED_Q = (FLAGS & FLAG_PACKED_Q) != 0u;
+const bool HAS_BLOCK_MASK = (FLAGS & FLAG_BLOCK_MASK) != 0u;
+const bool BLOCK_PER_BATCH = (FLAGS & FLAG_BLOCK_PER_BATCH) != 0u;
+const bool BLOCK_PER_HEAD = (FLAGS & FLAG_BLOCK_PER_HEAD) != 0u;
 
 // The records again, four floats at a time (alias of binding 9).
 layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
@@ -185,6 +188,20 @@ void main() {
     const bool global_tile = t < global_tiles;
     const int j0 = global_tile ? lo + t * tile_keys : key_begin + (t - global_tiles) * tile_keys;
     const int segment_end = global_tile ? global_last : key_end;
+    if (HAS_BLOCK_MASK) {
+      // Block-sparse: a tile whose key blocks no query head of the
+      // workgroup's positions sees (the mask's kv-head unions) is skipped
+      // by every lane alike. (These loops count towards llvmpipe's cap:
+      // loop_iterations_per_tile.)
+      const int tile_end = min(j0 + tile_keys, segment_end);
+      bool any = false;
+      for (uint qb = (row0 / group) >> BLOCK_Q_SHIFT; qb <= ((row_last / group) >> BLOCK_Q_SHIFT); ++qb) {
+        for (uint kb = uint(j0) >> BLOCK_K_SHIFT; kb <= (uint(tile_end - 1) >> BLOCK_K_SHIFT); ++kb) {
+          any = any || group_sees_block(b, kv_head, group, qb, kb, BLOCK_PER_BATCH, BLOCK_PER_HEAD);
+        }
+      }
+      if (!any) continue;
+    }
     // This lane's keys of the tile, clamped into the segment so every load
     // is in bounds without a branch; keys past it get weight 0 below.
     int key[TILE];
@@ -237,6 +254,9 @@ void main() {
         sees[c] = j < segment_end && ((j >= range[r].x && j < range[r].y) || j < global_keys_of[r]);
         if (HAS_SOFTCAP || HAS_ALIBI) s[r][c] = shaped_logit(s[r][c], HAS_SOFTCAP, HAS_ALIBI, q_head_of[r], diagonal[r], j);
         if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(b, q_head_of[r], pos_of[r], safe_j);
+        if (HAS_BLOCK_MASK) {
+          sees[c] = sees[c] && block_allows(b, q_head_of[r], pos_of[r], safe_j, BLOCK_PER_BATCH, BLOCK_PER_HEAD);
+        }
         if (HAS_ADDITIVE_MASK) {
           const float add = additive_mask(b, q_head_of[r], pos_of[r], safe_j);
           sees[c] = sees[c] && !is_negative_inf(add);  // -inf hides the key, whatever its score

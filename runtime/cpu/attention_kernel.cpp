@@ -68,6 +68,13 @@ Tiling choose_tiling(const Problem& p, int threads) {
   const int64_t bytes_per_position = group * (p.qk_dim + p.v_dim + 2) * 4;
   task_rows = std::min(task_rows, std::max<int64_t>(1, kTaskRowBytes / bytes_per_position));
   if (task_rows < p.q_len && task_rows > t.block_q) task_rows = task_rows / t.block_q * t.block_q;
+  // Block-sparse: a task's positions within one query block of the mask,
+  // and key blocks no longer than its key blocks (at least 64 keys, for
+  // XNNPACK), so that what the mask hides is skipped, not just masked.
+  if (p.block_sparse()) {
+    task_rows = std::min(task_rows, int64_t{1} << p.block_q_shift);
+    t.block_kv = std::min(t.block_kv, std::max<int64_t>(int64_t{1} << p.block_k_shift, 64));
+  }
   t.task_rows = task_rows;
   const int64_t unsplit_tasks = units * ceil_div(p.q_len, task_rows);
   t.direct = group * task_rows < kDirectRowThreshold;
@@ -174,7 +181,7 @@ namespace {
 // Turns the scores scale * q.k of row `i` (block columns [j0, j0 + n))
 // into its logits: soft-capped, ALiBi-biased, additive mask added; and
 // hides those the range (window, causal, length, global keys), boolean or
-// additive masks hide.
+// additive masks or the block mask (block-sparse) hide.
 void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64_t i, const SequenceLengths& seq,
                  int64_t j0, int64_t n, float* scores) {
   const float hidden = -std::numeric_limits<float>::infinity();
@@ -184,6 +191,7 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
   const uint8_t* boolean =
       p.has_bool_mask ? t.bool_mask + p.bool_mask.row(b, h, i) + static_cast<uint64_t>(j0) * p.bool_mask.col_stride
                       : nullptr;
+  const uint8_t* blocks = p.block_sparse() ? p.block_mask->data() + p.block_row(b, h, i) : nullptr;
   // Columns [first, last) are visible through the range: shape their logits.
   auto shape = [&](int64_t first, int64_t last) {
     if (p.softcap > 0.0f) {
@@ -209,6 +217,9 @@ void mask_scores(const Problem& p, const Tensors& t, int64_t b, int64_t h, int64
         const float add = additive[c * stride];
         scores[c] = add == hidden ? hidden : scores[c] + add;
       }
+    }
+    if (blocks != nullptr) {  // last: nothing may turn a hidden score into NaN after it
+      for (int64_t c = first; c < last; ++c) scores[c] = blocks[(j0 + c) >> p.block_k_shift] != 0 ? scores[c] : hidden;
     }
   };
   KeyRange spans[2];
@@ -287,6 +298,26 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   const KeyRange window = p.key_range(r0, r1 - 1, seq);
   const KeyRange segments[2] = {KeyRange{0, std::min(p.global_range(r1 - 1, seq).end, window.begin)}, window};
   const int64_t split_begin = split * tiling_.split_len, split_end = (split + 1) * tiling_.split_len;
+  // Block-sparse: the key blocks of the mask some row of the task sees
+  // (the union over its query blocks and heads); the kernel's key blocks
+  // without one are skipped, never loaded.
+  std::vector<uint8_t> task_blocks;
+  if (p.block_sparse()) {
+    task_blocks.assign(static_cast<size_t>(p.k_blocks), 0);
+    const int64_t heads = p.block_mask_heads > 1 ? group : 1;
+    for (int64_t i = r0; i < r1; i = ((i >> p.block_q_shift) + 1) << p.block_q_shift) {  // a row per query block
+      for (int64_t g = 0; g < heads; ++g) {
+        const uint8_t* row = p.block_mask->data() + p.block_row(b, kv_head * group + g, i);
+        for (int64_t c = 0; c < p.k_blocks; ++c) task_blocks[static_cast<size_t>(c)] |= row[c];
+      }
+    }
+  }
+  auto sees_blocks = [&](int64_t j0, int64_t n) {
+    for (int64_t c = j0 >> p.block_k_shift; c <= (j0 + n - 1) >> p.block_k_shift; ++c) {
+      if (task_blocks[static_cast<size_t>(c)] != 0) return true;
+    }
+    return false;
+  };
   XnnGemm qk;  // S = Q . K_block^T
   XnnGemm pv;  // O_part = P . V_block
   // K and V rows: bytes from one key to the next (q8_0 / q4_0 blocks are
@@ -297,6 +328,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
     const KeyRange task_keys{std::max(segment.begin, split_begin), std::min(segment.end, split_end)};
     for (int64_t j0 = task_keys.begin; j0 < task_keys.end; j0 += bkv) {
       const int64_t n = std::min(bkv, task_keys.end - j0);
+      if (p.block_sparse() && !sees_blocks(j0, n)) continue;
       // Contiguous: the block's n rows, k_step / v_step bytes apart. Paged:
       // each row wherever its page is (the same keys, in the same blocks,
       // so the results are bitwise those of contiguous K/V).

@@ -209,7 +209,9 @@ uint32_t shared_memory_bytes(const KernelConfig& config, uint32_t qk_dim, uint32
 // runs (loops the shader marks [[unroll]] excluded): once per dispatch, and
 // per key tile. Used against Quirks::max_loop_iterations.
 uint64_t loop_iterations_per_dispatch(const KernelConfig& config, uint32_t qk_dim, uint32_t v_dim);
-uint64_t loop_iterations_per_tile(const KernelConfig& config, uint32_t qk_dim, uint32_t v_dim);
+// Block-sparse problems (block_sparse) add the tile's test of the mask:
+// the query blocks the workgroup's rows span times the key blocks of a tile.
+uint64_t loop_iterations_per_tile(const KernelConfig& config, bool block_sparse);
 
 }  // namespace vk
 }  // namespace vkattn

@@ -288,9 +288,14 @@ uint64_t loop_iterations_per_dispatch(const KernelConfig& /*c*/, uint32_t /*qk_d
   return 16;
 }
 
-uint64_t loop_iterations_per_tile(const KernelConfig& /*c*/, uint32_t /*qk_dim*/, uint32_t /*v_dim*/) {
-  // One iteration of a key-tile loop per tile.
-  return 1;
+uint64_t loop_iterations_per_tile(const KernelConfig& c, bool block_sparse) {
+  // One iteration of a key-tile loop per tile; block-sparse tiles first
+  // walk the query blocks of the workgroup's positions (at most block_q of
+  // them, in blocks of at least 16: block_q / 16 + 2 blocks) and for each
+  // the key blocks of the tile (block_kv / 16 + 2 at most).
+  if (!block_sparse) return 1;
+  const uint64_t query_blocks = c.block_q / 16 + 2, key_blocks = c.block_kv / 16 + 2;
+  return 1 + query_blocks * (1 + key_blocks);
 }
 
 Status parse_kernel_override(const char* text, KernelOverride* out) {
@@ -451,7 +456,7 @@ Status choose_kernel_config(const Problem& p, const DeviceCaps& device, const Qu
   if (quirks.max_loop_iterations != 0) {
     const uint64_t budget = quirks.max_loop_iterations / 4 * 3;
     const uint64_t fixed = loop_iterations_per_dispatch(c, static_cast<uint32_t>(p.qk_dim), static_cast<uint32_t>(p.v_dim));
-    const uint64_t per_tile = loop_iterations_per_tile(c, static_cast<uint32_t>(p.qk_dim), static_cast<uint32_t>(p.v_dim));
+    const uint64_t per_tile = loop_iterations_per_tile(c, p.block_sparse());
     c.max_tiles_per_dispatch = static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, (budget - fixed) / per_tile));
   }
   // GPUs: one workgroup should walk no more keys per dispatch than it is

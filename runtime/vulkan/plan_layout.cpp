@@ -27,6 +27,7 @@ void set_kv_constants(const Problem& p, std::vector<uint32_t>* constants) {
   (*constants)[kSpecKStorage] = kv_storage(p.k_dtype);
   (*constants)[kSpecVStorage] = kv_storage(p.v_dtype);
   (*constants)[kSpecPageSize] = static_cast<uint32_t>(p.page_size);
+  (*constants)[kSpecBlockShifts] = static_cast<uint32_t>(p.block_q_shift | p.block_k_shift << 8);
 }
 
 Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, const KernelOverride& forced,
@@ -129,6 +130,11 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   if (!p.sinks.empty()) flags |= kFlagSinks;
   if (p.rope.style == VKATTN_ROPE_NEOX) flags |= kFlagRopeNeox;
   if (p.rope.style == VKATTN_ROPE_GPTJ) flags |= kFlagRopeGptj;
+  if (p.block_sparse()) {
+    flags |= kFlagBlockMask;
+    if (p.block_mask_batch > 1) flags |= kFlagBlockPerBatch;
+    if (p.block_mask_heads > 1) flags |= kFlagBlockPerHead;
+  }
   if (config.kv_splits > 1) flags |= kFlagSplit;
   if (!lanes && config.staged) flags |= kFlagStaged;
   bool kv_vec4 = true;

@@ -37,6 +37,9 @@ enum ShaderFlags : uint32_t {
   kFlagRopeGptj = 16384, // likewise, GPT-J pairs
   kFlagQLens = 32768,    // ragged batches: query lengths after the key lengths (binding 8)
   kFlagPackedQ = 65536,  // packed queries: each sequence's first packed row after the query lengths (binding 8)
+  kFlagBlockMask = 131072,      // block-sparse: the block mask and its kv-head unions in the head constants
+  kFlagBlockPerBatch = 262144,  // block-sparse: a mask per batch
+  kFlagBlockPerHead = 524288,   // block-sparse: a mask per query head
 };
 
 // Specialization constant ids shared by the shaders (each uses some).
@@ -52,7 +55,8 @@ enum SpecConstant : uint32_t {
   kSpecKStorage = 8,    // KvStorage of K
   kSpecVStorage = 9,    // KvStorage of V
   kSpecPageSize = 10,   // paged K/V: keys per page (0: contiguous)
-  kSpecCount = 11,
+  kSpecBlockShifts = 11,  // block-sparse: log2(block_q) | log2(block_k) << 8
+  kSpecCount = 12,
   // linear_attn.comp gives some ids its own meaning:
   kSpecLinearTile = kSpecRows,            // keys per chunk, rows per block, V columns per workgroup
   kSpecLinearFeatures = kSpecCols,        // m
@@ -67,7 +71,8 @@ enum KvStorage : uint32_t {
 };
 
 // Sets the specialization constants every shader reading K and V takes
-// from the problem: their storage (KvStorage) and the page size.
+// from the problem: their storage (KvStorage), the page size, and the
+// block sizes of block-sparse attention.
 void set_kv_constants(const Problem& problem, std::vector<uint32_t>* constants);
 
 // One pipeline of a plan.

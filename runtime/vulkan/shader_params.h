@@ -27,8 +27,9 @@ struct ShaderParams {
   uint32_t split[4];
   float scaling[4];
   uint32_t heads[4];
+  uint32_t blocks[4];
 };
-static_assert(sizeof(ShaderParams) == 208, "std140 layout of Params");
+static_assert(sizeof(ShaderParams) == 224, "std140 layout of Params");
 
 // Mirrors the Dispatch push-constant block in shaders/attention_common.glsl.
 struct DispatchConstants {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "attention_plan.h"
 #include "plan_layout.h"
@@ -37,6 +38,9 @@ class SoftmaxStages final : public PlanStages {
   PlanInfo info() const override;
 
  private:
+  // Block-sparse: appends the block mask's bytes and their per-kv-head
+  // unions to the head-constant words, noting where (block_words_).
+  Status append_block_mask_words(std::vector<uint32_t>* words);
   uint64_t rows_in_slice(const Slice& slice) const {
     return static_cast<uint64_t>(slice.batch_end - slice.batch_begin) *
            static_cast<uint64_t>(slice.kv_head_end - slice.kv_head_begin) * static_cast<uint64_t>(p_.group()) *
@@ -55,6 +59,7 @@ class SoftmaxStages final : public PlanStages {
   std::unique_ptr<VulkanBuffer> partials_;
   std::unique_ptr<VulkanBuffer> head_constants_;  // ALiBi slopes, sinks ([q_heads] each), RoPE turns (when used)
   uint64_t params_stride_ = 0;
+  uint32_t block_words_[2] = {};  // block-sparse: the mask's and the unions' first head-constant words
   const VulkanBuffer* projected_kv_ = nullptr;  // not owned
   uint64_t projected_v_offset_ = 0;
 };

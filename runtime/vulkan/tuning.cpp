@@ -338,6 +338,7 @@ std::string tuning_class(const Problem& p, uint32_t layout_flags) {
   if (p.paged()) key += ".pages" + std::to_string(p.page_size);
   if (layout_flags & kFlagAdditiveMask) key += ".amask";
   if (layout_flags & kFlagBoolMask) key += ".bmask";
+  if (layout_flags & kFlagBlockMask) key += ".blocks" + std::to_string(1 << p.block_q_shift) + "x" + std::to_string(1 << p.block_k_shift);
   if (layout_flags & kFlagKvLens) key += ".lens";
   if (layout_flags & kFlagLse) key += ".lse";
   if (layout_flags & kFlagSoftcap) key += ".softcap";

@@ -6,6 +6,7 @@
 // buffers are bound than last time, and submits: executing a plan 1000
 // times creates no Vulkan object and allocates no device memory.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "runtime/checked_math.h"
@@ -14,6 +15,42 @@
 
 namespace vkattn {
 namespace vk {
+
+Status SoftmaxStages::append_block_mask_words(std::vector<uint32_t>* words) {
+  const Problem& p = p_;
+  const std::vector<uint8_t>& mask = *p.block_mask;
+  // The unions over each kv head's query heads, [batch|1, kv_heads|1, query
+  // blocks, key blocks]: the mask itself when the heads share it.
+  std::vector<uint8_t> unions;
+  if (p.block_mask_heads > 1) {
+    const uint64_t row_bytes = static_cast<uint64_t>(p.q_blocks * p.k_blocks);
+    const int64_t group = p.group();
+    unions.assign(static_cast<size_t>(p.block_mask_batch * p.kv_heads) * row_bytes, 0);
+    for (int64_t mb = 0; mb < p.block_mask_batch; ++mb) {
+      for (int64_t h = 0; h < p.q_heads; ++h) {
+        const uint8_t* from = mask.data() + (mb * p.q_heads + h) * row_bytes;
+        uint8_t* to = unions.data() + (mb * p.kv_heads + h / group) * row_bytes;
+        for (uint64_t e = 0; e < row_bytes; ++e) to[e] |= from[e];
+      }
+    }
+  }
+  const uint64_t mask_words = ceil_div(uint64_t{mask.size()}, uint64_t{4});
+  const uint64_t union_words = ceil_div(uint64_t{unions.size()}, uint64_t{4});
+  const uint64_t first = words->size();
+  const uint64_t bytes = (first + mask_words + union_words) * 4;  // <= 2^30 + 2^30 + small
+  if (bytes > device_.caps().max_storage_buffer_range) {
+    return unsupported("the block mask (vkattn_attention_desc.block_sparse.mask, %llu bytes with its per-kv-head "
+                       "unions and the head constants) exceeds maxStorageBufferRange (%llu bytes) on %s",
+                       (unsigned long long)bytes, (unsigned long long)device_.caps().max_storage_buffer_range,
+                       device_.caps().name.c_str());
+  }
+  words->resize(static_cast<size_t>(first + mask_words + union_words), 0u);
+  std::memcpy(words->data() + first, mask.data(), mask.size());
+  if (!unions.empty()) std::memcpy(words->data() + first + mask_words, unions.data(), unions.size());
+  block_words_[0] = static_cast<uint32_t>(first);
+  block_words_[1] = static_cast<uint32_t>(unions.empty() ? first : first + mask_words);
+  return Status();
+}
 
 Status SoftmaxStages::initialize() {
   const DeviceCaps& caps = device_.caps();
@@ -42,10 +79,12 @@ Status SoftmaxStages::initialize() {
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  if (!p_.alibi_slopes.empty() || !p_.sinks.empty() || p_.rope.enabled()) {
+  if (!p_.alibi_slopes.empty() || !p_.sinks.empty() || p_.rope.enabled() || p_.block_sparse()) {
     // q_heads < 2^30 (kernel_config) and dims <= 4096: 4 * (2 q_heads +
     // dims) bytes cannot overflow. Words: ALiBi slopes and sink logits (f32
-    // bits), then each RoPE pair's turns, high word first.
+    // bits), then each RoPE pair's turns, high word first; then the block
+    // mask's bytes and their unions over each kv head's query heads
+    // (block_mask_words).
     const size_t heads = static_cast<size_t>(p_.q_heads);
     std::vector<uint32_t> words(2 * heads + 2 * p_.rope.turns.size(), 0u);
     if (!p_.alibi_slopes.empty()) std::memcpy(words.data(), p_.alibi_slopes.data(), heads * 4);
@@ -54,9 +93,19 @@ Status SoftmaxStages::initialize() {
       words[2 * heads + 2 * pair] = static_cast<uint32_t>(p_.rope.turns[pair] >> 32);
       words[2 * heads + 2 * pair + 1] = static_cast<uint32_t>(p_.rope.turns[pair]);
     }
+    if (p_.block_sparse()) VKATTN_RETURN_IF_ERROR(append_block_mask_words(&words));
     VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(words.size() * 4, true, &head_constants_));
     std::memcpy(head_constants_->mapped(), words.data(), words.size() * 4);
     VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, words.size() * 4));
+  }
+  if (p_.block_sparse()) {
+    // Every slice's block words (the mask is indexed by global batch and head).
+    const uint32_t blocks[4] = {block_words_[0], block_words_[1], static_cast<uint32_t>(p_.k_blocks),
+                                static_cast<uint32_t>(p_.q_blocks)};
+    for (size_t s = 0; s < layout_.slices.size(); ++s) {
+      std::memcpy(params_->mapped() + s * params_stride_ + offsetof(ShaderParams, blocks), blocks, sizeof(blocks));
+    }
+    VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
   }
   return Status();
 }

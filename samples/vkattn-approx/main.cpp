@@ -18,7 +18,10 @@
 // random orthogonal features, vkattn_favor_features); without causal
 // masking (--causal=none) also Linformer with --proj-len P projected keys,
 // E = F = mean pooling (row p averages the p-th of P runs of consecutive
-// keys, so K' and V' are pooled keys and values). The error is
+// keys, so K' and V' are pooled keys and values); and block-sparse
+// attention in Longformer's pattern (vkattn_block_mask_longformer: blocks
+// of 64, each query block sees its key block, 2 on either side and the
+// first, and the first query block sees all). The error is
 // max |O - O_exact| / max |O_exact| over every output element (and the
 // mean |O - O_exact| / mean |O_exact|). Times are the median of --repeat
 // executions after one warm-up, as vkattn_plan_get_last_time reports them
@@ -201,6 +204,15 @@ double run_mode(vkattn_context context, const Options& o, int64_t s, const Input
     desc.linear.num_features = o.features;
     desc.linear.features = features.data();
   }
+  std::vector<uint8_t> blocks;
+  if (mode.mode == VKATTN_MODE_BLOCK_SPARSE) {
+    const int64_t count = (s + 63) / 64;
+    blocks.resize(static_cast<size_t>(count * count));
+    check(vkattn_block_mask_longformer(count, count, 2, 1, blocks.data()), "vkattn_block_mask_longformer");
+    desc.block_sparse.block_q = desc.block_sparse.block_k = 64;
+    desc.block_sparse.mask_batch = desc.block_sparse.mask_heads = 1;
+    desc.block_sparse.mask = blocks.data();
+  }
   std::vector<float> pool;
   if (mode.mode == VKATTN_MODE_LINFORMER) {
     pool = mean_pooling(std::min(o.proj_len, s), s);
@@ -367,6 +379,7 @@ int run(const Options& o) {
                              {"linear-elu", VKATTN_MODE_LINEAR, VKATTN_FEATURE_MAP_ELU},
                              {"linear-favor" + std::to_string(o.features), VKATTN_MODE_LINEAR,
                               VKATTN_FEATURE_MAP_FAVOR}};
+  modes.push_back({"longformer64", VKATTN_MODE_BLOCK_SPARSE, VKATTN_FEATURE_MAP_NONE});
   // Linformer has no causal form.
   if (o.causal == VKATTN_CAUSAL_NONE) {
     modes.push_back({"linformer" + std::to_string(o.proj_len), VKATTN_MODE_LINFORMER, VKATTN_FEATURE_MAP_NONE});

@@ -49,9 +49,10 @@ const char kUsage[] =
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
     "                  [--rope neox|gptj [--rope-theta T] [--rope-dims R]]\n"
-    "                  [--mode exact|linear|linformer]\n"
+    "                  [--mode exact|linear|linformer|block-sparse]\n"
     "                  [--feature-map elu|favor [--features W.npy | --features M --seed S]]  (linear)\n"
     "                  [--proj E.npy,F.npy]  (linformer: [P, Skv] each, or [Hkv, P, Skv] per kv head)\n"
+    "                  [--block-mask M.npy --block-size BQ,BK]  (block-sparse: bool [[B|1,] [Hq|1,] Sq/BQ, Skv/BK])\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -87,6 +88,8 @@ struct Options {
   uint64_t seed = 0;
   bool seed_given = false;
   std::string proj_e, proj_f;  // Linformer's E and F (--proj E.npy,F.npy)
+  std::string block_mask;      // block-sparse: the block mask (--block-mask M.npy)
+  int64_t block_q = 0, block_k = 0;  // --block-size BQ,BK
 };
 
 Options parse_args(int argc, char** argv) {
@@ -165,7 +168,21 @@ Options parse_args(int argc, char** argv) {
       if (text == "exact") o.mode = VKATTN_MODE_EXACT;
       else if (text == "linear") o.mode = VKATTN_MODE_LINEAR;
       else if (text == "linformer") o.mode = VKATTN_MODE_LINFORMER;
-      else throw usage_error("--mode must be exact, linear or linformer, not '" + text + "'");
+      else if (text == "block-sparse") o.mode = VKATTN_MODE_BLOCK_SPARSE;
+      else throw usage_error("--mode must be exact, linear, linformer or block-sparse, not '" + text + "'");
+    } else if (arg == "--block-mask") {
+      o.block_mask = take();
+      if (o.block_mask.empty()) throw usage_error("--block-mask needs a file name");
+    } else if (arg == "--block-size") {
+      const std::string text = take();
+      const size_t comma = text.find(',');
+      auto block_size = [](const std::string& part, int64_t* out) {
+        return vkattn_samples::parse_int(part, 16, 128, out) && (*out & (*out - 1)) == 0;
+      };
+      if (comma == std::string::npos || !block_size(text.substr(0, comma), &o.block_q) ||
+          !block_size(text.substr(comma + 1), &o.block_k)) {
+        throw usage_error("--block-size needs BQ,BK, each 16, 32, 64 or 128, not '" + text + "'");
+      }
     } else if (arg == "--proj") {
       const std::string text = take();
       const size_t comma = text.find(',');
@@ -223,6 +240,12 @@ Options parse_args(int argc, char** argv) {
   if (o.seed_given && o.feature_count == 0) throw usage_error("--seed needs --features M (a count of features to draw)");
   if (o.mode == VKATTN_MODE_LINFORMER && o.proj_e.empty()) throw usage_error("--mode linformer needs --proj E.npy,F.npy");
   if (o.mode != VKATTN_MODE_LINFORMER && !o.proj_e.empty()) throw usage_error("--proj needs --mode linformer");
+  if (o.mode == VKATTN_MODE_BLOCK_SPARSE && (o.block_mask.empty() || o.block_q == 0)) {
+    throw usage_error("--mode block-sparse needs --block-mask M.npy and --block-size BQ,BK");
+  }
+  if (o.mode != VKATTN_MODE_BLOCK_SPARSE && (!o.block_mask.empty() || o.block_q != 0)) {
+    throw usage_error("--block-mask and --block-size need --mode block-sparse");
+  }
   if (o.rope.style == VKATTN_ROPE_NONE && (o.rope.theta != 0.0f || o.rope.dims != 0)) {
     throw usage_error("--rope-theta and --rope-dims need --rope neox|gptj");
   }
@@ -510,6 +533,27 @@ int run(const Options& o) {
     }
     desc.linformer.proj_len = e_shape[e_shape.size() - 2];
     desc.linformer.per_head = e_shape.size() == 3 ? 1u : 0u;
+  }
+  if (!o.block_mask.empty()) {
+    // [QB, KB] shared, [H, QB, KB] or [B, H, QB, KB] with H 1 or Hq and B 1 or batch.
+    const NpyArray m = load(o.block_mask, "--block-mask");
+    const int64_t q_blocks = (desc.q_len + o.block_q - 1) / o.block_q, k_blocks = (desc.kv_len + o.block_k - 1) / o.block_k;
+    std::vector<int64_t> shape = m.shape;
+    while (shape.size() < 4) shape.insert(shape.begin(), 1);
+    const bool fits = m.shape.size() >= 2 && m.shape.size() <= 4 && (shape[0] == 1 || shape[0] == desc.batch) &&
+                      (shape[1] == 1 || shape[1] == desc.q_heads) && shape[2] == q_blocks && shape[3] == k_blocks;
+    if (!fits || (m.type != NpyType::kBool && m.type != NpyType::kUint8)) {
+      throw input_error("--block-mask must be a bool or uint8 array of shape [[" + std::to_string(desc.batch) + "|1,] [" +
+                        std::to_string(desc.q_heads) + "|1,] " + std::to_string(q_blocks) + ", " +
+                        std::to_string(k_blocks) + "] (blocks of " + std::to_string(o.block_q) + " x " +
+                        std::to_string(o.block_k) + "), not " + vkattn_samples::npy_type_name(m.type) + " " +
+                        shape_text(m.shape));
+    }
+    pairs.block_mask.assign(m.data.begin(), m.data.end());
+    desc.block_sparse.block_q = o.block_q;
+    desc.block_sparse.block_k = o.block_k;
+    desc.block_sparse.mask_batch = shape[0];
+    desc.block_sparse.mask_heads = shape[1];
   }
   pairs.point_desc();
   vkattn_attention_desc_set_dense_layouts(&desc);

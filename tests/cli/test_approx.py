@@ -40,7 +40,7 @@ with tempfile.TemporaryDirectory() as tmp:
         keys = {(row["size"], row["input"], row["mode"]) for row in rows}
         for size in (256, 512):
             for data in ("peaked", "flat"):
-                for mode in ("exact", "linear-elu", "linear-favor64"):
+                for mode in ("exact", "linear-elu", "linear-favor64", "longformer64"):
                     expect((size, data, mode) in keys, f"a row for {size} {data} {mode}")
         for row in rows:
             expect(row["ms"] > 0, f"a time for {row}")
@@ -52,7 +52,12 @@ with tempfile.TemporaryDirectory() as tmp:
                 expect(0 <= error["flat"] < 0.2, f"{mode} approximates the flat input at {size}: {error}")
                 expect(error["peaked"] > 0.5, f"{mode} cannot resolve one dominant key at {size}: {error}")
         svg = xml.dom.minidom.parse(plot)
-        expect(len(svg.getElementsByTagName("polyline")) == 10, "two panels: 4 error lines and 6 time lines")
+        expect(len(svg.getElementsByTagName("polyline")) == 14, "two panels: 6 error lines and 8 time lines")
+        # Longformer's blocks (64 keys, 2 on either side): at 256 keys every block is
+        # visible, so it is exact attention; at 512 it misses the peaked input's far targets.
+        error = {(row["size"], row["input"]): row["max_error"] for row in rows if row["mode"] == "longformer64"}
+        expect(error.get((256, "peaked"), 1) < 1e-5 and error.get((256, "flat"), 1) < 1e-5,
+               f"longformer64 covers every block at 256: {error}")
 
     # Without causal masking Linformer joins (32 pooled keys): pooling keeps
     # the flat input's near-uniform average and blurs the peaked input's one key.

@@ -5,7 +5,7 @@
 // (sizes, strides, offsets, flags, struct_size, masks, windows, global keys,
 // scale, soft-capping, ALiBi slopes, sinks, q8_0 / q4_0 K and V, linear
 // attention with either feature map, Linformer with shared or per-head
-// projections),
+// projections, block-sparse attention with shared or per-batch/head masks),
 // mostly near the valid region so that plans get accepted and run. Checks:
 //   - plan creation returns a defined status, and a message on failure;
 //   - an accepted plan executes successfully with buffers sized exactly as
@@ -194,7 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // small W), or invalid modes, maps and feature counts.
   std::vector<float> features;
   if (in.ConsumeIntegralInRange<int>(0, 4) == 0) {
-    desc.mode = static_cast<vkattn_attention_mode>(in.ConsumeIntegralInRange<int>(0, 3));
+    desc.mode = static_cast<vkattn_attention_mode>(in.ConsumeIntegralInRange<int>(0, 4));
     desc.linear.feature_map = static_cast<vkattn_feature_map>(in.ConsumeIntegralInRange<int>(0, 3));
     if (desc.linear.feature_map == VKATTN_FEATURE_MAP_FAVOR && desc.qk_dim > 0 && desc.qk_dim <= 256) {
       desc.linear.num_features = in.ConsumeIntegralInRange<int64_t>(-1, 48);
@@ -221,6 +221,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (size_t row = 0; row < proj_f.size(); row += static_cast<size_t>(desc.kv_len)) proj_f[row] = 1.0f;
       desc.linformer.e = proj_e.data();
       desc.linformer.f = proj_f.data();
+    }
+  }
+  // Block-sparse: when the mode is, block sizes (sometimes invalid), a
+  // shared or per-batch / per-head mask of random blocks from the input.
+  std::vector<uint8_t> block_mask;
+  if (desc.mode == VKATTN_MODE_BLOCK_SPARSE) {
+    const int64_t sizes[] = {16, 32, 64, 128, 8, 0};
+    desc.block_sparse.block_q = sizes[in.ConsumeIntegralInRange<int>(0, 5)];
+    desc.block_sparse.block_k = sizes[in.ConsumeIntegralInRange<int>(0, 5)];
+    desc.block_sparse.mask_batch = in.ConsumeBool() ? 1 : desc.batch;
+    desc.block_sparse.mask_heads = in.ConsumeBool() ? 1 : desc.q_heads;
+    if (desc.block_sparse.block_q > 0 && desc.block_sparse.block_k > 0 && desc.q_len > 0 && desc.kv_len > 0 &&
+        desc.block_sparse.mask_batch > 0 && desc.block_sparse.mask_heads > 0) {
+      const int64_t q_blocks = (desc.q_len + desc.block_sparse.block_q - 1) / desc.block_sparse.block_q;
+      const int64_t k_blocks = (desc.kv_len + desc.block_sparse.block_k - 1) / desc.block_sparse.block_k;
+      const double entries = double(desc.block_sparse.mask_batch) * double(desc.block_sparse.mask_heads) *
+                             double(q_blocks) * double(k_blocks);
+      if (entries <= double(1 << 16) && in.ConsumeIntegralInRange<int>(0, 7) != 0) {
+        block_mask.resize(static_cast<size_t>(entries));
+        for (uint8_t& x : block_mask) x = in.ConsumeIntegral<uint8_t>() & 1;
+        desc.block_sparse.mask = block_mask.data();
+      }
     }
   }
   desc.has_additive_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;

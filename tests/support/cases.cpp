@@ -737,6 +737,64 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(linformer(make_case("linformer", 1, 2, 1, 3, 9000, 32, 32, dtype), 16, false));
   }
 
+  // Block-sparse attention (VKATTN_MODE_BLOCK_SPARSE): exact attention
+  // through a random block mask (each block visible with the case's
+  // density): causal prefills with key lengths; masks per batch and per
+  // head with GQA, a window, global keys and a boolean mask; a split decode;
+  // a query block that sees nothing (zeros; with sinks, LSE = sink); q8_0 /
+  // q4_0 K/V in pages with ragged queries and NaN in every slot no query
+  // sees (hidden blocks included); packed queries with an additive mask;
+  // a 384-token prefill in blocks of 128 run three times bitwise.
+  auto block_sparse = [](CaseSpec s, int64_t block_q, int64_t block_k, double density) {
+    s.mode = VKATTN_MODE_BLOCK_SPARSE;
+    s.block_q = block_q;
+    s.block_k = block_k;
+    s.block_density = density;
+    return s;
+  };
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec prefill = block_sparse(make_case("block_sparse", 2, 4, 2, 200, 200, 64, 64, dtype), 32, 32, 0.4);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.kv_lens = true;
+    cases.push_back(prefill);
+    CaseSpec masks = block_sparse(make_case("block_sparse", 2, 4, 2, 130, 260, 64, 64, dtype), 16, 64, 0.5);
+    masks.block_per_batch = true;
+    masks.block_per_head = true;
+    masks.window_left = 100;
+    masks.global_keys = 20;
+    masks.bool_mask = MaskShape::kPerBatch;
+    cases.push_back(masks);
+    CaseSpec decode = block_sparse(make_case("block_sparse", 1, 8, 2, 1, 2049, 128, 128, dtype), 16, 128, 0.3);
+    decode.kv_lens = true;
+    decode.block_per_head = true;
+    cases.push_back(decode);
+  }
+  {
+    CaseSpec empty = block_sparse(make_case("block_sparse", 1, 2, 2, 64, 128, 32, 32, VKATTN_DTYPE_F32), 16, 16, 0.5);
+    empty.hidden_block_row = 1;
+    empty.sinks = {0.5f, -2.0f};
+    cases.push_back(empty);
+    CaseSpec cache = block_sparse(make_case("block_sparse", 3, 8, 2, 33, 200, 64, 64, VKATTN_DTYPE_F32), 16, 32, 0.5);
+    cache.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cache.kv_lens = true;
+    cache.q_lens = true;
+    cache.k_dtype = VKATTN_DTYPE_Q8_0;
+    cache.v_dtype = VKATTN_DTYPE_Q4_0;
+    cache.page_size = 16;
+    cache.block_per_head = true;
+    cache.plant_nan = true;
+    cases.push_back(cache);
+    CaseSpec varlen = block_sparse(make_case("block_sparse", 3, 4, 4, 70, 200, 32, 48, VKATTN_DTYPE_F16), 64, 16, 0.6);
+    varlen.varlen = true;
+    varlen.kv_lens = true;
+    varlen.additive_mask = MaskShape::kDense;
+    cases.push_back(varlen);
+    CaseSpec repeated = block_sparse(make_case("block_sparse", 1, 4, 1, 384, 384, 64, 64, VKATTN_DTYPE_F32), 128, 128, 0.5);
+    repeated.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    repeated.runs = 3;
+    cases.push_back(repeated);
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

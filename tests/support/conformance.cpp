@@ -237,6 +237,12 @@ std::string CaseSpec::name() const {
                                                   : std::string("_linear-elu");
   }
   if (mode == VKATTN_MODE_LINFORMER) n += "_linformer" + std::to_string(proj_len) + (proj_per_head ? "-per-head" : "");
+  if (mode == VKATTN_MODE_BLOCK_SPARSE) {
+    n += "_blocks" + std::to_string(block_q) + "x" + std::to_string(block_k) + "-" +
+         std::to_string(static_cast<int>(block_density * 100 + 0.5)) + "pct" + (block_per_batch ? "-per-batch" : "") +
+         (block_per_head ? "-per-head" : "");
+    if (hidden_block_row >= 0) n += "-hidden" + std::to_string(hidden_block_row);
+  }
   if (rope.style != VKATTN_ROPE_NONE) {
     n += std::string(rope.style == VKATTN_ROPE_NEOX ? "_rope-neox" : "_rope-gptj") +
          std::to_string(rope.dims != 0 ? rope.dims : qk_dim);
@@ -281,6 +287,11 @@ vkattn_attention_desc make_desc(const CaseSpec& s) {
   // (Linformer's E and F are data: make_inputs draws them.)
   d.linformer.proj_len = s.proj_len;
   d.linformer.per_head = s.proj_per_head ? 1u : 0u;
+  // (The block mask is data too.)
+  d.block_sparse.block_q = s.block_q;
+  d.block_sparse.block_k = s.block_k;
+  d.block_sparse.mask_batch = s.block_per_batch ? s.batch : 1;
+  d.block_sparse.mask_heads = s.block_per_head ? s.q_heads : 1;
   vkattn_attention_desc_set_dense_layouts(&d);
   switch (s.layout) {
     case Layout::kBhsd: break;
@@ -416,6 +427,35 @@ HostInputs make_inputs(const CaseSpec& s) {
     in.proj_f.resize(count);
     for (float& x : in.proj_e) x = rng.uniform(-bound, bound);
     for (float& x : in.proj_f) x = rng.uniform(-bound, bound);
+  }
+  if (s.mode == VKATTN_MODE_BLOCK_SPARSE) {
+    // Each block visible with the case's density; one query block row
+    // hidden entirely where the case asks.
+    const int64_t q_blocks = (s.q_len + s.block_q - 1) / s.block_q, k_blocks = (s.kv_len + s.block_k - 1) / s.block_k;
+    const int64_t masks = (s.block_per_batch ? s.batch : 1) * (s.block_per_head ? s.q_heads : 1);
+    in.block_mask.resize(static_cast<size_t>(masks * q_blocks * k_blocks));
+    for (uint8_t& x : in.block_mask) x = rng.uniform(0.0f, 1.0f) < s.block_density ? 1 : 0;
+    if (s.block_window >= 0) {
+      for (int64_t m = 0; m < masks; ++m) {
+        for (int64_t a = 0; a < q_blocks; ++a) {
+          uint8_t* row = &in.block_mask[static_cast<size_t>((m * q_blocks + a) * k_blocks)];
+          int64_t hidden = 0;
+          for (int64_t c = 0; c < k_blocks; ++c) {
+            row[c] = (c >= a - s.block_window && c <= a + s.block_window) || c < s.block_global || a < s.block_global;
+            hidden += row[c] == 0;
+          }
+          for (int64_t r = 0; r < std::min(s.block_random, hidden);) {  // random hidden blocks made visible
+            const int64_t c = rng.below(k_blocks);
+            if (row[c] == 0) row[c] = 1, ++r;
+          }
+        }
+      }
+    }
+    if (s.hidden_block_row >= 0) {
+      for (int64_t m = 0; m < masks; ++m) {
+        std::fill_n(&in.block_mask[static_cast<size_t>((m * q_blocks + s.hidden_block_row) * k_blocks)], k_blocks, 0);
+      }
+    }
   }
   in.point_desc();
   const vkattn_attention_desc& d = in.desc;

@@ -68,6 +68,16 @@ struct CaseSpec {
   std::vector<float> features;      // FAVOR+ W [m, qk_dim] (see favor_test_features), or empty
   int64_t proj_len = 0;             // Linformer (mode LINFORMER): rows of E and F, drawn per case
   bool proj_per_head = false;       // Linformer: one E and F per kv head
+  int64_t block_q = 0, block_k = 0;  // block-sparse (mode BLOCK_SPARSE): block sizes; the mask is drawn per case
+  double block_density = 0.5;         // block-sparse: the share of visible blocks
+  bool block_per_head = false;        // block-sparse: a mask per query head (else shared)
+  bool block_per_batch = false;       // block-sparse: a mask per batch (else shared)
+  int64_t hidden_block_row = -1;      // block-sparse: >= 0: that query block sees no key block
+  // block-sparse: >= 0: instead of random blocks, a Longformer pattern
+  // (query block a sees key blocks a +- block_window and the first
+  // block_global ones; the first block_global query blocks see all) plus
+  // block_random random key blocks per query block (BigBird).
+  int64_t block_window = -1, block_global = 0, block_random = 0;
 
   std::string name() const;
 };

@@ -96,6 +96,14 @@ bool reference_visible(const HostInputs& in, int64_t b, int64_t h, int64_t i, in
   if (!global && d.window_left >= 0 && j < diagonal - d.window_left) return false;
   if (!global && d.window_right >= 0 && j > diagonal + d.window_right) return false;
   if (d.has_bool_mask && in.bool_mask[mask_index(d.bool_mask_layout, b, h, i, j)] == 0) return false;
+  if (d.mode == VKATTN_MODE_BLOCK_SPARSE) {
+    // Block (i / block_q, j / block_k) of the mask [batch|1, heads|1, ., .].
+    const vkattn_block_sparse& bs = d.block_sparse;
+    const int64_t q_blocks = (d.q_len + bs.block_q - 1) / bs.block_q, k_blocks = (d.kv_len + bs.block_k - 1) / bs.block_k;
+    const int64_t mb = bs.mask_batch == 1 ? 0 : b, mh = bs.mask_heads == 1 ? 0 : h;
+    const size_t entry = static_cast<size_t>(((mb * bs.mask_heads + mh) * q_blocks + i / bs.block_q) * k_blocks + j / bs.block_k);
+    if (in.block_mask[entry] == 0) return false;
+  }
   if (d.has_additive_mask) {
     const float add = in.additive_mask[mask_index(d.additive_mask_layout, b, h, i, j)];
     if (add == -std::numeric_limits<float>::infinity()) return false;
@@ -488,7 +496,7 @@ double linformer_flops(const HostInputs& in) {
 uint64_t count_visible_pairs(const HostInputs& in) {
   const vkattn_attention_desc& d = in.desc;
   uint64_t pairs = 0;
-  if (!d.has_bool_mask && !d.has_additive_mask) {
+  if (!d.has_bool_mask && !d.has_additive_mask && d.mode != VKATTN_MODE_BLOCK_SPARSE) {
     // Without data masks each query sees one interval of keys through its
     // window, and the global keys [0, global_end) besides; count them per
     // row (the same for every head) instead of testing every pair.
@@ -497,6 +505,32 @@ uint64_t count_visible_pairs(const HostInputs& in) {
         const KeySpans s = visible_key_spans(in, b, i);
         const int64_t row = s.global_end + (s.end - s.first) - std::max<int64_t>(0, std::min(s.end, s.global_end) - s.first);
         pairs += static_cast<uint64_t>(row) * static_cast<uint64_t>(d.q_heads);
+      }
+    }
+    return pairs;
+  }
+  if (!d.has_bool_mask && !d.has_additive_mask) {
+    // Block-sparse without data masks: per row, the keys of its visible
+    // blocks within its spans (the same for heads that share a mask).
+    const vkattn_block_sparse& bs = d.block_sparse;
+    const int64_t q_blocks = (d.q_len + bs.block_q - 1) / bs.block_q, k_blocks = (d.kv_len + bs.block_k - 1) / bs.block_k;
+    for (int64_t b = 0; b < d.batch; ++b) {
+      const int64_t mb = bs.mask_batch == 1 ? 0 : b;
+      for (int64_t mh = 0; mh < bs.mask_heads; ++mh) {
+        const uint64_t heads = bs.mask_heads == 1 ? static_cast<uint64_t>(d.q_heads) : 1;
+        for (int64_t i = 0; i < query_length(in, b); ++i) {
+          const KeySpans spans = visible_key_spans(in, b, i);
+          const uint8_t* row = &in.block_mask[static_cast<size_t>(((mb * bs.mask_heads + mh) * q_blocks + i / bs.block_q) * k_blocks)];
+          for (int64_t c = 0; c < k_blocks; ++c) {
+            if (row[c] == 0) continue;
+            const int64_t first = c * bs.block_k, end = std::min(first + bs.block_k, d.kv_len);
+            auto overlap = [&](int64_t lo, int64_t hi) { return std::max<int64_t>(0, std::min(end, hi) - std::max(first, lo)); };
+            // The global span and the window's, without counting twice.
+            const int64_t seen = overlap(0, spans.global_end) + overlap(spans.first, spans.end) -
+                                 overlap(spans.first, std::min(spans.end, spans.global_end));
+            pairs += static_cast<uint64_t>(seen) * heads;
+          }
+        }
       }
     }
     return pairs;

@@ -29,6 +29,8 @@ struct HostInputs {
   std::vector<float> features;
   // What desc.linformer.e and .f point into (empty: NULL).
   std::vector<float> proj_e, proj_f;
+  // What desc.block_sparse.mask points into (empty: NULL).
+  std::vector<uint8_t> block_mask;
   // K and V as stored when desc.k_dtype / v_dtype is a block type (q8_0,
   // q4_0): the blocks whose exact values k / v hold. Empty otherwise.
   std::vector<uint8_t> k_blocks, v_blocks;
@@ -50,6 +52,7 @@ struct HostInputs {
     sinks = other.sinks;
     features = other.features;
     proj_e = other.proj_e, proj_f = other.proj_f;
+    block_mask = other.block_mask;
     k_blocks = other.k_blocks, v_blocks = other.v_blocks;
     block_table = other.block_table;
     point_desc();
@@ -63,6 +66,7 @@ struct HostInputs {
     desc.linear.features = features.empty() ? nullptr : features.data();
     desc.linformer.e = proj_e.empty() ? nullptr : proj_e.data();
     desc.linformer.f = proj_f.empty() ? nullptr : proj_f.data();
+    desc.block_sparse.mask = block_mask.empty() ? nullptr : block_mask.data();
   }
 };
 

@@ -3,8 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "vkattn.h"
 
@@ -65,6 +67,27 @@ struct SmallBuffers {
     return b;
   }
 };
+
+// Runs `d`, a problem of small_desc()'s sizes in whatever mode and with
+// whatever options, on fixed Q, K and V through vkattn_attention; returns
+// O, and LSE in *lse (read only when d.has_lse).
+inline std::vector<float> run_small_host(vkattn_context context, const vkattn_attention_desc& d,
+                                         std::vector<float>* lse) {
+  std::vector<float> q(2 * 4 * 16 * 32), k(2 * 2 * 32 * 32), v(2 * 2 * 32 * 32), out(q.size(), 0.0f);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(std::cos(0.11 * static_cast<double>(i)));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(std::sin(0.05 * static_cast<double>(i) + 1.0));
+  lse->assign(2 * 4 * 16, 0.0f);
+  vkattn_host_tensors t;
+  vkattn_host_tensors_init(&t);
+  t.q = q.data();
+  t.k = k.data();
+  t.v = v.data();
+  t.out = out.data();
+  t.lse = d.has_lse ? lse->data() : nullptr;
+  REQUIRE(vkattn_attention(context, &d, &t) == VKATTN_SUCCESS);
+  return out;
+}
 
 inline bool last_error_mentions(const char* text) { return std::strstr(vkattn_last_error(), text) != nullptr; }
 

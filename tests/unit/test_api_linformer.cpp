@@ -141,25 +141,8 @@ TEST_CASE("Linformer with identity projections equals exact attention") {
   const float sinks[4] = {0.5f, -1.0f, 1.5f, 0.0f};
   exact.sinks = sinks;
   const int64_t skv = exact.kv_len;
-  std::vector<float> q(2 * 4 * 16 * 32), k(2 * 2 * 32 * 32), v(2 * 2 * 32 * 32);
-  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
-  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(std::cos(0.11 * static_cast<double>(i)));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(std::sin(0.05 * static_cast<double>(i) + 1.0));
-  auto run = [&](const vkattn_attention_desc& d, std::vector<float>* lse) {
-    std::vector<float> out(q.size(), 0.0f);
-    lse->assign(2 * 4 * 16, 0.0f);
-    vkattn_host_tensors t;
-    vkattn_host_tensors_init(&t);
-    t.q = q.data();
-    t.k = k.data();
-    t.v = v.data();
-    t.out = out.data();
-    t.lse = lse->data();
-    REQUIRE(vkattn_attention(context, &d, &t) == VKATTN_SUCCESS);
-    return out;
-  };
   std::vector<float> want_lse, got_lse;
-  const std::vector<float> want = run(exact, &want_lse);
+  const std::vector<float> want = run_small_host(context, exact, &want_lse);
   for (bool per_head : {false, true}) {
     INFO("per kv head: " << per_head);
     std::vector<float> identity(static_cast<size_t>(skv * skv * (per_head ? 2 : 1)), 0.0f);
@@ -171,7 +154,7 @@ TEST_CASE("Linformer with identity projections equals exact attention") {
     d.linformer.per_head = per_head ? 1u : 0u;
     d.linformer.e = identity.data();
     d.linformer.f = identity.data();
-    const std::vector<float> got = run(d, &got_lse);
+    const std::vector<float> got = run_small_host(context, d, &got_lse);
     double error = 0.0, lse_error = 0.0;
     for (size_t i = 0; i < got.size(); ++i) error = std::fmax(error, std::fabs(got[i] - want[i]));
     for (size_t i = 0; i < got_lse.size(); ++i) lse_error = std::fmax(lse_error, std::fabs(got_lse[i] - want_lse[i]));

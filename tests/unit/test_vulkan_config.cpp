@@ -318,7 +318,8 @@ TEST_CASE("CPU-type devices get the lanes kernel where its registers hold the ro
   // One loop iteration per key tile: a dispatch on llvmpipe covers tens of
   // thousands of keys before the plan needs another.
   REQUIRE(choose_kernel_config(make(1, 8, 1, 64, 1000000, 64, 64), lavapipe(), lvp, kAutomatic, &c).ok());
-  CHECK(loop_iterations_per_tile(c, 64, 64) == 1);
+  CHECK(loop_iterations_per_tile(c, false) == 1);
+  CHECK(loop_iterations_per_tile(c, true) == 1 + (c.block_q / 16 + 2) * (1 + c.block_kv / 16 + 2));
   CHECK(uint64_t{c.max_tiles_per_dispatch} * c.block_kv > 500000);
 }
 

@@ -34,13 +34,6 @@ std::string record_dir() {
   return dir != nullptr ? dir : "";
 }
 
-// FNV-1a: a hash of a case's name that is the same on every platform.
-uint64_t name_hash(const std::string& name) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
-  return hash;
-}
-
 // One context per VKATTN_VULKAN_KERNEL setting on one device, and what ran on it.
 struct ForcedContext {
   std::string forced;
@@ -65,16 +58,22 @@ bool variant_is(const std::string& kernel, vkattn_dtype dtype, bool split) {
 // the case's name picks one, shifted by the device's index: every group's
 // cases spread over all settings, and two devices run a case under two
 // different ones. Linear-attention cases, whose one kernel no setting
-// changes, run only in the device's own run ("auto"). Records the variants
-// that ran in `<record_dir>/<record>.txt`.
+// changes, run only in the device's own run ("auto"). With
+// skip_swiftshader, SwiftShader is left out (its run is elsewhere).
+// Records the variants that ran in `<record_dir>/<record>.txt`.
 void run_matrix(const char* record, const std::vector<const char*>& kernels, bool fp16_where_possible,
-                bool repeat) {
+                bool repeat, bool skip_swiftshader) {
   const bool forced = !(kernels.size() == 1 && std::string(kernels[0]) == "auto");
   std::set<std::string> executed;
   const std::vector<CaseSpec> cases = conformance_cases();
   for (uint32_t device : usable_vulkan_devices()) {
     CAPTURE(device);
     const vkattn_device_info info = vulkan_device_info(device);
+    if (skip_swiftshader && is_swiftshader(info)) {
+      MESSAGE("Vulkan device ", device, " (", info.name, "): the tiled choices run under GPU-assisted validation "
+              "(vkattn_gpu_validation_tests), not here");
+      continue;
+    }
     LogCollector log;
     std::vector<ForcedContext> contexts(kernels.size());
     for (size_t i = 0; i < kernels.size(); ++i) {
@@ -88,7 +87,7 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
     int executions = 0;
     for (const CaseSpec& spec : cases) {
       if (forced && spec.mode == VKATTN_MODE_LINEAR) continue;
-      ForcedContext& on = contexts[(name_hash(spec.name()) + device) % contexts.size()];
+      ForcedContext& on = contexts[(case_name_hash(spec.name()) + device) % contexts.size()];
       if (!on.unsupported.empty()) continue;  // reported below, never passed
       const CaseResult result = run_case(on.context, spec);
       INFO(spec.name(), " (VKATTN_VULKAN_KERNEL=", on.forced, "): ", result.message);
@@ -179,19 +178,20 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
 }  // namespace
 
 TEST_CASE("conformance matrix on every Vulkan device, the device's own kernel, validation clean, each case executed 10 to 100 times bitwise identically") {
-  run_matrix("own", {"auto"}, false, true);
+  run_matrix("own", {"auto"}, false, true, false);
 }
 
 // The tiled kernel is what GPUs run; on these CPU-type devices it runs only
 // when forced. Its four team / K-V choices share the matrix (each case runs
 // under one per device) rather than each running all of it: one whole run
 // on lavapipe and SwiftShader took 14 minutes here (both compile every
-// case's pipelines anew in CI), four would not fit CI's time.
-// vkattn-conformance runs any one choice on every case.
+// case's pipelines anew in CI), four would not fit CI's time. SwiftShader
+// runs the same spread under GPU-assisted validation instead
+// (vkattn_gpu_validation_tests), which checks what this run checks and
+// every access's bounds besides. vkattn-conformance runs any one choice on
+// every case.
 TEST_CASE("conformance matrix on every Vulkan device, tiled kernel forced, each case under one of its team and K/V choices, split") {
-  run_matrix("tiled", {"tiled,subgroup,direct,split", "tiled,subgroup,staged,split", "tiled,shared,direct,split",
-                       "tiled,shared,staged,split"},
-             true, false);
+  run_matrix("tiled", tiled_split_choices(), true, false, true);
 }
 
 // Runs after the matrix runs (a CTest fixture): the union of their records

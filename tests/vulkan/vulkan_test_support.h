@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,27 @@ struct LogCollector {
     return all;
   }
 };
+
+// FNV-1a: a hash of a case's name that is the same on every platform.
+inline uint64_t case_name_hash(const std::string& name) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : name) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+// The tiled kernel's team / K-V choices with keys split, as
+// VKATTN_VULKAN_KERNEL settings; a case runs under choice
+// (case_name_hash(name) + device) % 4 on a device, so that every group's
+// cases spread over all four and two devices differ. SwiftShader runs them
+// under GPU-assisted validation (test_gpu_assisted_validation.cpp), the
+// other devices in the tiled matrix (test_vulkan_conformance.cpp).
+inline const std::vector<const char*>& tiled_split_choices() {
+  static const std::vector<const char*> choices = {"tiled,subgroup,direct,split", "tiled,subgroup,staged,split",
+                                                   "tiled,shared,direct,split", "tiled,shared,staged,split"};
+  return choices;
+}
+
+inline bool is_swiftshader(const vkattn_device_info& info) { return std::strstr(info.name, "SwiftShader") != nullptr; }
 
 // Vulkan physical-device indices vkattn can use.
 inline std::vector<uint32_t> usable_vulkan_devices() {
