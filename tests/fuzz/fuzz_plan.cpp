@@ -193,8 +193,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Linear attention: sometimes, with either feature map (FAVOR+ with a
   // small W), or invalid modes, maps and feature counts.
   std::vector<float> features;
+  // (The mode as an int: a value outside the enum is never loaded as one.)
+  int mode = VKATTN_MODE_EXACT;
   if (in.ConsumeIntegralInRange<int>(0, 4) == 0) {
-    desc.mode = static_cast<vkattn_attention_mode>(in.ConsumeIntegralInRange<int>(0, 4));
+    mode = in.ConsumeIntegralInRange<int>(0, 4);
+    desc.mode = static_cast<vkattn_attention_mode>(mode);
     desc.linear.feature_map = static_cast<vkattn_feature_map>(in.ConsumeIntegralInRange<int>(0, 3));
     if (desc.linear.feature_map == VKATTN_FEATURE_MAP_FAVOR && desc.qk_dim > 0 && desc.qk_dim <= 256) {
       desc.linear.num_features = in.ConsumeIntegralInRange<int64_t>(-1, 48);
@@ -209,12 +212,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // alone (every row [1, 0, ...]: V' = V where a sequence has a key), or
   // invalid lengths, flags and missing matrices.
   std::vector<float> proj_e, proj_f;
-  if (desc.mode == VKATTN_MODE_LINFORMER) {
+  if (mode == VKATTN_MODE_LINFORMER) {
     desc.linformer.proj_len = in.ConsumeIntegralInRange<int64_t>(-1, 40);
     desc.linformer.per_head = in.ConsumeIntegralInRange<uint32_t>(0, 8) == 8 ? 2u : in.ConsumeIntegralInRange<uint32_t>(0, 1);
     const int64_t matrices = desc.linformer.per_head == 1 ? desc.kv_heads : 1;
     if (desc.linformer.proj_len > 0 && desc.kv_len > 0 && matrices > 0 &&
-        desc.linformer.proj_len * desc.kv_len * matrices <= (int64_t{1} << 16) && in.ConsumeIntegralInRange<int>(0, 7) != 0) {
+        double(desc.linformer.proj_len) * double(desc.kv_len) * double(matrices) <= double(1 << 16) &&
+        in.ConsumeIntegralInRange<int>(0, 7) != 0) {
       proj_e.resize(static_cast<size_t>(desc.linformer.proj_len * desc.kv_len * matrices));
       proj_f.assign(proj_e.size(), 0.0f);
       for (float& x : proj_e) x = in.ConsumeFloatingPointInRange<float>(-2.0f, 2.0f);
@@ -226,7 +230,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Block-sparse: when the mode is, block sizes (sometimes invalid), a
   // shared or per-batch / per-head mask of random blocks from the input.
   std::vector<uint8_t> block_mask;
-  if (desc.mode == VKATTN_MODE_BLOCK_SPARSE) {
+  if (mode == VKATTN_MODE_BLOCK_SPARSE) {
     const int64_t sizes[] = {16, 32, 64, 128, 8, 0};
     desc.block_sparse.block_q = sizes[in.ConsumeIntegralInRange<int>(0, 5)];
     desc.block_sparse.block_k = sizes[in.ConsumeIntegralInRange<int>(0, 5)];
@@ -234,8 +238,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     desc.block_sparse.mask_heads = in.ConsumeBool() ? 1 : desc.q_heads;
     if (desc.block_sparse.block_q > 0 && desc.block_sparse.block_k > 0 && desc.q_len > 0 && desc.kv_len > 0 &&
         desc.block_sparse.mask_batch > 0 && desc.block_sparse.mask_heads > 0) {
-      const int64_t q_blocks = (desc.q_len + desc.block_sparse.block_q - 1) / desc.block_sparse.block_q;
-      const int64_t k_blocks = (desc.kv_len + desc.block_sparse.block_k - 1) / desc.block_sparse.block_k;
+      auto blocks = [](int64_t n, int64_t size) { return n / size + (n % size != 0 ? 1 : 0); };  // no overflow
+      const int64_t q_blocks = blocks(desc.q_len, desc.block_sparse.block_q);
+      const int64_t k_blocks = blocks(desc.kv_len, desc.block_sparse.block_k);
       const double entries = double(desc.block_sparse.mask_batch) * double(desc.block_sparse.mask_heads) *
                              double(q_blocks) * double(k_blocks);
       if (entries <= double(1 << 16) && in.ConsumeIntegralInRange<int>(0, 7) != 0) {
@@ -328,7 +333,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           ? span(bm.offset, {{b, bm.batch_stride}, {hq, bm.head_stride}, {sq, bm.row_stride}, {skv, bm.col_stride}}, 1)
           : 0;
   constexpr uint64_t kMaxElements = uint64_t{1} << 21;
-  const bool linformer = desc.mode == VKATTN_MODE_LINFORMER;
+  const bool linformer = mode == VKATTN_MODE_LINFORMER;
   const double keys_seen = linformer ? double(desc.linformer.proj_len) : double(skv);
   const double work = (double(b) * hq * sq * keys_seen +
                        (linformer ? double(b) * hkv * skv * double(desc.linformer.proj_len) : 0.0)) *
