@@ -77,7 +77,7 @@ echo "test-arm64: API tests"
 # the CPU backend's own code (decode, GQA, masks, quantized and paged K/V,
 # long rows split across tasks, linear attention); the XNNPACK tiles are Debian's arm64 build
 # of XNNPACK, tested by its own suite.
-slice=decode,quantized,paged,split_kv,heads,mask_combo,rope,odd_sizes,linear,linformer
+slice=decode,quantized,paged,split_kv,heads,mask_combo,rope,odd_sizes,linear,linformer,block_sparse
 echo "test-arm64: CPU conformance, sections $slice"
 "${run[@]}" "$build/samples/vkattn-conformance" --backend cpu --filter "$slice" --quiet
 
