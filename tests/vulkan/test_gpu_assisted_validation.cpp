@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,12 +112,19 @@ TEST_CASE("the conformance matrix under GPU-assisted validation on SwiftShader: 
   }
   REQUIRE(unsetenv("VKATTN_VULKAN_KERNEL") == 0);
   std::vector<int> passed(choices.size(), 0);
+  std::set<std::string> executed;  // the variants that ran, for the variant check
   for (const CaseSpec& spec : conformance_cases()) {
     const size_t choice = (case_name_hash(spec.name()) + device) % choices.size();
     const CaseResult result = run_case(contexts[choice], spec);
     INFO(spec.name(), " (VKATTN_VULKAN_KERNEL=", choices[choice], "): ", result.message);
     CHECK(result.passed);
     if (result.passed) ++passed[choice];
+    if (!result.kernel.empty()) executed.insert(result.kernel);
+  }
+  if (!variant_record_dir().empty()) {
+    std::ofstream out(variant_record_dir() + "/gpuav.txt");
+    for (const std::string& name : executed) out << name << "\n";
+    CHECK(out.good());
   }
   for (size_t i = 0; i < choices.size(); ++i) {
     CHECK(vkattn_context_destroy(contexts[i]) == VKATTN_SUCCESS);

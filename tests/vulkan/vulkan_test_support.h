@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -56,6 +57,13 @@ inline const std::vector<const char*>& tiled_split_choices() {
   static const std::vector<const char*> choices = {"tiled,subgroup,direct,split", "tiled,subgroup,staged,split",
                                                    "tiled,shared,direct,split", "tiled,shared,staged,split"};
   return choices;
+}
+
+// Where the conformance runs record the kernel variants their plans ran,
+// one `<record>.txt` each (VKATTN_TEST_VARIANT_DIR; empty: not recorded).
+inline std::string variant_record_dir() {
+  const char* dir = std::getenv("VKATTN_TEST_VARIANT_DIR");
+  return dir != nullptr ? dir : "";
 }
 
 inline bool is_swiftshader(const vkattn_device_info& info) { return std::strstr(info.name, "SwiftShader") != nullptr; }
