@@ -256,10 +256,6 @@ VkDescriptorBufferInfo LinearStages::own_binding(uint32_t slice, uint32_t bindin
 
 void LinearStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
   const DeviceFunctions& fn = device_.fn();
-  VkMemoryBarrier between{};
-  between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
-  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
-  between.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
   fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
   // Per slice: the key dispatches, then the row dispatches, each reading
   // the state records the one before wrote (and the next slice reuses
@@ -276,8 +272,7 @@ void LinearStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet*
     // the row blocks (PHASE_* in linear_attn.comp).
     auto dispatch = [&](uint32_t phase, uint32_t groups_x, uint32_t block_base) {
       if (!first) {
-        fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                                &between, 0, nullptr, 0, nullptr);
+        device_.record_barrier_between_dispatches(cmd);
       }
       first = false;
       const DispatchConstants constants{block_base, phase, layout_.chunk_keys, layout_.chunks, 0};

@@ -228,14 +228,6 @@ VkDescriptorBufferInfo LinformerStages::own_binding(uint32_t slice, uint32_t bin
 
 void LinformerStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
   const DeviceFunctions& fn = device_.fn();
-  VkMemoryBarrier between{};
-  between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
-  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
-  between.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  auto barrier = [&] {
-    fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                            &between, 0, nullptr, 0, nullptr);
-  };
   fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
   bool first = true;
   for (size_t s = 0; s < slices_.size(); ++s) {
@@ -249,7 +241,7 @@ void LinformerStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorS
     // dispatch may write them, so each waits for the one before).
     for (uint32_t of_v = 0; of_v < 2; ++of_v) {
       for (uint32_t chunk = 0; chunk < layout_.chunks; ++chunk) {
-        if (!first) barrier();
+        if (!first) device_.record_barrier_between_dispatches(cmd);
         first = false;
         const DispatchConstants constants{of_v, chunk, layout_.chunk_keys, layout_.chunks, 0};
         fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
@@ -258,7 +250,7 @@ void LinformerStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorS
       }
     }
   }
-  barrier();  // K' and V' are written before the softmax stages read them
+  device_.record_barrier_between_dispatches(cmd);  // K' and V' are written before the softmax stages read them
   attend_.record_dispatches(cmd, sets + projection_sets());
 }
 

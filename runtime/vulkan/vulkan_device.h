@@ -239,6 +239,9 @@ class VulkanDevice final : public Device {
   void record_barrier_before_host_reads(VkCommandBuffer cmd) const;
   // Orders work recorded into the app's command buffer after the work before it.
   void record_barrier_between_work(VkCommandBuffer cmd) const;
+  // Within one plan's commands: the dispatch after it reads and writes what
+  // the shader dispatches before it read and wrote.
+  void record_barrier_between_dispatches(VkCommandBuffer cmd) const;
 
   // Copies through the staging buffer for memory the host cannot map.
   Status staged_write(VulkanBuffer& target, uint64_t offset, const void* data, uint64_t size);

@@ -125,10 +125,6 @@ VkDescriptorBufferInfo SoftmaxStages::own_binding(uint32_t slice, uint32_t bindi
 
 void SoftmaxStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet* sets) const {
   const DeviceFunctions& fn = device_.fn();
-  VkMemoryBarrier between{};
-  between.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
-  between.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT;
-  between.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
   const uint32_t max_x = device_.caps().max_workgroup_count[0];
   const uint64_t blocks = ceil_div(static_cast<uint64_t>(p_.group() * p_.q_len), static_cast<uint64_t>(config_.block_q));
   for (size_t s = 0; s < layout_.slices.size(); ++s) {
@@ -139,8 +135,7 @@ void SoftmaxStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet
     const uint32_t depth = static_cast<uint32_t>(slice.batch_end - slice.batch_begin) * config_.kv_splits;
     for (uint32_t chunk = 0; chunk < layout_.chunk_count; ++chunk) {
       if (chunk > 0) {  // the previous chunk's (O, m, l) are read back
-        fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                                &between, 0, nullptr, 0, nullptr);
+        device_.record_barrier_between_dispatches(cmd);
       }
       const ChunkRole role = chunk == 0 ? kOnlyOrFirstChunk : chunk + 1 < layout_.chunk_count ? kMiddleChunk : kLastChunk;
       fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, attention_[role]);
@@ -160,8 +155,7 @@ void SoftmaxStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet
       }
     }
     if (config_.kv_splits > 1) {
-      fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                              &between, 0, nullptr, 0, nullptr);
+      device_.record_barrier_between_dispatches(cmd);
       fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, reduce_);
       const uint64_t rows = rows_in_slice(slice);
       for (uint64_t base = 0; base < rows; base += max_x) {
@@ -172,8 +166,7 @@ void SoftmaxStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet
       }
     }
     if (partials_ != nullptr && s + 1 < layout_.slices.size()) {  // the next slice reuses the scratch
-      fn.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                              &between, 0, nullptr, 0, nullptr);
+      device_.record_barrier_between_dispatches(cmd);
     }
   }
 }
