@@ -169,6 +169,21 @@ std::vector<BenchCase> suite() {
     decode.block_density = 0.06;
     cases.push_back({"blocks_random6pct_q1_kv32768_h32x8_d128_f16", decode, true, "decode_q1_kv32768_h32x8_d128_f16"});
   }
+  // Top-k attention (VKATTN_MODE_TOPK, 64 keys per row), each against the
+  // exact kernel on the same problem in the same run: it computes every
+  // logit as the exact kernel does and reads V only for the kept keys, so
+  // it can win only where V's share of the work is large (decode).
+  auto topk = [](vkattn_test::CaseSpec s) {
+    s.mode = VKATTN_MODE_TOPK;
+    s.topk = 64;
+    return s;
+  };
+  cases.push_back({"topk64_h8_s8192_d64_f32", topk(spec(8, 8, 8192, 8192, 64, VKATTN_DTYPE_F32, false)), false,
+                   "prefill_h8_s8192_d64_f32"});
+  cases.push_back({"topk64_s32768_h1_d64_f32", topk(spec(1, 1, 32768, 32768, 64, VKATTN_DTYPE_F32, false)), false,
+                   "long_s32768_h1_d64_f32"});
+  cases.push_back({"topk64_q1_kv32768_h32x8_d128_f16", topk(spec(32, 8, 1, 32768, 128, VKATTN_DTYPE_F16, false)), true,
+                   "decode_q1_kv32768_h32x8_d128_f16"});
   return cases;
 }
 

@@ -358,11 +358,11 @@ int main(int argc, char** argv) {
   for (const BenchCase& bc : vkattn_bench::suite()) {
     if (!vkattn_samples::filter_matches(filter, bc.name)) continue;
     const HostInputs in = vkattn_test::make_inputs(bc.spec);
-    // Linear attention and Linformer: their own algorithms' FLOPs, not
-    // q_len x kv_len pairs.
-    const double flops = bc.spec.mode == VKATTN_MODE_LINEAR ? vkattn_test::linear_attention_flops(in)
-                         : bc.spec.mode == VKATTN_MODE_LINFORMER
-                             ? vkattn_test::linformer_flops(in)
+    // Linear attention, Linformer and top-k: their own algorithms' FLOPs,
+    // not q_len x kv_len pairs.
+    const double flops = bc.spec.mode == VKATTN_MODE_LINEAR      ? vkattn_test::linear_attention_flops(in)
+                         : bc.spec.mode == VKATTN_MODE_LINFORMER ? vkattn_test::linformer_flops(in)
+                         : bc.spec.mode == VKATTN_MODE_TOPK      ? vkattn_test::topk_flops(in)
                              : 2.0 * (bc.spec.qk_dim + bc.spec.v_dim) * double(vkattn_test::count_visible_pairs(in));
     const double flops_per_byte = flops / vkattn_bench::min_traffic_bytes(in);
     // Bytes of K and V as stored (q8_0: 34 per 32 values, q4_0: 18).
@@ -381,8 +381,12 @@ int main(int argc, char** argv) {
       }
       rows = uint64_t(bc.spec.kv_heads) * keys;
     }
+    // Top-k reads V only for the kept keys: at most k per query row.
+    const uint64_t v_rows = bc.spec.mode == VKATTN_MODE_TOPK
+                                ? std::min<uint64_t>(rows, uint64_t(bc.spec.q_heads) * bc.spec.q_len * bc.spec.topk)
+                                : rows;
     const uint64_t kv_bytes =
-        vkattn_test::values_bytes(k_type, rows * bc.spec.qk_dim) + vkattn_test::values_bytes(v_type, rows * bc.spec.v_dim);
+        vkattn_test::values_bytes(k_type, rows * bc.spec.qk_dim) + vkattn_test::values_bytes(v_type, v_rows * bc.spec.v_dim);
     vkattn_bench::BaselineResult baseline;
     bool baseline_done = false;
     for (Target& target : targets) {

@@ -427,7 +427,14 @@ typedef enum vkattn_attention_mode {
    * that the mask hides from every query row a kernel tile holds are
    * skipped, never loaded: the cost scales with the visible blocks. Rows
    * that see no key give zeros (LSE -inf, or the sink), as in EXACT mode. */
-  VKATTN_MODE_BLOCK_SPARSE = 3
+  VKATTN_MODE_BLOCK_SPARSE = 3,
+  /* Top-k attention: softmax attention as in EXACT mode over only the
+   * topk.k keys with the largest logits among those row i sees (every
+   * visibility rule and the whole logit pipeline apply first; of equal
+   * logits the lower key index is kept). A row that sees k keys or fewer
+   * is EXACT mode's. O and LSE (with the sink, if any) are those of the
+   * softmax over the kept keys. See vkattn_topk. */
+  VKATTN_MODE_TOPK = 4
 } vkattn_attention_mode;
 
 typedef enum vkattn_feature_map {
@@ -510,6 +517,21 @@ typedef struct vkattn_block_sparse {
 } vkattn_block_sparse;
 
 #define VKATTN_MAX_BLOCK_MASK_BYTES (INT64_C(1) << 28)
+
+/* Top-k attention's parameters (mode VKATTN_MODE_TOPK; ignored otherwise).
+ * The mode admits everything EXACT mode admits. Keys are chosen by the
+ * f32 logits the kernel computes: two logits closer than f32 rounding may
+ * be ordered differently than an exact computation would order them. A
+ * NaN logit among a row's visible keys makes the row NaN, as in EXACT mode.
+ * Memory stays O(rows x k): a first pass keeps each row's k best keys (the
+ * CPU backend in a bounded heap per row), a second attends them; nothing
+ * q_len x kv_len is allocated. */
+typedef struct vkattn_topk {
+  /* The keys each query row keeps: 1..VKATTN_MAX_TOPK. */
+  int64_t k;
+} vkattn_topk;
+
+#define VKATTN_MAX_TOPK 4096
 
 /* Where a [batch, heads, seq, dim] tensor lives in its buffer, in elements of
  * its dtype. The dim axis is contiguous (stride 1). For the block types
@@ -657,16 +679,17 @@ typedef struct vkattn_attention_desc {
    * Excludes has_q_lens (the counts come from cu_seqlens_q). */
   int64_t packed_q_rows;
   /* What to compute: EXACT (default), LINEAR (linear attention, with
-   * `linear`'s feature map), LINFORMER (with `linformer`'s projections)
-   * or BLOCK_SPARSE (with `block_sparse`'s block mask).
+   * `linear`'s feature map), LINFORMER (with `linformer`'s projections),
+   * BLOCK_SPARSE (with `block_sparse`'s block mask) or TOPK (with `topk`).
    * These fields came after the ones above: a descriptor compiled against
    * a header without them (struct_size ending before `mode`) is accepted
-   * and means EXACT; one ending before `linformer` or before
-   * `block_sparse` is accepted too. */
+   * and means EXACT; one ending before `linformer`, before `block_sparse`
+   * or before `topk` is accepted too. */
   vkattn_attention_mode mode;
   vkattn_linear_attention linear;
   vkattn_linformer linformer;
   vkattn_block_sparse block_sparse;
+  vkattn_topk topk;
 } vkattn_attention_desc;
 
 /* Fills slopes[0..heads) with the ALiBi paper's slopes for `heads` heads:

@@ -330,44 +330,59 @@ Status make_block_sparse_mode(const vkattn_attention_desc& desc, Problem* p) {
   return Status();
 }
 
+// Top-k attention's field (problem.h).
+Status make_topk_mode(const vkattn_attention_desc& desc, Problem* p) {
+  if (desc.topk.k < 1 || desc.topk.k > VKATTN_MAX_TOPK) {
+    return invalid_argument("vkattn_attention_desc.topk.k (%lld) must be in 1..VKATTN_MAX_TOPK (%d)",
+                            (long long)desc.topk.k, VKATTN_MAX_TOPK);
+  }
+  p->topk = desc.topk.k;
+  return Status();
+}
+
 // The mode and its fields; everything else is already in *p.
 Status make_mode(const vkattn_attention_desc& desc, Problem* p) {
   const int32_t mode = enum_value(desc.mode);
   if (mode != VKATTN_MODE_EXACT && mode != VKATTN_MODE_LINEAR && mode != VKATTN_MODE_LINFORMER &&
-      mode != VKATTN_MODE_BLOCK_SPARSE) {
+      mode != VKATTN_MODE_BLOCK_SPARSE && mode != VKATTN_MODE_TOPK) {
     return invalid_argument("vkattn_attention_desc.mode (%d) is not a vkattn_attention_mode value", mode);
   }
   p->mode = desc.mode;
   if (p->linear()) return make_linear_mode(desc, p);
   if (p->linformer()) return make_linformer_mode(desc, p);
   if (p->block_sparse()) return make_block_sparse_mode(desc, p);
+  if (p->topk_mode()) return make_topk_mode(desc, p);
   return Status();
 }
 
 }  // namespace
 
 // Earlier descriptors: before the attention modes (ending before `mode`),
-// before Linformer (ending before `linformer`) and before block-sparse
-// attention (ending before `block_sparse`).
+// before Linformer (ending before `linformer`), before block-sparse
+// attention (ending before `block_sparse`) and before top-k attention
+// (ending before `topk`).
 constexpr size_t kAttentionDescSizeBeforeModes = offsetof(vkattn_attention_desc, mode);
 constexpr size_t kAttentionDescSizeBeforeLinformer = offsetof(vkattn_attention_desc, linformer);
 constexpr size_t kAttentionDescSizeBeforeBlockSparse = offsetof(vkattn_attention_desc, block_sparse);
+constexpr size_t kAttentionDescSizeBeforeTopk = offsetof(vkattn_attention_desc, topk);
 
 Status make_problem(const vkattn_attention_desc& caller_desc, Problem* out) {
   const char* const kDesc = "vkattn_attention_desc";
   if (caller_desc.struct_size != sizeof(vkattn_attention_desc) &&
       caller_desc.struct_size != kAttentionDescSizeBeforeModes &&
       caller_desc.struct_size != kAttentionDescSizeBeforeLinformer &&
-      caller_desc.struct_size != kAttentionDescSizeBeforeBlockSparse) {
+      caller_desc.struct_size != kAttentionDescSizeBeforeBlockSparse &&
+      caller_desc.struct_size != kAttentionDescSizeBeforeTopk) {
     return invalid_argument(
-        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu, %zu or %zu, the sizes before "
-        "the mode fields, before `linformer` and before `block_sparse`); initialise the descriptor with "
-        "vkattn_attention_desc_init()",
+        "vkattn_attention_desc.struct_size is %zu but this library expects %zu (or %zu, %zu, %zu or %zu, the sizes "
+        "before the mode fields, before `linformer`, before `block_sparse` and before `topk`); initialise the "
+        "descriptor with vkattn_attention_desc_init()",
         caller_desc.struct_size, sizeof(vkattn_attention_desc), kAttentionDescSizeBeforeModes,
-        kAttentionDescSizeBeforeLinformer, kAttentionDescSizeBeforeBlockSparse);
+        kAttentionDescSizeBeforeLinformer, kAttentionDescSizeBeforeBlockSparse, kAttentionDescSizeBeforeTopk);
   }
   // Only struct_size bytes are the caller's; later fields take their
-  // defaults (0: exact mode, no Linformer projections, no block mask).
+  // defaults (0: exact mode, no Linformer projections, no block mask, no
+  // top-k).
   vkattn_attention_desc desc;
   std::memset(&desc, 0, sizeof(desc));
   std::memcpy(&desc, &caller_desc, caller_desc.struct_size);

@@ -123,6 +123,8 @@ struct Problem {
   int64_t q_blocks = 0, k_blocks = 0;
   int64_t block_mask_batch = 0, block_mask_heads = 0;
   std::shared_ptr<const std::vector<uint8_t>> block_mask;
+  // Top-k: the keys each row keeps (1..VKATTN_MAX_TOPK).
+  int64_t topk = 0;
 
   TensorView q, k, v, out, lse;
   MaskView additive_mask, bool_mask;
@@ -131,6 +133,7 @@ struct Problem {
   bool linear() const { return mode == VKATTN_MODE_LINEAR; }
   bool linformer() const { return mode == VKATTN_MODE_LINFORMER; }
   bool block_sparse() const { return mode == VKATTN_MODE_BLOCK_SPARSE; }
+  bool topk_mode() const { return mode == VKATTN_MODE_TOPK; }
   // Block-sparse: where the block-mask row of query row i (the sequence's
   // own) of (batch b, query head h) starts; k_blocks entries.
   uint64_t block_row(int64_t b, int64_t h, int64_t i) const {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "row_ops.h"
 #include "runtime/checked_math.h"
@@ -64,8 +65,9 @@ Tiling choose_tiling(const Problem& p, int threads) {
     task_rows = ceil_div(p.q_len, chunks);
     task_rows = std::max(task_rows, std::min(p.q_len, ceil_div(kMinRowsPerTask, group)));
   }
-  // ... and to bound the per-task row state.
-  const int64_t bytes_per_position = group * (p.qk_dim + p.v_dim + 2) * 4;
+  // ... and to bound the per-task row state (top-k: with each row's heap).
+  const int64_t heap_floats = p.topk_mode() ? 2 * p.topk + 1 : 0;
+  const int64_t bytes_per_position = group * (p.qk_dim + p.v_dim + 2 + heap_floats) * 4;
   task_rows = std::min(task_rows, std::max<int64_t>(1, kTaskRowBytes / bytes_per_position));
   if (task_rows < p.q_len && task_rows > t.block_q) task_rows = task_rows / t.block_q * t.block_q;
   // Block-sparse: a task's positions within one query block of the mask,
@@ -80,8 +82,9 @@ Tiling choose_tiling(const Problem& p, int threads) {
   t.direct = group * task_rows < kDirectRowThreshold;
   if (t.direct) t.block_q = group * task_rows;
 
+  // Top-k keeps whole rows in each task: a row's selection sees all its keys.
   int64_t splits = 1;
-  if (t.direct) {
+  if (t.direct && !p.topk_mode()) {
     splits = std::min(ceil_div(kSplitTargetTasks, unsplit_tasks), p.kv_len / kMinSplitKeys);
     const int64_t partial_bytes_per_split = unsplit_tasks * group * task_rows * (p.v_dim + 2) * 4;
     splits = std::min(splits, kMaxPartialBytes / partial_bytes_per_split);
@@ -113,7 +116,7 @@ Status AttentionKernel::create(const Problem& problem, int threads, std::unique_
 
 PlanInfo AttentionKernel::info() const {
   PlanInfo info;
-  info.kernel = tiling_.direct ? "cpu.direct" : "cpu.xnnpack_tiles";
+  info.kernel = std::string(problem_.topk_mode() ? "cpu.topk." : "cpu.") + (tiling_.direct ? "direct" : "xnnpack_tiles");
   info.block_q = static_cast<uint32_t>(tiling_.block_q);
   info.block_kv = static_cast<uint32_t>(tiling_.block_kv);
   info.kv_splits = static_cast<uint32_t>(tiling_.kv_splits);
@@ -127,10 +130,13 @@ Status AttentionKernel::allocate(int slots) {
   const int64_t rows = p.group() * tiling_.task_rows;
   const int64_t bkv = tiling_.block_kv;
   const int64_t bq = tiling_.block_q;
-  // Element counts of each scratch array (Workspace's, in order).
-  const int64_t counts[] = {rows * p.qk_dim, rows * p.v_dim, rows, rows, bkv * p.qk_dim,
-                            bkv * p.v_dim,   bq * bkv,       bq * p.v_dim};
-  VKATTN_RETURN_IF_ERROR(slots_.allocate(slots, counts, 8, "CPU workspace"));
+  // Element counts of each scratch array (Workspace's, in order; a
+  // candidate and a row pointer take two floats' room).
+  const int64_t k = p.topk_mode() ? p.topk : 0;
+  const int64_t counts[] = {rows * p.qk_dim, rows * p.v_dim, rows, rows, bkv * p.qk_dim, bkv * p.v_dim, bq * bkv,
+                            bq * p.v_dim, 2 * rows * k, p.topk_mode() ? rows : 0, k,
+                            p.topk_mode() ? 2 * (k + kGatherPrefetchRows) : 0};
+  VKATTN_RETURN_IF_ERROR(slots_.allocate(slots, counts, 12, "CPU workspace"));
   workspace_bytes_ = slots_.bytes();
   if (tiling_.kv_splits > 1) {
     // Bounded by kMaxPartialBytes in choose_tiling.
@@ -155,6 +161,13 @@ AttentionKernel::Workspace AttentionKernel::workspace(int slot) const {
   ws.values = slots_.array(slot, 5);
   ws.scores = slots_.array(slot, 6);
   ws.products = slots_.array(slot, 7);
+  if (problem_.topk_mode()) {
+    // (Slot arrays are cache-line aligned: room for any of these types.)
+    ws.candidates = reinterpret_cast<TopkCandidate*>(slots_.array(slot, 8));
+    ws.candidate_counts = reinterpret_cast<int32_t*>(slots_.array(slot, 9));
+    ws.weights = slots_.array(slot, 10);
+    ws.value_rows = reinterpret_cast<const uint8_t**>(slots_.array(slot, 11));
+  }
   return ws;
 }
 
@@ -174,6 +187,55 @@ Status AttentionKernel::run(pthreadpool_t pool, const Tensors& tensors) {
 void AttentionKernel::merge_entry(void* opaque, size_t unit) {
   const MergeState& state = *static_cast<MergeState*>(opaque);
   state.kernel->merge_splits(static_cast<int64_t>(unit), *state.tensors);
+}
+
+namespace {
+
+// Whether candidate a leaves a top-k selection before b: a lower logit, or
+// an equal logit at a higher key.
+bool drops_before(const TopkCandidate& a, const TopkCandidate& b) {
+  return a.logit < b.logit || (a.logit == b.logit && a.key > b.key);
+}
+
+void sift_down(TopkCandidate* heap, int64_t size, int64_t at) {
+  for (;;) {
+    const int64_t left = 2 * at + 1, right = left + 1;
+    int64_t first = at;  // the one to drop first among at and its children
+    if (left < size && drops_before(heap[left], heap[first])) first = left;
+    if (right < size && drops_before(heap[right], heap[first])) first = right;
+    if (first == at) return;
+    std::swap(heap[at], heap[first]);
+    at = first;
+  }
+}
+
+}  // namespace
+
+void offer_topk(const float* scores, int64_t n, int64_t j0, int64_t k, TopkCandidate* heap, int32_t* count) {
+  const float hidden = -std::numeric_limits<float>::infinity();
+  int64_t size = *count;
+  if (size < 0) return;
+  for (int64_t c = 0; c < n; ++c) {
+    const float s = scores[c];
+    if (s != s) {
+      *count = -1;
+      return;
+    }
+    if (s == hidden) continue;  // hidden (or a logit that weighs nothing)
+    const TopkCandidate arriving{s, static_cast<int32_t>(j0 + c)};
+    if (size < k) {
+      int64_t at = size++;  // sift up
+      heap[at] = arriving;
+      while (at > 0 && drops_before(heap[at], heap[(at - 1) / 2])) {
+        std::swap(heap[at], heap[(at - 1) / 2]);
+        at = (at - 1) / 2;
+      }
+    } else if (s > heap[0].logit) {  // (an equal logit arrives at a higher key: it loses)
+      heap[0] = arriving;
+      sift_down(heap, size, 0);
+    }
+  }
+  *count = static_cast<int32_t>(size);
 }
 
 namespace {
@@ -291,6 +353,8 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   std::fill(ws.row_max, ws.row_max + rows, kScoreFloor);
   std::fill(ws.row_sum, ws.row_sum + rows, 0.0f);
   std::fill(ws.acc, ws.acc + rows * p.v_dim, 0.0f);
+  const bool topk = p.topk_mode();
+  if (topk) std::fill(ws.candidate_counts, ws.candidate_counts + rows, 0);
 
   // The task's keys: those its rows' windows leave (one interval), and the
   // global keys below it (the keys in between are skipped), each within
@@ -354,12 +418,13 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
       bool values_finite = true;
       if (!tiling_.direct) {
         // Packed once per task for XNNPACK, then reused by every sub-tile.
+        // (Top-k reads V only for the kept keys, after the walk.)
         for (int64_t c = 0; c < n; ++c) {
           ops_.load_row(key_at(c), p.k_dtype, p.qk_dim, 1.0f, ws.keys + c * p.qk_dim);
-          values_finite &= ops_.load_row_check_finite(value_at(c), p.v_dtype, p.v_dim, ws.values + c * p.v_dim);
+          if (!topk) values_finite &= ops_.load_row_check_finite(value_at(c), p.v_dtype, p.v_dim, ws.values + c * p.v_dim);
         }
         VKATTN_RETURN_IF_ERROR(qk.create(p.qk_dim, n, ws.keys, /*transposed=*/false));
-        VKATTN_RETURN_IF_ERROR(pv.create(n, p.v_dim, ws.values, /*transposed=*/true));
+        if (!topk) VKATTN_RETURN_IF_ERROR(pv.create(n, p.v_dim, ws.values, /*transposed=*/true));
       }
 
       for (int64_t s0 = 0; s0 < rows; s0 += bq) {
@@ -392,9 +457,14 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
           const int64_t local = s0 + r;
           float* scores = ws.scores + r * n;
           mask_scores(p, t, b, kv_head * group + local % group, r0 + local / group, seq, j0, n, scores);
+          if (topk) {
+            offer_topk(scores, n, j0, p.topk, ws.candidates + local * p.topk, ws.candidate_counts + local);
+            continue;
+          }
           const float alpha = ops_.softmax_step(scores, n, ws.row_max + local, ws.row_sum + local);
           if (alpha != 1.0f) ops_.scale_row(acc + r * p.v_dim, p.v_dim, alpha);
         }
+        if (topk) continue;  // the kept keys are attended after the walk
         if (tiling_.direct && p.paged()) {
           std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
           if (!ops_.accumulate_products_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc, next_keys)) {
@@ -422,6 +492,9 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
     }
   }
 
+  if (topk) {
+    for (int64_t local = 0; local < rows; ++local) attend_topk_row(t, b, kv_head, local, ws);
+  }
   if (tiling_.kv_splits > 1) {
     // Rows of a task are at most group * task_rows; the last chunk has fewer.
     const int64_t stride = p.v_dim + 2;
@@ -438,6 +511,30 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
                      ws.row_max[local], ws.row_sum[local]);
   }
   return Status();
+}
+
+void AttentionKernel::attend_topk_row(const Tensors& t, int64_t b, int64_t kv_head, int64_t local,
+                                      Workspace& ws) const {
+  const Problem& p = problem_;
+  const int32_t count = ws.candidate_counts[local];
+  if (count < 0) {  // a NaN logit: the whole row NaN, as in exact mode
+    ws.row_max[local] = std::numeric_limits<float>::quiet_NaN();
+    ws.row_sum[local] = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  if (count == 0) return;  // no key seen: zeros (LSE -inf, or the sink)
+  // The kept keys in key order (V rows read front to back), then one
+  // softmax step over their logits and the weighted V rows.
+  TopkCandidate* kept = ws.candidates + local * p.topk;
+  std::sort(kept, kept + count, [](const TopkCandidate& a, const TopkCandidate& b) { return a.key < b.key; });
+  for (int32_t c = 0; c < count; ++c) {
+    ws.weights[c] = kept[c].logit;
+    ws.value_rows[c] = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, kept[c].key));
+  }
+  for (int64_t c = count; c < count + kGatherPrefetchRows; ++c) ws.value_rows[c] = ws.value_rows[count - 1];
+  ops_.softmax_step(ws.weights, count, ws.row_max + local, ws.row_sum + local);
+  ops_.accumulate_weighted_rows_gather(ws.weights, 1, count, ws.value_rows, p.v_dtype, p.v_dim,
+                                       ws.acc + local * p.v_dim);
 }
 
 void AttentionKernel::merge_splits(int64_t unit, const Tensors& t) const {

@@ -10,7 +10,10 @@
 // direct dot products instead ("direct" kernel); when such tasks are few, each
 // (batch, kv head, chunk) is also split along the keys into kv_splits tasks
 // whose partial softmax states (unnormalised O, running max, sum) a second
-// pass merges in split order (flash-decoding). See docs/ARCHITECTURE.md.
+// pass merges in split order (flash-decoding). Top-k problems use the same
+// tasks and scores, unsplit: each row's logits feed a bounded heap of its k
+// best keys instead of the softmax, and the row then attends those keys
+// alone. See docs/ARCHITECTURE.md.
 #pragma once
 
 #include <pthreadpool.h>
@@ -39,6 +42,21 @@ struct Tiling {
   bool direct = false;    // products without XNNPACK (few rows per task)
 };
 
+// Top-k: one kept key of a row, by its logit.
+struct TopkCandidate {
+  float logit;
+  int32_t key;
+};
+
+// Offers keys j0 .. j0 + n - 1 with logits `scores` (hidden keys -inf) to a
+// row's selection: `heap` holds its best *count (<= k) keys so far as a
+// min-heap (the root is the one to drop first: the lowest logit, of equal
+// logits the highest key). Keys must arrive in increasing order, so an
+// arriving key never displaces a kept key of equal logit (the lower index
+// wins ties). A NaN logit sets *count to -1 (the row is NaN) and ends the
+// row's selection. Unit-tested.
+void offer_topk(const float* scores, int64_t n, int64_t j0, int64_t k, TopkCandidate* heap, int32_t* count);
+
 // Pure function of the problem and thread count; unit-tested. The key
 // splits depend on the problem only, so results do not change with threads.
 Tiling choose_tiling(const Problem& problem, int threads);
@@ -65,6 +83,12 @@ class AttentionKernel final : public Kernel {
     float* values = nullptr;   // block_kv x v_dim
     float* scores = nullptr;   // block_q x block_kv
     float* products = nullptr; // block_q x v_dim
+    // Top-k only (empty otherwise): each row's heap of kept keys (rows x k)
+    // and its size (-1: a NaN logit), then one row's weights and V rows.
+    TopkCandidate* candidates = nullptr;
+    int32_t* candidate_counts = nullptr;
+    float* weights = nullptr;                // k
+    const uint8_t** value_rows = nullptr;    // k + kGatherPrefetchRows
   };
   struct MergeState;
   // A (batch, kv head, chunk of query positions): the rows a task (or, with
@@ -79,6 +103,8 @@ class AttentionKernel final : public Kernel {
   Workspace workspace(int slot) const;
   Status run_task(int64_t task, const Tensors& tensors, Workspace& ws) const;
   void merge_splits(int64_t unit, const Tensors& tensors) const;
+  // Top-k: the softmax over the row's kept keys into ws's row state.
+  void attend_topk_row(const Tensors& tensors, int64_t b, int64_t kv_head, int64_t local, Workspace& ws) const;
   // Normalises one row's state into O (and LSE).
   void store_output_row(const Tensors& tensors, int64_t b, int64_t h, int64_t i, const float* acc, float max,
                         float sum) const;

@@ -467,6 +467,10 @@ Status VulkanDevice::create_plan(const Problem& problem, uint32_t flags, std::un
   // softmax stage takes VKATTN_VULKAN_KERNEL's choices but is not tuned
   // (its problem exists only inside the plan).
   if (problem.linear()) return create_linear_plan(*this, problem, out);
+  if (problem.topk_mode()) {
+    return unsupported("top-k attention (VKATTN_MODE_TOPK) runs on the CPU backend only: the Vulkan backend has no "
+                       "top-k kernel yet");
+  }
   if (problem.linformer()) {
     if (flags & VKATTN_PLAN_TUNE) log_.info("Linformer plans are not tuned");
     return create_linformer_plan(*this, problem, forced_, out);

@@ -21,14 +21,16 @@
 // keys, so K' and V' are pooled keys and values); and block-sparse
 // attention in Longformer's pattern (vkattn_block_mask_longformer: blocks
 // of 64, each query block sees its key block, 2 on either side and the
-// first, and the first query block sees all). The error is
+// first, and the first query block sees all); and top-k attention keeping
+// each row's --topk K largest logits (on the CPU backend: the Vulkan
+// backend has no top-k kernel yet). The error is
 // max |O - O_exact| / max |O_exact| over every output element (and the
 // mean |O - O_exact| / mean |O_exact|). Times are the median of --repeat
 // executions after one warm-up, as vkattn_plan_get_last_time reports them
 // (GPU timestamps on Vulkan, wall time on the CPU).
 //
 //   vkattn-approx [--sizes 1024,2048,...] [--heads H] [--dim D] [--features M]
-//                 [--proj-len P] [--causal=bottom-right|none] [--repeat N] [--seed N]
+//                 [--proj-len P] [--topk K] [--causal=bottom-right|none] [--repeat N] [--seed N]
 //                 [--backend auto|cpu|vulkan] [--device N] [--threads N]
 //                 [--plot FILE.svg] [--json]
 //
@@ -57,7 +59,7 @@ namespace {
 
 const char kUsage[] =
     "usage: vkattn-approx [--sizes 1024,2048,...] [--heads H] [--dim D] [--features M]\n"
-    "                     [--proj-len P] [--causal=bottom-right|none] [--repeat N] [--seed N]\n"
+    "                     [--proj-len P] [--topk K] [--causal=bottom-right|none] [--repeat N] [--seed N]\n"
     "                     [--backend auto|cpu|vulkan] [--device N] [--threads N]\n"
     "                     [--plot FILE.svg] [--json]\n";
 
@@ -67,6 +69,7 @@ struct Options {
   int64_t dim = 64;
   int64_t features = 256;
   int64_t proj_len = 256;  // Linformer (without causal masking)
+  int64_t topk = 64;       // top-k attention
   vkattn_causal causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
   int repeat = 3;
   uint64_t seed = 1;
@@ -101,6 +104,8 @@ Options parse_args(int argc, char** argv) {
       o.features = args.int_value(1, VKATTN_MAX_FEATURES, "a feature count from 1 to 4096");
     } else if (arg == "--proj-len") {
       o.proj_len = args.int_value(1, VKATTN_MAX_PROJECTION, "a projected length from 1 to 4096");
+    } else if (arg == "--topk") {
+      o.topk = args.int_value(1, VKATTN_MAX_TOPK, "a key count from 1 to 4096");
     } else if (arg == "--causal") {
       o.causal = vkattn_samples::parse_causal(args.value(), true);
       if (o.causal == VKATTN_CAUSAL_TOP_LEFT) throw usage_error("--causal must be bottom-right or none");
@@ -199,6 +204,7 @@ double run_mode(vkattn_context context, const Options& o, int64_t s, const Input
   desc.qk_dim = desc.v_dim = o.dim;
   desc.causal = o.causal;
   desc.mode = mode.mode;
+  desc.topk.k = o.topk;
   desc.linear.feature_map = mode.map;
   if (mode.map == VKATTN_FEATURE_MAP_FAVOR) {
     desc.linear.num_features = o.features;
@@ -380,6 +386,14 @@ int run(const Options& o) {
                              {"linear-favor" + std::to_string(o.features), VKATTN_MODE_LINEAR,
                               VKATTN_FEATURE_MAP_FAVOR}};
   modes.push_back({"longformer64", VKATTN_MODE_BLOCK_SPARSE, VKATTN_FEATURE_MAP_NONE});
+  // Top-k runs on the CPU backend only (the Vulkan backend has no top-k
+  // kernel yet).
+  if (info.backend == VKATTN_BACKEND_CPU) {
+    modes.push_back({"topk" + std::to_string(o.topk), VKATTN_MODE_TOPK, VKATTN_FEATURE_MAP_NONE});
+  } else {
+    std::fprintf(stderr, "vkattn-approx: topk%lld not run: the Vulkan backend has no top-k kernel yet\n",
+                 (long long)o.topk);
+  }
   // Linformer has no causal form.
   if (o.causal == VKATTN_CAUSAL_NONE) {
     modes.push_back({"linformer" + std::to_string(o.proj_len), VKATTN_MODE_LINFORMER, VKATTN_FEATURE_MAP_NONE});

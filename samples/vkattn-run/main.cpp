@@ -49,10 +49,11 @@ const char kUsage[] =
     "                  [--softcap C] [--alibi | --alibi-slopes S.npy] [--sinks S.npy]\n"
     "                  [--kv-dtype f32|f16|q8_0|q4_0] [--global-keys G] [--page-size P]\n"
     "                  [--rope neox|gptj [--rope-theta T] [--rope-dims R]]\n"
-    "                  [--mode exact|linear|linformer|block-sparse]\n"
+    "                  [--mode exact|linear|linformer|block-sparse|topk]\n"
     "                  [--feature-map elu|favor [--features W.npy | --features M --seed S]]  (linear)\n"
     "                  [--proj E.npy,F.npy]  (linformer: [P, Skv] each, or [Hkv, P, Skv] per kv head)\n"
     "                  [--block-mask M.npy --block-size BQ,BK]  (block-sparse: bool [[B|1,] [Hq|1,] Sq/BQ, Skv/BK])\n"
+    "                  [--topk K]  (topk: the keys each query row keeps)\n"
     "                  [--repeat N] [--json] [--tune] [--tuning-cache FILE]\n"
     "       vkattn-run --list-devices\n";
 
@@ -90,6 +91,7 @@ struct Options {
   std::string proj_e, proj_f;  // Linformer's E and F (--proj E.npy,F.npy)
   std::string block_mask;      // block-sparse: the block mask (--block-mask M.npy)
   int64_t block_q = 0, block_k = 0;  // --block-size BQ,BK
+  int64_t topk = 0;                  // --topk K
 };
 
 Options parse_args(int argc, char** argv) {
@@ -169,10 +171,16 @@ Options parse_args(int argc, char** argv) {
       else if (text == "linear") o.mode = VKATTN_MODE_LINEAR;
       else if (text == "linformer") o.mode = VKATTN_MODE_LINFORMER;
       else if (text == "block-sparse") o.mode = VKATTN_MODE_BLOCK_SPARSE;
-      else throw usage_error("--mode must be exact, linear, linformer or block-sparse, not '" + text + "'");
+      else if (text == "topk") o.mode = VKATTN_MODE_TOPK;
+      else throw usage_error("--mode must be exact, linear, linformer, block-sparse or topk, not '" + text + "'");
     } else if (arg == "--block-mask") {
       o.block_mask = take();
       if (o.block_mask.empty()) throw usage_error("--block-mask needs a file name");
+    } else if (arg == "--topk") {
+      const std::string text = take();
+      if (!vkattn_samples::parse_int(text, 1, VKATTN_MAX_TOPK, &o.topk)) {
+        throw usage_error("--topk needs an integer from 1 to " + std::to_string(VKATTN_MAX_TOPK) + ", not '" + text + "'");
+      }
     } else if (arg == "--block-size") {
       const std::string text = take();
       const size_t comma = text.find(',');
@@ -246,6 +254,8 @@ Options parse_args(int argc, char** argv) {
   if (o.mode != VKATTN_MODE_BLOCK_SPARSE && (!o.block_mask.empty() || o.block_q != 0)) {
     throw usage_error("--block-mask and --block-size need --mode block-sparse");
   }
+  if (o.mode == VKATTN_MODE_TOPK && o.topk == 0) throw usage_error("--mode topk needs --topk K");
+  if (o.mode != VKATTN_MODE_TOPK && o.topk != 0) throw usage_error("--topk needs --mode topk");
   if (o.rope.style == VKATTN_ROPE_NONE && (o.rope.theta != 0.0f || o.rope.dims != 0)) {
     throw usage_error("--rope-theta and --rope-dims need --rope neox|gptj");
   }
@@ -491,6 +501,7 @@ int run(const Options& o) {
   }
   if (!o.sinks.empty()) pairs.sinks = load_heads(o.sinks, "--sinks");
   desc.mode = o.mode;
+  desc.topk.k = o.topk;
   desc.linear.feature_map = o.feature_map;
   if (o.feature_count > 0) {
     pairs.features.resize(static_cast<size_t>(o.feature_count * desc.qk_dim));
@@ -751,10 +762,11 @@ int run(const Options& o) {
   const double median = sorted.size() % 2 ? sorted[sorted.size() / 2]
                                           : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
   const uint64_t visible = vkattn_test::count_visible_pairs(pairs);
-  // Linear attention and Linformer: their own algorithms' FLOPs (not
-  // q_len x kv_len pairs).
+  // Linear attention, Linformer and top-k: their own algorithms' FLOPs
+  // (not q_len x kv_len pairs).
   const double flops = desc.mode == VKATTN_MODE_LINEAR      ? vkattn_test::linear_attention_flops(pairs)
                        : desc.mode == VKATTN_MODE_LINFORMER ? vkattn_test::linformer_flops(pairs)
+                       : desc.mode == VKATTN_MODE_TOPK      ? vkattn_test::topk_flops(pairs)
                                                             : 2.0 * static_cast<double>(desc.qk_dim + desc.v_dim) *
                                                                   static_cast<double>(visible);
   const double gflops = flops / (median * 1e-3) / 1e9;

@@ -2,7 +2,8 @@
 """vkattn-approx: its table has every mode at every size and input, linear
 attention approximates the flat input far better than the peaked one (the
 structure the two inputs are built with), so does Linformer with
-mean-pooling projections (without causal masking, where it is run),
+mean-pooling projections (without causal masking, where it is run), top-k
+(on the CPU backend) the other way round,
 --plot writes a well-formed SVG
 with a line per mode and input in each panel, and bad arguments end in a
 message and exit 2 with no plot left behind.
@@ -51,8 +52,20 @@ with tempfile.TemporaryDirectory() as tmp:
                 error = {row["input"]: row["max_error"] for row in rows if row["mode"] == mode and row["size"] == size}
                 expect(0 <= error["flat"] < 0.2, f"{mode} approximates the flat input at {size}: {error}")
                 expect(error["peaked"] > 0.5, f"{mode} cannot resolve one dominant key at {size}: {error}")
+        # Top-k (CPU only: the Vulkan backend has no top-k kernel yet) keeps the peaked input's
+        # dominant key and drops most of the flat input's spread weight.
+        topk = {(row["size"], row["input"]): row["max_error"] for row in rows if row["mode"] == "topk64"}
+        if BACKEND == "cpu":
+            expect(len(topk) == 4, f"top-k rows at both sizes and inputs: {topk}")
+            for size in (256, 512):
+                expect(0 <= topk.get((size, "peaked"), 1) < 0.1, f"top-64 keeps the peaked input's key at {size}: {topk}")
+                expect(topk.get((size, "flat"), 0) > 0.15, f"top-64 drops most of the flat input's weight at {size}: {topk}")
+        else:
+            expect(not topk and "no top-k kernel" in r.stderr, "top-k is left out on Vulkan, saying so")
+        modes = 5 if BACKEND == "cpu" else 4
         svg = xml.dom.minidom.parse(plot)
-        expect(len(svg.getElementsByTagName("polyline")) == 14, "two panels: 6 error lines and 8 time lines")
+        expect(len(svg.getElementsByTagName("polyline")) == 2 * (modes - 1) + 2 * modes,
+               "two panels: an error line per approximate mode and input, a time line per mode and input")
         # Longformer's blocks (64 keys, 2 on either side): at 256 keys every block is
         # visible, so it is exact attention; at 512 it misses the peaked input's far targets.
         error = {(row["size"], row["input"]): row["max_error"] for row in rows if row["mode"] == "longformer64"}
@@ -74,7 +87,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     bad = os.path.join(tmp, "bad.svg")
     for args, needle in [(["--sizes", "0"], "--sizes"), (["--features", "0"], "--features"),
-                         (["--proj-len", "0"], "--proj-len"),
+                         (["--proj-len", "0"], "--proj-len"), (["--topk", "4097"], "--topk"),
                          (["--causal=top-left"], "--causal"), (["--bogus"], "unknown argument"),
                          (["--heads", "x"], "--heads")]:
         r = subprocess.run([APPROX, "--backend", BACKEND, "--plot", bad, *args], capture_output=True, text=True)

@@ -209,6 +209,36 @@ with tempfile.TemporaryDirectory() as tmp:
         expect(np.array_equal(np.isinf(lse), np.isinf(lse_ref)) and
                np.abs(np.where(np.isinf(lse_ref), 0, lse - lse_ref)).max() <= 1e-4, "block-sparse LSE (-inf where no key)")
 
+    # 3a'''. Top-k: Q and K of small integers with scale 1/8 (every logit exact, ties on purpose:
+    # the lower key must win), causal with key lengths (early rows see fewer than k keys), LSE.
+    qi = rng.integers(-3, 4, (B, Hq, Sq, D)).astype(np.float32)
+    ki = rng.integers(-3, 4, (B, Hkv, Skv, D)).astype(np.float32)
+    np.save(path("qi.npy"), qi)
+    np.save(path("ki.npy"), ki)
+    r = run("--q", path("qi.npy"), "--k", path("ki.npy"), "--v", path("v.npy"), "--out", path("otk.npy"),
+            "--lse", path("lsetk.npy"), "--causal", "--kv-lens", path("lens.npy"), "--scale", "0.125",
+            "--mode", "topk", "--topk", "20", "--json")
+    if BACKEND == "vulkan":
+        expect(r.returncode != 0 and "CPU backend only" in r.stderr, "top-k on Vulkan is refused by name: " + r.stderr)
+    else:
+        expect(r.returncode == 0, "top-k run succeeds: " + r.stderr)
+    if r.returncode == 0:
+        expect("topk" in json.loads(r.stdout)["kernel"], "topk mode runs the top-k kernel")
+        group = Hq // Hkv
+        s_all = np.einsum("bhid,bhjd->bhij", qi.astype(np.float64), np.repeat(ki.astype(np.float64), group, axis=1)) * 0.125
+        visible = np.zeros((B, Hq, Sq, Skv), dtype=bool)
+        for b in range(B):
+            visible[b] = (j < lens[b]) & (j <= i + (lens[b] - Sq))
+        kept = np.zeros_like(visible)
+        for b, h, row in np.ndindex(B, Hq, Sq):
+            order = np.argsort(np.where(visible[b, h, row], -s_all[b, h, row], np.inf), kind="stable")
+            count = min(20, int(visible[b, h, row].sum()))
+            kept[b, h, row, order[:count]] = True
+        o_ref, lse_ref = reference(qi, ki, v, 0.125, kept)
+        expect(np.abs(np.load(path("otk.npy")) - o_ref).max() <= 1e-5 * np.abs(o_ref).max(), "top-k output")
+        finite = np.isfinite(lse_ref)
+        expect(np.abs(np.load(path("lsetk.npy"))[finite] - lse_ref[finite]).max() <= 1e-4, "top-k LSE")
+
     # 3b. Soft-capping, ALiBi (the paper's default slopes for 8 heads: 2^-1 .. 2^-8) and sinks, causal.
     sinks = rng.uniform(-1.0, 3.0, Hq).astype(np.float32)
     np.save(path("sinks.npy"), sinks)
@@ -446,6 +476,9 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--q", path("q.npy"), "--k", path("k.npy"), "--v", path("v.npy")], "required"),
         (["--q", path("q.npy")] + base + ["--mode", "topk"], "--mode"),
         (["--q", path("q.npy")] + base + ["--mode", "linformer"], "needs --proj"),
+        (["--q", path("q.npy")] + base + ["--mode", "topk"], "--mode topk needs --topk K"),
+        (["--q", path("q.npy")] + base + ["--topk", "4"], "--topk needs --mode topk"),
+        (["--q", path("q.npy")] + base + ["--mode", "topk", "--topk", "0"], "--topk needs an integer from 1 to 4096"),
         (["--q", path("q.npy")] + base + ["--mode", "block-sparse", "--block-size", "16,16"], "needs --block-mask"),
         (["--q", path("q.npy")] + base + ["--block-mask", path("blocks.npy")], "need --mode block-sparse"),
         (["--q", path("q.npy")] + base + ["--mode", "block-sparse", "--block-mask", path("blocks.npy"),

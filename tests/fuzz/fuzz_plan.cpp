@@ -5,7 +5,8 @@
 // (sizes, strides, offsets, flags, struct_size, masks, windows, global keys,
 // scale, soft-capping, ALiBi slopes, sinks, q8_0 / q4_0 K and V, linear
 // attention with either feature map, Linformer with shared or per-head
-// projections, block-sparse attention with shared or per-batch/head masks),
+// projections, block-sparse attention with shared or per-batch/head masks,
+// top-k attention),
 // mostly near the valid region so that plans get accepted and run. Checks:
 //   - plan creation returns a defined status, and a message on failure;
 //   - an accepted plan executes successfully with buffers sized exactly as
@@ -14,8 +15,8 @@
 //   - kv_lens outside [0, kv_len], q_lens outside [0, q_len] and cu_seqlens_q
 //     out of order or past packed_q_rows are refused at execution;
 //   - with V = 0.5 everywhere and finite logits, every output element is 0.5
-//     (a convex combination, softmax or linear; Linformer's F takes key 0
-//     alone, so V' = V) or 0 (a row that sees no key); with sinks,
+//     (a convex combination, softmax, top-k or linear; Linformer's F takes
+//     key 0 alone, so V' = V) or 0 (a row that sees no key); with sinks,
 //     anything in [0, 0.5] (the sink takes a share without a value).
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -196,7 +197,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // (The mode as an int: a value outside the enum is never loaded as one.)
   int mode = VKATTN_MODE_EXACT;
   if (in.ConsumeIntegralInRange<int>(0, 4) == 0) {
-    mode = in.ConsumeIntegralInRange<int>(0, 4);
+    mode = in.ConsumeIntegralInRange<int>(0, 5);
     desc.mode = static_cast<vkattn_attention_mode>(mode);
     desc.linear.feature_map = static_cast<vkattn_feature_map>(in.ConsumeIntegralInRange<int>(0, 3));
     if (desc.linear.feature_map == VKATTN_FEATURE_MAP_FAVOR && desc.qk_dim > 0 && desc.qk_dim <= 256) {
@@ -250,6 +251,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
+  // Top-k: when the mode is, k in range or just outside it.
+  if (mode == VKATTN_MODE_TOPK) desc.topk.k = in.ConsumeIntegralInRange<int64_t>(-1, VKATTN_MAX_TOPK + 1);
   desc.has_additive_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
   desc.has_bool_mask = in.ConsumeIntegralInRange<uint32_t>(0, 2) == 2;
   desc.has_kv_lens = in.ConsumeBool();

@@ -795,6 +795,75 @@ std::vector<CaseSpec> conformance_cases() {
     cases.push_back(repeated);
   }
 
+  // Top-k attention (VKATTN_MODE_TOPK), against its own float64
+  // definition. Q and K hold small integers where the case's logits stay
+  // exact (scales that are powers of two, ALiBi slopes too, additive masks
+  // in quarters), so that equal dot products tie exactly and the lower key
+  // index must win; quantized K and RoPE make logits inexact, so those
+  // cases draw continuous data (where a kept and a dropped logit come
+  // within rounding of each other, the reference widens that row's
+  // tolerance by what swapping them may change). Causal prefills with key
+  // lengths (rows with fewer than k keys are exact); a decode whose rows
+  // keep 64 of up to 2049 keys; k at least every row's visible keys (the
+  // exact result) and k = VKATTN_MAX_TOPK; rows that see nothing (zeros,
+  // LSE -inf, or the sink); masks, ALiBi, a window with global keys;
+  // q8_0 / q4_0 K/V in pages with ragged queries and NaN in every slot no
+  // query sees; packed queries with RoPE; k = 1 with soft-capping.
+  auto topk = [](CaseSpec s, int64_t k, bool integers) {
+    s.mode = VKATTN_MODE_TOPK;
+    s.topk = k;
+    s.integer_qk = integers;
+    return s;
+  };
+  for (vkattn_dtype dtype : kDtypes) {
+    CaseSpec prefill = topk(make_case("topk", 2, 4, 2, 100, 300, 64, 64, dtype), 16, true);
+    prefill.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    prefill.kv_lens = true;
+    cases.push_back(prefill);
+    CaseSpec decode = topk(make_case("topk", 1, 8, 2, 1, 2049, 128, 128, dtype), 64, true);
+    decode.scale = 0.125f;
+    decode.kv_lens = true;
+    cases.push_back(decode);
+  }
+  {
+    CaseSpec all_kept = topk(make_case("topk", 2, 2, 1, 37, 300, 64, 32, VKATTN_DTYPE_F32), 51, true);
+    all_kept.window_left = 50;
+    all_kept.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cases.push_back(all_kept);
+    cases.push_back(topk(make_case("topk", 1, 2, 2, 20, 300, 16, 16, VKATTN_DTYPE_F32), VKATTN_MAX_TOPK, true));
+    CaseSpec empty = topk(make_case("topk", 3, 2, 1, 16, 40, 16, 16, VKATTN_DTYPE_F32), 8, true);
+    empty.kv_lens = true;
+    empty.empty_rows = true;
+    empty.bool_mask = MaskShape::kDense;
+    empty.sinks = {0.5f, -2.0f};
+    cases.push_back(empty);
+    CaseSpec shaped = topk(make_case("topk", 2, 4, 2, 64, 400, 64, 64, VKATTN_DTYPE_F16), 24, true);
+    shaped.additive_mask = MaskShape::kDense;
+    shaped.alibi_slopes = paper_alibi_slopes(4);
+    shaped.window_left = 120;
+    shaped.global_keys = 10;
+    cases.push_back(shaped);
+    CaseSpec cache = topk(make_case("topk", 3, 8, 2, 33, 200, 64, 64, VKATTN_DTYPE_F32), 20, false);
+    cache.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    cache.kv_lens = true;
+    cache.q_lens = true;
+    cache.k_dtype = VKATTN_DTYPE_Q8_0;
+    cache.v_dtype = VKATTN_DTYPE_Q4_0;
+    cache.page_size = 16;
+    cache.plant_nan = true;
+    cases.push_back(cache);
+    CaseSpec packed = topk(make_case("topk", 3, 4, 4, 70, 200, 32, 48, VKATTN_DTYPE_F16), 12, false);
+    packed.varlen = true;
+    packed.kv_lens = true;
+    packed.causal = VKATTN_CAUSAL_BOTTOM_RIGHT;
+    packed.rope = vkattn_rope{VKATTN_ROPE_NEOX, 0.0f, 0};
+    cases.push_back(packed);
+    CaseSpec single = topk(make_case("topk", 1, 3, 1, 50, 77, 36, 20, VKATTN_DTYPE_F32), 1, true);
+    single.scale = 0.25f;
+    single.softcap = 20.0f;  // (equal logits stay equal through tanh: without additions after it, ties stay exact)
+    cases.push_back(single);
+  }
+
   // Repeated executions of one plan are bitwise identical.
   for (vkattn_dtype dtype : kDtypes) {
     CaseSpec prefill = make_case("determinism", 2, 8, 2, 127, 300, 64, 64, dtype);

@@ -78,6 +78,11 @@ struct CaseSpec {
   // block_global ones; the first block_global query blocks see all) plus
   // block_random random key blocks per query block (BigBird).
   int64_t block_window = -1, block_global = 0, block_random = 0;
+  int64_t topk = 0;                   // top-k (mode TOPK): the keys each row keeps
+  // Q and K of small integers (-3..3), exact in every dtype: with a scale
+  // that is a power of two every logit is exact, and equal dot products
+  // tie exactly (top-k's tie rule); V stays uniform.
+  bool integer_qk = false;
 
   std::string name() const;
 };

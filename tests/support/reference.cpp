@@ -1,5 +1,7 @@
 #include "reference.h"
 
+#include "tolerance.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -145,8 +147,10 @@ double reference_logit(const HostInputs& in, int64_t b, int64_t h, int64_t i, in
 namespace {
 
 // Computes one row; also reports the quantities the tolerance needs.
+// Top-k: *topk_allowance (two doubles, when given) receives the row's
+// allowances on O and LSE (reference.h); they stay as they are otherwise.
 void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* out, double* lse,
-                 ReferenceOutput* stats) {
+                 ReferenceOutput* stats, double* topk_allowance) {
   const vkattn_attention_desc& d = in.desc;
   const int64_t kv_head = h / (d.q_heads / d.kv_heads);
   const std::vector<double> q = reference_query(in, b, h, i);
@@ -176,6 +180,33 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
     *lse = has_sink ? sink : -std::numeric_limits<double>::infinity();  // out stays zero
     return;
   }
+  // Top-k: keep the k largest logits, of equal ones the lower key: sort
+  // the visible keys by (logit descending, key ascending), hide the rest.
+  // The keys kept within the selection margin of the best dropped logit
+  // (not equal to it) are the ones a kernel may swap (reference.h).
+  std::vector<int64_t> near_ties;
+  double near_tie_margin = 0.0;
+  if (d.mode == VKATTN_MODE_TOPK && count > d.topk.k && !any_nan) {
+    std::vector<int64_t> order;
+    double row_magnitude = 0.0;
+    for (int64_t j = 0; j < d.kv_len; ++j) {
+      if (!visible[j]) continue;
+      order.push_back(j);
+      double magnitude = 0.0;
+      reference_logit(in, b, h, i, j, q, &magnitude);
+      row_magnitude = std::fmax(row_magnitude, magnitude);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return logits[a] > logits[c]; });
+    const size_t k = static_cast<size_t>(d.topk.k);
+    const double best_dropped = logits[order[k]];
+    near_tie_margin = topk_selection_margin(row_magnitude);
+    for (size_t r = 0; r < k; ++r) {
+      const double gap = logits[order[r]] - best_dropped;
+      if (gap > 0.0 && gap < near_tie_margin) near_ties.push_back(order[r]);
+    }
+    for (size_t r = k; r < order.size(); ++r) visible[order[r]] = 0;
+    max_logit = logits[order[0]];
+  }
   if (has_sink && sink > max_logit) max_logit = sink;
   if (any_nan) max_logit = std::numeric_limits<double>::quiet_NaN();
   double sum = 0.0;
@@ -194,6 +225,17 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   if (has_sink) sum += std::exp(sink - max_logit);
   for (int64_t c = 0; c < d.v_dim; ++c) out[c] /= sum;
   *lse = max_logit + std::log(sum);
+  if (!near_ties.empty() && topk_allowance != nullptr) {
+    double weight = 0.0, row_max_abs_v = 0.0;
+    for (int64_t j : near_ties) weight += std::exp(logits[j] - max_logit) / sum;
+    for (int64_t j = 0; j < d.kv_len; ++j) {
+      if (!reference_visible(in, b, h, i, j)) continue;  // (kept or dropped: either may come in)
+      const float* v = &in.v[key_index(in, d.v_layout, b, kv_head, j)];
+      for (int64_t c = 0; c < d.v_dim; ++c) row_max_abs_v = std::fmax(row_max_abs_v, std::fabs(static_cast<double>(v[c])));
+    }
+    topk_allowance[0] = 2.0 * weight * row_max_abs_v;
+    topk_allowance[1] = near_tie_margin;
+  }
 }
 
 }  // namespace
@@ -434,11 +476,21 @@ ReferenceOutput reference_attention(const HostInputs& in) {
   if (d.mode == VKATTN_MODE_LINEAR) return reference_linear_attention(in);
   if (d.mode == VKATTN_MODE_LINFORMER) return reference_linformer(in);
   ReferenceOutput result = zero_output(d);
+  if (d.mode == VKATTN_MODE_TOPK) {
+    result.topk_out_allowance.assign(result.lse.size(), 0.0);
+    result.topk_lse_allowance.assign(result.lse.size(), 0.0);
+  }
   for (int64_t b = 0; b < d.batch; ++b) {
     for (int64_t h = 0; h < d.q_heads; ++h) {
       for (int64_t i = 0; i < query_length(in, b); ++i) {  // rows past a ragged sequence's end stay 0
         const size_t row = static_cast<size_t>((b * d.q_heads + h) * d.q_len + i);
-        compute_row(in, b, h, i, &result.out[row * static_cast<size_t>(d.v_dim)], &result.lse[row], &result);
+        double allowance[2] = {0.0, 0.0};
+        compute_row(in, b, h, i, &result.out[row * static_cast<size_t>(d.v_dim)], &result.lse[row], &result,
+                    allowance);
+        if (d.mode == VKATTN_MODE_TOPK) {
+          result.topk_out_allowance[row] = allowance[0];
+          result.topk_lse_allowance[row] = allowance[1];
+        }
       }
     }
   }
@@ -461,7 +513,7 @@ void reference_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, std::v
     linformer_row(in, b, h, i, project(in, b, hk, false), project(in, b, hk, true), out->data(), lse, &stats);
     return;
   }
-  compute_row(in, b, h, i, out->data(), lse, &stats);
+  compute_row(in, b, h, i, out->data(), lse, &stats, nullptr);
 }
 
 double linear_attention_flops(const HostInputs& in) {
@@ -491,6 +543,28 @@ double linformer_flops(const HostInputs& in) {
     flops += static_cast<double>(d.q_heads) * 2.0 * P * dims * static_cast<double>(query_length(in, b));
   }
   return flops;
+}
+
+double topk_flops(const HostInputs& in) {
+  const vkattn_attention_desc& d = in.desc;
+  double kept = 0.0;
+  for (int64_t b = 0; b < d.batch; ++b) {
+    for (int64_t i = 0; i < query_length(in, b); ++i) {
+      if (!d.has_bool_mask && !d.has_additive_mask) {  // one interval and the global keys, the same for every head
+        const KeySpans s = visible_key_spans(in, b, i);
+        const int64_t row = s.global_end + (s.end - s.first) - std::max<int64_t>(0, std::min(s.end, s.global_end) - s.first);
+        kept += static_cast<double>(std::min(row, d.topk.k) * d.q_heads);
+        continue;
+      }
+      for (int64_t h = 0; h < d.q_heads; ++h) {
+        int64_t row = 0;
+        for (int64_t j = 0; j < d.kv_len; ++j) row += reference_visible(in, b, h, i, j) ? 1 : 0;
+        kept += static_cast<double>(std::min(row, d.topk.k));
+      }
+    }
+  }
+  return 2.0 * static_cast<double>(d.qk_dim) * static_cast<double>(count_visible_pairs(in)) +
+         2.0 * static_cast<double>(d.v_dim) * kept;
 }
 
 uint64_t count_visible_pairs(const HostInputs& in) {

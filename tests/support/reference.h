@@ -84,6 +84,15 @@ struct ReferenceOutput {
   // f16 rounding of K' and V' (tolerance.h). 0 in the other modes.
   double projection_error = 0.0;
   double projection_logit_error = 0.0;
+  // Top-k, per row (indexed as lse; empty in the other modes): what the
+  // row may differ by where a kernel computing logits in f32 may keep other
+  // keys than this reference. That is possible only where a kept and a
+  // dropped logit lie within tolerance.h's topk_selection_margin of each
+  // other without being equal (equal logits tie, and the key index
+  // decides): the kept keys that close to the best dropped one could be
+  // swapped for keys of nearly their logit, moving O by at most twice
+  // their weight times max|V|, and LSE by at most the margin. 0 elsewhere.
+  std::vector<double> topk_out_allowance, topk_lse_allowance;
 };
 
 // Turns the first rope.dims (0: head_dim) values of x by RoPE to
@@ -128,7 +137,9 @@ bool reference_visible(const HostInputs& inputs, int64_t b, int64_t h, int64_t i
 
 // The problem's outputs per its mode (exact; linear attention: then lse
 // stays 0 and max_logit_magnitude 0, the mode having no logits; Linformer:
-// softmax attention over K' = E K, V' = F V, the statistics over those).
+// softmax attention over K' = E K, V' = F V, the statistics over those;
+// top-k: softmax over each row's k kept keys, the statistics over every
+// visible key).
 ReferenceOutput reference_attention(const HostInputs& inputs);
 
 // Query row i of (batch b, query head h) as the kernels use it: qk_dim
@@ -165,6 +176,11 @@ double linear_attention_flops(const HostInputs& inputs);
 // proj_len (qk_dim + v_dim) per key below each sequence's length and kv
 // head, then 2 (qk_dim + v_dim) per query row and projected key.
 double linformer_flops(const HostInputs& inputs);
+
+// The FLOPs of top-k attention (VKATTN_MODE_TOPK): 2 qk_dim per visible
+// pair (every logit is computed), then 2 v_dim per kept key (at most k
+// per row).
+double topk_flops(const HostInputs& inputs);
 
 // Keys (rows of K, and of V) that at least one query of their sequence sees
 // through length, causal and window masking, summed over batch and kv heads:

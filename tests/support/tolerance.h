@@ -42,6 +42,13 @@ inline double long_row_error(int64_t max_row_keys) {
   return error > dtype_tolerance(VKATTN_DTYPE_F32) ? error : 0.0;
 }
 
+// Top-k: the smallest gap between a kept and a dropped logit at which a
+// kernel's f32 logits are sure to order them as the float64 reference does,
+// for a row whose largest scale * sum_d |q_d k_d| is `magnitude`: over ten
+// times u * sqrt(qk_dim) * magnitude at qk_dim = 256 (f32 dot products,
+// RoPE, soft-capping and ALiBi each err by a few units of u * magnitude).
+inline double topk_selection_margin(double magnitude) { return 2e-5 * std::fmax(1.0, magnitude); }
+
 // Largest acceptable |O - O_ref|.
 inline double allowed_abs_error(vkattn_dtype dtype, double output_scale, double max_abs_v,
                                 double max_logit_magnitude, int64_t qk_dim, int64_t max_row_keys) {

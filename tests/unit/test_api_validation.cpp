@@ -30,7 +30,7 @@ TEST_CASE("plan creation rejects each invalid descriptor field by name") {
   CpuContext context;
   vkattn_attention_desc d;
 
-  d = small_desc(); d.struct_size = sizeof(d) - 8; expect_rejected(context, d, "struct_size");
+  d = small_desc(); d.struct_size = sizeof(d) - 4; expect_rejected(context, d, "struct_size");
   d = small_desc(); d.struct_size = 0; expect_rejected(context, d, "struct_size");
   d = small_desc(); d.flags = 4; expect_rejected(context, d, "flags");
   d = small_desc(); d.batch = 0; expect_rejected(context, d, "batch");

@@ -1,6 +1,11 @@
 // The CPU tiling choice is a pure function of the problem and thread count.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
 #include "runtime/cpu/attention_kernel.h"
 #include "runtime/problem.h"
 
@@ -73,4 +78,76 @@ TEST_CASE("split partial results stay bounded however many units and keys") {
   const vkattn::cpu::Tiling t = vkattn::cpu::choose_tiling(problem(1, 64, 2, 1, 1 << 24, 4096), 2);
   const int64_t rows = 32 * t.task_rows;
   CHECK(t.tasks * rows * (4096 + 2) * 4 <= 16 * 1024 * 1024);
+}
+
+TEST_CASE("top-k tasks keep whole rows (no key splits), and a task's heaps stay within the row-state bound") {
+  vkattn::Problem decode = problem(1, 32, 8, 1, 32768, 128);
+  decode.mode = VKATTN_MODE_TOPK;
+  decode.topk = VKATTN_MAX_TOPK;
+  const vkattn::cpu::Tiling t = vkattn::cpu::choose_tiling(decode, 2);
+  CHECK(t.kv_splits == 1);
+  CHECK(t.split_len == 32768);
+  vkattn::Problem prefill = problem(1, 64, 1, 1 << 20, 16, 256);
+  prefill.mode = VKATTN_MODE_TOPK;
+  prefill.topk = VKATTN_MAX_TOPK;
+  const vkattn::cpu::Tiling p = vkattn::cpu::choose_tiling(prefill, 1);
+  CHECK(64 * p.task_rows * (256 + 256 + 2 + 2 * VKATTN_MAX_TOPK + 1) * 4 <= 8 * 1024 * 1024);
+}
+
+namespace {
+
+// Offers `logits` (keys first, first + 1, ...) to a fresh selection of k in
+// blocks of `block` keys; the kept keys, sorted.
+std::vector<int32_t> select_keys(const std::vector<float>& logits, int64_t k, int64_t block, int32_t* count) {
+  std::vector<vkattn::cpu::TopkCandidate> heap(static_cast<size_t>(k));
+  *count = 0;
+  for (int64_t j0 = 0; j0 < static_cast<int64_t>(logits.size()); j0 += block) {
+    const int64_t n = std::min<int64_t>(block, static_cast<int64_t>(logits.size()) - j0);
+    vkattn::cpu::offer_topk(logits.data() + j0, n, j0, k, heap.data(), count);
+  }
+  std::vector<int32_t> keys;
+  for (int32_t c = 0; c < std::max(*count, 0); ++c) keys.push_back(heap[static_cast<size_t>(c)].key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("offer_topk keeps the k largest logits, the lower key of equal ones, and skips hidden keys") {
+  const float hidden = -std::numeric_limits<float>::infinity();
+  int32_t count = 0;
+  // Ties at the boundary: of the four 2.0s the two lowest keys stay.
+  const std::vector<float> tied = {1.0f, 2.0f, 3.0f, 2.0f, hidden, 2.0f, 0.5f, 2.0f, 3.0f};
+  CHECK(select_keys(tied, 4, 3, &count) == std::vector<int32_t>{1, 2, 3, 8});
+  CHECK(count == 4);
+  CHECK(select_keys(tied, 4, 1, &count) == std::vector<int32_t>{1, 2, 3, 8});  // blocks change nothing
+  // Fewer visible keys than k: every visible key.
+  CHECK(select_keys({hidden, 1.0f, hidden, -5.0f}, 3, 4, &count) == std::vector<int32_t>{1, 3});
+  CHECK(count == 2);
+  CHECK(select_keys({hidden, hidden}, 3, 4, &count).empty());
+  CHECK(count == 0);
+  // A NaN logit marks the row, wherever it comes.
+  select_keys({1.0f, 2.0f, std::numeric_limits<float>::quiet_NaN(), 3.0f}, 2, 2, &count);
+  CHECK(count == -1);
+  // Against a sort by (logit descending, key ascending) on many rows of
+  // few distinct values (ties everywhere).
+  uint64_t state = 12345;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t n = 1 + static_cast<int64_t>(state % 300), k = 1 + static_cast<int64_t>((state >> 20) % 40);
+    std::vector<float> logits(static_cast<size_t>(n));
+    for (float& x : logits) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      const int value = static_cast<int>((state >> 33) % 9);
+      x = value == 0 ? hidden : static_cast<float>(value);
+    }
+    std::vector<int32_t> order;
+    for (int64_t j = 0; j < n; ++j) {
+      if (logits[static_cast<size_t>(j)] != hidden) order.push_back(static_cast<int32_t>(j));
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+    if (static_cast<int64_t>(order.size()) > k) order.resize(static_cast<size_t>(k));
+    std::sort(order.begin(), order.end());
+    INFO("trial " << trial << ": n " << n << ", k " << k);
+    CHECK(select_keys(logits, k, 1 + trial % 17, &count) == order);
+  }
 }

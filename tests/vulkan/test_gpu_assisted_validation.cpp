@@ -113,7 +113,12 @@ TEST_CASE("the conformance matrix under GPU-assisted validation on SwiftShader: 
   REQUIRE(unsetenv("VKATTN_VULKAN_KERNEL") == 0);
   std::vector<int> passed(choices.size(), 0);
   std::set<std::string> executed;  // the variants that ran, for the variant check
+  int no_kernel = 0;
   for (const CaseSpec& spec : conformance_cases()) {
+    if (spec.mode == VKATTN_MODE_TOPK) {  // no Vulkan top-k kernel yet (the conformance runs say so too)
+      ++no_kernel;
+      continue;
+    }
     const size_t choice = (case_name_hash(spec.name()) + device) % choices.size();
     const CaseResult result = run_case(contexts[choice], spec);
     INFO(spec.name(), " (VKATTN_VULKAN_KERNEL=", choices[choice], "): ", result.message);
@@ -131,6 +136,7 @@ TEST_CASE("the conformance matrix under GPU-assisted validation on SwiftShader: 
     MESSAGE("SwiftShader, GPU-assisted validation, VKATTN_VULKAN_KERNEL=", std::string(choices[i]), ": ", passed[i],
             " cases passed");
   }
+  MESSAGE("SwiftShader, GPU-assisted validation: ", no_kernel, " top-k cases not run (no Vulkan top-k kernel yet)");
   CHECK_MESSAGE(log.validation_messages.load() == 0, log.first_messages());
   REQUIRE(unsetenv("VKATTN_VALIDATION") == 0);
 }

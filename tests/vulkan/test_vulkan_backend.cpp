@@ -232,6 +232,25 @@ TEST_CASE("one (batch, head) beyond maxStorageBufferRange is UNSUPPORTED, naming
   CHECK(std::strstr(vkattn_last_error(), "maxStorageBufferRange") != nullptr);
 }
 
+TEST_CASE("a top-k plan on Vulkan is UNSUPPORTED, saying the backend has no top-k kernel, and the context keeps working") {
+  Context c;
+  vkattn_attention_desc desc;
+  vkattn_attention_desc_init(&desc);
+  desc.batch = desc.q_heads = desc.kv_heads = 1;
+  desc.q_len = desc.kv_len = 16;
+  desc.qk_dim = desc.v_dim = 32;
+  desc.mode = VKATTN_MODE_TOPK;
+  desc.topk.k = 4;
+  vkattn_attention_desc_set_dense_layouts(&desc);
+  vkattn_plan plan = nullptr;
+  CHECK(vkattn_plan_create(c.context, &desc, 0, &plan) == VKATTN_ERROR_UNSUPPORTED);
+  CHECK(std::strstr(vkattn_last_error(), "no top-k kernel") != nullptr);
+  CHECK(plan == nullptr);
+  desc.mode = VKATTN_MODE_EXACT;
+  REQUIRE(vkattn_plan_create(c.context, &desc, 0, &plan) == VKATTN_SUCCESS);
+  vkattn_plan_destroy(plan);
+}
+
 TEST_CASE("long key ranges are walked in several dispatches where the driver caps loop iterations (tiled kernel)") {
   // One key tile per loop iteration: on llvmpipe a dispatch covers about
   // 49,000 tiles, so 1,000,000 keys take several dispatches at any tile
