@@ -89,6 +89,25 @@ inline std::vector<float> run_small_host(vkattn_context context, const vkattn_at
   return out;
 }
 
+// Largest |got - want| of two runs' outputs, relative to max |want|, and
+// of their LSEs (absolute).
+struct RunDifference {
+  double relative_error = 0.0;
+  double lse_error = 0.0;
+};
+inline RunDifference run_difference(const std::vector<float>& got, const std::vector<float>& want,
+                                    const std::vector<float>& got_lse, const std::vector<float>& want_lse) {
+  double error = 0.0, scale = 0.0;
+  RunDifference d;
+  for (size_t i = 0; i < got.size(); ++i) {
+    error = std::fmax(error, std::fabs(got[i] - want[i]));
+    scale = std::fmax(scale, std::fabs(want[i]));
+  }
+  d.relative_error = scale > 0.0 ? error / scale : error;
+  for (size_t i = 0; i < got_lse.size(); ++i) d.lse_error = std::fmax(d.lse_error, std::fabs(got_lse[i] - want_lse[i]));
+  return d;
+}
+
 inline bool last_error_mentions(const char* text) { return std::strstr(vkattn_last_error(), text) != nullptr; }
 
 }  // namespace vkattn_test
