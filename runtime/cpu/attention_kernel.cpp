@@ -407,10 +407,10 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
       if (p.paged()) {
         const int64_t listed = std::min(n + std::max(next_n, kGatherPrefetchRows), task_keys.end - j0);
         paged_rows(p, p.k, p.k_dtype, t.k, t.block_table, b, kv_head, j0, listed, key_rows);
-        paged_rows(p, p.v, p.v_dtype, t.v, t.block_table, b, kv_head, j0, listed, value_rows);
+        if (!topk) paged_rows(p, p.v, p.v_dtype, t.v, t.block_table, b, kv_head, j0, listed, value_rows);
         for (int64_t c = listed; c < n + kGatherPrefetchRows; ++c) {  // past the task's keys: its last row again
           key_rows[c] = key_rows[listed - 1];
-          value_rows[c] = value_rows[listed - 1];
+          if (!topk) value_rows[c] = value_rows[listed - 1];
         }
       }
       auto key_at = [&](int64_t c) { return p.paged() ? key_rows[c] : keys + c * k_step; };
@@ -437,19 +437,21 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
         float* acc = ws.acc + s0 * p.v_dim;
 
         // While the scores stream K, this block's V rows are requested; while
-        // the products stream V, the next block's K rows.
+        // the products stream V, the next block's K rows. (Top-k reads no V
+        // here: its scores request the next block's K rows instead.)
         const int64_t k_row_bytes = static_cast<int64_t>(storage_offset(p.k_dtype, p.qk_dim));
         const int64_t v_row_bytes = static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim));
-        const RowPrefetch block_values = p.paged() ? RowPrefetch::listed(value_rows, n, v_row_bytes)
-                                                   : RowPrefetch::strided(values, v_step, n, v_row_bytes);
         const RowPrefetch next_keys = next_n == 0 ? RowPrefetch()
                                       : p.paged() ? RowPrefetch::listed(key_rows + n, next_n, k_row_bytes)
                                                   : RowPrefetch::strided(keys + n * k_step, k_step, next_n, k_row_bytes);
+        const RowPrefetch scores_ahead = topk        ? next_keys
+                                         : p.paged() ? RowPrefetch::listed(value_rows, n, v_row_bytes)
+                                                     : RowPrefetch::strided(values, v_step, n, v_row_bytes);
         if (tiling_.direct && p.paged()) {
-          ops_.dot_rows_gather(queries, sub_rows, key_rows, p.k_dtype, n, p.qk_dim, ws.scores, block_values);
+          ops_.dot_rows_gather(queries, sub_rows, key_rows, p.k_dtype, n, p.qk_dim, ws.scores, scores_ahead);
         } else if (tiling_.direct) {
           ops_.dot_rows(queries, sub_rows, keys, p.k_dtype, static_cast<int64_t>(p.k.seq_stride), n, p.qk_dim,
-                        ws.scores, block_values);
+                        ws.scores, scores_ahead);
         } else {
           VKATTN_RETURN_IF_ERROR(qk.run(sub_rows, queries, ws.scores));
         }
