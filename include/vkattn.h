@@ -524,8 +524,10 @@ typedef struct vkattn_block_sparse {
  * be ordered differently than an exact computation would order them. A
  * NaN logit among a row's visible keys makes the row NaN, as in EXACT mode.
  * Memory stays O(rows x k): a first pass keeps each row's k best keys (the
- * CPU backend in a bounded heap per row), a second attends them; nothing
- * q_len x kv_len is allocated. */
+ * CPU backend in a bounded selection of at most 2k candidates per row of a
+ * task), a second attends them; nothing q_len x kv_len is allocated. The
+ * CPU backend runs it; the Vulkan backend has no top-k kernel yet and
+ * answers VKATTN_ERROR_UNSUPPORTED. */
 typedef struct vkattn_topk {
   /* The keys each query row keeps: 1..VKATTN_MAX_TOPK. */
   int64_t k;

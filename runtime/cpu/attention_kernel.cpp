@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -65,9 +66,10 @@ Tiling choose_tiling(const Problem& p, int threads) {
     task_rows = ceil_div(p.q_len, chunks);
     task_rows = std::max(task_rows, std::min(p.q_len, ceil_div(kMinRowsPerTask, group)));
   }
-  // ... and to bound the per-task row state (top-k: with each row's heap).
-  const int64_t heap_floats = p.topk_mode() ? 2 * p.topk + 1 : 0;
-  const int64_t bytes_per_position = group * (p.qk_dim + p.v_dim + 2 + heap_floats) * 4;
+  // ... and to bound the per-task row state (top-k: with each row's
+  // candidates and selection state).
+  const int64_t selection_floats = p.topk_mode() ? 4 * p.topk + 2 : 0;
+  const int64_t bytes_per_position = group * (p.qk_dim + p.v_dim + 2 + selection_floats) * 4;
   task_rows = std::min(task_rows, std::max<int64_t>(1, kTaskRowBytes / bytes_per_position));
   if (task_rows < p.q_len && task_rows > t.block_q) task_rows = task_rows / t.block_q * t.block_q;
   // Block-sparse: a task's positions within one query block of the mask,
@@ -134,7 +136,7 @@ Status AttentionKernel::allocate(int slots) {
   // candidate and a row pointer take two floats' room).
   const int64_t k = p.topk_mode() ? p.topk : 0;
   const int64_t counts[] = {rows * p.qk_dim, rows * p.v_dim, rows, rows, bkv * p.qk_dim, bkv * p.v_dim, bq * bkv,
-                            bq * p.v_dim, 2 * rows * k, p.topk_mode() ? rows : 0, k,
+                            bq * p.v_dim, 4 * rows * k, p.topk_mode() ? 2 * rows : 0, k,
                             p.topk_mode() ? 2 * (k + kGatherPrefetchRows) : 0};
   VKATTN_RETURN_IF_ERROR(slots_.allocate(slots, counts, 12, "CPU workspace"));
   workspace_bytes_ = slots_.bytes();
@@ -164,7 +166,7 @@ AttentionKernel::Workspace AttentionKernel::workspace(int slot) const {
   if (problem_.topk_mode()) {
     // (Slot arrays are cache-line aligned: room for any of these types.)
     ws.candidates = reinterpret_cast<TopkCandidate*>(slots_.array(slot, 8));
-    ws.candidate_counts = reinterpret_cast<int32_t*>(slots_.array(slot, 9));
+    ws.topk_rows = reinterpret_cast<TopkRow*>(slots_.array(slot, 9));
     ws.weights = slots_.array(slot, 10);
     ws.value_rows = reinterpret_cast<const uint8_t**>(slots_.array(slot, 11));
   }
@@ -191,51 +193,49 @@ void AttentionKernel::merge_entry(void* opaque, size_t unit) {
 
 namespace {
 
-// Whether candidate a leaves a top-k selection before b: a lower logit, or
-// an equal logit at a higher key.
-bool drops_before(const TopkCandidate& a, const TopkCandidate& b) {
-  return a.logit < b.logit || (a.logit == b.logit && a.key > b.key);
-}
-
-void sift_down(TopkCandidate* heap, int64_t size, int64_t at) {
-  for (;;) {
-    const int64_t left = 2 * at + 1, right = left + 1;
-    int64_t first = at;  // the one to drop first among at and its children
-    if (left < size && drops_before(heap[left], heap[first])) first = left;
-    if (right < size && drops_before(heap[right], heap[first])) first = right;
-    if (first == at) return;
-    std::swap(heap[at], heap[first]);
-    at = first;
-  }
+// Keeps the best k of `count` > k candidates in candidates[0, k), the k-th
+// best at k - 1.
+void keep_best(int64_t k, int64_t count, TopkCandidate* candidates) {
+  std::nth_element(candidates, candidates + (k - 1), candidates + count, std::greater<TopkCandidate>());
 }
 
 }  // namespace
 
-void offer_topk(const float* scores, int64_t n, int64_t j0, int64_t k, TopkCandidate* heap, int32_t* count) {
-  const float hidden = -std::numeric_limits<float>::infinity();
-  int64_t size = *count;
-  if (size < 0) return;
-  for (int64_t c = 0; c < n; ++c) {
-    const float s = scores[c];
-    if (s != s) {
-      *count = -1;
-      return;
+void offer_topk(const float* scores, int64_t n, int64_t j0, int64_t k, TopkCandidate* candidates, TopkRow* row) {
+  if (row->count < 0) return;
+  int64_t count = row->count;
+  float threshold = row->threshold;
+  bool nan = false;
+  for (int64_t c0 = 0; c0 < n; c0 += 16) {
+    const int64_t end = std::min(n, c0 + 16);
+    // A chunk none of whose logits beats the threshold adds nothing (the
+    // maximum and the NaN test vectorise).
+    float best = threshold;
+    for (int64_t c = c0; c < end; ++c) {
+      best = std::max(best, scores[c]);
+      nan |= scores[c] != scores[c];
     }
-    if (s == hidden) continue;  // hidden (or a logit that weighs nothing)
-    const TopkCandidate arriving{s, static_cast<int32_t>(j0 + c)};
-    if (size < k) {
-      int64_t at = size++;  // sift up
-      heap[at] = arriving;
-      while (at > 0 && drops_before(heap[at], heap[(at - 1) / 2])) {
-        std::swap(heap[at], heap[(at - 1) / 2]);
-        at = (at - 1) / 2;
+    if (!(best > threshold)) continue;
+    for (int64_t c = c0; c < end; ++c) {
+      // Written always, kept only when it beats the threshold (branchless).
+      candidates[count] = topk_candidate(scores[c], static_cast<int32_t>(j0 + c));
+      count += scores[c] > threshold ? 1 : 0;
+      if (count == 2 * k) {
+        keep_best(k, count, candidates);
+        count = k;
+        threshold = candidate_logit(candidates[k - 1]);  // the k-th best: what a later key must beat
       }
-    } else if (s > heap[0].logit) {  // (an equal logit arrives at a higher key: it loses)
-      heap[0] = arriving;
-      sift_down(heap, size, 0);
     }
   }
-  *count = static_cast<int32_t>(size);
+  row->count = nan ? -1 : static_cast<int32_t>(count);
+  row->threshold = threshold;
+}
+
+void finish_topk(int64_t k, TopkCandidate* candidates, TopkRow* row) {
+  if (row->count > k) {
+    keep_best(k, row->count, candidates);
+    row->count = static_cast<int32_t>(k);
+  }
 }
 
 namespace {
@@ -354,7 +354,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
   std::fill(ws.row_sum, ws.row_sum + rows, 0.0f);
   std::fill(ws.acc, ws.acc + rows * p.v_dim, 0.0f);
   const bool topk = p.topk_mode();
-  if (topk) std::fill(ws.candidate_counts, ws.candidate_counts + rows, 0);
+  if (topk) std::fill(ws.topk_rows, ws.topk_rows + rows, TopkRow{0, -std::numeric_limits<float>::infinity()});
 
   // The task's keys: those its rows' windows leave (one interval), and the
   // global keys below it (the keys in between are skipped), each within
@@ -460,7 +460,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
           float* scores = ws.scores + r * n;
           mask_scores(p, t, b, kv_head * group + local % group, r0 + local / group, seq, j0, n, scores);
           if (topk) {
-            offer_topk(scores, n, j0, p.topk, ws.candidates + local * p.topk, ws.candidate_counts + local);
+            offer_topk(scores, n, j0, p.topk, ws.candidates + local * 2 * p.topk, ws.topk_rows + local);
             continue;
           }
           const float alpha = ops_.softmax_step(scores, n, ws.row_max + local, ws.row_sum + local);
@@ -518,7 +518,9 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
 void AttentionKernel::attend_topk_row(const Tensors& t, int64_t b, int64_t kv_head, int64_t local,
                                       Workspace& ws) const {
   const Problem& p = problem_;
-  const int32_t count = ws.candidate_counts[local];
+  TopkCandidate* kept = ws.candidates + local * 2 * p.topk;
+  finish_topk(p.topk, kept, ws.topk_rows + local);
+  const int32_t count = ws.topk_rows[local].count;
   if (count < 0) {  // a NaN logit: the whole row NaN, as in exact mode
     ws.row_max[local] = std::numeric_limits<float>::quiet_NaN();
     ws.row_sum[local] = std::numeric_limits<float>::quiet_NaN();
@@ -527,11 +529,11 @@ void AttentionKernel::attend_topk_row(const Tensors& t, int64_t b, int64_t kv_he
   if (count == 0) return;  // no key seen: zeros (LSE -inf, or the sink)
   // The kept keys in key order (V rows read front to back), then one
   // softmax step over their logits and the weighted V rows.
-  TopkCandidate* kept = ws.candidates + local * p.topk;
-  std::sort(kept, kept + count, [](const TopkCandidate& a, const TopkCandidate& b) { return a.key < b.key; });
+  std::sort(kept, kept + count,
+            [](TopkCandidate a, TopkCandidate b) { return candidate_key(a) < candidate_key(b); });
   for (int32_t c = 0; c < count; ++c) {
-    ws.weights[c] = kept[c].logit;
-    ws.value_rows[c] = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, kept[c].key));
+    ws.weights[c] = candidate_logit(kept[c]);
+    ws.value_rows[c] = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, candidate_key(kept[c])));
   }
   for (int64_t c = count; c < count + kGatherPrefetchRows; ++c) ws.value_rows[c] = ws.value_rows[count - 1];
   ops_.softmax_step(ws.weights, count, ws.row_max + local, ws.row_sum + local);

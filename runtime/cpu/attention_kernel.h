@@ -11,15 +11,16 @@
 // (batch, kv head, chunk) is also split along the keys into kv_splits tasks
 // whose partial softmax states (unnormalised O, running max, sum) a second
 // pass merges in split order (flash-decoding). Top-k problems use the same
-// tasks and scores, unsplit: each row's logits feed a bounded heap of its k
-// best keys instead of the softmax, and the row then attends those keys
-// alone. See docs/ARCHITECTURE.md.
+// tasks and scores, unsplit: each row's logits feed a bounded selection of
+// its k best keys instead of the softmax, and the row then attends those
+// keys alone. See docs/ARCHITECTURE.md.
 #pragma once
 
 #include <pthreadpool.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -42,20 +43,52 @@ struct Tiling {
   bool direct = false;    // products without XNNPACK (few rows per task)
 };
 
-// Top-k: one kept key of a row, by its logit.
-struct TopkCandidate {
+// Top-k: one candidate key of a row as one integer that orders candidates
+// as the selection ranks them: the logit's bits made monotone (a higher
+// logit, a larger integer; -0 counts as +0) above the key's complement (of
+// equal logits, the lower key is the larger integer). The best k are the k
+// largest integers; comparing them is one instruction.
+using TopkCandidate = uint64_t;
+
+inline TopkCandidate topk_candidate(float logit, int32_t key) {
+  uint32_t bits;
+  const float value = logit + 0.0f;  // -0 becomes +0
+  std::memcpy(&bits, &value, 4);
+  const uint32_t monotone = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+  return (uint64_t{monotone} << 32) | (0xffffffffu - static_cast<uint32_t>(key));
+}
+inline int32_t candidate_key(TopkCandidate c) { return static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(c)); }
+inline float candidate_logit(TopkCandidate c) {
+  const uint32_t monotone = static_cast<uint32_t>(c >> 32);
+  const uint32_t bits = (monotone & 0x80000000u) != 0 ? monotone & 0x7fffffffu : ~monotone;
   float logit;
-  int32_t key;
+  std::memcpy(&logit, &bits, 4);
+  return logit;
+}
+
+// Top-k: a row's selection so far. Its candidates (at most 2k) are every
+// key seen whose logit beat `threshold`, the k-th best logit when the
+// candidates were last cut back to k (-inf before); count -1: a NaN logit
+// was seen (the row is NaN).
+struct TopkRow {
+  int32_t count;
+  float threshold;
 };
 
 // Offers keys j0 .. j0 + n - 1 with logits `scores` (hidden keys -inf) to a
-// row's selection: `heap` holds its best *count (<= k) keys so far as a
-// min-heap (the root is the one to drop first: the lowest logit, of equal
-// logits the highest key). Keys must arrive in increasing order, so an
-// arriving key never displaces a kept key of equal logit (the lower index
-// wins ties). A NaN logit sets *count to -1 (the row is NaN) and ends the
-// row's selection. Unit-tested.
-void offer_topk(const float* scores, int64_t n, int64_t j0, int64_t k, TopkCandidate* heap, int32_t* count);
+// row's selection (`candidates` holds room for 2k). Keys must arrive in
+// increasing order: a key whose logit only equals the threshold then ranks
+// below every kept key of that logit (the lower index wins ties), so only
+// logits above it are taken; when 2k are held, the best k (by logit, then
+// by lower key) are kept and the threshold becomes the k-th's logit.
+// Amortised O(1) per key, and where few logits beat the threshold (long
+// rows) a chunk of 16 is passed over with one comparison of its maximum.
+// Unit-tested.
+void offer_topk(const float* scores, int64_t n, int64_t j0, int64_t k, TopkCandidate* candidates, TopkRow* row);
+
+// Cuts a row's candidates back to its best k (where it holds more); the
+// row's kept keys are then candidates[0, min(count, k)), in no order.
+void finish_topk(int64_t k, TopkCandidate* candidates, TopkRow* row);
 
 // Pure function of the problem and thread count; unit-tested. The key
 // splits depend on the problem only, so results do not change with threads.
@@ -83,10 +116,10 @@ class AttentionKernel final : public Kernel {
     float* values = nullptr;   // block_kv x v_dim
     float* scores = nullptr;   // block_q x block_kv
     float* products = nullptr; // block_q x v_dim
-    // Top-k only (empty otherwise): each row's heap of kept keys (rows x k)
-    // and its size (-1: a NaN logit), then one row's weights and V rows.
+    // Top-k only (empty otherwise): each row's candidates (rows x 2k) and
+    // selection state, then one row's weights and V rows.
     TopkCandidate* candidates = nullptr;
-    int32_t* candidate_counts = nullptr;
+    TopkRow* topk_rows = nullptr;
     float* weights = nullptr;                // k
     const uint8_t** value_rows = nullptr;    // k + kGatherPrefetchRows
   };

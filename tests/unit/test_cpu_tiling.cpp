@@ -80,7 +80,7 @@ TEST_CASE("split partial results stay bounded however many units and keys") {
   CHECK(t.tasks * rows * (4096 + 2) * 4 <= 16 * 1024 * 1024);
 }
 
-TEST_CASE("top-k tasks keep whole rows (no key splits), and a task's heaps stay within the row-state bound") {
+TEST_CASE("top-k tasks keep whole rows (no key splits), and a task's selections stay within the row-state bound") {
   vkattn::Problem decode = problem(1, 32, 8, 1, 32768, 128);
   decode.mode = VKATTN_MODE_TOPK;
   decode.topk = VKATTN_MAX_TOPK;
@@ -91,29 +91,50 @@ TEST_CASE("top-k tasks keep whole rows (no key splits), and a task's heaps stay 
   prefill.mode = VKATTN_MODE_TOPK;
   prefill.topk = VKATTN_MAX_TOPK;
   const vkattn::cpu::Tiling p = vkattn::cpu::choose_tiling(prefill, 1);
-  CHECK(64 * p.task_rows * (256 + 256 + 2 + 2 * VKATTN_MAX_TOPK + 1) * 4 <= 8 * 1024 * 1024);
+  CHECK(64 * p.task_rows * (256 + 256 + 2 + 4 * VKATTN_MAX_TOPK + 2) * 4 <= 8 * 1024 * 1024);
 }
 
 namespace {
 
-// Offers `logits` (keys first, first + 1, ...) to a fresh selection of k in
-// blocks of `block` keys; the kept keys, sorted.
+// Offers `logits` (keys 0, 1, ...) to a fresh selection of k in blocks of
+// `block` keys; the kept keys, sorted, and the row's count.
 std::vector<int32_t> select_keys(const std::vector<float>& logits, int64_t k, int64_t block, int32_t* count) {
-  std::vector<vkattn::cpu::TopkCandidate> heap(static_cast<size_t>(k));
-  *count = 0;
+  std::vector<vkattn::cpu::TopkCandidate> candidates(static_cast<size_t>(2 * k));
+  vkattn::cpu::TopkRow row{0, -std::numeric_limits<float>::infinity()};
   for (int64_t j0 = 0; j0 < static_cast<int64_t>(logits.size()); j0 += block) {
     const int64_t n = std::min<int64_t>(block, static_cast<int64_t>(logits.size()) - j0);
-    vkattn::cpu::offer_topk(logits.data() + j0, n, j0, k, heap.data(), count);
+    vkattn::cpu::offer_topk(logits.data() + j0, n, j0, k, candidates.data(), &row);
   }
+  vkattn::cpu::finish_topk(k, candidates.data(), &row);
+  *count = row.count;
   std::vector<int32_t> keys;
-  for (int32_t c = 0; c < std::max(*count, 0); ++c) keys.push_back(heap[static_cast<size_t>(c)].key);
+  for (int32_t c = 0; c < std::max(row.count, 0); ++c) keys.push_back(vkattn::cpu::candidate_key(candidates[static_cast<size_t>(c)]));
   std::sort(keys.begin(), keys.end());
   return keys;
 }
 
 }  // namespace
 
-TEST_CASE("offer_topk keeps the k largest logits, the lower key of equal ones, and skips hidden keys") {
+TEST_CASE("top-k candidates order as logit then lower key, and give back both exactly") {
+  const float values[] = {-std::numeric_limits<float>::infinity(), -3.5f, -1e-30f, -0.0f, 0.0f, 1e-30f, 2.0f, 7e37f,
+                          std::numeric_limits<float>::infinity()};
+  for (size_t a = 0; a < sizeof(values) / sizeof(values[0]); ++a) {
+    for (size_t b = 0; b < sizeof(values) / sizeof(values[0]); ++b) {
+      for (int32_t ka : {0, 5, 2147483647}) {
+        const int32_t kb = 5;
+        const vkattn::cpu::TopkCandidate x = vkattn::cpu::topk_candidate(values[a], ka);
+        const vkattn::cpu::TopkCandidate y = vkattn::cpu::topk_candidate(values[b], kb);
+        INFO(values[a] << " at " << ka << " against " << values[b] << " at " << kb);
+        const bool ranks_above = values[a] > values[b] || (values[a] == values[b] && ka < kb);
+        CHECK((x > y) == ranks_above);
+        CHECK(vkattn::cpu::candidate_key(x) == ka);
+        CHECK(vkattn::cpu::candidate_logit(x) == values[a]);  // (-0 comes back as +0, equal to it)
+      }
+    }
+  }
+}
+
+TEST_CASE("offer_topk keeps the k largest logits, the lower key of equal ones, and skips hidden keys, in blocks of any size") {
   const float hidden = -std::numeric_limits<float>::infinity();
   int32_t count = 0;
   // Ties at the boundary: of the four 2.0s the two lowest keys stay.
