@@ -4,7 +4,7 @@
 // pipeline, docs/RELIABILITY.md):
 //   - a test-only shader with a planted out-of-bounds read is reported,
 //     which proves the instrumentation is active on this driver and layer;
-//   - a quarter of the conformance matrix runs through the GPU kernel with no
+//   - an eighth of the conformance matrix runs through the GPU kernel with no
 //     message.
 // Without SwiftShader or the validation layer this binary exits 77 (CTest:
 // skipped). The planted-read test talks to Vulkan directly (it needs a shader
@@ -97,11 +97,11 @@ TEST_CASE("GPU-assisted validation reports a planted out-of-bounds read on Swift
 // The GPU kernel (the one every GPU runs) in its variant that touches the
 // most buffers: subgroup reductions, K/V staged through shared memory, keys
 // split with the (O, m, l) scratch and the reduce pass; linear attention
-// through its own kernel. On every fourth case of each group
+// through its own kernel. On every eighth case of each group
 // (under_gpu_assisted_validation): the tiled matrix runs SwiftShader's
 // other cases without instrumentation, spread over the four team / K-V
 // choices.
-TEST_CASE("a quarter of the conformance matrix under GPU-assisted validation on SwiftShader: tiled kernel, staged and split, no message") {
+TEST_CASE("an eighth of the conformance matrix under GPU-assisted validation on SwiftShader: tiled kernel, staged and split, no message") {
   const char kernel[] = "tiled,subgroup,staged,split";
   REQUIRE(setenv("VKATTN_VALIDATION", "gpu", 1) == 0);
   REQUIRE(setenv("VKATTN_VULKAN_KERNEL", kernel, 1) == 0);

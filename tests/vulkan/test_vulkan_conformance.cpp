@@ -198,7 +198,7 @@ TEST_CASE("conformance matrix on every Vulkan device, the device's own kernel, v
 // when forced. Its four team / K-V choices share the matrix (each case runs
 // under one per device) rather than each running all of it: one whole run
 // on lavapipe and SwiftShader took 14 minutes here (both compile every
-// case's pipelines anew in CI), four would not fit CI's time. A quarter of
+// case's pipelines anew in CI), four would not fit CI's time. An eighth of
 // SwiftShader's cases run under GPU-assisted validation instead
 // (vkattn_gpu_validation_tests), which checks what this run checks and
 // every access's bounds besides. vkattn-conformance runs any one choice on
