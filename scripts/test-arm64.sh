@@ -75,9 +75,10 @@ echo "test-arm64: API tests"
 
 # The CPU conformance matrix's sections that exercise the row kernels and
 # the CPU backend's own code (decode, GQA, masks, quantized and paged K/V,
-# long rows split across tasks, linear attention); the XNNPACK tiles are Debian's arm64 build
+# long rows split across tasks, linear attention, Linformer, block-sparse
+# and top-k attention); the XNNPACK tiles are Debian's arm64 build
 # of XNNPACK, tested by its own suite.
-slice=decode,quantized,paged,split_kv,heads,mask_combo,rope,odd_sizes,linear,linformer,block_sparse
+slice=decode,quantized,paged,split_kv,heads,mask_combo,rope,odd_sizes,linear,linformer,block_sparse,topk
 echo "test-arm64: CPU conformance, sections $slice"
 "${run[@]}" "$build/samples/vkattn-conformance" --backend cpu --filter "$slice" --quiet
 
