@@ -156,20 +156,23 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   const std::vector<double> q = reference_query(in, b, h, i);
   std::vector<double> logits(static_cast<size_t>(d.kv_len));
   std::vector<char> visible(static_cast<size_t>(d.kv_len));
+  std::vector<int64_t> seen;  // the visible keys, in order
   double max_logit = -std::numeric_limits<double>::infinity();
+  double row_magnitude = 0.0;  // the row's largest scale * sum_d |q_d k_d|
   bool any_nan = false;
-  int64_t count = 0;
   for (int64_t j = 0; j < d.kv_len; ++j) {
     visible[j] = reference_visible(in, b, h, i, j);
     if (!visible[j]) continue;
-    ++count;
+    seen.push_back(j);
     double magnitude = 0.0;
     const double logit = reference_logit(in, b, h, i, j, q, &magnitude);
     logits[j] = logit;
     if (std::isnan(logit)) any_nan = true;
     if (logit > max_logit) max_logit = logit;
-    stats->max_logit_magnitude = std::fmax(stats->max_logit_magnitude, magnitude);
+    row_magnitude = std::fmax(row_magnitude, magnitude);
   }
+  const int64_t count = static_cast<int64_t>(seen.size());
+  stats->max_logit_magnitude = std::fmax(stats->max_logit_magnitude, row_magnitude);
   stats->visible_pairs += static_cast<uint64_t>(count);
   stats->max_row_keys = std::max(stats->max_row_keys, count);
   for (int64_t c = 0; c < d.v_dim; ++c) out[c] = 0.0;
@@ -187,15 +190,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   std::vector<int64_t> near_ties;
   double near_tie_margin = 0.0;
   if (d.mode == VKATTN_MODE_TOPK && count > d.topk.k && !any_nan) {
-    std::vector<int64_t> order;
-    double row_magnitude = 0.0;
-    for (int64_t j = 0; j < d.kv_len; ++j) {
-      if (!visible[j]) continue;
-      order.push_back(j);
-      double magnitude = 0.0;
-      reference_logit(in, b, h, i, j, q, &magnitude);
-      row_magnitude = std::fmax(row_magnitude, magnitude);
-    }
+    std::vector<int64_t> order = seen;
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return logits[a] > logits[c]; });
     const size_t k = static_cast<size_t>(d.topk.k);
     const double best_dropped = logits[order[k]];
@@ -228,8 +223,7 @@ void compute_row(const HostInputs& in, int64_t b, int64_t h, int64_t i, double* 
   if (!near_ties.empty() && topk_allowance != nullptr) {
     double weight = 0.0, row_max_abs_v = 0.0;
     for (int64_t j : near_ties) weight += std::exp(logits[j] - max_logit) / sum;
-    for (int64_t j = 0; j < d.kv_len; ++j) {
-      if (!reference_visible(in, b, h, i, j)) continue;  // (kept or dropped: either may come in)
+    for (int64_t j : seen) {  // (kept or dropped: either may come in)
       const float* v = &in.v[key_index(in, d.v_layout, b, kv_head, j)];
       for (int64_t c = 0; c < d.v_dim; ++c) row_max_abs_v = std::fmax(row_max_abs_v, std::fabs(static_cast<double>(v[c])));
     }
@@ -545,6 +539,16 @@ double linformer_flops(const HostInputs& in) {
   return flops;
 }
 
+namespace {
+
+// The keys a row's spans hold: the global keys and the window, those in
+// both counted once.
+int64_t span_keys(const KeySpans& s) {
+  return s.global_end + (s.end - s.first) - std::max<int64_t>(0, std::min(s.end, s.global_end) - s.first);
+}
+
+}  // namespace
+
 double topk_flops(const HostInputs& in) {
   const vkattn_attention_desc& d = in.desc;
   double kept = 0.0;
@@ -552,7 +556,7 @@ double topk_flops(const HostInputs& in) {
     for (int64_t i = 0; i < query_length(in, b); ++i) {
       if (!d.has_bool_mask && !d.has_additive_mask) {  // one interval and the global keys, the same for every head
         const KeySpans s = visible_key_spans(in, b, i);
-        const int64_t row = s.global_end + (s.end - s.first) - std::max<int64_t>(0, std::min(s.end, s.global_end) - s.first);
+        const int64_t row = span_keys(s);
         kept += static_cast<double>(std::min(row, d.topk.k) * d.q_heads);
         continue;
       }
@@ -577,7 +581,7 @@ uint64_t count_visible_pairs(const HostInputs& in) {
     for (int64_t b = 0; b < d.batch; ++b) {
       for (int64_t i = 0; i < query_length(in, b); ++i) {
         const KeySpans s = visible_key_spans(in, b, i);
-        const int64_t row = s.global_end + (s.end - s.first) - std::max<int64_t>(0, std::min(s.end, s.global_end) - s.first);
+        const int64_t row = span_keys(s);
         pairs += static_cast<uint64_t>(row) * static_cast<uint64_t>(d.q_heads);
       }
     }

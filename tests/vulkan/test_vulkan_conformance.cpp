@@ -55,8 +55,8 @@ bool variant_is(const std::string& kernel, vkattn_dtype dtype, bool split) {
 // different ones. Linear-attention cases, whose one kernel no setting
 // changes, run only in the device's own run ("auto"). Top-k cases are
 // left out, counted and reported: the Vulkan backend has no top-k kernel
-// yet (it answers VKATTN_ERROR_UNSUPPORTED; tests/unit and the CLI tests
-// check that). With gpu_assisted_elsewhere, SwiftShader leaves out the
+// yet (it answers VKATTN_ERROR_UNSUPPORTED; test_vulkan_backend.cpp and
+// the CLI tests check that). With gpu_assisted_elsewhere, SwiftShader leaves out the
 // cases it runs under GPU-assisted validation (under_gpu_assisted_validation).
 // Records the variants that ran in `<record_dir>/<record>.txt`.
 void run_matrix(const char* record, const std::vector<const char*>& kernels, bool fp16_where_possible,
