@@ -93,7 +93,7 @@ std::string pipeline_json(const vkattn_device_info& device, const std::string& c
                     constants_json(pipeline.spec.constants) +
                     ", \"full_subgroups\": " + (pipeline.spec.full_subgroups ? "true" : "false") +
                     ", \"kernel\": \"" +
-                    (layout.linear ? "linear" : c.kernel == vkattn::vk::KernelConfig::Kernel::lanes ? "lanes" : "tiled") +
+                    (layout.linear ? "linear" : layout.topk ? "topk" : c.kernel == vkattn::vk::KernelConfig::Kernel::lanes ? "lanes" : "tiled") +
                     "\", \"workgroup_size\": " + std::to_string(c.workgroup_size) +
                     ", \"rows_per_workgroup\": " + std::to_string(c.block_q) +
                     ", \"keys_per_tile\": " + std::to_string(c.block_kv) +
@@ -168,10 +168,6 @@ int run_shader_stats(int device_index, const std::string& filter, const std::str
     std::printf("\n");
     for (const BenchCase& bc : suite()) {
       if (!vkattn_samples::filter_matches(filter, bc.name)) continue;
-      if (bc.spec.mode == VKATTN_MODE_TOPK) {  // (not a failure: nothing to compile)
-        std::printf("%-36s no pipelines: the Vulkan backend has no top-k kernel yet\n", bc.name.c_str());
-        continue;
-      }
       vkattn_attention_desc desc = vkattn_test::make_desc(bc.spec);
       // Linformer's E and F are data (make_inputs draws them); the
       // pipelines depend on their shape only.

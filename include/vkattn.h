@@ -523,11 +523,13 @@ typedef struct vkattn_block_sparse {
  * f32 logits the kernel computes: two logits closer than f32 rounding may
  * be ordered differently than an exact computation would order them. A
  * NaN logit among a row's visible keys makes the row NaN, as in EXACT mode.
- * Memory stays O(rows x k): a first pass keeps each row's k best keys (the
- * CPU backend in a bounded selection of at most 2k candidates per row of a
- * task), a second attends them; nothing q_len x kv_len is allocated. The
- * CPU backend runs it; the Vulkan backend has no top-k kernel yet and
- * answers VKATTN_ERROR_UNSUPPORTED. */
+ * Memory stays O(rows x k): a first pass keeps each row's k best keys in a
+ * bounded candidate list (the CPU backend at most 2k candidates per row of
+ * a task; the Vulkan backend k + max(k, 512) per row of a row batch whose
+ * lists take at most 64 MiB), a second attends them; nothing
+ * q_len x kv_len is allocated. Both backends run it; on Vulkan head
+ * dimensions above 256 are VKATTN_ERROR_UNSUPPORTED (naming qk_dim or
+ * v_dim). */
 typedef struct vkattn_topk {
   /* The keys each query row keeps: 1..VKATTN_MAX_TOPK. */
   int64_t k;

@@ -42,6 +42,7 @@ const uint FLAG_PACKED_Q = 65536u;  // packed queries: first packed rows in kv_l
 const uint FLAG_BLOCK_MASK = 131072u;       // block-sparse: block mask bytes in head_words from P.blocks.x
 const uint FLAG_BLOCK_PER_BATCH = 262144u;  // block-sparse: a mask per batch (else shared)
 const uint FLAG_BLOCK_PER_HEAD = 524288u;   // block-sparse: a mask per query head (else shared)
+const uint FLAG_TOPK_ATTEND = 1048576u;     // topk_attn.comp: the attention pipeline (else the selection)
 
 // Per-slice parameters, written once at plan creation. Every element offset
 // and stride is relative to the binding's window (see runtime/vulkan/), so
@@ -72,6 +73,7 @@ layout(push_constant) uniform Dispatch {
   uint chunk_keys;   // keys per chunk; 0 = a single chunk covers all keys
   uint chunk_count;
   uint head_base;    // first workgroup index along y of this dispatch (kv head within the slice)
+  uint batch_base;   // first workgroup index along z of this dispatch (batch within the slice; topk_attn.comp)
 } pc;
 
 layout(std430, set = 0, binding = 5) writeonly buffer LseBuffer { float lse_data[]; };
@@ -241,6 +243,21 @@ void o_store(uint e, float value) { o_data[e] = value; }
 void o_store4(uint e, vec4 value) { o_data4[e >> 2u] = value; }
 #endif
 
+// Elements [4 * d4, 4 * d4 + 4) of the K (of_v false) or V row at `base`,
+// whatever their storage: q8_0 / q4_0 blocks (dims a multiple of 32),
+// whole vec4s (vec4_rows: rows start at multiples of 4 elements, dims a
+// multiple of 4), or element by element, those at or past `dims` read as 0
+// without a load. Callers unroll over d4, so no branch remains.
+vec4 kv_row4(const bool of_v, uint base, uint d4, uint dims, const bool vec4_rows) {
+  if (of_v ? V_BLOCKS : K_BLOCKS) return of_v ? v_block_chunk(base, 4u * d4) : k_block_chunk(base, 4u * d4);
+  if (vec4_rows) return of_v ? v_vec4(base + 4u * d4) : k_vec4(base + 4u * d4);
+  vec4 value = vec4(0.0);
+  [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+    if (4u * d4 + e < dims) value[e] = of_v ? v_element(base + 4u * d4 + e) : k_element(base + 4u * d4 + e);
+  }
+  return value;
+}
+
 // Element d of the Q row at element q_base, turned by RoPE (neox or
 // gptj: the FLAGS bits) to query position `position`: rotated from its
 // own value and its pair partner's; dimensions from P.heads.w up as stored.
@@ -327,6 +344,45 @@ float shaped_logit(float s, bool softcap, bool alibi, uint q_head, int diagonal,
   }
   if (alibi) s -= head_data[P.heads.x + q_head] * float(abs(diagonal - j));
   return s;
+}
+
+// The boolean mask's byte and the additive mask's entry for query row i
+// (the sequence's own) of query head q_head (within the slice) of the
+// slice's batch b and key j.
+bool bool_mask_allows(uint b, uint q_head, uint i, uint j) {
+  const uint index = P.bmask_view.x + b * P.bmask_view.y + q_head * P.bmask_view.z + i * P.bmask_view.w +
+                     j * P.mask_cols.y;
+  return ((bmask_words[index >> 2] >> ((index & 3u) * 8u)) & 0xffu) != 0u;
+}
+
+float additive_mask(uint b, uint q_head, uint i, uint j) {
+  return amask_data[P.amask_view.x + b * P.amask_view.y + q_head * P.amask_view.z + i * P.amask_view.w +
+                    j * P.mask_cols.x];
+}
+
+// Turns the score s = scale * q.k of key j into its logit for query row
+// `pos` of query head q_head of the slice's batch b (softcap, ALiBi, the
+// additive mask) and says whether the row sees the key: inside the
+// segment being walked (in_segment), inside the row's key range or among
+// its global keys, and allowed by the boolean mask, the block mask and the
+// additive mask (-inf hides the key whatever its score). `flags` is the
+// shader's FLAGS; masks are read at safe_j, a key inside the segment.
+bool visible_logit(inout float s, const uint flags, uint b, uint q_head, uint pos, ivec2 range, int global_keys,
+                   int diagonal, int j, uint safe_j, bool in_segment) {
+  bool sees = in_segment && ((j >= range.x && j < range.y) || j < global_keys);
+  const bool softcap = (flags & FLAG_SOFTCAP) != 0u, alibi = (flags & FLAG_ALIBI) != 0u;
+  if (softcap || alibi) s = shaped_logit(s, softcap, alibi, q_head, diagonal, j);
+  if ((flags & FLAG_BOOL_MASK) != 0u) sees = sees && bool_mask_allows(b, q_head, pos, safe_j);
+  if ((flags & FLAG_BLOCK_MASK) != 0u) {
+    sees = sees && block_allows(b, q_head, pos, safe_j, (flags & FLAG_BLOCK_PER_BATCH) != 0u,
+                                (flags & FLAG_BLOCK_PER_HEAD) != 0u);
+  }
+  if ((flags & FLAG_ADDITIVE_MASK) != 0u) {
+    const float add = additive_mask(b, q_head, pos, safe_j);
+    sees = sees && !is_negative_inf(add);
+    s += add;
+  }
+  return sees;
 }
 
 // Adds query head q_head's sink to a finished row (running maximum m, sum

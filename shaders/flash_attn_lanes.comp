@@ -40,8 +40,6 @@ layout(constant_id = 3) const uint DQK = 64;
 layout(constant_id = 4) const uint DV = 64;
 layout(constant_id = 7) const uint FLAGS = 0;
 
-const bool HAS_ADDITIVE_MASK = (FLAGS & FLAG_ADDITIVE_MASK) != 0u;
-const bool HAS_BOOL_MASK = (FLAGS & FLAG_BOOL_MASK) != 0u;
 const bool HAS_KV_LENS = (FLAGS & FLAG_KV_LENS) != 0u;
 const bool HAS_LSE = (FLAGS & FLAG_LSE) != 0u;
 const bool SPLIT = (FLAGS & FLAG_SPLIT) != 0u;
@@ -49,8 +47,6 @@ const bool KV_VEC4 = (FLAGS & FLAG_KV_VEC4) != 0u;
 const bool STATE_IN = (FLAGS & FLAG_STATE_IN) != 0u;
 const bool STATE_OUT = (FLAGS & FLAG_STATE_OUT) != 0u;
 const bool O_VEC4 = (FLAGS & FLAG_O_VEC4) != 0u;
-const bool HAS_SOFTCAP = (FLAGS & FLAG_SOFTCAP) != 0u;
-const bool HAS_ALIBI = (FLAGS & FLAG_ALIBI) != 0u;
 const bool HAS_SINKS = (FLAGS & FLAG_SINKS) != 0u;
 const bool ROPE_NEOX = (FLAGS & FLAG_ROPE_NEOX) != 0u;
 const bool ROPE_GPTJ = (FLAGS & FLAG_ROPE_GPTJ) != 0u;
@@ -62,40 +58,6 @@ const bool BLOCK_PER_HEAD = (FLAGS & FLAG_BLOCK_PER_HEAD) != 0u;
 
 // The records again, four floats at a time (alias of binding 9).
 layout(std430, set = 0, binding = 9) buffer Partials4 { vec4 partial_data4[]; };
-
-// Elements [4 * d4, 4 * d4 + 4) of the K or V row at `base`; elements at or
-// past `dims` read as 0 without a load. After unrolling, `d4` and `dims`
-// are constants, so no branch remains.
-vec4 load_k4(uint base, uint d4, uint dims) {
-  if (K_BLOCKS) return k_block_chunk(base, 4u * d4);  // q8_0 / q4_0: dims is a multiple of 32
-  if (KV_VEC4) return k_vec4(base + 4u * d4);
-  vec4 value = vec4(0.0);
-  [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-    if (4u * d4 + e < dims) value[e] = k_element(base + 4u * d4 + e);
-  }
-  return value;
-}
-
-vec4 load_v4(uint base, uint d4, uint dims) {
-  if (V_BLOCKS) return v_block_chunk(base, 4u * d4);
-  if (KV_VEC4) return v_vec4(base + 4u * d4);
-  vec4 value = vec4(0.0);
-  [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-    if (4u * d4 + e < dims) value[e] = v_element(base + 4u * d4 + e);
-  }
-  return value;
-}
-
-bool bool_mask_allows(uint b, uint q_head, uint i, uint j) {
-  const uint index = P.bmask_view.x + b * P.bmask_view.y + q_head * P.bmask_view.z + i * P.bmask_view.w +
-                     j * P.mask_cols.y;
-  return ((bmask_words[index >> 2] >> ((index & 3u) * 8u)) & 0xffu) != 0u;
-}
-
-float additive_mask(uint b, uint q_head, uint i, uint j) {
-  return amask_data[P.amask_view.x + b * P.amask_view.y + q_head * P.amask_view.z + i * P.amask_view.w +
-                    j * P.mask_cols.x];
-}
 
 void main() {
   const uint lane = gl_SubgroupInvocationID;
@@ -232,7 +194,7 @@ void main() {
         }
       } else {
         [[unroll]] for (uint d4 = 0u; d4 < (DQK + 3u) / 4u; ++d4) {
-          const vec4 k = load_k4(k_base[c], d4, DQK);
+          const vec4 k = kv_row4(false, k_base[c], d4, DQK, KV_VEC4);
           [[unroll]] for (uint e = 0u; e < 4u; ++e) {
             if (4u * d4 + e < DQK) {
               [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q[r][4u * d4 + e], k[e], s[r][c]);
@@ -250,18 +212,8 @@ void main() {
       bool sees[TILE];
       [[unroll]] for (uint c = 0u; c < TILE; ++c) {
         const int j = key[c];
-        const uint safe_j = uint(min(j, segment_end - 1));
-        sees[c] = j < segment_end && ((j >= range[r].x && j < range[r].y) || j < global_keys_of[r]);
-        if (HAS_SOFTCAP || HAS_ALIBI) s[r][c] = shaped_logit(s[r][c], HAS_SOFTCAP, HAS_ALIBI, q_head_of[r], diagonal[r], j);
-        if (HAS_BOOL_MASK) sees[c] = sees[c] && bool_mask_allows(b, q_head_of[r], pos_of[r], safe_j);
-        if (HAS_BLOCK_MASK) {
-          sees[c] = sees[c] && block_allows(b, q_head_of[r], pos_of[r], safe_j, BLOCK_PER_BATCH, BLOCK_PER_HEAD);
-        }
-        if (HAS_ADDITIVE_MASK) {
-          const float add = additive_mask(b, q_head_of[r], pos_of[r], safe_j);
-          sees[c] = sees[c] && !is_negative_inf(add);  // -inf hides the key, whatever its score
-          s[r][c] += add;
-        }
+        sees[c] = visible_logit(s[r][c], FLAGS, b, q_head_of[r], pos_of[r], range[r], global_keys_of[r], diagonal[r], j,
+                                uint(min(j, segment_end - 1)), j < segment_end);
         if (sees[c]) {
           tile_max = max(tile_max, s[r][c]);
           any_nan = any_nan || poisons_row(s[r][c]);
@@ -289,7 +241,7 @@ void main() {
           if (d4 % 8u == 0u) block_run(true, V_STORAGE, v_base[c], 4u * d4, 8u, run);
           v = run[d4 % 8u];
         } else {
-          v = load_v4(v_base[c], d4, DV);
+          v = kv_row4(true, v_base[c], d4, DV, KV_VEC4);
         }
         [[unroll]] for (uint e = 0u; e < 4u; ++e) {
           const uint d = 4u * d4 + e;

@@ -23,6 +23,14 @@ class PlanStages : public PlanDispatches {
   virtual PlanInfo info() const = 0;
 };
 
+// The head-constants binding's buffer (shaders/attention_common.glsl,
+// HeadConstants) for the problem's ALiBi slopes, sink logits, RoPE turns
+// and block mask with its per-kv-head unions; none (*out null) when it
+// uses none of them. block_words receives the first words of the block
+// mask and of its unions (set_block_params puts them in P.blocks).
+Status create_head_constants(VulkanDevice& device, const Problem& problem, std::unique_ptr<VulkanBuffer>* out,
+                             uint32_t block_words[2]);
+
 // Makes the plan around `stages` (initialised already) for `problem`:
 // the per-execution words and the runner's descriptor sets and command
 // buffer.

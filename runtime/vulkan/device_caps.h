@@ -175,7 +175,10 @@ std::string variant_name(const KernelConfig& config, vkattn_dtype dtype);
 // The linear-attention kernel's variant (linear_plan.cpp):
 // "linear.<elu|favor>.<f32|f16>".
 std::string linear_variant_name(vkattn_feature_map map, vkattn_dtype dtype);
-// Every name variant_name() and linear_variant_name() can give, and
+// The top-k kernel's variant (topk_plan.cpp): "topk.<f32|f16>".
+std::string topk_variant_name(vkattn_dtype dtype);
+// Every name variant_name(), linear_variant_name() and topk_variant_name()
+// can give, and
 // Linformer's projections ("linformer.<f32|f16>", linformer_plan.cpp):
 // the variants the tests must execute.
 std::vector<std::string> all_variant_names();
@@ -194,6 +197,9 @@ constexpr uint64_t kLanesRegisterFloats = 512;
 // about 2 s: no dispatch of a plan should be expected to run longer than
 // this on its device, the device's speed estimated low.
 constexpr double kDispatchBudgetSeconds = 0.050;
+// The rate one workgroup is assumed to reach at least (a phone's shader
+// core runs tens of GFLOP/s, shared by several workgroups).
+constexpr double kWorkgroupFlopsPerSecond = 2e10;
 // Key chunks made only for the watchdog may take this much scratch at most.
 constexpr uint64_t kWatchdogScratchBytes = uint64_t{64} << 20;
 

@@ -49,10 +49,6 @@ constexpr uint32_t kTargetWorkgroup = 256;
 // record it writes and the merge, must stay small against its keys).
 constexpr uint64_t kMinKeysPerSplit = 512;
 
-// The rate one workgroup is assumed to reach at least (a phone's shader
-// core runs tens of GFLOP/s, shared by several workgroups).
-constexpr double kWorkgroupFlopsPerSecond = 2e10;
-
 bool choose(KernelOverride::Choice forced, bool automatic) {
   return forced == KernelOverride::Choice::automatic ? automatic : forced == KernelOverride::Choice::yes;
 }
@@ -368,8 +364,11 @@ std::string linear_variant_name(vkattn_feature_map map, vkattn_dtype dtype) {
          (dtype == VKATTN_DTYPE_F16 ? ".f16" : ".f32");
 }
 
+std::string topk_variant_name(vkattn_dtype dtype) { return dtype == VKATTN_DTYPE_F16 ? "topk.f16" : "topk.f32"; }
+
 std::vector<std::string> all_variant_names() {
   std::vector<std::string> names;
+  for (vkattn_dtype dtype : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) names.push_back(topk_variant_name(dtype));
   for (vkattn_dtype dtype : {VKATTN_DTYPE_F32, VKATTN_DTYPE_F16}) {
     for (vkattn_feature_map map : {VKATTN_FEATURE_MAP_ELU, VKATTN_FEATURE_MAP_FAVOR}) {
       names.push_back(linear_variant_name(map, dtype));

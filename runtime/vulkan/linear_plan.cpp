@@ -275,7 +275,7 @@ void LinearStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet*
         device_.record_barrier_between_dispatches(cmd);
       }
       first = false;
-      const DispatchConstants constants{block_base, phase, layout_.chunk_keys, layout_.chunks, 0};
+      const DispatchConstants constants{block_base, phase, layout_.chunk_keys, layout_.chunks, 0, 0};
       fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
                             &constants);
       fn.vkCmdDispatch(cmd, groups_x, heads, batches);

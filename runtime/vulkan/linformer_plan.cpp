@@ -243,7 +243,7 @@ void LinformerStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorS
       for (uint32_t chunk = 0; chunk < layout_.chunks; ++chunk) {
         if (!first) device_.record_barrier_between_dispatches(cmd);
         first = false;
-        const DispatchConstants constants{of_v, chunk, layout_.chunk_keys, layout_.chunks, 0};
+        const DispatchConstants constants{of_v, chunk, layout_.chunk_keys, layout_.chunks, 0, 0};
         fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
                               &constants);
         fn.vkCmdDispatch(cmd, projection_tiles(p_, of_v ? p_.v_dim : p_.qk_dim), heads, batches);

@@ -30,6 +30,39 @@ void set_kv_constants(const Problem& p, std::vector<uint32_t>* constants) {
   (*constants)[kSpecBlockShifts] = static_cast<uint32_t>(p.block_q_shift | p.block_k_shift << 8);
 }
 
+uint32_t problem_flags(const Problem& p) {
+  uint32_t flags = 0;
+  if (p.has_additive_mask) flags |= kFlagAdditiveMask;
+  if (p.has_bool_mask) flags |= kFlagBoolMask;
+  if (p.has_kv_lens) flags |= kFlagKvLens;
+  if (p.ragged()) flags |= kFlagQLens;
+  if (p.packed_queries()) flags |= kFlagPackedQ;
+  if (p.has_lse) flags |= kFlagLse;
+  if (p.softcap > 0.0f) flags |= kFlagSoftcap;
+  if (!p.alibi_slopes.empty()) flags |= kFlagAlibi;
+  if (!p.sinks.empty()) flags |= kFlagSinks;
+  if (p.rope.style == VKATTN_ROPE_NEOX) flags |= kFlagRopeNeox;
+  if (p.rope.style == VKATTN_ROPE_GPTJ) flags |= kFlagRopeGptj;
+  if (p.block_sparse()) {
+    flags |= kFlagBlockMask;
+    if (p.block_mask_batch > 1) flags |= kFlagBlockPerBatch;
+    if (p.block_mask_heads > 1) flags |= kFlagBlockPerHead;
+  }
+  return flags;
+}
+
+uint32_t alignment_flags(const Problem& p, const std::vector<Slice>& slices) {
+  bool kv_vec4 = true;
+  bool out_vec4 = true;
+  for (const Slice& slice : slices) {
+    // (Block-typed views count bytes and are read by their own path.)
+    kv_vec4 = kv_vec4 && (is_block_dtype(p.k_dtype) || rows_vec4_aligned(slice.k, p.qk_dim)) &&
+              (is_block_dtype(p.v_dtype) || rows_vec4_aligned(slice.v, p.v_dim));
+    out_vec4 = out_vec4 && rows_vec4_aligned(slice.out, p.v_dim);
+  }
+  return (kv_vec4 ? uint32_t{kFlagKvVec4} : 0u) | (out_vec4 ? uint32_t{kFlagOutVec4} : 0u);
+}
+
 Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, const KernelOverride& forced,
                    PlanLayout* out) {
   PlanLayout layout;
@@ -118,35 +151,9 @@ Status plan_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
 
   const bool f16 = p.dtype == VKATTN_DTYPE_F16;
   const bool lanes = config.kernel == KernelConfig::Kernel::lanes;
-  uint32_t flags = 0;
-  if (p.has_additive_mask) flags |= kFlagAdditiveMask;
-  if (p.has_bool_mask) flags |= kFlagBoolMask;
-  if (p.has_kv_lens) flags |= kFlagKvLens;
-  if (p.ragged()) flags |= kFlagQLens;
-  if (p.packed_queries()) flags |= kFlagPackedQ;
-  if (p.has_lse) flags |= kFlagLse;
-  if (p.softcap > 0.0f) flags |= kFlagSoftcap;
-  if (!p.alibi_slopes.empty()) flags |= kFlagAlibi;
-  if (!p.sinks.empty()) flags |= kFlagSinks;
-  if (p.rope.style == VKATTN_ROPE_NEOX) flags |= kFlagRopeNeox;
-  if (p.rope.style == VKATTN_ROPE_GPTJ) flags |= kFlagRopeGptj;
-  if (p.block_sparse()) {
-    flags |= kFlagBlockMask;
-    if (p.block_mask_batch > 1) flags |= kFlagBlockPerBatch;
-    if (p.block_mask_heads > 1) flags |= kFlagBlockPerHead;
-  }
+  uint32_t flags = problem_flags(p) | alignment_flags(p, layout.slices);
   if (config.kv_splits > 1) flags |= kFlagSplit;
   if (!lanes && config.staged) flags |= kFlagStaged;
-  bool kv_vec4 = true;
-  bool out_vec4 = true;
-  for (const Slice& slice : layout.slices) {
-    // (Block-typed views count bytes and are read by their own path.)
-    kv_vec4 = kv_vec4 && (is_block_dtype(p.k_dtype) || rows_vec4_aligned(slice.k, p.qk_dim)) &&
-              (is_block_dtype(p.v_dtype) || rows_vec4_aligned(slice.v, p.v_dim));
-    out_vec4 = out_vec4 && rows_vec4_aligned(slice.out, p.v_dim);
-  }
-  if (kv_vec4) flags |= kFlagKvVec4;
-  if (out_vec4) flags |= kFlagOutVec4;
   layout.flags = flags;
 
   using shaders::ShaderId;

@@ -40,6 +40,7 @@ enum ShaderFlags : uint32_t {
   kFlagBlockMask = 131072,      // block-sparse: the block mask and its kv-head unions in the head constants
   kFlagBlockPerBatch = 262144,  // block-sparse: a mask per batch
   kFlagBlockPerHead = 524288,   // block-sparse: a mask per query head
+  kFlagTopkAttend = 1048576,    // topk_attn.comp: the attention pipeline (else the selection)
 };
 
 // Specialization constant ids shared by the shaders (each uses some).
@@ -61,6 +62,10 @@ enum SpecConstant : uint32_t {
   kSpecLinearTile = kSpecRows,            // keys per chunk, rows per block, V columns per workgroup
   kSpecLinearFeatures = kSpecCols,        // m
   kSpecLinearFeatureMap = kSpecDSplit,    // vkattn_feature_map
+  // and topk_attn.comp its own:
+  kSpecTopkK = kSpecCols,                 // k
+  kSpecTopkCapacity = kSpecDSplit,        // entries of a row's candidate list
+  kSpecTopkLogWorkgroup = kSpecColThreads,  // log2 of the workgroup size
 };
 
 // How K or V is stored (mirrors K_STORAGE / V_STORAGE in attention_common.glsl).
@@ -74,6 +79,12 @@ enum KvStorage : uint32_t {
 // from the problem: their storage (KvStorage), the page size, and the
 // block sizes of block-sparse attention.
 void set_kv_constants(const Problem& problem, std::vector<uint32_t>* constants);
+
+// The FLAGS bits the problem itself sets (masks, lengths, ragged and
+// packed queries, LSE, softcap, ALiBi, sinks, RoPE, block sparsity), and
+// those its slices' alignment allows (kFlagKvVec4, kFlagOutVec4).
+uint32_t problem_flags(const Problem& problem);
+uint32_t alignment_flags(const Problem& problem, const std::vector<Slice>& slices);
 
 // One pipeline of a plan.
 struct PipelineSpec {
@@ -100,6 +111,7 @@ struct PlanLayout {
   int attention[3] = {-1, -1, -1};  // pipeline index per ChunkRole (-1: the role is not used)
   int reduce = -1;                  // pipeline index of the split-KV merge, -1 without splits
   bool linear = false;              // a linear-attention plan: `pipelines` holds its one pipeline (LinearLayout)
+  bool topk = false;                // a top-k plan: `pipelines` holds its two (TopkLayout); config: workgroup and tiles
 };
 
 // A linear-attention plan's choices (linear_plan.cpp, shaders/
@@ -128,6 +140,26 @@ struct LinformerLayout {
   PipelineSpec pipeline;
 };
 Status linformer_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks, LinformerLayout* out);
+
+// A top-k plan's choices (topk_plan.cpp, shaders/topk_attn.comp), a pure
+// function of the problem and the device: the workgroup, the query rows a
+// selecting workgroup takes, the capacity of each row's candidate list,
+// how many dispatches the selection walks the keys in (each chunk_keys
+// keys; 0: one walks all), the row batch that shares the lists' scratch
+// (row blocks x kv heads x batches, every slice walked in such batches),
+// and the two pipelines (selection, attention).
+struct TopkLayout {
+  uint32_t workgroup = 0;
+  uint32_t rows = 1;
+  uint32_t capacity = 0;
+  uint32_t chunks = 1;
+  uint32_t chunk_keys = 0;
+  uint32_t batch_blocks = 1, batch_heads = 1, batch_batches = 1;
+  uint64_t scratch_bytes = 0;  // the lists of one row batch
+  std::vector<Slice> slices;
+  PipelineSpec select, attend;
+};
+Status topk_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks, TopkLayout* out);
 
 // UNSUPPORTED (naming the limit) when the problem cannot fit the device.
 Status plan_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks,

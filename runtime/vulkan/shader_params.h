@@ -38,11 +38,15 @@ struct DispatchConstants {
   uint32_t chunk_keys;
   uint32_t chunk_count;
   uint32_t head_base;
+  uint32_t batch_base;
 };
 
 // Slice `slice`'s block: its views, sizes, masking, scaling and heads.
 // The split words are the caller's (no key splits: kv_splits 1).
 ShaderParams slice_params(const Problem& p, const Slice& slice);
+// Block-sparse: the block mask's and its unions' first head-constant
+// words (create_head_constants) and the block counts, into P.blocks.
+void set_block_params(const Problem& p, const uint32_t block_words[2], ShaderParams* params);
 
 }  // namespace vk
 }  // namespace vkattn

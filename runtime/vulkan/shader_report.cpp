@@ -148,6 +148,14 @@ Status report_plan(VulkanDevice& device, const Problem& problem, bool representa
     VKATTN_RETURN_IF_ERROR(linear_layout(problem, device.caps(), device.quirks(), &linear));
     report.layout.linear = true;
     report.layout.pipelines.push_back(linear.pipeline);
+  } else if (problem.topk_mode()) {
+    TopkLayout topk;
+    VKATTN_RETURN_IF_ERROR(topk_layout(problem, device.caps(), device.quirks(), &topk));
+    report.layout.topk = true;
+    report.layout.config.workgroup_size = topk.workgroup;
+    report.layout.config.block_q = topk.rows;
+    report.layout.config.block_kv = topk.workgroup;
+    report.layout.pipelines = {topk.select, topk.attend};
   } else if (problem.linformer()) {
     // The softmax stage over the projected keys (its pipeline indices
     // kept), and the projection after them.

@@ -38,9 +38,6 @@ class SoftmaxStages final : public PlanStages {
   PlanInfo info() const override;
 
  private:
-  // Block-sparse: appends the block mask's bytes and their per-kv-head
-  // unions to the head-constant words, noting where (block_words_).
-  Status append_block_mask_words(std::vector<uint32_t>* words);
   uint64_t rows_in_slice(const Slice& slice) const {
     return static_cast<uint64_t>(slice.batch_end - slice.batch_begin) *
            static_cast<uint64_t>(slice.kv_head_end - slice.kv_head_begin) * static_cast<uint64_t>(p_.group()) *

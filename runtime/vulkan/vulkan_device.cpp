@@ -6,6 +6,7 @@
 
 #include "cache_file.h"
 #include "plan_layout.h"
+#include "shader_params.h"
 #include "slicing.h"
 #include "runtime/checked_math.h"
 
@@ -206,7 +207,7 @@ Status VulkanDevice::create_shared_objects(const vkattn_context_options& options
                                "vkCreateDescriptorSetLayout"));
   VkPushConstantRange push{};
   push.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
-  push.size = 20;  // the Dispatch block in shaders/attention_common.glsl
+  push.size = sizeof(DispatchConstants);  // the Dispatch block in shaders/attention_common.glsl
   VkPipelineLayoutCreateInfo pipeline_layout_info{};
   pipeline_layout_info.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO;
   pipeline_layout_info.setLayoutCount = 1;
@@ -463,14 +464,11 @@ Status VulkanDevice::create_append_plan(const AppendProblem& problem, std::uniqu
 
 Status VulkanDevice::create_plan(const Problem& problem, uint32_t flags, std::unique_ptr<DevicePlan>* out) {
   VKATTN_RETURN_IF_ERROR(usable());
-  // Linear attention has one kernel: nothing to force or tune. Linformer's
-  // softmax stage takes VKATTN_VULKAN_KERNEL's choices but is not tuned
-  // (its problem exists only inside the plan).
+  // Linear and top-k attention have one kernel each: nothing to force or
+  // tune. Linformer's softmax stage takes VKATTN_VULKAN_KERNEL's choices
+  // but is not tuned (its problem exists only inside the plan).
   if (problem.linear()) return create_linear_plan(*this, problem, out);
-  if (problem.topk_mode()) {
-    return unsupported("top-k attention (VKATTN_MODE_TOPK) runs on the CPU backend only: the Vulkan backend has no "
-                       "top-k kernel yet");
-  }
+  if (problem.topk_mode()) return create_topk_plan(*this, problem, out);
   if (problem.linformer()) {
     if (flags & VKATTN_PLAN_TUNE) log_.info("Linformer plans are not tuned");
     return create_linformer_plan(*this, problem, forced_, out);

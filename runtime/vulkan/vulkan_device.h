@@ -336,6 +336,8 @@ Status create_vulkan_plan(VulkanDevice& device, const Problem& problem, const Ke
 
 // A linear-attention plan (VKATTN_MODE_LINEAR) on `device` (linear_plan.cpp).
 Status create_linear_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out);
+// A top-k plan (VKATTN_MODE_TOPK) on `device` (topk_plan.cpp).
+Status create_topk_plan(VulkanDevice& device, const Problem& problem, std::unique_ptr<DevicePlan>* out);
 // A Linformer plan (VKATTN_MODE_LINFORMER) on `device`, its softmax stage
 // with the choices `forced` (linformer_plan.cpp).
 Status create_linformer_plan(VulkanDevice& device, const Problem& problem, const KernelOverride& forced,

@@ -16,11 +16,15 @@
 namespace vkattn {
 namespace vk {
 
-Status SoftmaxStages::append_block_mask_words(std::vector<uint32_t>* words) {
-  const Problem& p = p_;
+namespace {
+
+// Block-sparse: appends the block mask's bytes and their unions over each
+// kv head's query heads, [batch|1, kv_heads|1, query blocks, key blocks]
+// (none when the heads share the mask: the mask is its own union), to the
+// head-constant words, noting where each starts in block_words.
+Status append_block_mask_words(const Problem& p, const DeviceCaps& caps, std::vector<uint32_t>* words,
+                               uint32_t block_words[2]) {
   const std::vector<uint8_t>& mask = *p.block_mask;
-  // The unions over each kv head's query heads, [batch|1, kv_heads|1, query
-  // blocks, key blocks]: the mask itself when the heads share it.
   std::vector<uint8_t> unions;
   if (p.block_mask_heads > 1) {
     const uint64_t row_bytes = static_cast<uint64_t>(p.q_blocks * p.k_blocks);
@@ -38,18 +42,42 @@ Status SoftmaxStages::append_block_mask_words(std::vector<uint32_t>* words) {
   const uint64_t union_words = ceil_div(uint64_t{unions.size()}, uint64_t{4});
   const uint64_t first = words->size();
   const uint64_t bytes = (first + mask_words + union_words) * 4;  // <= 2^30 + 2^30 + small
-  if (bytes > device_.caps().max_storage_buffer_range) {
+  if (bytes > caps.max_storage_buffer_range) {
     return unsupported("the block mask (vkattn_attention_desc.block_sparse.mask, %llu bytes with its per-kv-head "
                        "unions and the head constants) exceeds maxStorageBufferRange (%llu bytes) on %s",
-                       (unsigned long long)bytes, (unsigned long long)device_.caps().max_storage_buffer_range,
-                       device_.caps().name.c_str());
+                       (unsigned long long)bytes, (unsigned long long)caps.max_storage_buffer_range, caps.name.c_str());
   }
   words->resize(static_cast<size_t>(first + mask_words + union_words), 0u);
   std::memcpy(words->data() + first, mask.data(), mask.size());
   if (!unions.empty()) std::memcpy(words->data() + first + mask_words, unions.data(), unions.size());
-  block_words_[0] = static_cast<uint32_t>(first);
-  block_words_[1] = static_cast<uint32_t>(unions.empty() ? first : first + mask_words);
+  block_words[0] = static_cast<uint32_t>(first);
+  block_words[1] = static_cast<uint32_t>(unions.empty() ? first : first + mask_words);
   return Status();
+}
+
+}  // namespace
+
+Status create_head_constants(VulkanDevice& device, const Problem& p, std::unique_ptr<VulkanBuffer>* out,
+                             uint32_t block_words[2]) {
+  out->reset();
+  block_words[0] = block_words[1] = 0;
+  if (p.alibi_slopes.empty() && p.sinks.empty() && !p.rope.enabled() && !p.block_sparse()) return Status();
+  // q_heads < 2^30 (kernel_config) and dims <= 4096: 4 * (2 q_heads +
+  // dims) bytes cannot overflow. Words: ALiBi slopes and sink logits (f32
+  // bits), then each RoPE pair's turns, high word first; then the block
+  // mask's bytes and their unions over each kv head's query heads.
+  const size_t heads = static_cast<size_t>(p.q_heads);
+  std::vector<uint32_t> words(2 * heads + 2 * p.rope.turns.size(), 0u);
+  if (!p.alibi_slopes.empty()) std::memcpy(words.data(), p.alibi_slopes.data(), heads * 4);
+  if (!p.sinks.empty()) std::memcpy(words.data() + heads, p.sinks.data(), heads * 4);
+  for (size_t pair = 0; pair < p.rope.turns.size(); ++pair) {
+    words[2 * heads + 2 * pair] = static_cast<uint32_t>(p.rope.turns[pair] >> 32);
+    words[2 * heads + 2 * pair + 1] = static_cast<uint32_t>(p.rope.turns[pair]);
+  }
+  if (p.block_sparse()) VKATTN_RETURN_IF_ERROR(append_block_mask_words(p, device.caps(), &words, block_words));
+  VKATTN_RETURN_IF_ERROR(device.create_vulkan_buffer(words.size() * 4, true, out));
+  std::memcpy((*out)->mapped(), words.data(), words.size() * 4);
+  return (*out)->flush(0, words.size() * 4);
 }
 
 Status SoftmaxStages::initialize() {
@@ -64,6 +92,7 @@ Status SoftmaxStages::initialize() {
   }
   if (layout_.reduce >= 0) VKATTN_RETURN_IF_ERROR(device_.pipeline(layout_.pipelines[layout_.reduce], &reduce_));
 
+  VKATTN_RETURN_IF_ERROR(create_head_constants(device_, p_, &head_constants_, block_words_));
   // The parameter block: one std140 record per slice.
   params_stride_ = (sizeof(ShaderParams) + caps.uniform_offset_alignment - 1) / caps.uniform_offset_alignment *
                    caps.uniform_offset_alignment;
@@ -76,37 +105,10 @@ Status SoftmaxStages::initialize() {
     params.split[1] = static_cast<uint32_t>(ceil_div(p_.kv_len, static_cast<int64_t>(config_.kv_splits)));
     params.split[2] = static_cast<uint32_t>(rows_in_slice(slice));
     params.split[3] = static_cast<uint32_t>((slice.kv_head_end - slice.kv_head_begin) * group);
+    set_block_params(p_, block_words_, &params);
     std::memcpy(params_->mapped() + s * params_stride_, &params, sizeof(params));
   }
   VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  if (!p_.alibi_slopes.empty() || !p_.sinks.empty() || p_.rope.enabled() || p_.block_sparse()) {
-    // q_heads < 2^30 (kernel_config) and dims <= 4096: 4 * (2 q_heads +
-    // dims) bytes cannot overflow. Words: ALiBi slopes and sink logits (f32
-    // bits), then each RoPE pair's turns, high word first; then the block
-    // mask's bytes and their unions over each kv head's query heads
-    // (block_mask_words).
-    const size_t heads = static_cast<size_t>(p_.q_heads);
-    std::vector<uint32_t> words(2 * heads + 2 * p_.rope.turns.size(), 0u);
-    if (!p_.alibi_slopes.empty()) std::memcpy(words.data(), p_.alibi_slopes.data(), heads * 4);
-    if (!p_.sinks.empty()) std::memcpy(words.data() + heads, p_.sinks.data(), heads * 4);
-    for (size_t pair = 0; pair < p_.rope.turns.size(); ++pair) {
-      words[2 * heads + 2 * pair] = static_cast<uint32_t>(p_.rope.turns[pair] >> 32);
-      words[2 * heads + 2 * pair + 1] = static_cast<uint32_t>(p_.rope.turns[pair]);
-    }
-    if (p_.block_sparse()) VKATTN_RETURN_IF_ERROR(append_block_mask_words(&words));
-    VKATTN_RETURN_IF_ERROR(device_.create_vulkan_buffer(words.size() * 4, true, &head_constants_));
-    std::memcpy(head_constants_->mapped(), words.data(), words.size() * 4);
-    VKATTN_RETURN_IF_ERROR(head_constants_->flush(0, words.size() * 4));
-  }
-  if (p_.block_sparse()) {
-    // Every slice's block words (the mask is indexed by global batch and head).
-    const uint32_t blocks[4] = {block_words_[0], block_words_[1], static_cast<uint32_t>(p_.k_blocks),
-                                static_cast<uint32_t>(p_.q_blocks)};
-    for (size_t s = 0; s < layout_.slices.size(); ++s) {
-      std::memcpy(params_->mapped() + s * params_stride_ + offsetof(ShaderParams, blocks), blocks, sizeof(blocks));
-    }
-    VKATTN_RETURN_IF_ERROR(params_->flush(0, params_stride_ * layout_.slices.size()));
-  }
   return Status();
 }
 
@@ -146,7 +148,7 @@ void SoftmaxStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet
       for (uint32_t head_base = 0; head_base < heads; head_base += head_step) {
         for (uint64_t base = 0; base < blocks; base += step) {
           const DispatchConstants constants{static_cast<uint32_t>(base), chunk, layout_.chunk_keys,
-                                            layout_.chunk_count, head_base};
+                                            layout_.chunk_count, head_base, 0};
           fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
                                 &constants);
           fn.vkCmdDispatch(cmd, static_cast<uint32_t>(std::min<uint64_t>(step, blocks - base)),
@@ -159,7 +161,7 @@ void SoftmaxStages::record_dispatches(VkCommandBuffer cmd, const VkDescriptorSet
       fn.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, reduce_);
       const uint64_t rows = rows_in_slice(slice);
       for (uint64_t base = 0; base < rows; base += max_x) {
-        const DispatchConstants constants{static_cast<uint32_t>(base), 0, 0, 1, 0};
+        const DispatchConstants constants{static_cast<uint32_t>(base), 0, 0, 1, 0, 0};
         fn.vkCmdPushConstants(cmd, device_.pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(constants),
                               &constants);
         fn.vkCmdDispatch(cmd, static_cast<uint32_t>(std::min<uint64_t>(max_x, rows - base)), 1, 1);
@@ -248,6 +250,14 @@ ShaderParams slice_params(const Problem& p, const Slice& slice) {
   params.heads[2] = static_cast<uint32_t>(p.global_keys);  // <= kv_len < 2^30 (kernel_config.cpp)
   params.heads[3] = static_cast<uint32_t>(p.rope.dims);     // 0 without RoPE
   return params;
+}
+
+void set_block_params(const Problem& p, const uint32_t block_words[2], ShaderParams* params) {
+  if (!p.block_sparse()) return;
+  params->blocks[0] = block_words[0];
+  params->blocks[1] = block_words[1];
+  params->blocks[2] = static_cast<uint32_t>(p.k_blocks);
+  params->blocks[3] = static_cast<uint32_t>(p.q_blocks);
 }
 
 }  // namespace vk

@@ -22,8 +22,7 @@
 // attention in Longformer's pattern (vkattn_block_mask_longformer: blocks
 // of 64, each query block sees its key block, 2 on either side and the
 // first, and the first query block sees all); and top-k attention keeping
-// each row's --topk K largest logits (on the CPU backend: the Vulkan
-// backend has no top-k kernel yet). The error is
+// each row's --topk K largest logits. The error is
 // max |O - O_exact| / max |O_exact| over every output element (and the
 // mean |O - O_exact| / mean |O_exact|). Times are the median of --repeat
 // executions after one warm-up, as vkattn_plan_get_last_time reports them
@@ -386,14 +385,7 @@ int run(const Options& o) {
                              {"linear-favor" + std::to_string(o.features), VKATTN_MODE_LINEAR,
                               VKATTN_FEATURE_MAP_FAVOR}};
   modes.push_back({"longformer64", VKATTN_MODE_BLOCK_SPARSE, VKATTN_FEATURE_MAP_NONE});
-  // Top-k runs on the CPU backend only (the Vulkan backend has no top-k
-  // kernel yet).
-  if (info.backend == VKATTN_BACKEND_CPU) {
-    modes.push_back({"topk" + std::to_string(o.topk), VKATTN_MODE_TOPK, VKATTN_FEATURE_MAP_NONE});
-  } else {
-    std::fprintf(stderr, "vkattn-approx: topk%lld not run: the Vulkan backend has no top-k kernel yet\n",
-                 (long long)o.topk);
-  }
+  modes.push_back({"topk" + std::to_string(o.topk), VKATTN_MODE_TOPK, VKATTN_FEATURE_MAP_NONE});
   // Linformer has no causal form.
   if (o.causal == VKATTN_CAUSAL_NONE) {
     modes.push_back({"linformer" + std::to_string(o.proj_len), VKATTN_MODE_LINFORMER, VKATTN_FEATURE_MAP_NONE});

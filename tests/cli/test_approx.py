@@ -52,17 +52,13 @@ with tempfile.TemporaryDirectory() as tmp:
                 error = {row["input"]: row["max_error"] for row in rows if row["mode"] == mode and row["size"] == size}
                 expect(0 <= error["flat"] < 0.2, f"{mode} approximates the flat input at {size}: {error}")
                 expect(error["peaked"] > 0.5, f"{mode} cannot resolve one dominant key at {size}: {error}")
-        # Top-k (CPU only: the Vulkan backend has no top-k kernel yet) keeps the peaked input's
-        # dominant key and drops most of the flat input's spread weight.
+        # Top-k keeps the peaked input's dominant key and drops most of the flat input's spread weight.
         topk = {(row["size"], row["input"]): row["max_error"] for row in rows if row["mode"] == "topk64"}
-        if BACKEND == "cpu":
-            expect(len(topk) == 4, f"top-k rows at both sizes and inputs: {topk}")
-            for size in (256, 512):
-                expect(0 <= topk.get((size, "peaked"), 1) < 0.1, f"top-64 keeps the peaked input's key at {size}: {topk}")
-                expect(topk.get((size, "flat"), 0) > 0.15, f"top-64 drops most of the flat input's weight at {size}: {topk}")
-        else:
-            expect(not topk and "no top-k kernel" in r.stderr, "top-k is left out on Vulkan, saying so")
-        modes = 5 if BACKEND == "cpu" else 4
+        expect(len(topk) == 4, f"top-k rows at both sizes and inputs: {topk}")
+        for size in (256, 512):
+            expect(0 <= topk.get((size, "peaked"), 1) < 0.1, f"top-64 keeps the peaked input's key at {size}: {topk}")
+            expect(topk.get((size, "flat"), 0) > 0.15, f"top-64 drops most of the flat input's weight at {size}: {topk}")
+        modes = 5
         svg = xml.dom.minidom.parse(plot)
         expect(len(svg.getElementsByTagName("polyline")) == 2 * (modes - 1) + 2 * modes,
                "two panels: an error line per approximate mode and input, a time line per mode and input")

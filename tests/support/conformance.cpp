@@ -836,9 +836,12 @@ std::string compare_paged_with_contiguous(vkattn_context context, const CaseSpec
   return "";
 }
 
-CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
+namespace {
+
+// Runs a prepared case (spec.runs times) and checks it against the float64
+// reference of its inputs.
+CaseResult run_and_check(CaseExecution& execution, const CaseSpec& spec) {
   CaseResult result;
-  CaseExecution execution(context, spec);
   if (!execution.ready()) return not_ready(execution);
   result.kernel = execution.kernel();
   const HostInputs& in = execution.inputs();
@@ -945,6 +948,18 @@ CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
   result.passed = first_problem.empty();
   result.message = first_problem;
   return result;
+}
+
+}  // namespace
+
+CaseResult run_case(vkattn_context context, const CaseSpec& spec) {
+  CaseExecution execution(context, spec);
+  return run_and_check(execution, spec);
+}
+
+CaseResult run_case(vkattn_context context, const CaseSpec& spec, HostInputs inputs) {
+  CaseExecution execution(context, spec, std::move(inputs));
+  return run_and_check(execution, spec);
 }
 
 PlanTimingProbe probe_plan_timing(vkattn_context context) {

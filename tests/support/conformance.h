@@ -185,6 +185,9 @@ std::string compare_paged_with_contiguous(vkattn_context context, const CaseSpec
 
 // Runs one case on a context through the public API and checks it.
 CaseResult run_case(vkattn_context context, const CaseSpec& spec);
+// The same with inputs made from make_inputs(spec) and then altered by
+// the caller (the reference is computed from them).
+CaseResult run_case(vkattn_context context, const CaseSpec& spec, HostInputs inputs);
 
 // Executes one case on one plan at least `min_runs` times and then more,
 // up to `max_runs`, while the runs so far took less than `budget_ms` in

@@ -395,8 +395,9 @@ TEST_CASE("forced choices reach the config, or are refused by name where the dev
   CHECK(variant_name(c, VKATTN_DTYPE_F32) == "tiled.f32.subgroup.direct.whole");
   // Every name is one of the variants the tests must execute.
   const std::vector<std::string> all = all_variant_names();
-  CHECK(all.size() == 34);
+  CHECK(all.size() == 36);
   CHECK(std::count(all.begin(), all.end(), "linear.favor.f16") == 1);
+  CHECK(std::count(all.begin(), all.end(), "topk.f16") == 1);
   CHECK(std::count(all.begin(), all.end(), "linformer.f32") == 1);
   CHECK(std::count(all.begin(), all.end(), "tiled.f16.subgroup.fp16.direct.whole") == 1);
   CHECK(std::count(all.begin(), all.end(), "lanes.f32.split") == 1);
@@ -630,6 +631,78 @@ TEST_CASE("Linformer's projection dispatches stay within the GPU watchdog budget
   REQUIRE(linformer_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
   CHECK(cpu.chunks == 1);
   CHECK(cpu.chunk_keys == 0);
+}
+
+TEST_CASE("top-k selection dispatches stay within llvmpipe's loop cap with every list cut as often as it can "
+          "overflow, and within the GPU watchdog budget") {
+  // Decode, 32 query heads on 8 kv heads (4 rows a workgroup), 32768 keys,
+  // k = 64: lists of 64 + 512 entries. On llvmpipe (8 invocations) a cut
+  // loops 8 x (1 + 32 + 72 + 2 x 32 + 3) + 72 x (1 + 3) = 1664 times, and
+  // comes at most every (576 - 8 - 64) / 8 + 1 = 64 tiles per row; a tile
+  // loops 2 + 3 times; 16 + 4 x 128 / 8 more per dispatch (topk_plan.cpp
+  // counts them so).
+  Problem p = make(1, 32, 8, 1, 32768, 128, 128);
+  p.mode = VKATTN_MODE_TOPK;
+  p.topk = 64;
+  TopkLayout cpu;
+  REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
+  CHECK(cpu.workgroup == 8);
+  CHECK(cpu.rows == 4);
+  CHECK(cpu.capacity == 64 + 512);
+  CHECK(cpu.chunks > 1);
+  CHECK(cpu.chunk_keys % 8 == 0);
+  CHECK(uint64_t{cpu.chunks} * cpu.chunk_keys >= 32768);
+  const uint64_t tiles = cpu.chunk_keys / 8 + 2;
+  const uint64_t loops = 16 + 4 * 128 / 8 + tiles * 5 + 4 * (1 + tiles / 64) * (1664 + 1);
+  CHECK(loops <= uint64_t{quirks_for(lavapipe()).max_loop_iterations} * 3 / 4);
+  for (const DeviceCaps& gpu : {mali_g78(), adreno_650(), intel_uhd(), nvidia_rtx(), radeon_rx6800()}) {
+    CAPTURE(gpu.name);
+    TopkLayout layout;
+    REQUIRE(topk_layout(p, gpu, quirks_for(gpu), &layout).ok());
+    CHECK(layout.workgroup == 64);
+    const uint64_t keys = layout.chunk_keys != 0 ? layout.chunk_keys : 32768;
+    CHECK(2.0 * layout.rows * static_cast<double>(keys + 128) * 128 / 2e10 <= kDispatchBudgetSeconds);
+  }
+  // A key range one dispatch walks whole: one chunk. SwiftShader (no cap,
+  // a CPU): one chunk, workgroups of its 4-wide subgroups.
+  p = make(1, 8, 2, 1, 2000, 64, 64);
+  p.mode = VKATTN_MODE_TOPK;
+  p.topk = 64;
+  REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
+  CHECK(cpu.chunks == 1);
+  CHECK(cpu.chunk_keys == 0);
+  REQUIRE(topk_layout(p, swiftshader(), quirks_for(swiftshader()), &cpu).ok());
+  CHECK(cpu.workgroup == 4);
+  CHECK(cpu.chunks == 1);
+}
+
+TEST_CASE("top-k row batches keep the candidate lists within 64 MiB and the binding range, covering every row") {
+  // k = 4096 over 65536 keys: lists of 8192 entries (64 KiB); 8 heads x
+  // 8192 rows need 4 GiB of lists at once, so rows go in batches.
+  Problem p = make(2, 8, 8, 8192, 65536, 64, 64);
+  p.mode = VKATTN_MODE_TOPK;
+  p.topk = VKATTN_MAX_TOPK;
+  for (const DeviceCaps& device : {lavapipe(), swiftshader(), mali_g78(), nvidia_rtx()}) {
+    CAPTURE(device.name);
+    TopkLayout layout;
+    REQUIRE(topk_layout(p, device, quirks_for(device), &layout).ok());
+    CHECK(layout.capacity == 2 * VKATTN_MAX_TOPK);
+    const uint64_t slot = (4 + 2 * uint64_t{layout.capacity}) * 4;
+    CHECK(layout.scratch_bytes == uint64_t{layout.batch_blocks} * layout.batch_heads * layout.batch_batches *
+                                      layout.rows * slot);
+    CHECK(layout.scratch_bytes <= (uint64_t{64} << 20));
+    CHECK(layout.scratch_bytes <= device.max_storage_buffer_range);
+    CHECK(uint64_t{layout.batch_blocks} * layout.rows <= device.max_workgroup_count[0]);
+    CHECK(layout.batch_blocks >= 1);
+  }
+  // Head dimensions beyond the kernel's 256 are refused by name.
+  p = make(1, 4, 4, 16, 64, 320, 64);
+  p.mode = VKATTN_MODE_TOPK;
+  p.topk = 8;
+  TopkLayout layout;
+  const Status status = topk_layout(p, nvidia_rtx(), quirks_for(nvidia_rtx()), &layout);
+  CHECK(status.code() == VKATTN_ERROR_UNSUPPORTED);
+  CHECK(status.message().find("qk_dim") != std::string::npos);
 }
 
 TEST_CASE("slices keep every binding inside maxStorageBufferRange and cover every head once") {

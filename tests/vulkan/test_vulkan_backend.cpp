@@ -232,23 +232,50 @@ TEST_CASE("one (batch, head) beyond maxStorageBufferRange is UNSUPPORTED, naming
   CHECK(std::strstr(vkattn_last_error(), "maxStorageBufferRange") != nullptr);
 }
 
-TEST_CASE("a top-k plan on Vulkan is UNSUPPORTED, saying the backend has no top-k kernel, and the context keeps working") {
-  Context c;
-  vkattn_attention_desc desc;
-  vkattn_attention_desc_init(&desc);
-  desc.batch = desc.q_heads = desc.kv_heads = 1;
-  desc.q_len = desc.kv_len = 16;
-  desc.qk_dim = desc.v_dim = 32;
-  desc.mode = VKATTN_MODE_TOPK;
-  desc.topk.k = 4;
-  vkattn_attention_desc_set_dense_layouts(&desc);
-  vkattn_plan plan = nullptr;
-  CHECK(vkattn_plan_create(c.context, &desc, 0, &plan) == VKATTN_ERROR_UNSUPPORTED);
-  CHECK(std::strstr(vkattn_last_error(), "no top-k kernel") != nullptr);
-  CHECK(plan == nullptr);
-  desc.mode = VKATTN_MODE_EXACT;
-  REQUIRE(vkattn_plan_create(c.context, &desc, 0, &plan) == VKATTN_SUCCESS);
-  vkattn_plan_destroy(plan);
+TEST_CASE("top-k on Vulkan with every key a candidate: lists cut as often as they can overflow, over several "
+          "selection dispatches on llvmpipe") {
+  // Every row's logits rise with the key (K row j = (j / 64, 0, 0, 0),
+  // q = (1 + h / 4, 0, 0, 0), scale 1/2: logits exact in f32 and 1/128
+  // apart at least), so each key beats its row's threshold when it comes
+  // and the lists overflow as often as they can: the worst case the plan
+  // counts against llvmpipe's loop cap, where 20,000 keys take several
+  // selection dispatches (about 3,000 keys each at k = 16, four rows per
+  // workgroup). A list cut wrongly, or a loop stopped by the cap, loses
+  // some of the last 16 keys, the ones each row keeps.
+  Context c(lavapipe_or_first_device(), nullptr);
+  const vkattn_device_info info = c.device_info();
+  CaseSpec spec = make_case("topk_ascending", 1, 4, 1, 1, 20000, 4, 4);
+  spec.mode = VKATTN_MODE_TOPK;
+  spec.topk = 16;
+  HostInputs inputs = make_inputs(spec);
+  for (int64_t j = 0; j < spec.kv_len; ++j) {
+    for (int64_t d = 0; d < 4; ++d) inputs.k[static_cast<size_t>(j * 4 + d)] = d == 0 ? static_cast<float>(j) / 64.0f : 0.0f;
+  }
+  for (int64_t h = 0; h < 4; ++h) {
+    for (int64_t d = 0; d < 4; ++d) inputs.q[static_cast<size_t>(h * 4 + d)] = d == 0 ? 1.0f + static_cast<float>(h) / 4.0f : 0.0f;
+  }
+  const vkattn_plan_info plan_info = plan_info_for(c.context, spec);
+  CHECK(std::string(plan_info.kernel) == "vulkan.topk.f32");
+  CAPTURE(plan_info.dispatches);
+  if (std::strncmp(info.name, "llvmpipe", 8) == 0) CHECK(plan_info.dispatches > 2);  // selection chunks + attention
+  const CaseResult result = run_case(c.context, spec, inputs);
+  CHECK_MESSAGE(result.passed, result.message);
+}
+
+TEST_CASE("top-k on Vulkan: more query rows than one scratch batch of candidate lists holds run in several row batches") {
+  // k = 4096 of 4200 keys: each row's list holds every key it sees (33 KiB),
+  // so the 64 MiB of list scratch holds about 2,000 rows at a time; 2,100
+  // rows take two row batches, each a selection and an attention dispatch.
+  Context c(lavapipe_or_first_device(), nullptr);
+  CaseSpec spec = make_case("topk_row_batches", 1, 1, 1, 2100, 4200, 4, 4);
+  spec.mode = VKATTN_MODE_TOPK;
+  spec.topk = VKATTN_MAX_TOPK;
+  const vkattn_plan_info plan_info = plan_info_for(c.context, spec);
+  CAPTURE(plan_info.dispatches);
+  CHECK(plan_info.dispatches >= 4);
+  CHECK(plan_info.workspace_bytes <= (uint64_t{64} << 20) + (uint64_t{1} << 20));
+  const CaseResult result = run_case(c.context, spec);
+  CHECK_MESSAGE(result.passed, result.message);
 }
 
 TEST_CASE("long key ranges are walked in several dispatches where the driver caps loop iterations (tiled kernel)") {

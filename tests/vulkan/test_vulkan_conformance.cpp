@@ -52,12 +52,10 @@ bool variant_is(const std::string& kernel, vkattn_dtype dtype, bool split) {
 // arithmetic when `fp16_where_possible`). With several settings, a hash of
 // the case's name picks one, shifted by the device's index: every group's
 // cases spread over all settings, and two devices run a case under two
-// different ones. Linear-attention cases, whose one kernel no setting
-// changes, run only in the device's own run ("auto"). Top-k cases are
-// left out, counted and reported: the Vulkan backend has no top-k kernel
-// yet (it answers VKATTN_ERROR_UNSUPPORTED; test_vulkan_backend.cpp and
-// the CLI tests check that). With gpu_assisted_elsewhere, SwiftShader leaves out the
-// cases it runs under GPU-assisted validation (under_gpu_assisted_validation).
+// different ones. Linear-attention and top-k cases, whose one kernel no
+// setting changes, run only in the device's own run ("auto"). With
+// gpu_assisted_elsewhere, SwiftShader leaves out the cases it runs under
+// GPU-assisted validation (under_gpu_assisted_validation).
 // Records the variants that ran in `<record_dir>/<record>.txt`.
 void run_matrix(const char* record, const std::vector<const char*>& kernels, bool fp16_where_possible,
                 bool repeat, bool gpu_assisted_elsewhere) {
@@ -80,14 +78,10 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
     }
     REQUIRE(unsetenv("VKATTN_VULKAN_KERNEL") == 0);
     std::map<vkattn_dtype, double> worst;
-    int executions = 0, no_kernel = 0;
+    int executions = 0;
     for (size_t c = 0; c < cases.size(); ++c) {
       const CaseSpec& spec = cases[c];
-      if (forced && spec.mode == VKATTN_MODE_LINEAR) continue;
-      if (spec.mode == VKATTN_MODE_TOPK) {
-        ++no_kernel;
-        continue;
-      }
+      if (forced && (spec.mode == VKATTN_MODE_LINEAR || spec.mode == VKATTN_MODE_TOPK)) continue;
       if (leave_gpu_assisted && gpu_assisted[c]) {
         ++run_elsewhere;
         continue;
@@ -173,7 +167,6 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
     }
     MESSAGE("Vulkan device ", device, ": worst error / tolerance: f32 ", worst[VKATTN_DTYPE_F32], ", f16 ",
             worst[VKATTN_DTYPE_F16]);
-    MESSAGE("Vulkan device ", device, ": ", no_kernel, " top-k cases not run (no Vulkan top-k kernel yet)");
     if (leave_gpu_assisted) {
       MESSAGE("Vulkan device ", device, " (", info.name, "): ", run_elsewhere,
               " cases run under GPU-assisted validation instead (vkattn_gpu_validation_tests)");
