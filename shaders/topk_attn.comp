@@ -7,13 +7,13 @@
 // Selection, one dispatch per key chunk. A workgroup takes ROWS query rows
 // of one kv head (a kv head's query heads interleaved with positions,
 // row = position * G + head, as in the other kernels) and its WG
-// invocations one key each per tile, so every K element loaded serves ROWS
-// multiply-adds (the rows' q wait in shared memory). Each row owns a
+// invocations TILE consecutive keys each per round, so every K element
+// loaded serves ROWS multiply-adds (the rows' q wait in shared memory). Each row owns a
 // candidate list in the Partials binding: a header (count, threshold,
 // poisoned) and up to CAPACITY entries (order bits of the logit, ~key),
 // whose unsigned order (logit, then lower key) is the selection's order.
 // A visible key at or above the row's threshold is appended, in key order
-// (a prefix sum over the workgroup places it). Before a tile could
+// (a prefix sum over the workgroup places it). Before a round could
 // overflow a list, the list is cut to its k best by a radix select over
 // its entries (8-bit digits, most significant first) and the threshold
 // rises to the k-th best. Lists carry over from one key chunk to the next.
@@ -38,9 +38,10 @@ layout(constant_id = 1) const uint ROWS = 1;        // query rows per selecting 
 layout(constant_id = 2) const uint TOPK = 1;        // k
 layout(constant_id = 3) const uint DQK = 64;
 layout(constant_id = 4) const uint DV = 64;
-layout(constant_id = 5) const uint CAPACITY = 576;  // entries a row's list holds (> TOPK + WG where cuts happen)
+layout(constant_id = 5) const uint CAPACITY = 576;  // entries a row's list holds (> TOPK + WG * TILE where cuts happen)
 layout(constant_id = 6) const uint LOG_WG = 6;      // log2(WG)
 layout(constant_id = 7) const uint FLAGS = 0;
+layout(constant_id = 12) const uint TILE = 1;       // keys per invocation per round of the selection
 
 const bool ATTEND = (FLAGS & FLAG_TOPK_ATTEND) != 0u;
 const bool HAS_KV_LENS = (FLAGS & FLAG_KV_LENS) != 0u;
@@ -254,7 +255,7 @@ void select_keys() {
   }
   barrier();
 
-  const int tile_keys = int(WG);
+  const int tile_keys = int(WG * TILE);
   const int global_tiles = global_last > lo ? (global_last - lo + tile_keys - 1) / tile_keys : 0;
   const int window_tiles = key_end > key_begin ? (key_end - key_begin + tile_keys - 1) / tile_keys : 0;
   for (int t = 0; t < global_tiles + window_tiles; ++t) {
@@ -278,7 +279,7 @@ void select_keys() {
     for (;;) {
       uint cut = ROWS;
       [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-        if (cut == ROWS && count[r] + WG > CAPACITY) cut = r;
+        if (cut == ROWS && count[r] + WG * TILE > CAPACITY) cut = r;
       }
       if (cut == ROWS) break;
       uint cut_slot = 0u, cut_count = 0u;
@@ -297,49 +298,62 @@ void select_keys() {
       }
     }
 
-    // This invocation's key, clamped into the segment so that every load
-    // is in bounds; a key past it is not seen.
-    const int key = j0 + int(lane);
-    const uint j = uint(min(key, segment_end - 1));
-    const uint k_base = key_row_offset(P.k_view, b, kv_head, j);
-    float s[ROWS];
-    [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r] = 0.0;
-    if (K_BLOCKS) {  // a block per load round (block_run)
-      [[unroll]] for (uint kb = 0u; kb < DQK / 32u; ++kb) {
-        vec4 run[8];
-        block_run(false, K_STORAGE, k_base, 32u * kb, 8u, run);
-        [[unroll]] for (uint i = 0u; i < 32u; ++i) {
-          const uint d = 32u * kb + i;
-          [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r] = fma(q_sh[r * DQK + d], run[i / 4u][i % 4u], s[r]);
+    // This invocation's TILE consecutive keys, clamped into the segment so
+    // that every load is in bounds; a key past it is not seen.
+    int key[TILE];
+    uint safe_key[TILE];
+    float s[ROWS][TILE];
+    [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+      key[c] = j0 + int(lane * TILE + c);
+      safe_key[c] = uint(min(key[c], segment_end - 1));
+      const uint k_base = key_row_offset(P.k_view, b, kv_head, safe_key[c]);
+      [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = 0.0;
+      if (K_BLOCKS) {  // a block per load round (block_run)
+        [[unroll]] for (uint kb = 0u; kb < DQK / 32u; ++kb) {
+          vec4 run[8];
+          block_run(false, K_STORAGE, k_base, 32u * kb, 8u, run);
+          [[unroll]] for (uint i = 0u; i < 32u; ++i) {
+            const uint d = 32u * kb + i;
+            [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q_sh[r * DQK + d], run[i / 4u][i % 4u], s[r][c]);
+          }
         }
-      }
-    } else {
-      [[unroll]] for (uint d4 = 0u; d4 < (DQK + 3u) / 4u; ++d4) {
-        const vec4 k = kv_row4(false, k_base, d4, DQK, KV_VEC4);
-        [[unroll]] for (uint e = 0u; e < 4u; ++e) {
-          if (4u * d4 + e < DQK) {
-            [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r] = fma(q_sh[r * DQK + 4u * d4 + e], k[e], s[r]);
+      } else {
+        [[unroll]] for (uint d4 = 0u; d4 < (DQK + 3u) / 4u; ++d4) {
+          const vec4 k = kv_row4(false, k_base, d4, DQK, KV_VEC4);
+          [[unroll]] for (uint e = 0u; e < 4u; ++e) {
+            if (4u * d4 + e < DQK) {
+              [[unroll]] for (uint r = 0u; r < ROWS; ++r) s[r][c] = fma(q_sh[r * DQK + 4u * d4 + e], k[e], s[r][c]);
+            }
           }
         }
       }
     }
 
-    // Per row: whether the key is a candidate (seen, not NaN, at or above
-    // the threshold; bit 0) and whether it poisons the row (bit 16), then
-    // one prefix sum places every row's candidates.
-    uvec2 entry[ROWS];
+    // Per row: which keys are candidates (seen, not NaN, at or above the
+    // threshold) and how many (low 16 bits), and whether one poisons the
+    // row (bit 16 up); then one prefix sum places every row's candidates,
+    // in key order.
+    uvec2 entry[ROWS][TILE];
+    bool candidate[ROWS][TILE];
     uvec4 flags = uvec4(0u);
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-      const bool sees = valid[r] && visible_logit(s[r], FLAGS, b, q_head_of[r], pos_of[r], range[r], global_keys_of[r],
-                                                  diagonal[r], key, j, key < segment_end);
-      entry[r] = uvec2(order_bits(s[r]), ~uint(key));
-      const bool candidate = sees && !is_nan(s[r]) && at_or_above(entry[r], threshold[r]);
-      flags[r] = (candidate ? 1u : 0u) | (sees && poisons_row(s[r]) ? 65536u : 0u);
+      [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+        const bool sees = valid[r] && visible_logit(s[r][c], FLAGS, b, q_head_of[r], pos_of[r], range[r],
+                                                    global_keys_of[r], diagonal[r], key[c], safe_key[c],
+                                                    key[c] < segment_end);
+        entry[r][c] = uvec2(order_bits(s[r][c]), ~uint(key[c]));
+        candidate[r][c] = sees && !is_nan(s[r][c]) && at_or_above(entry[r][c], threshold[r]);
+        flags[r] += (candidate[r][c] ? 1u : 0u) + (sees && poisons_row(s[r][c]) ? 65536u : 0u);
+      }
     }
     uvec4 totals;
     const uvec4 offsets = exclusive_sum(flags, lane, totals);
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
-      if ((flags[r] & 1u) != 0u) list_entries[(slot[r] + 4u) / 2u + count[r] + (offsets[r] & 0xffffu)] = entry[r];
+      uint at = (slot[r] + 4u) / 2u + count[r] + (offsets[r] & 0xffffu);
+      [[unroll]] for (uint c = 0u; c < TILE; ++c) {
+        if (candidate[r][c]) list_entries[at] = entry[r][c];
+        at += candidate[r][c] ? 1u : 0u;
+      }
       count[r] += totals[r] & 0xffffu;
       poisoned[r] = poisoned[r] || (totals[r] >> 16u) != 0u;
     }

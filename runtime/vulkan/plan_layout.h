@@ -66,6 +66,7 @@ enum SpecConstant : uint32_t {
   kSpecTopkK = kSpecCols,                 // k
   kSpecTopkCapacity = kSpecDSplit,        // entries of a row's candidate list
   kSpecTopkLogWorkgroup = kSpecColThreads,  // log2 of the workgroup size
+  kSpecTopkTile = kSpecCount,             // keys per invocation per selection round (its constants run one further)
 };
 
 // How K or V is stored (mirrors K_STORAGE / V_STORAGE in attention_common.glsl).
@@ -150,6 +151,7 @@ Status linformer_layout(const Problem& problem, const DeviceCaps& device, const 
 // and the two pipelines (selection, attention).
 struct TopkLayout {
   uint32_t workgroup = 0;
+  uint32_t tile = 1;  // keys per invocation per selection round
   uint32_t rows = 1;
   uint32_t capacity = 0;
   uint32_t chunks = 1;

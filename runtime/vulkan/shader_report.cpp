@@ -154,7 +154,7 @@ Status report_plan(VulkanDevice& device, const Problem& problem, bool representa
     report.layout.topk = true;
     report.layout.config.workgroup_size = topk.workgroup;
     report.layout.config.block_q = topk.rows;
-    report.layout.config.block_kv = topk.workgroup;
+    report.layout.config.block_kv = topk.workgroup * topk.tile;
     report.layout.pipelines = {topk.select, topk.attend};
   } else if (problem.linformer()) {
     // The softmax stage over the projected keys (its pipeline indices

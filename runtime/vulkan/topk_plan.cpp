@@ -24,6 +24,7 @@ namespace vk {
 namespace {
 
 constexpr uint32_t kTopkGpuWorkgroup = 64;
+constexpr uint32_t kTopkGpuTile = 1, kTopkCpuTile = 8;  // keys per invocation per selection round
 constexpr uint32_t kTopkMaxRows = 4;           // rows a selecting workgroup takes (the shader's flags are a uvec4)
 constexpr int64_t kTopkMaxHeadDim = 256;       // q rows in shared memory, K rows read per invocation
 constexpr uint64_t kTopkSpareEntries = 512;    // list room beyond k: a cut frees at least this much
@@ -38,8 +39,8 @@ struct TopkLoopCosts {
   uint64_t per_tile = 0, per_cut = 0, select_fixed = 0, attend = 0;
 };
 
-TopkLoopCosts topk_loop_costs(const Problem& p, uint32_t workgroup, uint32_t log_workgroup, uint32_t rows,
-                              uint32_t capacity) {
+TopkLoopCosts topk_loop_costs(const Problem& p, uint32_t workgroup, uint32_t log_workgroup, uint32_t tile,
+                              uint32_t rows, uint32_t capacity) {
   const uint64_t wg = workgroup, scan = log_workgroup, k = static_cast<uint64_t>(p.topk);
   auto spread = [&](uint64_t n) { return ceil_div(n, wg); };  // for (i = lane; i < n; i += WG)
   TopkLoopCosts costs;
@@ -47,11 +48,12 @@ TopkLoopCosts topk_loop_costs(const Problem& p, uint32_t workgroup, uint32_t log
   // bins, the histogram, the invocation's own bins and its walk through
   // them, exclusive_sum), then the compaction's rounds with their sums.
   costs.per_cut = 8 * (1 + spread(256) + spread(capacity) + 2 * (256 / wg) + scan) + spread(capacity) * (1 + scan);
-  // A tile: its loop, the last round of the cut check, exclusive_sum; with
-  // block sparsity the query blocks of the rows' positions (blocks of at
-  // least 16) times the key blocks of the tile.
+  // A tile (a round of workgroup x tile keys): its loop, the last round of
+  // the cut check, exclusive_sum; with block sparsity the query blocks of
+  // the rows' positions (blocks of at least 16) times the key blocks of the
+  // tile.
   costs.per_tile = 2 + scan;
-  if (p.block_sparse()) costs.per_tile += (rows / 16 + 2) * (1 + (wg / 16 + 2));
+  if (p.block_sparse()) costs.per_tile += (rows / 16 + 2) * (1 + (wg * tile / 16 + 2));
   costs.select_fixed = spread(uint64_t{rows} * static_cast<uint64_t>(p.qk_dim)) + 16;
   // Attention: the cut to k, the maximum and the sum with their
   // reductions, every kept entry for O.
@@ -87,14 +89,20 @@ Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   }
   layout.workgroup = workgroup;
   const uint32_t log_workgroup = log2_of(workgroup);
+  // Keys per invocation per selection round: several on CPU-type devices
+  // (each round's prefix sum costs barriers, coroutine switches there),
+  // one on GPUs (with two keys RADV's compiler keeps both K rows' loads in
+  // flight and spills: 256 VGPRs on navi21, against 64 with one).
+  layout.tile = quirks.invocations_are_simd_lanes ? kTopkCpuTile : kTopkGpuTile;
+  const uint64_t round_keys = uint64_t{workgroup} * layout.tile;
   const uint64_t row_count = static_cast<uint64_t>(p.group() * p.q_len);
   // Lists hold k entries and room for kTopkSpareEntries more (a cut every
   // so many appended keys at most), or every key a row can see and a
-  // tile's worth (never cut while selecting).
+  // round's worth (never cut while selecting).
   const uint64_t k = static_cast<uint64_t>(p.topk), kv_len = static_cast<uint64_t>(p.kv_len);
-  const uint64_t capacity = std::min(k + std::max(k, kTopkSpareEntries), kv_len + workgroup);
+  const uint64_t capacity = std::min(k + std::max(k, kTopkSpareEntries), kv_len + round_keys);
   layout.capacity = static_cast<uint32_t>(capacity);  // <= 2 * 4096 + 512
-  const bool cuts_while_selecting = capacity < kv_len + workgroup;
+  const bool cuts_while_selecting = capacity < kv_len + round_keys;
 
   // Rows per selecting workgroup and key tiles per selecting dispatch: up
   // to kTopkMaxRows rows and every tile; on llvmpipe as many tiles as its
@@ -103,19 +111,19 @@ Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   // cap to spare, with fewer rows where even three tiles would not fit;
   // on GPUs no more tiles than one dispatch is expected to finish within
   // the watchdog budget.
-  const uint64_t tiles_all = ceil_div(kv_len, uint64_t{workgroup}) + 2;
+  const uint64_t tiles_all = ceil_div(kv_len, round_keys) + 2;
   uint64_t max_tiles = tiles_all;
   layout.rows = static_cast<uint32_t>(std::min<uint64_t>(kTopkMaxRows, row_count));
   if (quirks.max_loop_iterations != 0) {
     const uint64_t budget = uint64_t{quirks.max_loop_iterations} * 3 / 4;
     for (;; layout.rows /= 2) {
-      const TopkLoopCosts costs = topk_loop_costs(p, workgroup, log_workgroup, layout.rows, layout.capacity);
+      const TopkLoopCosts costs = topk_loop_costs(p, workgroup, log_workgroup, layout.tile, layout.rows, layout.capacity);
       if (costs.attend > budget) {
         return unsupported("top-k attention with k = %lld loops more than %s allows one invocation (%u iterations)",
                            (long long)p.topk, caps.name.c_str(), quirks.max_loop_iterations);
       }
       const uint64_t cut = costs.per_cut + 1;  // with its round of the cut check
-      const uint64_t gap = cuts_while_selecting ? (capacity - workgroup - k) / workgroup + 1 : 0;
+      const uint64_t gap = cuts_while_selecting ? (capacity - round_keys - k) / round_keys + 1 : 0;
       auto loops = [&](uint64_t tiles) {
         const uint64_t cuts = gap == 0 ? 0 : layout.rows * (1 + tiles / gap);
         return costs.select_fixed + tiles * costs.per_tile + cuts * cut;
@@ -129,7 +137,7 @@ Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
     }
   }
   if (caps.type != VKATTN_DEVICE_TYPE_CPU) {
-    const double flops_per_tile = 2.0 * layout.rows * workgroup * static_cast<double>(p.qk_dim);
+    const double flops_per_tile = 2.0 * layout.rows * static_cast<double>(round_keys) * static_cast<double>(p.qk_dim);
     const double tiles = kDispatchBudgetSeconds * kWorkgroupFlopsPerSecond / flops_per_tile;
     max_tiles = std::min<uint64_t>(max_tiles, static_cast<uint64_t>(std::max(3.0, std::min(tiles, 1e12))));
   }
@@ -148,7 +156,7 @@ Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
                          "invocation (%u iterations)",
                          (long long)p.topk, layout.rows, caps.name.c_str(), quirks.max_loop_iterations);
     }
-    layout.chunk_keys = static_cast<uint32_t>((max_tiles - 2) * workgroup);  // < kv_len < 2^30
+    layout.chunk_keys = static_cast<uint32_t>((max_tiles - 2) * round_keys);  // < kv_len < 2^30
     layout.chunks = static_cast<uint32_t>(ceil_div(kv_len, uint64_t{layout.chunk_keys}));
   }
 
@@ -176,7 +184,8 @@ Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   layout.batch_batches = static_cast<uint32_t>(nz);
   layout.scratch_bytes = nx * ny * nz * layout.rows * slot_bytes;
 
-  std::vector<uint32_t> constants(kSpecCount, 0u);
+  std::vector<uint32_t> constants(kSpecTopkTile + 1, 0u);
+  constants[kSpecTopkTile] = layout.tile;
   constants[kSpecWorkgroup] = workgroup;
   constants[kSpecRows] = layout.rows;
   constants[kSpecTopkK] = static_cast<uint32_t>(k);
@@ -294,7 +303,7 @@ PlanInfo TopkStages::info() const {
   PlanInfo info;
   info.kernel = std::string("vulkan.") + topk_variant_name(p_.dtype);
   info.block_q = layout_.rows;
-  info.block_kv = layout_.workgroup;
+  info.block_kv = layout_.workgroup * layout_.tile;
   info.tasks = static_cast<uint32_t>(
       std::min<uint64_t>(UINT32_MAX, row_blocks() * static_cast<uint64_t>(p_.batch * p_.kv_heads)));
   uint64_t dispatches = 0;

@@ -636,32 +636,34 @@ TEST_CASE("Linformer's projection dispatches stay within the GPU watchdog budget
 TEST_CASE("top-k selection dispatches stay within llvmpipe's loop cap with every list cut as often as it can "
           "overflow, and within the GPU watchdog budget") {
   // Decode, 32 query heads on 8 kv heads (4 rows a workgroup), 32768 keys,
-  // k = 64: lists of 64 + 512 entries. On llvmpipe (8 invocations) a cut
-  // loops 8 x (1 + 32 + 72 + 2 x 32 + 3) + 72 x (1 + 3) = 1664 times, and
-  // comes at most every (576 - 8 - 64) / 8 + 1 = 64 tiles per row; a tile
-  // loops 2 + 3 times; 16 + 4 x 128 / 8 more per dispatch (topk_plan.cpp
-  // counts them so).
+  // k = 64: lists of 64 + 512 entries. On llvmpipe (8 invocations, 8 keys
+  // each per round) a cut loops 8 x (1 + 32 + 72 + 2 x 32 + 3) + 72 x
+  // (1 + 3) = 1664 times, and comes at most every (576 - 64 - 64) / 64 + 1
+  // = 8 rounds per row; a round loops 2 + 3 times; 16 + 4 x 128 / 8 more
+  // per dispatch (topk_plan.cpp counts them so).
   Problem p = make(1, 32, 8, 1, 32768, 128, 128);
   p.mode = VKATTN_MODE_TOPK;
   p.topk = 64;
   TopkLayout cpu;
   REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
   CHECK(cpu.workgroup == 8);
+  CHECK(cpu.tile == 8);
   CHECK(cpu.rows == 4);
   CHECK(cpu.capacity == 64 + 512);
   CHECK(cpu.chunks > 1);
-  CHECK(cpu.chunk_keys % 8 == 0);
+  CHECK(cpu.chunk_keys % 64 == 0);
   CHECK(uint64_t{cpu.chunks} * cpu.chunk_keys >= 32768);
-  const uint64_t tiles = cpu.chunk_keys / 8 + 2;
-  const uint64_t loops = 16 + 4 * 128 / 8 + tiles * 5 + 4 * (1 + tiles / 64) * (1664 + 1);
+  const uint64_t rounds = cpu.chunk_keys / 64 + 2;
+  const uint64_t loops = 16 + 4 * 128 / 8 + rounds * 5 + 4 * (1 + rounds / 8) * (1664 + 1);
   CHECK(loops <= uint64_t{quirks_for(lavapipe()).max_loop_iterations} * 3 / 4);
   for (const DeviceCaps& gpu : {mali_g78(), adreno_650(), intel_uhd(), nvidia_rtx(), radeon_rx6800()}) {
     CAPTURE(gpu.name);
     TopkLayout layout;
     REQUIRE(topk_layout(p, gpu, quirks_for(gpu), &layout).ok());
     CHECK(layout.workgroup == 64);
+    CHECK(layout.tile == 1);
     const uint64_t keys = layout.chunk_keys != 0 ? layout.chunk_keys : 32768;
-    CHECK(2.0 * layout.rows * static_cast<double>(keys + 128) * 128 / 2e10 <= kDispatchBudgetSeconds);
+    CHECK(2.0 * layout.rows * static_cast<double>(keys + 2 * 64) * 128 / 2e10 <= kDispatchBudgetSeconds);
   }
   // A key range one dispatch walks whole: one chunk. SwiftShader (no cap,
   // a CPU): one chunk, workgroups of its 4-wide subgroups.
