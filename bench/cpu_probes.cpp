@@ -201,12 +201,12 @@ void print_row_kernel_levels() {
         const auto t0 = std::chrono::steady_clock::now();
         for (int c0 = 0; c0 < kKeys; c0 += kBlock) {
           levels[l]->dot_rows(queries.data(), kRows, st.bytes + c0 * st.row_bytes, st.dtype, kDim, kBlock, kDim,
-                              scores.data(), {});
+                              scores.data());
         }
         const auto t1 = std::chrono::steady_clock::now();
         for (int c0 = 0; c0 < kKeys; c0 += kBlock) {
           levels[l]->accumulate_products(weights.data(), kRows, kBlock, st.bytes + c0 * st.row_bytes, st.dtype, kDim,
-                                         kDim, out.data(), {});
+                                         kDim, out.data());
         }
         const auto t2 = std::chrono::steady_clock::now();
         best[0] = std::min(best[0], std::chrono::duration<double>(t1 - t0).count());

@@ -139,6 +139,105 @@ double sampled_error(const HostInputs& in, const std::vector<uint8_t>& out_bytes
   return scale > 0 ? error / scale : error;
 }
 
+// A context on one target. (Cases compared alternately share one: each
+// CPU context has its own worker threads, which spin for a while after a
+// run and would take the cores from the other context's run.)
+class TargetContext {
+ public:
+  TargetContext() = default;
+  TargetContext(const TargetContext&) = delete;
+  TargetContext& operator=(const TargetContext&) = delete;
+  ~TargetContext() { vkattn_context_destroy(context_); }
+
+  bool create(const Target& target, int threads, std::string* why) {
+    vkattn_context_options options;
+    vkattn_context_options_init(&options);
+    options.backend = target.backend;
+    options.device_index = target.device;
+    options.cpu_threads = threads;
+    return check(vkattn_context_create(&options, &context_), "context", why);
+  }
+  vkattn_context get() const { return context_; }
+
+ private:
+  vkattn_context context_ = nullptr;
+};
+
+// One case set up in a context, ready to run again and again: its plan,
+// buffers (Q, K and V uploaded) and bindings. (Destroyed before the context.)
+class TimedPlan {
+ public:
+  TimedPlan() = default;
+  TimedPlan(const TimedPlan&) = delete;
+  TimedPlan& operator=(const TimedPlan&) = delete;
+  ~TimedPlan() {
+    for (vkattn_buffer b : buffers_) vkattn_buffer_destroy(b);
+    vkattn_plan_destroy(plan_);
+  }
+
+  bool prepare(const HostInputs& in, vkattn_context context, std::string* why) {
+    context_ = context;
+    if (!check(vkattn_plan_create(context_, &in.desc, 0, &plan_), "plan", why)) return false;
+    vkattn_plan_info info;
+    vkattn_plan_info_init(&info);
+    vkattn_plan_get_info(plan_, &info);
+    kernel_ = info.kernel;
+    workspace_bytes_ = info.workspace_bytes;
+    const size_t element = in.desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4;
+    out_bytes_ = static_cast<size_t>(in.desc.q_heads * in.desc.q_len * in.desc.v_dim) * element;
+    vkattn_bindings_init(&bindings_);
+    // K and V as stored: float like Q, or the q8_0 / q4_0 blocks.
+    const std::vector<uint8_t> q = vkattn_test::encode_tensor(in.q, in.desc.dtype);
+    const std::vector<uint8_t> k = vkattn_test::is_block_type(in.desc.k_dtype)
+                                       ? in.k_blocks
+                                       : vkattn_test::encode_tensor(in.k, in.desc.dtype);
+    const std::vector<uint8_t> v = vkattn_test::is_block_type(in.desc.v_dtype)
+                                       ? in.v_blocks
+                                       : vkattn_test::encode_tensor(in.v, in.desc.dtype);
+    if (in.desc.has_kv_lens) bindings_.kv_lens = in.kv_lens.data();
+    if (in.desc.page_size > 0) bindings_.block_table = in.block_table.data();
+    return upload(q, why, &bindings_.q) && upload(k, why, &bindings_.k) && upload(v, why, &bindings_.v) &&
+           upload(std::vector<uint8_t>(out_bytes_), why, &bindings_.out);
+  }
+
+  // One execution's time: the GPU timestamps where the plan has them, else
+  // the host's clock around execute and finish.
+  bool run_once(double* ms, std::string* why) {
+    const auto start = Clock::now();
+    if (!check(vkattn_plan_execute(plan_, &bindings_), "execute", why) ||
+        !check(vkattn_context_finish(context_), "finish", why)) {
+      return false;
+    }
+    *ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    double device_ms = 0;
+    if (vkattn_plan_get_last_time(plan_, &device_ms) == VKATTN_SUCCESS) *ms = device_ms;
+    return true;
+  }
+
+  bool read_output(std::vector<uint8_t>* out, std::string* why) const {
+    out->resize(out_bytes_);
+    return check(vkattn_buffer_read(bindings_.out, 0, out->data(), out->size()), "read", why);
+  }
+
+  const std::string& kernel() const { return kernel_; }
+  uint64_t workspace_bytes() const { return workspace_bytes_; }
+
+ private:
+  bool upload(const std::vector<uint8_t>& bytes, std::string* why, vkattn_buffer* out) {
+    if (!check(vkattn_buffer_create(context_, bytes.size(), 0, out), "buffer", why)) return false;
+    buffers_.push_back(*out);
+    return check(vkattn_buffer_write(*out, 0, bytes.data(), bytes.size()), "upload", why);
+  }
+
+  vkattn_context context_ = nullptr;
+  vkattn_plan plan_ = nullptr;
+  std::vector<vkattn_buffer> buffers_;
+  vkattn_bindings bindings_{};
+  std::string kernel_;
+  uint64_t workspace_bytes_ = 0;
+  size_t out_bytes_ = 0;
+};
+
 Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t kv_bytes, Target& target,
                int threads, double case_seconds) {
   Result r;
@@ -151,96 +250,30 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
     r.why_not = why;
     return r;
   }
-  vkattn_context_options options;
-  vkattn_context_options_init(&options);
-  options.backend = target.backend;
-  options.device_index = target.device;
-  options.cpu_threads = threads;
-  vkattn_context context = nullptr;
-  if (!check(vkattn_context_create(&options, &context), "context", &r.why_not)) return r;
-  vkattn_plan plan = nullptr;
-  std::vector<vkattn_buffer> buffers;
-  auto cleanup = [&]() {
-    for (vkattn_buffer b : buffers) vkattn_buffer_destroy(b);
-    vkattn_plan_destroy(plan);
-    vkattn_context_destroy(context);
-  };
-  if (!check(vkattn_plan_create(context, &in.desc, 0, &plan), "plan", &r.why_not)) {
-    cleanup();
-    return r;
-  }
-  vkattn_plan_info info;
-  vkattn_plan_info_init(&info);
-  vkattn_plan_get_info(plan, &info);
-  r.kernel = info.kernel;
-  r.extra_bytes = info.workspace_bytes;
-  auto upload = [&](const std::vector<float>* values, size_t elements, vkattn_buffer* out) {
-    const std::vector<uint8_t> bytes =
-        values ? vkattn_test::encode_tensor(*values, in.desc.dtype)
-               : std::vector<uint8_t>(elements * (in.desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
-    if (!check(vkattn_buffer_create(context, bytes.size(), 0, out), "buffer", &r.why_not)) return false;
-    buffers.push_back(*out);
-    return check(vkattn_buffer_write(*out, 0, bytes.data(), bytes.size()), "upload", &r.why_not);
-  };
-  vkattn_bindings bindings;
-  vkattn_bindings_init(&bindings);
-  const size_t out_elements = static_cast<size_t>(in.desc.q_heads * in.desc.q_len * in.desc.v_dim);
-  // K and V as stored: float like Q, or the q8_0 / q4_0 blocks.
-  auto upload_kv = [&](const std::vector<float>& values, const std::vector<uint8_t>& blocks, vkattn_dtype type,
-                       vkattn_buffer* out) {
-    if (!vkattn_test::is_block_type(type)) return upload(&values, 0, out);
-    if (!check(vkattn_buffer_create(context, blocks.size(), 0, out), "buffer", &r.why_not)) return false;
-    buffers.push_back(*out);
-    return check(vkattn_buffer_write(*out, 0, blocks.data(), blocks.size()), "upload", &r.why_not);
-  };
-  if (in.desc.has_kv_lens) bindings.kv_lens = in.kv_lens.data();
-  if (in.desc.page_size > 0) bindings.block_table = in.block_table.data();
-  if (!upload(&in.q, 0, &bindings.q) || !upload_kv(in.k, in.k_blocks, in.desc.k_dtype, &bindings.k) ||
-      !upload_kv(in.v, in.v_blocks, in.desc.v_dtype, &bindings.v) || !upload(nullptr, out_elements, &bindings.out)) {
-    cleanup();
-    return r;
-  }
+  TargetContext context;
+  if (!context.create(target, threads, &r.why_not)) return r;
+  TimedPlan plan;
+  if (!plan.prepare(in, context.get(), &r.why_not)) return r;
+  r.kernel = plan.kernel();
+  r.extra_bytes = plan.workspace_bytes();
   // Warm-up (first execution), then as many runs as fit about two seconds.
-  std::vector<double> times;
-  auto run_once = [&](double* ms) {
-    const auto start = Clock::now();
-    if (!check(vkattn_plan_execute(plan, &bindings), "execute", &r.why_not) ||
-        !check(vkattn_context_finish(context), "finish", &r.why_not)) {
-      return false;
-    }
-    *ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    double device_ms = 0;
-    if (vkattn_plan_get_last_time(plan, &device_ms) == VKATTN_SUCCESS) *ms = device_ms;
-    return true;
-  };
-  double ms = 0;
-  if (!run_once(&r.first_ms)) {
-    cleanup();
-    return r;
-  }
+  if (!plan.run_once(&r.first_ms, &r.why_not)) return r;
   // A slow first run may be a one-off (a driver compiling lazily, a page
   // cache warming): one more run decides whether the case fits the budget.
-  if (r.first_ms > case_seconds * 1000 && !run_once(&r.first_ms)) {
-    cleanup();
-    return r;
-  }
+  if (r.first_ms > case_seconds * 1000 && !plan.run_once(&r.first_ms, &r.why_not)) return r;
   const int runs = r.first_ms > case_seconds * 1000 ? 0 : std::clamp(static_cast<int>(2000 / r.first_ms), 3, 15);
+  std::vector<double> times;
   for (int i = 0; i < runs; ++i) {
-    if (!run_once(&ms)) {
-      cleanup();
-      return r;
-    }
+    double ms = 0;
+    if (!plan.run_once(&ms, &r.why_not)) return r;
     times.push_back(ms);
   }
   if (times.empty()) times.push_back(r.first_ms);
   r.runs = static_cast<int>(times.size());
   r.median_ms = median(times);
   r.min_ms = *std::min_element(times.begin(), times.end());
-  std::vector<uint8_t> out(out_elements * (in.desc.dtype == VKATTN_DTYPE_F16 ? 2 : 4));
-  if (check(vkattn_buffer_read(bindings.out, 0, out.data(), out.size()), "read", &r.why_not)) {
-    r.max_error = sampled_error(in, out, &r.tolerance);
-  }
-  cleanup();
+  std::vector<uint8_t> out;
+  if (plan.read_output(&out, &r.why_not)) r.max_error = sampled_error(in, out, &r.tolerance);
   r.ran = true;
   r.gflops = flops / (r.median_ms * 1e-3) / 1e9;
   r.fraction_peak = target.peak_gflops > 0 ? r.gflops / target.peak_gflops : 0;
@@ -250,6 +283,50 @@ Result measure(const BenchCase& bc, const HostInputs& in, double flops, uint64_t
   }
   target.best_gflops = std::max(target.best_gflops, r.gflops);
   return r;
+}
+
+// A case's time against another's, the two run alternately on one target
+// (a run of each per round, rounds until about `seconds` have passed, 5 to
+// 401 of them): the median of the rounds' ratios. Drift of a shared
+// machine (its memory bandwidth can halve for minutes) moves both runs of
+// a round alike, where two medians measured minutes apart would carry it.
+struct Comparison {
+  std::string case_name, compare_to, target, why_not;
+  bool ran = false;
+  int rounds = 0;
+  double ratio = 0, low = 0, high = 0;  // median, and the middle half's ends
+};
+
+Comparison compare_alternating(const BenchCase& bc, const BenchCase& other, const Target& target, int threads,
+                               double seconds) {
+  Comparison c;
+  c.case_name = bc.name;
+  c.compare_to = other.name;
+  c.target = target.label;
+  const HostInputs in = vkattn_test::make_inputs(bc.spec);
+  const HostInputs other_in = vkattn_test::make_inputs(other.spec);
+  TargetContext context;
+  if (!context.create(target, threads, &c.why_not)) return c;
+  TimedPlan plan, other_plan;
+  if (!plan.prepare(in, context.get(), &c.why_not) || !other_plan.prepare(other_in, context.get(), &c.why_not)) {
+    return c;
+  }
+  double ms = 0, other_ms = 0;
+  if (!plan.run_once(&ms, &c.why_not) || !other_plan.run_once(&other_ms, &c.why_not)) return c;  // warm-up
+  std::vector<double> ratios;
+  const auto start = Clock::now();
+  while (ratios.size() < 401 &&
+         (ratios.size() < 5 || std::chrono::duration<double>(Clock::now() - start).count() < seconds)) {
+    if (!plan.run_once(&ms, &c.why_not) || !other_plan.run_once(&other_ms, &c.why_not)) return c;
+    ratios.push_back(ms / other_ms);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  c.ran = true;
+  c.rounds = static_cast<int>(ratios.size());
+  c.ratio = ratios[ratios.size() / 2];
+  c.low = ratios[ratios.size() / 4];
+  c.high = ratios[ratios.size() * 3 / 4];
+  return c;
 }
 
 int usage() {
@@ -448,19 +525,37 @@ int main(int argc, char** argv) {
               "probed read bandwidth. Vulkan times are GPU timestamps. Total %.0f s.\n",
               cpu_threads, vkattn_bench::kBaselineMemoryLimit / double(1 << 30), total_s);
   // Cases measured against another case of the same run (quantized KV
-  // caches against f16): the ratio of their median times.
-  bool compared = false;
-  for (const BenchCase& bc : vkattn_bench::suite()) {
+  // caches against f16, paged against contiguous): both run again,
+  // alternately, on every target where both ran.
+  std::vector<Comparison> comparisons;
+  const std::vector<BenchCase> cases = vkattn_bench::suite();
+  for (const BenchCase& bc : cases) {
     if (bc.compare_to.empty()) continue;
-    for (const Result& r : results) {
-      if (r.case_name != bc.name || !r.ran) continue;
-      for (const Result& other : results) {
-        if (other.case_name != bc.compare_to || other.target != r.target || !other.ran) continue;
-        if (!compared) std::printf("\ntime against another case of this run (median over median):\n");
-        compared = true;
-        std::printf("  %-34s %-9s %.2fx the time of %s\n", bc.name.c_str(), r.target.c_str(),
-                    r.median_ms / other.median_ms, bc.compare_to.c_str());
+    const BenchCase* other = nullptr;
+    for (const BenchCase& o : cases) {
+      if (o.name == bc.compare_to) other = &o;
+    }
+    for (const Target& target : targets) {
+      bool both_ran = other != nullptr;
+      for (const std::string& name : {bc.name, bc.compare_to}) {
+        bool ran = false;
+        for (const Result& r : results) ran = ran || (r.case_name == name && r.target == target.label && r.ran);
+        both_ran = both_ran && ran;
       }
+      if (!both_ran) continue;
+      if (comparisons.empty()) {
+        std::printf("\ntime against another case of this run (the two run alternately; median of the rounds' "
+                    "ratios, middle half in brackets):\n");
+      }
+      const Comparison c = compare_alternating(bc, *other, target, cpu_threads, case_seconds);
+      if (c.ran) {
+        std::printf("  %-34s %-9s %.2fx [%.2f-%.2f] the time of %s (%d rounds)\n", c.case_name.c_str(),
+                    c.target.c_str(), c.ratio, c.low, c.high, c.compare_to.c_str(), c.rounds);
+      } else {
+        std::printf("  %-34s %-9s not compared: %s\n", c.case_name.c_str(), c.target.c_str(), c.why_not.c_str());
+      }
+      std::fflush(stdout);
+      comparisons.push_back(c);
     }
   }
   for (const Target& target : targets) {
@@ -527,6 +622,15 @@ int main(int argc, char** argv) {
                    row.us_per_execution, row.gpu_us);
     }
 #endif
+    std::fprintf(f, "],\n \"comparisons\": [");
+    for (size_t i = 0; i < comparisons.size(); ++i) {
+      const Comparison& c = comparisons[i];
+      std::fprintf(f, "%s\n  {\"case\": \"%s\", \"compare_to\": \"%s\", \"target\": \"%s\", \"ran\": %s, "
+                   "\"why_not\": \"%s\", \"rounds\": %d, \"time_ratio\": %.4f, \"ratio_low\": %.4f, "
+                   "\"ratio_high\": %.4f}",
+                   i ? "," : "", c.case_name.c_str(), c.compare_to.c_str(), c.target.c_str(), c.ran ? "true" : "false",
+                   vkattn_samples::json_escape(c.why_not).c_str(), c.rounds, c.ratio, c.low, c.high);
+    }
     std::fprintf(f, "], \"total_seconds\": %.1f}\n", total_s);
     std::fclose(f);
   }

@@ -398,14 +398,12 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
       // so the results are bitwise those of contiguous K/V).
       const uint8_t* keys = t.k + storage_offset(p.k_dtype, p.key_row(p.k, t.block_table, b, kv_head, j0));
       const uint8_t* values = t.v + storage_offset(p.v_dtype, p.key_row(p.v, t.block_table, b, kv_head, j0));
-      // (Paged: the block's rows, then those of the next block of the task
-      // (or the last row again, at least kGatherPrefetchRows of them), for
-      // the row kernels to prefetch.)
-      const int64_t next_n = std::min(bkv, task_keys.end - j0 - n);
-      const uint8_t* key_rows[2 * kMaxBlockKv + kGatherPrefetchRows];
-      const uint8_t* value_rows[2 * kMaxBlockKv + kGatherPrefetchRows];
+      // (Paged: the block's rows, then kGatherPrefetchRows more for the row
+      // kernels to prefetch: the task's next keys, or its last row again.)
+      const uint8_t* key_rows[kMaxBlockKv + kGatherPrefetchRows];
+      const uint8_t* value_rows[kMaxBlockKv + kGatherPrefetchRows];
       if (p.paged()) {
-        const int64_t listed = std::min(n + std::max(next_n, kGatherPrefetchRows), task_keys.end - j0);
+        const int64_t listed = std::min(n + kGatherPrefetchRows, task_keys.end - j0);
         paged_rows(p, p.k, p.k_dtype, t.k, t.block_table, b, kv_head, j0, listed, key_rows);
         if (!topk) paged_rows(p, p.v, p.v_dtype, t.v, t.block_table, b, kv_head, j0, listed, value_rows);
         for (int64_t c = listed; c < n + kGatherPrefetchRows; ++c) {  // past the task's keys: its last row again
@@ -436,22 +434,11 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
         const float* queries = ws.queries + s0 * p.qk_dim;
         float* acc = ws.acc + s0 * p.v_dim;
 
-        // While the scores stream K, this block's V rows are requested; while
-        // the products stream V, the next block's K rows. (Top-k reads no V
-        // here: its scores request the next block's K rows instead.)
-        const int64_t k_row_bytes = static_cast<int64_t>(storage_offset(p.k_dtype, p.qk_dim));
-        const int64_t v_row_bytes = static_cast<int64_t>(storage_offset(p.v_dtype, p.v_dim));
-        const RowPrefetch next_keys = next_n == 0 ? RowPrefetch()
-                                      : p.paged() ? RowPrefetch::listed(key_rows + n, next_n, k_row_bytes)
-                                                  : RowPrefetch::strided(keys + n * k_step, k_step, next_n, k_row_bytes);
-        const RowPrefetch scores_ahead = topk        ? next_keys
-                                         : p.paged() ? RowPrefetch::listed(value_rows, n, v_row_bytes)
-                                                     : RowPrefetch::strided(values, v_step, n, v_row_bytes);
         if (tiling_.direct && p.paged()) {
-          ops_.dot_rows_gather(queries, sub_rows, key_rows, p.k_dtype, n, p.qk_dim, ws.scores, scores_ahead);
+          ops_.dot_rows_gather(queries, sub_rows, key_rows, p.k_dtype, n, p.qk_dim, ws.scores);
         } else if (tiling_.direct) {
           ops_.dot_rows(queries, sub_rows, keys, p.k_dtype, static_cast<int64_t>(p.k.seq_stride), n, p.qk_dim,
-                        ws.scores, scores_ahead);
+                        ws.scores);
         } else {
           VKATTN_RETURN_IF_ERROR(qk.run(sub_rows, queries, ws.scores));
         }
@@ -469,7 +456,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
         if (topk) continue;  // the kept keys are attended after the walk
         if (tiling_.direct && p.paged()) {
           std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
-          if (!ops_.accumulate_products_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc, next_keys)) {
+          if (!ops_.accumulate_products_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc)) {
             std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
             ops_.accumulate_weighted_rows_gather(ws.scores, sub_rows, n, value_rows, p.v_dtype, p.v_dim, acc);
           }
@@ -479,7 +466,7 @@ Status AttentionKernel::run_task(int64_t task, const Tensors& t, Workspace& ws) 
           // with the path that skips zero weights.
           std::copy(acc, acc + sub_rows * p.v_dim, ws.products);
           if (!ops_.accumulate_products(ws.scores, sub_rows, n, values, p.v_dtype, static_cast<int64_t>(p.v.seq_stride),
-                                        p.v_dim, acc, next_keys)) {
+                                        p.v_dim, acc)) {
             std::copy(ws.products, ws.products + sub_rows * p.v_dim, acc);
             ops_.accumulate_weighted_rows(ws.scores, sub_rows, n, values, p.v_dtype,
                                           static_cast<int64_t>(p.v.seq_stride), p.v_dim, acc);

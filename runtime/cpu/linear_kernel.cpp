@@ -158,7 +158,7 @@ void LinearKernel::key_features(const Tensors& t, int64_t b, int64_t kv_head, in
     std::copy(ws.keys, ws.keys + n * dim, ws.phi_km);
     ops_.elu_plus_one_row(ws.phi_km, n * m);
   } else {
-    ops_.dot_rows(ws.keys, n, p.features.data(), VKATTN_DTYPE_F32, dim, m, dim, ws.phi_km, RowPrefetch());
+    ops_.dot_rows(ws.keys, n, p.features.data(), VKATTN_DTYPE_F32, dim, m, dim, ws.phi_km);
     float block_max = kScoreFloor;
     for (int64_t c = 0; c < n; ++c) {
       float norm = 0.0f;
@@ -189,7 +189,7 @@ void LinearKernel::absorb(const State& state, int64_t n, const uint8_t* const* v
   // Every key of the block is visible to the state, so NaN or Inf values
   // reach it as IEEE arithmetic says, zero features included: the
   // kernel's report of such values needs no action here.
-  ops_.accumulate_products_gather(ws.phi_fm, m, n, value_rows, p.v_dtype, p.v_dim, state.s, RowPrefetch());
+  ops_.accumulate_products_gather(ws.phi_fm, m, n, value_rows, p.v_dtype, p.v_dim, state.s);
   for (int64_t f = 0; f < m; ++f) {
     float sum = 0.0f;
     for (int64_t c = 0; c < n; ++c) sum += ws.phi_fm[f * n + c];
@@ -208,7 +208,7 @@ void LinearKernel::emit_rows(const Tensors& t, int64_t b, int64_t kv_head, int64
     // phi(q)^T S and phi(q).z over the keys the state holds (all visible:
     // IEEE arithmetic throughout, as in absorb).
     std::fill(ws.num, ws.num + rows * dv, 0.0f);
-    ops_.accumulate_products(ws.phi_q, rows, m, state.s, VKATTN_DTYPE_F32, dv, dv, ws.num, RowPrefetch());
+    ops_.accumulate_products(ws.phi_q, rows, m, state.s, VKATTN_DTYPE_F32, dv, dv, ws.num);
     for (int64_t r = 0; r < rows; ++r) {
       float sum = 0.0f;
       for (int64_t f = 0; f < m; ++f) sum += ws.phi_q[r * m + f] * state.z[f];
@@ -236,7 +236,7 @@ void LinearKernel::query_features(const Tensors& t, int64_t b, int64_t kv_head, 
   }
   // w_f.q' with W's rows as the keys; each row divided by its largest exp
   // term (|q'|^2 / 2 is a per-row factor too, cancelling in O).
-  ops_.dot_rows(ws.queries, rows, p.features.data(), VKATTN_DTYPE_F32, dim, m, dim, ws.phi_q, RowPrefetch());
+  ops_.dot_rows(ws.queries, rows, p.features.data(), VKATTN_DTYPE_F32, dim, m, dim, ws.phi_q);
   for (int64_t r = 0; r < rows; ++r) {
     float* phi = ws.phi_q + r * m;
     float top = kScoreFloor;
@@ -251,7 +251,7 @@ void LinearKernel::weigh_block(int64_t first, int64_t rows, const SequenceLength
   const int64_t group = p.group(), m = p.num_features, dv = p.v_dim;
   // phi(q).phi(k) for the block's keys; 0 past each row's diagonal
   // (causal), so a later key's value (NaN or not) never reaches the row.
-  ops_.dot_rows(ws.phi_q, rows, ws.phi_km, VKATTN_DTYPE_F32, m, n, m, ws.weights, RowPrefetch());
+  ops_.dot_rows(ws.phi_q, rows, ws.phi_km, VKATTN_DTYPE_F32, m, n, m, ws.weights);
   for (int64_t r = 0; r < rows; ++r) {
     float* w = ws.weights + r * n;
     if (p.causal != VKATTN_CAUSAL_NONE) {
@@ -263,7 +263,7 @@ void LinearKernel::weigh_block(int64_t first, int64_t rows, const SequenceLength
     den[r] += sum;
   }
   std::copy(num, num + rows * dv, ws.saved);
-  if (!ops_.accumulate_products_gather(ws.weights, rows, n, value_rows, p.v_dtype, dv, num, RowPrefetch())) {
+  if (!ops_.accumulate_products_gather(ws.weights, rows, n, value_rows, p.v_dtype, dv, num)) {
     std::copy(ws.saved, ws.saved + rows * dv, num);
     ops_.accumulate_weighted_rows_gather(ws.weights, rows, n, value_rows, p.v_dtype, dv, num);
   }

@@ -18,27 +18,6 @@ namespace cpu {
 // exactly 0 weight.
 constexpr float kScoreFloor = -3.402823466e+38f;
 
-// Rows a later phase will read, requested into L2 while a product runs, one
-// row per key the product consumes: a decode alternates between streaming K
-// (scores) and V (accumulation), and without this each phase would start on
-// rows no prefetcher has asked for yet and stall on DRAM.
-struct RowPrefetch {
-  const uint8_t* rows = nullptr;  // row i at rows + i * stride_bytes (nullptr: see row_list)
-  int64_t stride_bytes = 0;
-  const uint8_t* const* row_list = nullptr;  // or row i at row_list[i] (paged K/V); both null: nothing to request
-  int64_t count = 0;              // rows
-  int64_t row_bytes = 0;
-
-  static RowPrefetch strided(const uint8_t* rows, int64_t stride_bytes, int64_t count, int64_t row_bytes) {
-    return RowPrefetch{rows, stride_bytes, nullptr, count, row_bytes};
-  }
-  static RowPrefetch listed(const uint8_t* const* rows, int64_t count, int64_t row_bytes) {
-    return RowPrefetch{nullptr, 0, rows, count, row_bytes};
-  }
-  bool empty() const { return rows == nullptr && row_list == nullptr; }
-  const uint8_t* row(int64_t i) const { return row_list != nullptr ? row_list[i] : rows + i * stride_bytes; }
-};
-
 struct RowOps {
   const char* isa;  // "avx512", "avx2", "baseline" (x86-64); "neon" (arm64); "baseline" elsewhere
 
@@ -80,17 +59,17 @@ struct RowOps {
 
   // scores[r * n + c] = dot(q[r * dim ...], key c) for r < rows, c < n, where
   // key c is `dim` elements of storage dtype at k + c * stride (read straight
-  // from the tensor, each key row once for all rows). Requests `ahead`.
+  // from the tensor, each key row once for all rows).
   void (*dot_rows)(const float* q, int64_t rows, const void* k, vkattn_dtype dtype, int64_t stride, int64_t n,
-                   int64_t dim, float* scores, const RowPrefetch& ahead);
+                   int64_t dim, float* scores);
 
   // out[r * dim ...] += sum over c of p[r * n + c] * value c (storage dtype,
   // `stride` elements apart), register-blocked. Returns false if some weight
   // is exactly 0 and some value is NaN or Inf: then the caller must restore
   // `out` and use accumulate_weighted_rows, because 0 * NaN would reach a row
-  // that does not see that key. Requests `ahead`.
+  // that does not see that key.
   bool (*accumulate_products)(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
-                              int64_t stride, int64_t dim, float* out, const RowPrefetch& ahead);
+                              int64_t stride, int64_t dim, float* out);
 
   // The same, skipping zero weights, so NaN or Inf under a zero weight never
   // reaches out.
@@ -101,12 +80,11 @@ struct RowOps {
   // the same order of operations: bitwise the results of the strided ones
   // over the same rows. rows[n .. n + kGatherPrefetchRows) must point at
   // rows too (the keys that follow, or any valid row): they are requested
-  // ahead, as the strided kernels request the rows after theirs; and, like
-  // theirs, `ahead` (the other phase's rows) is requested as they go.
+  // ahead, as the strided kernels request the rows after theirs.
   void (*dot_rows_gather)(const float* q, int64_t rows, const uint8_t* const* k, vkattn_dtype dtype, int64_t n,
-                          int64_t dim, float* scores, const RowPrefetch& ahead);
+                          int64_t dim, float* scores);
   bool (*accumulate_products_gather)(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
-                                     vkattn_dtype dtype, int64_t dim, float* out, const RowPrefetch& ahead);
+                                     vkattn_dtype dtype, int64_t dim, float* out);
   void (*accumulate_weighted_rows_gather)(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
                                           vkattn_dtype dtype, int64_t dim, float* out);
 };

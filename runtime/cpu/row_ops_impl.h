@@ -655,17 +655,6 @@ static VKATTN_INLINE void prefetch_row(const GatherPointer<E>& row, int64_t dim)
 }
 static_assert(kPrefetchRows <= kGatherPrefetchRows, "gathered blocks carry the rows prefetching reaches");
 
-// Requests rows [first, first + count) of `ahead` into L2 (they are read a
-// whole phase later, too late for L1).
-static VKATTN_INLINE void prefetch_ahead(const RowPrefetch& ahead, int64_t first, int64_t count) {
-  if (ahead.empty()) return;
-  const int64_t end = first + count < ahead.count ? first + count : ahead.count;
-  for (int64_t row = first; row < end; ++row) {
-    const uint8_t* bytes = ahead.row(row);
-    for (int64_t offset = 0; offset < ahead.row_bytes; offset += 64) __builtin_prefetch(bytes + offset, 0, 2);
-  }
-}
-
 // Keys whose dimension is a whole number of vectors: no tail, so the
 // accumulators never leave registers.
 template <int R, int KEYS, typename T>
@@ -751,41 +740,38 @@ static inline void dot_key_any(const float* q, T k, int64_t dim, int64_t out_str
 // path.
 template <int R, typename T>
 static inline void dot_rows_block(const float* q, T k, int64_t stride, int64_t n, int64_t dim, int64_t out_stride,
-                                  float* scores, const RowPrefetch& ahead) {
+                                  float* scores) {
   constexpr int kKeys = blocking_for_rows<R>();
   int64_t c = 0;
   if (dim % kLanes == 0) {
     for (; c + kKeys <= n; c += kKeys) {
-      prefetch_ahead(ahead, c, kKeys);
       dot_keys_full<R, kKeys>(q, k + c * stride, stride, dim, out_stride, scores + c);
     }
   }
   for (; c < n; ++c) {
-    prefetch_ahead(ahead, c, 1);
     dot_key_any<R>(q, k + c * stride, dim, out_stride, scores + c);
   }
 }
 
 template <typename T>
 static void dot_rows_typed(const float* q, int64_t rows, T k, int64_t stride, int64_t n, int64_t dim,
-                           float* scores, const RowPrefetch& ahead) {
-  const RowPrefetch none;
+                           float* scores) {
   int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) dot_rows_block<4>(q + r * dim, k, stride, n, dim, n, scores + r * n, r == 0 ? ahead : none);
-  for (; r < rows; ++r) dot_rows_block<1>(q + r * dim, k, stride, n, dim, n, scores + r * n, r == 0 ? ahead : none);
+  for (; r + 4 <= rows; r += 4) dot_rows_block<4>(q + r * dim, k, stride, n, dim, n, scores + r * n);
+  for (; r < rows; ++r) dot_rows_block<1>(q + r * dim, k, stride, n, dim, n, scores + r * n);
 }
 
 static void dot_rows(const float* q, int64_t rows, const void* k, vkattn_dtype dtype, int64_t stride, int64_t n,
-                     int64_t dim, float* scores, const RowPrefetch& ahead) {
+                     int64_t dim, float* scores) {
   const uint8_t* bytes = static_cast<const uint8_t*>(k);
   if (dtype == VKATTN_DTYPE_Q8_0) {
-    dot_rows_typed(q, rows, Q8Pointer{bytes, 0}, stride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, Q8Pointer{bytes, 0}, stride, n, dim, scores);
   } else if (dtype == VKATTN_DTYPE_Q4_0) {
-    dot_rows_typed(q, rows, Q4Pointer{bytes, 0}, stride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, Q4Pointer{bytes, 0}, stride, n, dim, scores);
   } else if (dtype == VKATTN_DTYPE_F16) {
-    dot_rows_typed(q, rows, static_cast<const uint16_t*>(k), stride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, static_cast<const uint16_t*>(k), stride, n, dim, scores);
   } else {
-    dot_rows_typed(q, rows, static_cast<const float*>(k), stride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, static_cast<const float*>(k), stride, n, dim, scores);
   }
 }
 
@@ -795,22 +781,17 @@ static void dot_rows(const float* q, int64_t rows, const void* k, vkattn_dtype d
 // with accumulate_weighted_rows, since 0 * NaN would reach rows that do not
 // see that key). `prefetch` elements of rows ahead are requested (the whole
 // row on the first pass over a chunk, so the passes over its other dims hit
-// the cache), and with them the rows of `ahead` from ahead_first on, one per
-// key (so `ahead` is requested on that first pass only).
+// the cache).
 template <bool PROBE, int R, int V, typename T>
 static inline bool accumulate_block(const float* p, int64_t p_stride, int64_t n, T v, int64_t stride,
-                                    int64_t dim, int64_t prefetch, const RowPrefetch& ahead, int64_t ahead_first,
-                                    float* out) {
+                                    int64_t dim, int64_t prefetch, float* out) {
   Vec16 acc[R][V] = {};
   // The plain sum of every value: NaN or Inf exactly when some value is (or,
   // harmlessly, when the sum overflows: the caller then takes the slow path).
   Vec16 probe = {};
   for (int64_t c = 0; c < n; ++c) {
     T value = v + c * stride;
-    if (prefetch > 0) {
-      prefetch_row(value + kPrefetchRows * stride, prefetch);
-      prefetch_ahead(ahead, ahead_first + c, 1);
-    }
+    if (prefetch > 0) prefetch_row(value + kPrefetchRows * stride, prefetch);
     const auto row = resolve(value);
     Vec16 x[V];
     for (int u = 0; u + 1 < V; u += 2) load32(row + u * kLanes, &x[u]);
@@ -865,8 +846,7 @@ static inline bool accumulate_tail(const float* p, int64_t p_stride, int64_t n, 
 constexpr int64_t kValueChunk = 32;
 
 template <bool PROBE, int R, typename T>
-static bool accumulate_rows(const float* p, int64_t n, T v, int64_t stride, int64_t dim, float* out,
-                            const RowPrefetch& ahead) {
+static bool accumulate_rows(const float* p, int64_t n, T v, int64_t stride, int64_t dim, float* out) {
   bool finite = true;
   for (int64_t c0 = 0; c0 < n; c0 += kValueChunk) {
     const int64_t count = n - c0 < kValueChunk ? n - c0 : kValueChunk;
@@ -876,20 +856,19 @@ static bool accumulate_rows(const float* p, int64_t n, T v, int64_t stride, int6
     int64_t d0 = 0;
     for (; d0 + kVectors * kLanes <= dim; d0 += kVectors * kLanes) {
       finite &= accumulate_block<PROBE, R, kVectors>(weights, n, count, values + d0, stride, dim,
-                                                     d0 == 0 ? dim : 0, ahead, c0, out + d0);
+                                                     d0 == 0 ? dim : 0, out + d0);
     }
     if (kVectors > 2 && d0 + 2 * kLanes <= dim) {
       finite &= accumulate_block<PROBE, R, 2>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              ahead, c0, out + d0);
+                                              out + d0);
       d0 += 2 * kLanes;
     }
     if (kVectors > 1 && d0 + kLanes <= dim) {
       finite &= accumulate_block<PROBE, R, 1>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              ahead, c0, out + d0);
+                                              out + d0);
       d0 += kLanes;
     }
     if (d0 < dim) {
-      if (d0 == 0) prefetch_ahead(ahead, c0, count);
       finite &= accumulate_tail<PROBE, R>(weights, n, count, values + d0, stride, dim, dim - d0, out + d0);
     }
   }
@@ -898,15 +877,14 @@ static bool accumulate_rows(const float* p, int64_t n, T v, int64_t stride, int6
 
 template <bool PROBE, typename T>
 static bool accumulate_products_typed(const float* p, int64_t rows, int64_t n, T v, int64_t stride,
-                                      int64_t dim, float* out, const RowPrefetch& ahead) {
-  const RowPrefetch none;
+                                      int64_t dim, float* out) {
   bool finite = true;
   int64_t r = 0;
   for (; r + 4 <= rows; r += 4) {
-    finite &= accumulate_rows<PROBE, 4>(p + r * n, n, v, stride, dim, out + r * dim, r == 0 ? ahead : none);
+    finite &= accumulate_rows<PROBE, 4>(p + r * n, n, v, stride, dim, out + r * dim);
   }
   for (; r < rows; ++r) {
-    finite &= accumulate_rows<PROBE, 1>(p + r * n, n, v, stride, dim, out + r * dim, r == 0 ? ahead : none);
+    finite &= accumulate_rows<PROBE, 1>(p + r * n, n, v, stride, dim, out + r * dim);
   }
   return finite;
 }
@@ -928,27 +906,27 @@ static bool has_zero_weight(const float* p, int64_t count) {
 }
 
 static bool accumulate_products(const float* p, int64_t rows, int64_t n, const void* v, vkattn_dtype dtype,
-                                int64_t stride, int64_t dim, float* out, const RowPrefetch& ahead) {
+                                int64_t stride, int64_t dim, float* out) {
   const bool zero_weight = has_zero_weight(p, rows * n);
   const uint8_t* bytes = static_cast<const uint8_t*>(v);
   if (dtype == VKATTN_DTYPE_Q8_0) {
     const Q8Pointer values{bytes, 0};
-    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
-                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
+    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
+                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
   }
   if (dtype == VKATTN_DTYPE_Q4_0) {
     const Q4Pointer values{bytes, 0};
-    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
-                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
+    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
+                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
   }
   if (dtype == VKATTN_DTYPE_F16) {
     const uint16_t* values = static_cast<const uint16_t*>(v);
-    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
-                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
+    return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
+                       : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
   }
   const float* values = static_cast<const float*>(v);
-  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out, ahead)
-                     : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out, ahead);
+  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, stride, dim, out)
+                     : accumulate_products_typed<false>(p, rows, n, values, stride, dim, out);
 }
 
 template <typename T>
@@ -982,38 +960,38 @@ static void accumulate_weighted_rows(const float* p, int64_t rows, int64_t n, co
 // The same three products over gathered rows (kGatherStride apart in the
 // templates' index space).
 static void dot_rows_gather(const float* q, int64_t rows, const uint8_t* const* k, vkattn_dtype dtype, int64_t n,
-                            int64_t dim, float* scores, const RowPrefetch& ahead) {
+                            int64_t dim, float* scores) {
   if (dtype == VKATTN_DTYPE_Q8_0) {
-    dot_rows_typed(q, rows, GatherPointer<Q8Pointer>{k, 0}, kGatherStride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, GatherPointer<Q8Pointer>{k, 0}, kGatherStride, n, dim, scores);
   } else if (dtype == VKATTN_DTYPE_Q4_0) {
-    dot_rows_typed(q, rows, GatherPointer<Q4Pointer>{k, 0}, kGatherStride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, GatherPointer<Q4Pointer>{k, 0}, kGatherStride, n, dim, scores);
   } else if (dtype == VKATTN_DTYPE_F16) {
-    dot_rows_typed(q, rows, GatherPointer<const uint16_t*>{k, 0}, kGatherStride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, GatherPointer<const uint16_t*>{k, 0}, kGatherStride, n, dim, scores);
   } else {
-    dot_rows_typed(q, rows, GatherPointer<const float*>{k, 0}, kGatherStride, n, dim, scores, ahead);
+    dot_rows_typed(q, rows, GatherPointer<const float*>{k, 0}, kGatherStride, n, dim, scores);
   }
 }
 
 template <typename E>
 static bool accumulate_gathered(const float* p, int64_t rows, int64_t n, GatherPointer<E> values, int64_t dim,
-                                float* out, bool zero_weight, const RowPrefetch& ahead) {
-  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, kGatherStride, dim, out, ahead)
-                     : accumulate_products_typed<false>(p, rows, n, values, kGatherStride, dim, out, ahead);
+                                float* out, bool zero_weight) {
+  return zero_weight ? accumulate_products_typed<true>(p, rows, n, values, kGatherStride, dim, out)
+                     : accumulate_products_typed<false>(p, rows, n, values, kGatherStride, dim, out);
 }
 
 static bool accumulate_products_gather(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,
-                                       vkattn_dtype dtype, int64_t dim, float* out, const RowPrefetch& ahead) {
+                                       vkattn_dtype dtype, int64_t dim, float* out) {
   const bool zero_weight = has_zero_weight(p, rows * n);
   if (dtype == VKATTN_DTYPE_Q8_0) {
-    return accumulate_gathered(p, rows, n, GatherPointer<Q8Pointer>{v, 0}, dim, out, zero_weight, ahead);
+    return accumulate_gathered(p, rows, n, GatherPointer<Q8Pointer>{v, 0}, dim, out, zero_weight);
   }
   if (dtype == VKATTN_DTYPE_Q4_0) {
-    return accumulate_gathered(p, rows, n, GatherPointer<Q4Pointer>{v, 0}, dim, out, zero_weight, ahead);
+    return accumulate_gathered(p, rows, n, GatherPointer<Q4Pointer>{v, 0}, dim, out, zero_weight);
   }
   if (dtype == VKATTN_DTYPE_F16) {
-    return accumulate_gathered(p, rows, n, GatherPointer<const uint16_t*>{v, 0}, dim, out, zero_weight, ahead);
+    return accumulate_gathered(p, rows, n, GatherPointer<const uint16_t*>{v, 0}, dim, out, zero_weight);
   }
-  return accumulate_gathered(p, rows, n, GatherPointer<const float*>{v, 0}, dim, out, zero_weight, ahead);
+  return accumulate_gathered(p, rows, n, GatherPointer<const float*>{v, 0}, dim, out, zero_weight);
 }
 
 static void accumulate_weighted_rows_gather(const float* p, int64_t rows, int64_t n, const uint8_t* const* v,

@@ -108,8 +108,8 @@ TEST_CASE("every level computes bitwise the same results") {
 
     const std::vector<float> q = ramp(rows * dim, 1.0f), k = ramp(n * dim, 0.5f);
     std::vector<float> sa(rows * n), sb(rows * n);
-    ops->dot_rows(q.data(), rows, k.data(), VKATTN_DTYPE_F32, dim, n, dim, sa.data(), {});
-    base.dot_rows(q.data(), rows, k.data(), VKATTN_DTYPE_F32, dim, n, dim, sb.data(), {});
+    ops->dot_rows(q.data(), rows, k.data(), VKATTN_DTYPE_F32, dim, n, dim, sa.data());
+    base.dot_rows(q.data(), rows, k.data(), VKATTN_DTYPE_F32, dim, n, dim, sb.data());
     CHECK(std::memcmp(sa.data(), sb.data(), sa.size() * 4) == 0);
 
     std::vector<float> oa(rows * dim, 1.0f), ob(rows * dim, 1.0f);
@@ -117,8 +117,8 @@ TEST_CASE("every level computes bitwise the same results") {
     base.accumulate_weighted_rows(sb.data(), rows, n, k.data(), VKATTN_DTYPE_F32, dim, dim, ob.data());
     CHECK(std::memcmp(oa.data(), ob.data(), oa.size() * 4) == 0);
     std::vector<float> pa(rows * dim, 1.0f), pb(rows * dim, 1.0f);
-    CHECK(ops->accumulate_products(sa.data(), rows, n, k.data(), VKATTN_DTYPE_F32, dim, dim, pa.data(), {}));
-    CHECK(base.accumulate_products(sb.data(), rows, n, k.data(), VKATTN_DTYPE_F32, dim, dim, pb.data(), {}));
+    CHECK(ops->accumulate_products(sa.data(), rows, n, k.data(), VKATTN_DTYPE_F32, dim, dim, pa.data()));
+    CHECK(base.accumulate_products(sb.data(), rows, n, k.data(), VKATTN_DTYPE_F32, dim, dim, pb.data()));
     CHECK(std::memcmp(pa.data(), pb.data(), pa.size() * 4) == 0);
   }
 }
@@ -158,9 +158,9 @@ TEST_CASE("dot_rows and accumulate_products match float64 sums for odd sizes") {
         const int n = 23;
         const std::vector<float> q = ramp(rows * dim, 1.0f), k = ramp(n * dim, 0.75f);
         std::vector<float> s(rows * n);
-        ops->dot_rows(q.data(), rows, k.data(), VKATTN_DTYPE_F32, dim, n, dim, s.data(), {});
+        ops->dot_rows(q.data(), rows, k.data(), VKATTN_DTYPE_F32, dim, n, dim, s.data());
         std::vector<float> out(rows * dim, 0.5f);
-        CHECK(ops->accumulate_products(s.data(), rows, n, k.data(), VKATTN_DTYPE_F32, dim, dim, out.data(), {}));
+        CHECK(ops->accumulate_products(s.data(), rows, n, k.data(), VKATTN_DTYPE_F32, dim, dim, out.data()));
         for (int r = 0; r < rows; ++r) {
           for (int c = 0; c < n; ++c) {
             double want = 0;
@@ -189,7 +189,7 @@ TEST_CASE("accumulate_weighted_rows never lets a value under a zero weight throu
     CHECK(out[0] == 1.5f);
     CHECK(out[1] == 3.0f);
     float blocked[2] = {0.0f, 0.0f};
-    CHECK_FALSE(ops->accumulate_products(p, 1, 3, v, VKATTN_DTYPE_F32, 2, 2, blocked, {}));  // reports the NaN
+    CHECK_FALSE(ops->accumulate_products(p, 1, 3, v, VKATTN_DTYPE_F32, 2, 2, blocked));  // reports the NaN
   }
 }
 
@@ -220,7 +220,7 @@ TEST_CASE("q8_0 and q4_0 rows: every level loads, multiplies and accumulates the
       CHECK(std::memcmp(loaded.data(), &exact[2 * dim], sizeof(float) * dim) == 0);
       CHECK(ops->load_row_check_finite(&blocks[0], type, dim, loaded.data()));
       std::vector<float> scores(static_cast<size_t>(rows * n));
-      ops->dot_rows(q.data(), rows, blocks.data(), type, stride, n, dim, scores.data(), {});
+      ops->dot_rows(q.data(), rows, blocks.data(), type, stride, n, dim, scores.data());
       double worst = 0.0;
       for (int r = 0; r < rows; ++r) {
         for (int j = 0; j < n; ++j) {
@@ -233,7 +233,7 @@ TEST_CASE("q8_0 and q4_0 rows: every level loads, multiplies and accumulates the
       std::vector<float> weights(static_cast<size_t>(rows * n));
       for (size_t i = 0; i < weights.size(); ++i) weights[i] = 0.05f + 0.01f * static_cast<float>(i % 7);
       std::vector<float> out(static_cast<size_t>(rows * dim), 0.0f);
-      CHECK(ops->accumulate_products(weights.data(), rows, n, blocks.data(), type, stride, dim, out.data(), {}));
+      CHECK(ops->accumulate_products(weights.data(), rows, n, blocks.data(), type, stride, dim, out.data()));
       worst = 0.0;
       for (int r = 0; r < rows; ++r) {
         for (int d = 0; d < dim; ++d) {
