@@ -859,13 +859,11 @@ static bool accumulate_rows(const float* p, int64_t n, T v, int64_t stride, int6
                                                      d0 == 0 ? dim : 0, out + d0);
     }
     if (kVectors > 2 && d0 + 2 * kLanes <= dim) {
-      finite &= accumulate_block<PROBE, R, 2>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              out + d0);
+      finite &= accumulate_block<PROBE, R, 2>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
       d0 += 2 * kLanes;
     }
     if (kVectors > 1 && d0 + kLanes <= dim) {
-      finite &= accumulate_block<PROBE, R, 1>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0,
-                                              out + d0);
+      finite &= accumulate_block<PROBE, R, 1>(weights, n, count, values + d0, stride, dim, d0 == 0 ? dim : 0, out + d0);
       d0 += kLanes;
     }
     if (d0 < dim) {
