@@ -106,16 +106,17 @@ struct KernelOverride {
   uint32_t rows_per_thread = 0;          // tiled: ROWS
   uint32_t cols_per_thread = 0;          // tiled: COLS (shrunk if the shared memory cannot hold the tile)
   uint32_t kv_splits = 0;                // both: this many key splits (1: whole), as far as the keys allow
+  uint32_t topk_keys = 0;                // top-k: keys per invocation per selection round (1: a GPU's choice)
 
   bool automatic() const {
     return kernel == Kernel::automatic && subgroups == Choice::automatic && fp16_math == Choice::automatic &&
            staged == Choice::automatic && split == Choice::automatic && rows_per_thread == 0 &&
-           cols_per_thread == 0 && kv_splits == 0;
+           cols_per_thread == 0 && kv_splits == 0 && topk_keys == 0;
   }
   bool operator==(const KernelOverride& o) const {
     return kernel == o.kernel && subgroups == o.subgroups && fp16_math == o.fp16_math && staged == o.staged &&
            split == o.split && rows_per_thread == o.rows_per_thread && cols_per_thread == o.cols_per_thread &&
-           kv_splits == o.kv_splits;
+           kv_splits == o.kv_splits && topk_keys == o.topk_keys;
   }
 };
 

@@ -317,11 +317,11 @@ Status parse_kernel_override(const char* text, KernelOverride* out) {
       } else if (word == "split" || word == "whole") {
         result.split = word == "split" ? Choice::yes : Choice::no;
       } else if (parse_size(word, "rows=", &result.rows_per_thread) || parse_size(word, "cols=", &result.cols_per_thread) ||
-                 parse_size(word, "splits=", &result.kv_splits)) {
+                 parse_size(word, "splits=", &result.kv_splits) || parse_size(word, "keys=", &result.topk_keys)) {
       } else {
         return invalid_argument(
             "VKATTN_VULKAN_KERNEL='%s': '%s' is not one of auto, tiled, lanes, subgroup, shared, fp16, fp32, staged, "
-            "direct, split, whole, rows=N, cols=N, splits=N (N from 1 to 64)",
+            "direct, split, whole, rows=N, cols=N, splits=N, keys=N (N from 1 to 64)",
             text, word.c_str());
       }
       if (comma == std::string::npos) break;
@@ -344,6 +344,7 @@ std::string format_kernel_override(const KernelOverride& f) {
   if (f.rows_per_thread != 0) add("rows=" + std::to_string(f.rows_per_thread));
   if (f.cols_per_thread != 0) add("cols=" + std::to_string(f.cols_per_thread));
   if (f.kv_splits != 0) add("splits=" + std::to_string(f.kv_splits));
+  if (f.topk_keys != 0) add("keys=" + std::to_string(f.topk_keys));
   return text.empty() ? "auto" : text;
 }
 

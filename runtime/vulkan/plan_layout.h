@@ -161,7 +161,8 @@ struct TopkLayout {
   std::vector<Slice> slices;
   PipelineSpec select, attend;
 };
-Status topk_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks, TopkLayout* out);
+Status topk_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks, const KernelOverride& forced,
+                   TopkLayout* out);
 
 // UNSUPPORTED (naming the limit) when the problem cannot fit the device.
 Status plan_layout(const Problem& problem, const DeviceCaps& device, const Quirks& quirks,

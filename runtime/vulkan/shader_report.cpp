@@ -150,7 +150,7 @@ Status report_plan(VulkanDevice& device, const Problem& problem, bool representa
     report.layout.pipelines.push_back(linear.pipeline);
   } else if (problem.topk_mode()) {
     TopkLayout topk;
-    VKATTN_RETURN_IF_ERROR(topk_layout(problem, device.caps(), device.quirks(), &topk));
+    VKATTN_RETURN_IF_ERROR(topk_layout(problem, device.caps(), device.quirks(), device.forced(), &topk));
     report.layout.topk = true;
     report.layout.config.workgroup_size = topk.workgroup;
     report.layout.config.block_q = topk.rows;

@@ -69,7 +69,8 @@ uint32_t log2_of(uint32_t power_of_two) {
 
 }  // namespace
 
-Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, TopkLayout* out) {
+Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirks, const KernelOverride& forced,
+                   TopkLayout* out) {
   VKATTN_RETURN_IF_ERROR(check_shader_lengths(p));
   if (p.qk_dim > kTopkMaxHeadDim || p.v_dim > kTopkMaxHeadDim) {
     return unsupported("top-k attention on Vulkan handles head dimensions up to %lld (vkattn_attention_desc.%s is %lld)",
@@ -92,8 +93,22 @@ Status topk_layout(const Problem& p, const DeviceCaps& caps, const Quirks& quirk
   // Keys per invocation per selection round: several on CPU-type devices
   // (each round's prefix sum costs barriers, coroutine switches there),
   // one on GPUs (with two keys RADV's compiler keeps both K rows' loads in
-  // flight and spills: 256 VGPRs on navi21, against 64 with one).
-  layout.tile = quirks.invocations_are_simd_lanes ? kTopkCpuTile : kTopkGpuTile;
+  // flight and spills: 256 VGPRs on navi21, against 64 with one). A round
+  // takes at most kTopkSpareEntries keys, so that a cut list (k entries)
+  // always has room for the next round. VKATTN_VULKAN_KERNEL keys=N forces
+  // the count (keys=1 runs a GPU's selection on a CPU-type device).
+  if (forced.topk_keys != 0) {
+    const uint32_t keys = forced.topk_keys;
+    if ((keys & (keys - 1)) != 0 || uint64_t{workgroup} * keys > kTopkSpareEntries) {
+      return unsupported("VKATTN_VULKAN_KERNEL keys=%u: top-k takes a power of two keys per invocation, at most %llu "
+                         "per round of %u invocations on %s",
+                         keys, (unsigned long long)kTopkSpareEntries, workgroup, caps.name.c_str());
+    }
+    layout.tile = keys;
+  } else {
+    layout.tile = quirks.invocations_are_simd_lanes ? kTopkCpuTile : kTopkGpuTile;
+    while (layout.tile > 1 && uint64_t{workgroup} * layout.tile > kTopkSpareEntries) layout.tile /= 2;
+  }
   const uint64_t round_keys = uint64_t{workgroup} * layout.tile;
   const uint64_t row_count = static_cast<uint64_t>(p.group() * p.q_len);
   // Lists hold k entries and room for kTopkSpareEntries more (a cut every
@@ -237,7 +252,7 @@ class TopkStages final : public PlanStages {
 
 Status TopkStages::initialize() {
   const DeviceCaps& caps = device_.caps();
-  VKATTN_RETURN_IF_ERROR(topk_layout(p_, caps, device_.quirks(), &layout_));
+  VKATTN_RETURN_IF_ERROR(topk_layout(p_, caps, device_.quirks(), device_.forced(), &layout_));
   VKATTN_RETURN_IF_ERROR(device_.pipeline(layout_.select, &select_));
   VKATTN_RETURN_IF_ERROR(device_.pipeline(layout_.attend, &attend_));
   uint32_t block_words[2] = {};

@@ -645,7 +645,7 @@ TEST_CASE("top-k selection dispatches stay within llvmpipe's loop cap with every
   p.mode = VKATTN_MODE_TOPK;
   p.topk = 64;
   TopkLayout cpu;
-  REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
+  REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), KernelOverride{}, &cpu).ok());
   CHECK(cpu.workgroup == 8);
   CHECK(cpu.tile == 8);
   CHECK(cpu.rows == 4);
@@ -659,7 +659,7 @@ TEST_CASE("top-k selection dispatches stay within llvmpipe's loop cap with every
   for (const DeviceCaps& gpu : {mali_g78(), adreno_650(), intel_uhd(), nvidia_rtx(), radeon_rx6800()}) {
     CAPTURE(gpu.name);
     TopkLayout layout;
-    REQUIRE(topk_layout(p, gpu, quirks_for(gpu), &layout).ok());
+    REQUIRE(topk_layout(p, gpu, quirks_for(gpu), KernelOverride{}, &layout).ok());
     CHECK(layout.workgroup == 64);
     CHECK(layout.tile == 1);
     const uint64_t keys = layout.chunk_keys != 0 ? layout.chunk_keys : 32768;
@@ -670,12 +670,42 @@ TEST_CASE("top-k selection dispatches stay within llvmpipe's loop cap with every
   p = make(1, 8, 2, 1, 2000, 64, 64);
   p.mode = VKATTN_MODE_TOPK;
   p.topk = 64;
-  REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), &cpu).ok());
+  REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), KernelOverride{}, &cpu).ok());
   CHECK(cpu.chunks == 1);
   CHECK(cpu.chunk_keys == 0);
-  REQUIRE(topk_layout(p, swiftshader(), quirks_for(swiftshader()), &cpu).ok());
+  REQUIRE(topk_layout(p, swiftshader(), quirks_for(swiftshader()), KernelOverride{}, &cpu).ok());
   CHECK(cpu.workgroup == 4);
   CHECK(cpu.chunks == 1);
+}
+
+TEST_CASE("VKATTN_VULKAN_KERNEL keys=N sets top-k's keys per invocation, a power of two within 512 keys a round") {
+  Problem p = make(1, 32, 8, 1, 32768, 128, 128);
+  p.mode = VKATTN_MODE_TOPK;
+  p.topk = 64;
+  KernelOverride forced;
+  REQUIRE(parse_kernel_override("tiled,keys=1", &forced).ok());
+  CHECK(format_kernel_override(forced) == "tiled,keys=1");
+  TopkLayout layout;
+  REQUIRE(topk_layout(p, lavapipe(), quirks_for(lavapipe()), forced, &layout).ok());
+  CHECK(layout.workgroup == 8);
+  CHECK(layout.tile == 1);  // a GPU's selection, on a CPU-type device
+  REQUIRE(parse_kernel_override("keys=4", &forced).ok());
+  REQUIRE(topk_layout(p, nvidia_rtx(), quirks_for(nvidia_rtx()), forced, &layout).ok());
+  CHECK(layout.tile == 4);
+  for (const char* text : {"keys=3", "keys=16"}) {  // not a power of two; 64 x 16 keys a round
+    CAPTURE(text);
+    REQUIRE(parse_kernel_override(text, &forced).ok());
+    const Status status = topk_layout(p, nvidia_rtx(), quirks_for(nvidia_rtx()), forced, &layout);
+    CHECK(status.code() == VKATTN_ERROR_UNSUPPORTED);
+    CHECK(status.message().find("keys=") != std::string::npos);
+  }
+  // Unforced, a round never takes more than 512 keys: a CPU-type device
+  // with 128-wide subgroups gets 4 keys per invocation.
+  DeviceCaps wide = lavapipe();
+  wide.subgroup_size = 128;
+  REQUIRE(topk_layout(p, wide, quirks_for(wide), KernelOverride{}, &layout).ok());
+  CHECK(layout.workgroup == 128);
+  CHECK(layout.tile == 4);
 }
 
 TEST_CASE("top-k row batches keep the candidate lists within 64 MiB and the binding range, covering every row") {
@@ -687,7 +717,7 @@ TEST_CASE("top-k row batches keep the candidate lists within 64 MiB and the bind
   for (const DeviceCaps& device : {lavapipe(), swiftshader(), mali_g78(), nvidia_rtx()}) {
     CAPTURE(device.name);
     TopkLayout layout;
-    REQUIRE(topk_layout(p, device, quirks_for(device), &layout).ok());
+    REQUIRE(topk_layout(p, device, quirks_for(device), KernelOverride{}, &layout).ok());
     CHECK(layout.capacity == 2 * VKATTN_MAX_TOPK);
     const uint64_t slot = (4 + 2 * uint64_t{layout.capacity}) * 4;
     CHECK(layout.scratch_bytes == uint64_t{layout.batch_blocks} * layout.batch_heads * layout.batch_batches *
@@ -702,7 +732,7 @@ TEST_CASE("top-k row batches keep the candidate lists within 64 MiB and the bind
   p.mode = VKATTN_MODE_TOPK;
   p.topk = 8;
   TopkLayout layout;
-  const Status status = topk_layout(p, nvidia_rtx(), quirks_for(nvidia_rtx()), &layout);
+  const Status status = topk_layout(p, nvidia_rtx(), quirks_for(nvidia_rtx()), KernelOverride{}, &layout);
   CHECK(status.code() == VKATTN_ERROR_UNSUPPORTED);
   CHECK(status.message().find("qk_dim") != std::string::npos);
 }

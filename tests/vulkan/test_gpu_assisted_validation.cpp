@@ -97,12 +97,13 @@ TEST_CASE("GPU-assisted validation reports a planted out-of-bounds read on Swift
 // The GPU kernel (the one every GPU runs) in its variant that touches the
 // most buffers: subgroup reductions, K/V staged through shared memory, keys
 // split with the (O, m, l) scratch and the reduce pass; linear
-// and top-k attention through their own kernels. On every eighth case of each group
+// and top-k attention through their own kernels (top-k's selection with one
+// key per invocation, as GPUs run it). On every eighth case of each group
 // (under_gpu_assisted_validation): the tiled matrix runs SwiftShader's
 // other cases without instrumentation, spread over the four team / K-V
 // choices.
 TEST_CASE("an eighth of the conformance matrix under GPU-assisted validation on SwiftShader: tiled kernel, staged and split, no message") {
-  const char kernel[] = "tiled,subgroup,staged,split";
+  const char kernel[] = "tiled,subgroup,staged,split,keys=1";
   REQUIRE(setenv("VKATTN_VALIDATION", "gpu", 1) == 0);
   REQUIRE(setenv("VKATTN_VULKAN_KERNEL", kernel, 1) == 0);
   const uint32_t device = static_cast<uint32_t>(swiftshader_index());

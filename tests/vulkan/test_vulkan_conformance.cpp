@@ -52,8 +52,9 @@ bool variant_is(const std::string& kernel, vkattn_dtype dtype, bool split) {
 // arithmetic when `fp16_where_possible`). With several settings, a hash of
 // the case's name picks one, shifted by the device's index: every group's
 // cases spread over all settings, and two devices run a case under two
-// different ones. Linear-attention and top-k cases, whose one kernel no
-// setting changes, run only in the device's own run ("auto"). With
+// different ones. Linear-attention cases, whose one kernel no setting
+// changes, run only in the device's own run ("auto"); top-k cases run in
+// both (the settings give its selection one key per invocation). With
 // gpu_assisted_elsewhere, SwiftShader leaves out the cases it runs under
 // GPU-assisted validation (under_gpu_assisted_validation).
 // Records the variants that ran in `<record_dir>/<record>.txt`.
@@ -81,7 +82,7 @@ void run_matrix(const char* record, const std::vector<const char*>& kernels, boo
     int executions = 0;
     for (size_t c = 0; c < cases.size(); ++c) {
       const CaseSpec& spec = cases[c];
-      if (forced && (spec.mode == VKATTN_MODE_LINEAR || spec.mode == VKATTN_MODE_TOPK)) continue;
+      if (forced && spec.mode == VKATTN_MODE_LINEAR) continue;
       if (leave_gpu_assisted && gpu_assisted[c]) {
         ++run_elsewhere;
         continue;
@@ -188,7 +189,7 @@ TEST_CASE("conformance matrix on every Vulkan device, the device's own kernel, v
 }
 
 // The tiled kernel is what GPUs run; on these CPU-type devices it runs only
-// when forced. Its four team / K-V choices share the matrix (each case runs
+// when forced (and top-k's selection with one key per invocation, likewise). Its four team / K-V choices share the matrix (each case runs
 // under one per device) rather than each running all of it: one whole run
 // on lavapipe and SwiftShader took 14 minutes here (both compile every
 // case's pipelines anew in CI), four would not fit CI's time. An eighth of
@@ -196,7 +197,7 @@ TEST_CASE("conformance matrix on every Vulkan device, the device's own kernel, v
 // (vkattn_gpu_validation_tests), which checks what this run checks and
 // every access's bounds besides. vkattn-conformance runs any one choice on
 // every case.
-TEST_CASE("conformance matrix on every Vulkan device, tiled kernel forced, each case under one of its team and K/V choices, split") {
+TEST_CASE("conformance matrix on every Vulkan device, tiled kernel forced, each case under one of its team and K/V choices, split, top-k one key per invocation") {
   run_matrix("tiled", tiled_split_choices(), true, false, true);
 }
 

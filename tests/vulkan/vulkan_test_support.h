@@ -48,16 +48,18 @@ inline uint64_t case_name_hash(const std::string& name) {
   return hash;
 }
 
-// The tiled kernel's team / K-V choices with keys split, as
-// VKATTN_VULKAN_KERNEL settings; a case runs under choice
+// The tiled kernel's team / K-V choices with keys split, and top-k's
+// selection with one key per invocation per round (what GPUs run; CPU-type
+// devices take 8), as VKATTN_VULKAN_KERNEL settings; a case runs under choice
 // (case_name_hash(name) + device) % 4 on a device, so that every group's
 // cases spread over all four and two devices differ. The tiled matrix
 // (test_vulkan_conformance.cpp) runs them on every device; on SwiftShader
 // an eighth of the cases run under GPU-assisted validation instead
 // (test_gpu_assisted_validation.cpp, under_gpu_assisted_validation).
 inline const std::vector<const char*>& tiled_split_choices() {
-  static const std::vector<const char*> choices = {"tiled,subgroup,direct,split", "tiled,subgroup,staged,split",
-                                                   "tiled,shared,direct,split", "tiled,shared,staged,split"};
+  static const std::vector<const char*> choices = {
+      "tiled,subgroup,direct,split,keys=1", "tiled,subgroup,staged,split,keys=1", "tiled,shared,direct,split,keys=1",
+      "tiled,shared,staged,split,keys=1"};
   return choices;
 }
 
